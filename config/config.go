@@ -1,0 +1,320 @@
+// Package config is Vigil's YAML configuration: the schema, its defaults, and
+// validation that reports every problem with file, line and field path.
+//
+// Secrets never appear in a Config: fields ending in _env name environment
+// variables, and the worker reads them when it builds its clients. A Config
+// can therefore be logged or passed to a workflow without leaking anything.
+package config
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config is one vigil.yaml.
+type Config struct {
+	Temporal Temporal `yaml:"temporal"`
+	Worker   Worker   `yaml:"worker"`
+	Dev      Dev      `yaml:"dev"`
+	Storage  Storage  `yaml:"storage"`
+	Notify   Notify   `yaml:"notify"`
+	Models   []Model  `yaml:"models"`
+
+	// File is the path the config was loaded from (for messages).
+	File string `yaml:"-"`
+}
+
+// Temporal says how to reach the Temporal cluster.
+type Temporal struct {
+	Address   string `yaml:"address"`    // host:port; env VIGIL_TEMPORAL_ADDRESS overrides
+	Namespace string `yaml:"namespace"`  // env VIGIL_TEMPORAL_NAMESPACE overrides
+	TaskQueue string `yaml:"task_queue"` // one queue for every workflow and activity
+	TLS       TLS    `yaml:"tls"`
+	// APIKeyEnv names the variable holding a Temporal Cloud API key.
+	APIKeyEnv string `yaml:"api_key_env"`
+	// UIURL is the Temporal Web UI's base URL, used in links from alerts.
+	UIURL string `yaml:"ui_url"`
+}
+
+// TLS holds client certificate paths; files, not secrets inline.
+type TLS struct {
+	CertFile   string `yaml:"cert_file"`
+	KeyFile    string `yaml:"key_file"`
+	CAFile     string `yaml:"ca_file"`
+	ServerName string `yaml:"server_name"`
+}
+
+// Enabled reports whether any TLS setting is present.
+func (t TLS) Enabled() bool { return t.CertFile != "" || t.CAFile != "" || t.ServerName != "" }
+
+// Worker configures the worker process's own HTTP server.
+type Worker struct {
+	// HTTPAddr serves /healthz, /readyz, /metrics and the ingest API.
+	HTTPAddr string `yaml:"http_addr"`
+	// IngestTokenEnv names the variable with the bearer token ingest requires
+	// (no token configured: ingest is open, which suits dev mode only).
+	IngestTokenEnv string `yaml:"ingest_token_env"`
+}
+
+// Dev configures `worker -dev`, the one-process server for laptops.
+type Dev struct {
+	DataDir      string   `yaml:"data_dir"`  // SQLite file and local stores
+	Retention    Duration `yaml:"retention"` // how long closed workflows stay visible
+	FrontendPort int      `yaml:"frontend_port"`
+	UIPort       int      `yaml:"ui_port"`
+}
+
+// Storage says where Vigil writes what it produces.
+type Storage struct {
+	Reports  string `yaml:"reports"`  // file://dir or s3://bucket/prefix
+	Registry string `yaml:"registry"` // model registry root
+	S3       S3     `yaml:"s3"`
+}
+
+// S3 settings shared by every s3:// URI; credentials come from the AWS
+// default chain (env, shared config, instance role).
+type S3 struct {
+	Region    string `yaml:"region"`
+	Endpoint  string `yaml:"endpoint"`   // MinIO and other S3-compatible stores
+	PathStyle bool   `yaml:"path_style"` // required by most of them
+}
+
+// Model is one monitored model.
+type Model struct {
+	Name        string   `yaml:"name"`
+	Task        string   `yaml:"task"` // binary | multiclass | regression | "" (drift and quality only)
+	Schedule    Schedule `yaml:"schedule"`
+	Columns     Columns  `yaml:"columns"`
+	Features    []string `yaml:"features"`    // empty: every other column
+	Categorical []string `yaml:"categorical"` // forced categorical; non-numeric columns are anyway
+	Source      Source   `yaml:"source"`
+	GroundTruth Source   `yaml:"ground_truth"`
+	Reference   Source   `yaml:"reference"`
+	Drift       Drift    `yaml:"drift"`
+	Rules       []Rule   `yaml:"rules"`
+	Retrain     *Retrain `yaml:"retrain"`
+}
+
+// Schedule is the cadence of evaluations.
+type Schedule struct {
+	Every Duration `yaml:"every"`
+	// Window is how much recent data one evaluation reads, ending at the
+	// scheduled time. Default: Every.
+	Window Duration `yaml:"window"`
+	// Delay shifts the window back so late-arriving records are in place.
+	Delay Duration `yaml:"delay"`
+	// CatchupWindow bounds how far back missed runs are made up after an outage.
+	CatchupWindow Duration `yaml:"catchup_window"`
+	Paused        bool     `yaml:"paused"`
+}
+
+// Columns names the special columns of a model's records.
+type Columns struct {
+	Target     string `yaml:"target"`
+	Prediction string `yaml:"prediction"`
+	Score      string `yaml:"score"`
+	Latency    string `yaml:"latency"`
+	Time       string `yaml:"time"`
+	EventID    string `yaml:"event_id"`
+}
+
+// Source is where records are read from.
+type Source struct {
+	URI    string `yaml:"uri"`    // file://dir, s3://bucket/prefix, or a single file
+	Format string `yaml:"format"` // csv | jsonl | parquet | sagemaker
+	// Columns names the fields of headerless CSV payloads (SageMaker capture).
+	Columns []string `yaml:"columns"`
+}
+
+// Drift configures the drift tests.
+type Drift struct {
+	Method       string  `yaml:"method"`        // auto | ks | psi | wasserstein | ...
+	Threshold    float64 `yaml:"threshold"`     // 0: the method's default
+	DatasetShare float64 `yaml:"dataset_share"` // share of drifted features that flags the dataset
+}
+
+// Rule is one alert rule on a report metric.
+type Rule struct {
+	Name   string   `yaml:"name"`
+	Metric string   `yaml:"metric"` // a report path, e.g. performance.accuracy
+	Below  *float64 `yaml:"below"`
+	Above  *float64 `yaml:"above"`
+	// For is how many consecutive breaching windows open an incident.
+	For int `yaml:"for"`
+	// RecoverAfter is how many consecutive good windows resolve it.
+	RecoverAfter  int      `yaml:"recover_after"`
+	Severity      string   `yaml:"severity"` // info | warning | critical
+	EscalateAfter Duration `yaml:"escalate_after"`
+	// Cooldown keeps a resolved rule from re-opening an incident at once.
+	Cooldown Duration `yaml:"cooldown"`
+	Retrain  bool     `yaml:"retrain"`
+}
+
+// Breached reports whether value violates the rule's threshold.
+func (r Rule) Breached(value float64) bool {
+	return (r.Below != nil && value < *r.Below) || (r.Above != nil && value > *r.Above)
+}
+
+// Threshold is the bound the rule checks, for messages.
+func (r Rule) Threshold() string {
+	switch {
+	case r.Below != nil && r.Above != nil:
+		return fmt.Sprintf("within [%g, %g]", *r.Below, *r.Above)
+	case r.Below != nil:
+		return fmt.Sprintf("< %g", *r.Below)
+	default:
+		return fmt.Sprintf("> %g", *r.Above)
+	}
+}
+
+// Model returns the named model, or nil.
+func (c *Config) Model(name string) *Model {
+	for i := range c.Models {
+		if c.Models[i].Name == name {
+			return &c.Models[i]
+		}
+	}
+	return nil
+}
+
+// Options change how Load checks a file.
+type Options struct {
+	// SkipEnv skips the check that every *_env variable is set: for
+	// validating a config on a machine that will not run the worker.
+	SkipEnv bool
+	// Getenv looks up environment variables; nil means os.Getenv.
+	Getenv func(string) string
+}
+
+// Load reads, defaults and validates the config at path. On failure the
+// error is an Errors listing every problem.
+func Load(path string, opts Options) (*Config, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, src, opts)
+}
+
+// Parse is Load for bytes already in memory; name is used in messages.
+func Parse(name string, src []byte, opts Options) (*Config, error) {
+	if opts.Getenv == nil {
+		opts.Getenv = os.Getenv
+	}
+	d := &decoder{file: name, lines: map[string]int{}}
+	var c Config
+	d.decodeYAML(src, &c)
+	if len(d.errs) > 0 {
+		return nil, d.errs
+	}
+	c.File = name
+	c.applyEnv(opts.Getenv)
+	c.applyDefaults()
+	c.validate(d, opts)
+	if len(d.errs) > 0 {
+		return nil, d.errs
+	}
+	return &c, nil
+}
+
+func (c *Config) applyEnv(getenv func(string) string) {
+	if v := getenv("VIGIL_TEMPORAL_ADDRESS"); v != "" {
+		c.Temporal.Address = v
+	}
+	if v := getenv("VIGIL_TEMPORAL_NAMESPACE"); v != "" {
+		c.Temporal.Namespace = v
+	}
+	if v := getenv("VIGIL_HTTP_ADDR"); v != "" {
+		c.Worker.HTTPAddr = v
+	}
+}
+
+// Defaults that users see in the README's config reference.
+const (
+	DefaultAddress   = "127.0.0.1:7233"
+	DefaultNamespace = "default"
+	DefaultTaskQueue = "vigil"
+	DefaultHTTPAddr  = "127.0.0.1:8088"
+	DefaultDataDir   = ".vigil"
+)
+
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+func (c *Config) applyDefaults() {
+	orDefault(&c.Temporal.Address, DefaultAddress)
+	orDefault(&c.Temporal.Namespace, DefaultNamespace)
+	orDefault(&c.Temporal.TaskQueue, DefaultTaskQueue)
+	orDefault(&c.Worker.HTTPAddr, DefaultHTTPAddr)
+	orDefault(&c.Dev.DataDir, DefaultDataDir)
+	orDefault(&c.Dev.Retention, Duration(30*24*time.Hour))
+	orDefault(&c.Dev.FrontendPort, 7233)
+	orDefault(&c.Dev.UIPort, 8233)
+	if c.Temporal.UIURL == "" {
+		c.Temporal.UIURL = fmt.Sprintf("http://127.0.0.1:%d", c.Dev.UIPort)
+	}
+	orDefault(&c.Storage.Reports, "file://"+c.Dev.DataDir+"/reports")
+	orDefault(&c.Storage.Registry, "file://"+c.Dev.DataDir+"/registry")
+	c.Notify.applyDefaults()
+	for i := range c.Models {
+		c.Models[i].applyDefaults()
+	}
+}
+
+func (m *Model) applyDefaults() {
+	orDefault(&m.Schedule.Every, Duration(15*time.Minute))
+	orDefault(&m.Schedule.Window, m.Schedule.Every)
+	orDefault(&m.Schedule.CatchupWindow, Duration(time.Hour))
+	orDefault(&m.Columns.Time, "time")
+	orDefault(&m.Columns.EventID, "event_id")
+	orDefault(&m.Source.Format, formatOf(m.Source.URI))
+	if m.GroundTruth.URI == "" && m.Source.URI != "" && !isFile(m.Source.URI) {
+		m.GroundTruth.URI = strings.TrimSuffix(m.Source.URI, "/") + "/ground-truth"
+	}
+	orDefault(&m.GroundTruth.Format, m.Source.Format)
+	orDefault(&m.Reference.Format, formatOf(m.Reference.URI))
+	orDefault(&m.Drift.Method, "auto")
+	orDefault(&m.Drift.DatasetShare, 0.5)
+	for i := range m.Rules {
+		r := &m.Rules[i]
+		orDefault(&r.For, 1)
+		orDefault(&r.RecoverAfter, 1)
+		orDefault(&r.Severity, "warning")
+		orDefault(&r.EscalateAfter, Duration(15*time.Minute))
+	}
+	if m.Retrain != nil {
+		m.Retrain.applyDefaults()
+	}
+}
+
+// formatOf guesses a format from a file name; directories default to jsonl,
+// the format Vigil's own ingest writes.
+func formatOf(uri string) string {
+	u := strings.TrimSuffix(strings.ToLower(uri), ".gz")
+	for _, f := range []string{"csv", "jsonl", "parquet"} {
+		if strings.HasSuffix(u, "."+f) {
+			return f
+		}
+	}
+	if strings.HasSuffix(u, ".json") {
+		return "jsonl"
+	}
+	return "jsonl"
+}
+
+// isFile reports whether uri names a single file rather than a partitioned prefix.
+func isFile(uri string) bool {
+	u := strings.TrimSuffix(strings.ToLower(uri), ".gz")
+	for _, ext := range []string{".csv", ".jsonl", ".json", ".parquet"} {
+		if strings.HasSuffix(u, ext) {
+			return true
+		}
+	}
+	return false
+}

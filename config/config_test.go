@@ -1,0 +1,167 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+var secrets = env(map[string]string{"SLACK_BOT_TOKEN": "xoxb-1", "PAGERDUTY_ROUTING_KEY": "R1"})
+
+func TestLoadValidFillsDefaults(t *testing.T) {
+	c, err := Load("testdata/valid.yaml", Options{Getenv: secrets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := c.Model("churn")
+	if m == nil {
+		t.Fatal("model churn not loaded")
+	}
+	if got := m.Schedule.Every.D(); got != 15*time.Minute {
+		t.Errorf("every = %s", got)
+	}
+	if m.Schedule.Window != m.Schedule.Every {
+		t.Errorf("window defaults to every, got %s", m.Schedule.Window)
+	}
+	if m.GroundTruth.URI != "s3://ml-logs/churn/ground-truth" || m.GroundTruth.Format != "jsonl" {
+		t.Errorf("ground truth default = %+v", m.GroundTruth)
+	}
+	if m.Reference.Format != "csv" {
+		t.Errorf("reference format from extension = %q", m.Reference.Format)
+	}
+	r := m.Rules[1]
+	if r.For != 1 || r.RecoverAfter != 1 || r.EscalateAfter.D() != 15*time.Minute {
+		t.Errorf("rule defaults = %+v", r)
+	}
+	if !m.Rules[0].Breached(0.8) || m.Rules[0].Breached(0.9) {
+		t.Error("below 0.85 must breach at 0.8 and not at 0.9")
+	}
+	if m.Retrain.Metric != "performance.accuracy" || m.Retrain.Approval != "none" {
+		t.Errorf("retrain defaults = %+v", m.Retrain)
+	}
+	crit := c.Notify.Routes["critical"]
+	if strings.Join(crit.Notify, ",") != "slack" || strings.Join(crit.Escalate, ",") != "pagerduty" {
+		t.Errorf("default critical route = %+v", crit)
+	}
+	if *c.Notify.Console {
+		t.Error("console notifier must default off when a real integration is configured")
+	}
+	if c.Temporal.TaskQueue != "vigil" || c.Worker.HTTPAddr != DefaultHTTPAddr {
+		t.Errorf("defaults: %+v %+v", c.Temporal, c.Worker)
+	}
+}
+
+func TestLoadReportsEveryErrorWithLineAndPath(t *testing.T) {
+	_, err := Load("testdata/errors.yaml", Options{Getenv: secrets})
+	var errs Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("want Errors, got %v", err)
+	}
+	// The decoder stops before validation when types are wrong, so this file
+	// shows decoding errors: every one of them, not just the first.
+	want := []string{
+		`testdata/errors.yaml:3: temporal.namespase: unknown field (did you mean "namespace"?)`,
+		`testdata/errors.yaml:7: models[0].schedule.every: want a duration like 15m or 2h, got "soon"`,
+		`testdata/errors.yaml:14: models[0].rules[0].below: want a number, got "high"`,
+	}
+	got := err.Error()
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("missing %q in:\n%s", w, got)
+		}
+	}
+	if len(errs) != len(want) {
+		t.Errorf("want %d errors, got %d:\n%s", len(want), len(errs), got)
+	}
+}
+
+func TestValidationErrorsNameTheirLine(t *testing.T) {
+	src, err := os.ReadFile("testdata/errors.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fix the type errors so that validation runs.
+	fixed := strings.NewReplacer("  namespase: prod\n", "", "every: soon", "every: 5m", "below: high", "below: 0.9").Replace(string(src))
+	_, err = Parse("vigil.yaml", []byte(fixed), Options{Getenv: secrets})
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	got := err.Error()
+	for _, w := range []string{
+		`vigil.yaml:2: temporal.address: want host:port, got "localhost"`,
+		`vigil.yaml:5: models[0].task: want one of binary, multiclass, regression, got "binry"`,
+		`vigil.yaml:8: models[0].source.uri: unsupported scheme in "ftp://x/y": want file:// or s3://`,
+		`vigil.yaml:14: models[0].rules[1].name: rule "acc" is defined twice for model "churn"`,
+		`vigil.yaml:17: models[0].rules[1].retrain: the rule asks for retraining but model "churn" has no retrain section`,
+		`vigil.yaml:18: models[1].name: model "churn" is already defined at models[0]`,
+		`vigil.yaml:22: models[1].rules[0]: set below or above`,
+		`vigil.yaml:22: models[1].rules[0].severity: want one of info, warning, critical, got "urgent"`,
+	} {
+		if !strings.Contains(got, w) {
+			t.Errorf("missing %q in:\n%s", w, got)
+		}
+	}
+}
+
+func TestMetricMustExistForTheTask(t *testing.T) {
+	for _, tc := range []struct {
+		task, metric string
+		ok           bool
+	}{
+		{"binary", "performance.roc_auc", true},
+		{"regression", "performance.rmse", true},
+		{"binary", "performance.rmse", false},
+		{"", "performance.accuracy", false},
+		{"", "dataset_drift.share", true},
+		{"", "features.age.drift.statistic", true},
+		{"", "features.age.mean", false},
+		{"", "latency.p999_ms", false},
+		{"", "nonsense", false},
+	} {
+		err := CheckMetric(tc.task, tc.metric)
+		if (err == nil) != tc.ok {
+			t.Errorf("CheckMetric(%q, %q) = %v, want ok=%v", tc.task, tc.metric, err, tc.ok)
+		}
+	}
+}
+
+func TestSecretsAreEnvNamesThatMustBeSet(t *testing.T) {
+	_, err := Load("testdata/valid.yaml", Options{Getenv: env(nil)})
+	if err == nil || !strings.Contains(err.Error(), "notify.slack.token_env: environment variable SLACK_BOT_TOKEN is not set") {
+		t.Errorf("want missing-env error, got %v", err)
+	}
+	if _, err := Load("testdata/valid.yaml", Options{SkipEnv: true}); err != nil {
+		t.Errorf("SkipEnv must skip the env check: %v", err)
+	}
+	src := `notify: {slack: {token_env: "xoxb-123-secret", channel: "#a"}}`
+	_, err = Parse("v.yaml", []byte(src), Options{SkipEnv: true})
+	if err == nil || !strings.Contains(err.Error(), "want the NAME of an environment variable") {
+		t.Errorf("a token pasted inline must be refused, got %v", err)
+	}
+	if err != nil && strings.Contains(err.Error(), "xoxb-123-secret") {
+		t.Error("the error must not repeat the secret")
+	}
+}
+
+func TestSyntaxErrorHasALine(t *testing.T) {
+	_, err := Parse("v.yaml", []byte("models:\n  - name: a\n   bad: [\n"), Options{})
+	if err == nil || !strings.HasPrefix(err.Error(), "v.yaml:") || !strings.Contains(err.Error(), "not valid YAML") {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestDemoConfigIsValid(t *testing.T) {
+	c, err := Demo(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Models) == 0 {
+		t.Fatal("demo config has no model")
+	}
+}

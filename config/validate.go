@@ -1,0 +1,251 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Names become workflow IDs, schedule IDs, metric labels and path segments,
+// so they are kept to a safe alphabet (no "/" or "..": no path traversal).
+var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+var (
+	tasks        = []string{"", "binary", "multiclass", "regression"}
+	formats      = []string{"csv", "jsonl", "parquet", "sagemaker"}
+	driftMethods = []string{"auto", "ks", "psi", "wasserstein", "jensenshannon", "chisquare", "hellinger", "linf"}
+	severities   = []string{"info", "warning", "critical"}
+)
+
+// Performance metrics by task, as the analysis report names them.
+var taskMetrics = map[string][]string{
+	"binary":     {"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"},
+	"multiclass": {"accuracy", "f1_macro", "f1_weighted"},
+	"regression": {"mae", "mse", "rmse", "r2", "mape"},
+}
+
+func quoteList(xs []string) string {
+	var q []string
+	for _, x := range xs {
+		if x != "" {
+			q = append(q, x)
+		}
+	}
+	return strings.Join(q, ", ")
+}
+
+func (c *Config) validate(d *decoder, opts Options) {
+	if _, _, err := net.SplitHostPort(c.Temporal.Address); err != nil {
+		d.at("temporal.address", "want host:port, got %q", c.Temporal.Address)
+	}
+	if !nameRE.MatchString(c.Temporal.TaskQueue) {
+		d.at("temporal.task_queue", "want lower-case letters, digits, - and _, got %q", c.Temporal.TaskQueue)
+	}
+	if c.Temporal.TLS.KeyFile != "" && c.Temporal.TLS.CertFile == "" {
+		d.at("temporal.tls.cert_file", "key_file is set, so cert_file is required")
+	}
+	if _, _, err := net.SplitHostPort(c.Worker.HTTPAddr); err != nil {
+		d.at("worker.http_addr", "want host:port, got %q", c.Worker.HTTPAddr)
+	}
+	if c.Dev.Retention.D() < 24*time.Hour {
+		d.at("dev.retention", "must be at least 24h (Temporal's minimum), got %s", c.Dev.Retention)
+	}
+	for _, f := range []struct{ path, uri string }{
+		{"storage.reports", c.Storage.Reports}, {"storage.registry", c.Storage.Registry},
+	} {
+		checkURI(d, f.path, f.uri)
+	}
+	env := envChecker{d: d, getenv: opts.Getenv, skip: opts.SkipEnv}
+	env.check("temporal.api_key_env", c.Temporal.APIKeyEnv)
+	env.check("worker.ingest_token_env", c.Worker.IngestTokenEnv)
+	c.Notify.validate(d, env)
+
+	seen := map[string]int{}
+	for i := range c.Models {
+		m := &c.Models[i]
+		p := fmt.Sprintf("models[%d]", i)
+		if first, dup := seen[m.Name]; dup {
+			d.at(p+".name", "model %q is already defined at models[%d]", m.Name, first)
+		}
+		seen[m.Name] = i
+		m.validate(d, p, c)
+	}
+}
+
+func (m *Model) validate(d *decoder, p string, c *Config) {
+	if !nameRE.MatchString(m.Name) {
+		d.at(p+".name", "want 1-63 lower-case letters, digits, - and _, starting with a letter or digit, got %q", m.Name)
+	}
+	if !slices.Contains(tasks, m.Task) {
+		d.at(p+".task", "want one of %s, got %q", quoteList(tasks), m.Task)
+	}
+	if m.Schedule.Every.D() < time.Second {
+		d.at(p+".schedule.every", "must be at least 1s, got %s", m.Schedule.Every)
+	}
+	if m.Schedule.Window.D() <= 0 {
+		d.at(p+".schedule.window", "must be positive, got %s", m.Schedule.Window)
+	}
+	if m.Task != "" {
+		if m.Columns.Target == "" {
+			d.at(p+".columns.target", "task %q needs the ground-truth column name", m.Task)
+		}
+		if m.Columns.Prediction == "" {
+			d.at(p+".columns.prediction", "task %q needs the prediction column name", m.Task)
+		}
+	}
+	if m.Source.URI == "" {
+		d.at(p+".source.uri", "required: where the model's predictions are (file://dir or s3://bucket/prefix)")
+	} else {
+		checkURI(d, p+".source.uri", m.Source.URI)
+	}
+	if m.Reference.URI == "" {
+		d.at(p+".reference.uri", "required: the data drift is measured against (e.g. the training set)")
+	} else {
+		checkURI(d, p+".reference.uri", m.Reference.URI)
+	}
+	if _, written := d.lines[p+".ground_truth.uri"]; written {
+		checkURI(d, p+".ground_truth.uri", m.GroundTruth.URI)
+	}
+	for _, s := range []struct {
+		path string
+		src  Source
+	}{{p + ".source.format", m.Source}, {p + ".ground_truth.format", m.GroundTruth}, {p + ".reference.format", m.Reference}} {
+		if !slices.Contains(formats, s.src.Format) {
+			d.at(s.path, "want one of %s, got %q", quoteList(formats), s.src.Format)
+		}
+	}
+	if !slices.Contains(driftMethods, m.Drift.Method) {
+		d.at(p+".drift.method", "want one of %s, got %q", quoteList(driftMethods), m.Drift.Method)
+	}
+	if m.Drift.DatasetShare <= 0 || m.Drift.DatasetShare > 1 {
+		d.at(p+".drift.dataset_share", "want a share in (0, 1], got %g", m.Drift.DatasetShare)
+	}
+	if m.Drift.Threshold < 0 {
+		d.at(p+".drift.threshold", "must not be negative, got %g", m.Drift.Threshold)
+	}
+	rules := map[string]bool{}
+	for j := range m.Rules {
+		r := &m.Rules[j]
+		rp := fmt.Sprintf("%s.rules[%d]", p, j)
+		if !nameRE.MatchString(r.Name) {
+			d.at(rp+".name", "want lower-case letters, digits, - and _, got %q", r.Name)
+		} else if rules[r.Name] {
+			d.at(rp+".name", "rule %q is defined twice for model %q", r.Name, m.Name)
+		}
+		rules[r.Name] = true
+		if err := CheckMetric(m.Task, r.Metric); err != nil {
+			d.at(rp+".metric", "%v", err)
+		}
+		if r.Below == nil && r.Above == nil {
+			d.at(rp, "set below or above (the threshold that breaches)")
+		}
+		if r.Below != nil && r.Above != nil && *r.Below >= *r.Above {
+			d.at(rp+".below", "below (%g) must be less than above (%g): together they bound an allowed band", *r.Below, *r.Above)
+		}
+		if r.For < 1 {
+			d.at(rp+".for", "must be at least 1, got %d", r.For)
+		}
+		if r.RecoverAfter < 1 {
+			d.at(rp+".recover_after", "must be at least 1, got %d", r.RecoverAfter)
+		}
+		if !slices.Contains(severities, r.Severity) {
+			d.at(rp+".severity", "want one of %s, got %q", quoteList(severities), r.Severity)
+		}
+		if r.EscalateAfter.D() <= 0 {
+			d.at(rp+".escalate_after", "must be positive, got %s", r.EscalateAfter)
+		}
+		if r.Cooldown.D() < 0 {
+			d.at(rp+".cooldown", "must not be negative, got %s", r.Cooldown)
+		}
+		if r.Retrain && m.Retrain == nil {
+			d.at(rp+".retrain", "the rule asks for retraining but model %q has no retrain section", m.Name)
+		}
+	}
+	if m.Retrain != nil {
+		m.Retrain.validate(d, p+".retrain", m)
+	}
+}
+
+// CheckMetric reports whether metric names a value the analysis report has
+// for a model of the given task.
+func CheckMetric(task, metric string) error {
+	parts := strings.Split(metric, ".")
+	one := func(allowed ...string) error {
+		if len(parts) == 2 && slices.Contains(allowed, parts[1]) {
+			return nil
+		}
+		return fmt.Errorf("unknown metric %q: %s.* has %s", metric, parts[0], strings.Join(allowed, ", "))
+	}
+	switch parts[0] {
+	case "rows":
+		return one("reference", "current", "invalid", "labeled")
+	case "latency":
+		return one("p50_ms", "p95_ms", "p99_ms")
+	case "throughput":
+		return one("rows_per_second")
+	case "dataset_drift":
+		return one("share", "drifted_features")
+	case "prediction_drift":
+		return one("statistic", "p_value")
+	case "quality":
+		return one("missing_ratio", "type_mismatches", "out_of_range", "unseen_categories", "duplicate_event_ids", "constant_columns")
+	case "performance":
+		if task == "" {
+			return fmt.Errorf("metric %q needs a task (binary, multiclass or regression) and ground truth", metric)
+		}
+		allowed, known := taskMetrics[task]
+		if !known {
+			return nil // the task itself is reported as wrong
+		}
+		return one(allowed...)
+	case "features":
+		if len(parts) >= 3 {
+			tail := strings.Join(parts[2:], ".")
+			if tail == "missing_ratio" || tail == "drift.statistic" || tail == "drift.p_value" {
+				return nil
+			}
+		}
+		return fmt.Errorf("unknown metric %q: want features.<name>.drift.statistic, features.<name>.drift.p_value or features.<name>.missing_ratio", metric)
+	}
+	return fmt.Errorf("unknown metric %q: want one of rows.*, performance.*, latency.*, throughput.*, dataset_drift.*, prediction_drift.*, quality.*, features.<name>.*", metric)
+}
+
+func checkURI(d *decoder, path, uri string) {
+	switch {
+	case strings.HasPrefix(uri, "file://"):
+		if strings.TrimPrefix(uri, "file://") == "" {
+			d.at(path, "file:// needs a path")
+		}
+	case strings.HasPrefix(uri, "s3://"):
+		rest := strings.TrimPrefix(uri, "s3://")
+		if rest == "" || strings.HasPrefix(rest, "/") {
+			d.at(path, "want s3://bucket/prefix, got %q", uri)
+		}
+	case strings.Contains(uri, "://"):
+		d.at(path, "unsupported scheme in %q: want file:// or s3://", uri)
+	}
+}
+
+// envChecker verifies that secrets named by *_env fields are present, so a
+// worker fails at start rather than at the first page.
+type envChecker struct {
+	d      *decoder
+	getenv func(string) string
+	skip   bool
+}
+
+func (e envChecker) check(path, name string) {
+	if name == "" {
+		return
+	}
+	if strings.ContainsAny(name, " /:=") || strings.HasPrefix(name, "http") || strings.HasPrefix(name, "xox") {
+		e.d.at(path, "want the NAME of an environment variable, not a secret value (e.g. SLACK_BOT_TOKEN)")
+		return
+	}
+	if !e.skip && e.getenv(name) == "" {
+		e.d.at(path, "environment variable %s is not set", name)
+	}
+}

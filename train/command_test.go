@@ -157,7 +157,7 @@ wait
 		t.Fatal("no child pid")
 	}
 	deadline := time.Now().Add(2 * time.Second)
-	for syscall.Kill(pid, 0) == nil {
+	for alive(pid) {
 		if time.Now().After(deadline) {
 			t.Fatalf("child %d still alive after cancellation", pid)
 		}
@@ -187,4 +187,19 @@ func TestResultRoundTripsAsJSON(t *testing.T) {
 	if err := json.Unmarshal(b, &back); err != nil || back.Metrics["a"] != 1 {
 		t.Fatal(err)
 	}
+}
+
+// alive reports whether pid is a running process; a zombie waiting for
+// init to reap it counts as dead.
+func alive(pid int) bool {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		if _, noProc := os.Stat("/proc/self"); noProc == nil {
+			return false // Linux: no /proc entry, no process
+		}
+		return syscall.Kill(pid, 0) == nil
+	}
+	// pid (comm) STATE ...
+	rest := string(stat[strings.LastIndexByte(string(stat), ')')+1:])
+	return !strings.HasPrefix(strings.TrimSpace(rest), "Z")
 }

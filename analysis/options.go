@@ -1,0 +1,118 @@
+package analysis
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Task names accepted in Options.Task.
+const (
+	TaskBinary     = "binary"
+	TaskMulticlass = "multiclass"
+	TaskRegression = "regression"
+)
+
+// Options says which columns play which role and how drift is judged. The
+// zero value analyses every column as a feature with the auto drift method.
+type Options struct {
+	// Task is "binary", "multiclass", "regression" or "" (drift and quality
+	// only).
+	Task string
+	// Column roles. Target, Prediction, Score and Latency are never features.
+	// Time and EventID default to the columns named "time" and "event_id"
+	// when those exist.
+	Target, Prediction, Score, Latency, Time, EventID string
+	// Features lists the feature columns; empty means every column without a
+	// role. Categorical forces columns to be categorical; other columns are
+	// numeric when most of their values in the first rows parse as numbers.
+	Features, Categorical []string
+	// DriftMethod is one of Methods; "" means auto.
+	DriftMethod string
+	// DriftThreshold overrides the method's default threshold (0 = default,
+	// see DefaultThreshold). Under auto it replaces the distance threshold of
+	// the large-sample branch; the p-value tests keep 0.05.
+	DriftThreshold float64
+	// DatasetDriftShare is the share of drifted features at which the dataset
+	// counts as drifted (0 = 0.5).
+	DatasetDriftShare float64
+	// PositiveLabel is the positive class of a binary task ("" = "1").
+	// Labels are compared after normalisation: numbers by value ("1.0" = "1").
+	PositiveLabel string
+	// Bins is the number of reference-quantile bins for numeric features under
+	// psi, jensenshannon, hellinger, linf and chisquare (0 = 10).
+	Bins int
+	// ExactLimit is the number of values per numeric column kept exactly; a
+	// larger window switches that column to a quantile sketch, so memory stays
+	// bounded (0 = 250000). Negative means never sketch.
+	ExactLimit int
+	// SketchCap is the per-level capacity of the quantile sketch (0 = 8192).
+	SketchCap int
+	// MaxCategories bounds the distinct categories counted per column; the
+	// rest go to the overflow bucket "__other__" (0 = 10000).
+	MaxCategories int
+	// AutoSmallN is the reference size up to which auto uses p-value tests
+	// (0 = 1000).
+	AutoSmallN int
+	// Baseline, when set, adds constraint violations to the report.
+	Baseline *Baseline
+}
+
+// OtherCategory is the overflow bucket of category counts.
+const OtherCategory = "__other__"
+
+func (o Options) withDefaults() Options {
+	if o.DriftMethod == "" {
+		o.DriftMethod = MethodAuto
+	}
+	if o.DatasetDriftShare == 0 {
+		o.DatasetDriftShare = 0.5
+	}
+	if o.PositiveLabel == "" {
+		o.PositiveLabel = "1"
+	}
+	o.PositiveLabel = normLabel(o.PositiveLabel)
+	if o.Bins == 0 {
+		o.Bins = 10
+	}
+	if o.ExactLimit == 0 {
+		o.ExactLimit = 250000
+	}
+	if o.ExactLimit < 0 {
+		o.ExactLimit = int(^uint(0) >> 2)
+	}
+	if o.SketchCap == 0 {
+		o.SketchCap = 8192
+	}
+	if o.MaxCategories == 0 {
+		o.MaxCategories = 10000
+	}
+	if o.AutoSmallN == 0 {
+		o.AutoSmallN = 1000
+	}
+	return o
+}
+
+// Validate reports an option that cannot work, with what to do about it.
+func (o Options) Validate() error {
+	if o.DriftMethod != "" && !slices.Contains(Methods, o.DriftMethod) {
+		return fmt.Errorf("analysis: unknown drift method %q: use one of %v", o.DriftMethod, Methods)
+	}
+	switch o.Task {
+	case "", TaskBinary, TaskMulticlass, TaskRegression:
+	default:
+		return fmt.Errorf("analysis: unknown task %q: use binary, multiclass or regression", o.Task)
+	}
+	if o.Task != "" && o.Target == "" {
+		return fmt.Errorf("analysis: task %q needs a target column", o.Task)
+	}
+	if o.Task != "" && o.Prediction == "" && !(o.Task == TaskBinary && o.Score != "") {
+		return fmt.Errorf("analysis: task %q needs a prediction column", o.Task)
+	}
+	if o.Bins < 0 || o.Bins == 1 {
+		return fmt.Errorf("analysis: bins must be at least 2, got %d", o.Bins)
+	}
+	if o.DatasetDriftShare < 0 || o.DatasetDriftShare > 1 {
+		return fmt.Errorf("analysis: dataset drift share must be in (0,1], got %v", o.DatasetDriftShare)
+	}
+	return nil
+}

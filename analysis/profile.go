@@ -1,0 +1,634 @@
+package analysis
+
+import (
+	"fmt"
+	"hash/fnv"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Column kinds and roles.
+const (
+	KindNumeric     = "numeric"
+	KindCategorical = "categorical"
+
+	RoleFeature    = "feature"
+	RoleTarget     = "target"
+	RolePrediction = "prediction"
+	RoleScore      = "score"
+	RoleLatency    = "latency"
+	RoleTime       = "time"
+	RoleEventID    = "event_id"
+	RoleIgnored    = "ignored"
+)
+
+// SchemaSampleRows is how many leading reference rows InferSchema looks at.
+const SchemaSampleRows = 1000
+
+// maxEventIDs bounds the duplicate-event-id check per profile.
+const maxEventIDs = 1 << 21
+
+// Schema fixes each column's role and kind. It is inferred once from the
+// reference and shared by every profile that will be compared, so shards of
+// a window profile the same way.
+type Schema struct {
+	Columns []SchemaColumn `json:"columns"`
+}
+
+// SchemaColumn is one column of a Schema.
+type SchemaColumn struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+	Role string `json:"role"`
+}
+
+// InferSchema assigns roles from opts and kinds from a sample of rows (the
+// first SchemaSampleRows of the reference): a column is numeric when at
+// least 90% of its non-missing sample values parse as numbers, unless it is
+// listed in opts.Categorical. Class labels (target, prediction of binary and
+// multiclass tasks) are categorical; score and latency are numeric.
+func InferSchema(columns []string, sample [][]string, opts Options) (*Schema, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	has := func(n string) bool { return slices.Contains(columns, n) }
+	for _, c := range []struct{ flag, name string }{{"target", opts.Target}, {"prediction", opts.Prediction},
+		{"score", opts.Score}, {"latency", opts.Latency}, {"time", opts.Time}, {"event id", opts.EventID}} {
+		if c.name != "" && !has(c.name) {
+			return nil, fmt.Errorf("analysis: %s column %q is not in the data (columns: %s)", c.flag, c.name, strings.Join(columns, ","))
+		}
+	}
+	for _, f := range opts.Features {
+		if !has(f) {
+			return nil, fmt.Errorf("analysis: feature %q is not in the data (columns: %s)", f, strings.Join(columns, ","))
+		}
+	}
+	timeCol, idCol := opts.Time, opts.EventID
+	if timeCol == "" && has("time") {
+		timeCol = "time"
+	}
+	if idCol == "" && has("event_id") {
+		idCol = "event_id"
+	}
+	s := &Schema{}
+	for i, name := range columns {
+		c := SchemaColumn{Name: name, Role: RoleFeature}
+		switch name {
+		case opts.Target:
+			c.Role = RoleTarget
+		case opts.Prediction:
+			c.Role = RolePrediction
+		case opts.Score:
+			c.Role = RoleScore
+		case opts.Latency:
+			c.Role = RoleLatency
+		case timeCol:
+			c.Role = RoleTime
+		case idCol:
+			c.Role = RoleEventID
+		default:
+			if len(opts.Features) > 0 && !slices.Contains(opts.Features, name) {
+				c.Role = RoleIgnored
+			}
+		}
+		var num, nonMissing int
+		for _, row := range sample {
+			if i >= len(row) || row[i] == "" {
+				continue
+			}
+			nonMissing++
+			if _, ok := parseNumber(row[i]); ok {
+				num++
+			}
+		}
+		c.Kind = KindCategorical
+		if nonMissing == 0 || float64(num) >= 0.9*float64(nonMissing) {
+			c.Kind = KindNumeric
+		}
+		if slices.Contains(opts.Categorical, name) {
+			c.Kind = KindCategorical
+		}
+		switch {
+		case c.Role == RoleScore || c.Role == RoleLatency:
+			c.Kind = KindNumeric
+		case (c.Role == RoleTarget || c.Role == RolePrediction) && (opts.Task == TaskBinary || opts.Task == TaskMulticlass):
+			c.Kind = KindCategorical
+		case (c.Role == RoleTarget || c.Role == RolePrediction) && opts.Task == TaskRegression:
+			c.Kind = KindNumeric
+		case c.Role == RoleEventID || c.Role == RoleTime:
+			c.Kind = KindCategorical
+		}
+		s.Columns = append(s.Columns, c)
+	}
+	return s, nil
+}
+
+func (s *Schema) index(role string) int {
+	for i, c := range s.Columns {
+		if c.Role == role {
+			return i
+		}
+	}
+	return -1
+}
+
+// parseNumber parses a numeric cell. Leading/trailing spaces are allowed.
+func parseNumber(s string) (float64, bool) {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		t := strings.TrimSpace(s)
+		if t == s || t == "" {
+			return 0, false
+		}
+		v, err = strconv.ParseFloat(t, 64)
+		if err != nil {
+			return 0, false
+		}
+	}
+	return v, true
+}
+
+// normLabel normalises a class label: numbers by value ("1.0" → "1"),
+// anything else trimmed.
+func normLabel(s string) string {
+	if v, ok := parseNumber(s); ok && !math.IsNaN(v) {
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	}
+	return strings.TrimSpace(s)
+}
+
+// ColumnProfile is the mergeable summary of one column.
+type ColumnProfile struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+	Role string `json:"role"`
+	// Count is the number of rows seen; Missing the empty cells (and NaN in
+	// numeric columns); Mismatch the non-numeric text in a numeric column;
+	// NonFinite the ±Inf values of a numeric column. Only finite numbers
+	// enter Values and the moments.
+	Count     int64 `json:"count"`
+	Missing   int64 `json:"missing"`
+	Mismatch  int64 `json:"type_mismatch"`
+	NonFinite int64 `json:"non_finite"`
+	// Numeric: moments (Welford/Chan), range and the value sample.
+	Mean   float64 `json:"mean"`
+	M2     float64 `json:"m2"`
+	Min    float64 `json:"min"`
+	Max    float64 `json:"max"`
+	Values *Sample `json:"values,omitempty"`
+	// Categorical: counts per category; Other counts values beyond
+	// MaxCategories distinct ones.
+	Categories map[string]int64 `json:"categories,omitempty"`
+	Other      int64            `json:"other,omitempty"`
+}
+
+// N is the number of finite numeric values.
+func (c *ColumnProfile) N() int64 {
+	if c.Values == nil {
+		return 0
+	}
+	return c.Values.N
+}
+
+// Std is the population standard deviation (ddof 0) of the numeric values.
+func (c *ColumnProfile) Std() float64 {
+	if c.N() == 0 {
+		return 0
+	}
+	return math.Sqrt(c.M2 / float64(c.N()))
+}
+
+func (c *ColumnProfile) addNumber(v float64) {
+	n := c.Values.N
+	if n == 0 {
+		c.Min, c.Max = v, v
+	} else {
+		c.Min = math.Min(c.Min, v)
+		c.Max = math.Max(c.Max, v)
+	}
+	c.Values.Add(v)
+	d := v - c.Mean
+	c.Mean += d / float64(n+1)
+	c.M2 += d * (v - c.Mean)
+}
+
+func (c *ColumnProfile) merge(o *ColumnProfile) {
+	c.Count += o.Count
+	c.Missing += o.Missing
+	c.Mismatch += o.Mismatch
+	c.NonFinite += o.NonFinite
+	if c.Values != nil && o.Values != nil && o.Values.N > 0 {
+		na, nb := float64(c.Values.N), float64(o.Values.N)
+		if na == 0 {
+			c.Mean, c.M2, c.Min, c.Max = o.Mean, o.M2, o.Min, o.Max
+		} else {
+			d := o.Mean - c.Mean
+			c.Mean += d * nb / (na + nb)
+			c.M2 += o.M2 + d*d*na*nb/(na+nb)
+			c.Min = math.Min(c.Min, o.Min)
+			c.Max = math.Max(c.Max, o.Max)
+		}
+		c.Values.Merge(o.Values)
+	}
+	for k, v := range o.Categories {
+		if c.Categories == nil {
+			c.Categories = map[string]int64{}
+		}
+		c.Categories[k] += v
+	}
+	c.Other += o.Other
+}
+
+// PerfProfile accumulates the performance of a model over labeled rows.
+type PerfProfile struct {
+	Task    string `json:"task"`
+	Labeled int64  `json:"labeled"`
+	// PredictionMissing counts labeled rows without a usable prediction.
+	PredictionMissing int64 `json:"prediction_missing"`
+	// Classification: Confusion[true][predicted] counts.
+	Confusion map[string]map[string]int64 `json:"confusion,omitempty"`
+	// Binary: scores of positive and negative rows, and the sum of the
+	// per-row log loss terms.
+	PosScores      *Sample `json:"pos_scores,omitempty"`
+	NegScores      *Sample `json:"neg_scores,omitempty"`
+	LogLossSum     float64 `json:"log_loss_sum"`
+	ScoreNonFinite int64   `json:"score_non_finite"`
+	// Regression sums.
+	N        int64   `json:"n"`
+	AbsErr   float64 `json:"abs_err"`
+	SqErr    float64 `json:"sq_err"`
+	AbsPctEr float64 `json:"abs_pct_err"`
+	YMean    float64 `json:"y_mean"`
+	YM2      float64 `json:"y_m2"`
+}
+
+func (p *PerfProfile) merge(o *PerfProfile) {
+	p.Labeled += o.Labeled
+	p.PredictionMissing += o.PredictionMissing
+	for t, row := range o.Confusion {
+		if p.Confusion == nil {
+			p.Confusion = map[string]map[string]int64{}
+		}
+		if p.Confusion[t] == nil {
+			p.Confusion[t] = map[string]int64{}
+		}
+		for q, n := range row {
+			p.Confusion[t][q] += n
+		}
+	}
+	if p.PosScores != nil {
+		p.PosScores.Merge(o.PosScores)
+		p.NegScores.Merge(o.NegScores)
+	}
+	p.LogLossSum += o.LogLossSum
+	p.ScoreNonFinite += o.ScoreNonFinite
+	if o.N > 0 {
+		na, nb := float64(p.N), float64(o.N)
+		d := o.YMean - p.YMean
+		p.YMean += d * nb / (na + nb)
+		p.YM2 += o.YM2 + d*d*na*nb/(na+nb)
+		p.N += o.N
+		p.AbsErr += o.AbsErr
+		p.SqErr += o.SqErr
+		p.AbsPctEr += o.AbsPctEr
+	}
+}
+
+// Profile is the mergeable summary of a window: profiles of shards of the
+// same window, made with the same Schema and Options, merge into the profile
+// of the whole window (Merge). CompareProfiles turns a reference and a
+// current profile into a Report.
+type Profile struct {
+	Schema  *Schema          `json:"schema"`
+	Rows    int64            `json:"rows"`
+	Invalid int64            `json:"invalid"`
+	Columns []*ColumnProfile `json:"columns"`
+	Perf    *PerfProfile     `json:"performance,omitempty"`
+	// TimeMin/TimeMax bound the parsed time column (Unix seconds); TimeN
+	// counts parsed times.
+	TimeMin float64 `json:"time_min"`
+	TimeMax float64 `json:"time_max"`
+	TimeN   int64   `json:"time_n"`
+	// DuplicateIDs counts rows whose event id was already seen in this
+	// profile (shards are not cross-checked on Merge).
+	DuplicateIDs int64 `json:"duplicate_event_ids"`
+
+	ids map[uint64]struct{}
+}
+
+// Merge adds the shard o into p. Both must come from the same Schema.
+func (p *Profile) Merge(o *Profile) error {
+	if len(p.Columns) != len(o.Columns) {
+		return fmt.Errorf("analysis: merge: profiles have %d and %d columns; profile shards with the same schema", len(p.Columns), len(o.Columns))
+	}
+	for i := range p.Columns {
+		if p.Columns[i].Name != o.Columns[i].Name {
+			return fmt.Errorf("analysis: merge: column %d is %q in one profile and %q in the other", i, p.Columns[i].Name, o.Columns[i].Name)
+		}
+	}
+	p.Rows += o.Rows
+	p.Invalid += o.Invalid
+	for i := range p.Columns {
+		p.Columns[i].merge(o.Columns[i])
+	}
+	if p.Perf != nil && o.Perf != nil {
+		p.Perf.merge(o.Perf)
+	}
+	if o.TimeN > 0 {
+		if p.TimeN == 0 {
+			p.TimeMin, p.TimeMax = o.TimeMin, o.TimeMax
+		} else {
+			p.TimeMin = math.Min(p.TimeMin, o.TimeMin)
+			p.TimeMax = math.Max(p.TimeMax, o.TimeMax)
+		}
+		p.TimeN += o.TimeN
+	}
+	p.DuplicateIDs += o.DuplicateIDs
+	return nil
+}
+
+// IsExact reports whether every numeric column still holds all its values
+// (so drift statistics equal scipy's exactly).
+func (p *Profile) IsExact() bool {
+	for _, c := range p.Columns {
+		if c.Values != nil && !c.Values.IsExact() {
+			return false
+		}
+	}
+	if p.Perf != nil && p.Perf.PosScores != nil && (!p.Perf.PosScores.IsExact() || !p.Perf.NegScores.IsExact()) {
+		return false
+	}
+	return true
+}
+
+// Column returns the profile of the named column, or nil.
+func (p *Profile) Column(name string) *ColumnProfile {
+	for _, c := range p.Columns {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// Profiler builds a Profile row by row. Memory grows with the number of
+// columns (and categories), not with rows: numeric columns switch to a
+// quantile sketch after Options.ExactLimit values.
+type Profiler struct {
+	opts    Options
+	p       *Profile
+	target  int
+	pred    int
+	score   int
+	timeCol int
+	idCol   int
+	// idx maps the schema column i to the position in the bound row.
+	idx []int
+}
+
+// NewProfiler returns a profiler for rows laid out as schema.
+func NewProfiler(schema *Schema, opts Options) *Profiler {
+	opts = opts.withDefaults()
+	p := &Profile{Schema: schema}
+	for _, sc := range schema.Columns {
+		c := &ColumnProfile{Name: sc.Name, Kind: sc.Kind, Role: sc.Role}
+		if sc.Kind == KindNumeric {
+			c.Values = newSample(opts.ExactLimit, opts.SketchCap)
+		} else {
+			c.Categories = map[string]int64{}
+		}
+		p.Columns = append(p.Columns, c)
+	}
+	if opts.Task != "" {
+		p.Perf = &PerfProfile{Task: opts.Task}
+		if opts.Task == TaskBinary {
+			p.Perf.PosScores = newSample(opts.ExactLimit, opts.SketchCap)
+			p.Perf.NegScores = newSample(opts.ExactLimit, opts.SketchCap)
+		}
+	}
+	pr := &Profiler{opts: opts, p: p,
+		target: schema.index(RoleTarget), pred: schema.index(RolePrediction), score: schema.index(RoleScore),
+		timeCol: schema.index(RoleTime), idCol: schema.index(RoleEventID)}
+	pr.bind(nil)
+	return pr
+}
+
+// bind maps the schema's columns onto the columns of a stream (by name);
+// nil means the stream has the schema's layout.
+func (pr *Profiler) bind(columns []string) {
+	pr.idx = make([]int, len(pr.p.Columns))
+	for i, c := range pr.p.Columns {
+		if columns == nil {
+			pr.idx[i] = i
+		} else {
+			pr.idx[i] = slices.Index(columns, c.Name)
+		}
+	}
+}
+
+// AddRows adds every row of rows (matching columns by name; a column absent
+// from rows counts as missing) and its invalid-record count.
+func (pr *Profiler) AddRows(rows Rows) error {
+	pr.bind(rows.Columns())
+	for rows.Next() {
+		pr.add(rows.Row())
+	}
+	pr.p.Invalid += rows.Invalid()
+	pr.bind(nil)
+	return rows.Err()
+}
+
+// Add adds one row laid out as the schema.
+func (pr *Profiler) Add(row []string) { pr.add(row) }
+
+// Profile returns the profile built so far (not a copy).
+func (pr *Profiler) Profile() *Profile { return pr.p }
+
+func (pr *Profiler) cell(row []string, i int) string {
+	j := pr.idx[i]
+	if j < 0 || j >= len(row) {
+		return ""
+	}
+	return row[j]
+}
+
+func (pr *Profiler) add(row []string) {
+	p := pr.p
+	p.Rows++
+	for i, c := range p.Columns {
+		if c.Role == RoleIgnored || c.Role == RoleEventID || c.Role == RoleTime {
+			continue
+		}
+		s := pr.cell(row, i)
+		c.Count++
+		if s == "" {
+			c.Missing++
+			continue
+		}
+		if c.Values != nil {
+			v, ok := parseNumber(s)
+			switch {
+			case !ok:
+				c.Mismatch++
+			case math.IsNaN(v):
+				c.Missing++
+			case math.IsInf(v, 0):
+				c.NonFinite++
+			default:
+				c.addNumber(v)
+			}
+			continue
+		}
+		if n, ok := c.Categories[s]; ok {
+			c.Categories[s] = n + 1
+		} else if len(c.Categories) < pr.opts.MaxCategories {
+			c.Categories[strings.Clone(s)] = 1
+		} else {
+			c.Other++
+		}
+	}
+	if pr.timeCol >= 0 {
+		if t, ok := parseTime(pr.cell(row, pr.timeCol)); ok {
+			if p.TimeN == 0 {
+				p.TimeMin, p.TimeMax = t, t
+			} else {
+				p.TimeMin = math.Min(p.TimeMin, t)
+				p.TimeMax = math.Max(p.TimeMax, t)
+			}
+			p.TimeN++
+		}
+	}
+	if pr.idCol >= 0 {
+		if id := pr.cell(row, pr.idCol); id != "" {
+			if p.ids == nil {
+				p.ids = map[uint64]struct{}{}
+			}
+			h := fnv.New64a()
+			h.Write([]byte(id))
+			k := h.Sum64()
+			if _, dup := p.ids[k]; dup {
+				p.DuplicateIDs++
+			} else if len(p.ids) < maxEventIDs {
+				p.ids[k] = struct{}{}
+			}
+		}
+	}
+	if p.Perf != nil {
+		pr.addPerf(row)
+	}
+}
+
+// eps64 is numpy.finfo(float64).eps, sklearn's clipping for log_loss and
+// its floor for MAPE denominators.
+const eps64 = 2.220446049250313e-16
+
+func (pr *Profiler) addPerf(row []string) {
+	perf := pr.p.Perf
+	t := pr.cell(row, pr.target)
+	if pr.target < 0 || t == "" {
+		return
+	}
+	perf.Labeled++
+	var predCell string
+	if pr.pred >= 0 {
+		predCell = pr.cell(row, pr.pred)
+	}
+	switch perf.Task {
+	case TaskRegression:
+		y, ok1 := parseNumber(t)
+		yh, ok2 := parseNumber(predCell)
+		if !ok1 || !ok2 || math.IsNaN(y) || math.IsNaN(yh) || math.IsInf(y, 0) || math.IsInf(yh, 0) {
+			perf.PredictionMissing++
+			return
+		}
+		e := yh - y
+		perf.AbsErr += math.Abs(e)
+		perf.SqErr += e * e
+		perf.AbsPctEr += math.Abs(e) / math.Max(math.Abs(y), eps64)
+		perf.N++
+		d := y - perf.YMean
+		perf.YMean += d / float64(perf.N)
+		perf.YM2 += d * (y - perf.YMean)
+	default:
+		tl := normLabel(t)
+		var score float64
+		scoreOK := false
+		if pr.score >= 0 && perf.Task == TaskBinary {
+			if v, ok := parseNumber(pr.cell(row, pr.score)); ok {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					perf.ScoreNonFinite++
+				} else {
+					score, scoreOK = v, true
+				}
+			}
+		}
+		var pl string
+		switch {
+		case predCell != "":
+			pl = normLabel(predCell)
+		case scoreOK:
+			pl = "0"
+			if score >= 0.5 {
+				pl = pr.opts.PositiveLabel
+			}
+		default:
+			perf.PredictionMissing++
+			return
+		}
+		if perf.Confusion == nil {
+			perf.Confusion = map[string]map[string]int64{}
+		}
+		r := perf.Confusion[tl]
+		if r == nil {
+			r = map[string]int64{}
+			perf.Confusion[tl] = r
+		}
+		r[pl]++
+		if scoreOK {
+			pos := tl == pr.opts.PositiveLabel
+			// sklearn log_loss: clip to [eps, 1-eps], expand to [1-p, p],
+			// renormalise the row, −log of the true class's entry.
+			pc := math.Min(math.Max(score, eps64), 1-eps64)
+			sum := (1 - pc) + pc
+			if pos {
+				perf.PosScores.Add(score)
+				perf.LogLossSum -= math.Log(pc / sum)
+			} else {
+				perf.NegScores.Add(score)
+				perf.LogLossSum -= math.Log((1 - pc) / sum)
+			}
+		}
+	}
+}
+
+// parseTime reads RFC 3339 timestamps, "2006-01-02 15:04:05" and Unix epoch
+// numbers (seconds, or milliseconds when above 1e11), returning Unix seconds.
+func parseTime(s string) (float64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	if v, ok := parseNumber(s); ok && !math.IsNaN(v) && !math.IsInf(v, 0) {
+		if math.Abs(v) > 1e11 {
+			v /= 1000
+		}
+		return v, true
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return float64(t.UnixNano()) / 1e9, true
+		}
+	}
+	return 0, false
+}
+
+// ProfileRows profiles a whole stream with the given schema.
+func ProfileRows(rows Rows, schema *Schema, opts Options) (*Profile, error) {
+	pr := NewProfiler(schema, opts)
+	if err := pr.AddRows(rows); err != nil {
+		return nil, err
+	}
+	return pr.Profile(), nil
+}

@@ -1,0 +1,206 @@
+package analysis
+
+import (
+	"strings"
+)
+
+// Report is the result of one analysis. Its JSON is the contract of
+// DESIGN.md ("Analysis contract"); fields beyond the contract are extras.
+type Report struct {
+	Rows        RowCounts          `json:"rows"`
+	Performance map[string]float64 `json:"performance,omitempty"`
+	// Classes, PerClass and ConfusionMatrix describe classification tasks:
+	// ConfusionMatrix[i][j] counts rows of true class Classes[i] predicted
+	// as Classes[j] (sklearn.metrics.confusion_matrix with sorted labels).
+	Classes         []string                `json:"classes,omitempty"`
+	PerClass        map[string]ClassMetrics `json:"per_class,omitempty"`
+	ConfusionMatrix [][]int64               `json:"confusion_matrix,omitempty"`
+	Latency         *Latency                `json:"latency,omitempty"`
+	Throughput      *Throughput             `json:"throughput,omitempty"`
+	Features        []FeatureReport         `json:"features"`
+	PredictionDrift *FeatureReport          `json:"prediction_drift,omitempty"`
+	DatasetDrift    DatasetDrift            `json:"dataset_drift"`
+	// Quality holds window-level data-quality counters (see QualityKeys).
+	Quality    map[string]float64 `json:"quality"`
+	Violations []Violation        `json:"violations,omitempty"`
+	// Mode is "exact" when every statistic used all values, "sketch" when a
+	// large window was summarised by quantile sketches.
+	Mode string `json:"mode"`
+}
+
+// RowCounts counts the rows of both windows. Invalid counts the malformed
+// records skipped in the current window; Labeled the current rows whose
+// target is present (the rows performance is computed on).
+type RowCounts struct {
+	Reference int64 `json:"reference"`
+	Current   int64 `json:"current"`
+	Invalid   int64 `json:"invalid"`
+	Labeled   int64 `json:"labeled"`
+	// ReferenceInvalid counts malformed records of the reference.
+	ReferenceInvalid int64 `json:"reference_invalid"`
+}
+
+// ClassMetrics are the one-vs-rest metrics of one class.
+type ClassMetrics struct {
+	Precision float64 `json:"precision"`
+	Recall    float64 `json:"recall"`
+	F1        float64 `json:"f1"`
+	Support   int64   `json:"support"`
+}
+
+// Latency holds percentiles of the latency column of the current window
+// (numpy.percentile, linear interpolation).
+type Latency struct {
+	P50 float64 `json:"p50_ms"`
+	P95 float64 `json:"p95_ms"`
+	P99 float64 `json:"p99_ms"`
+}
+
+// Throughput is the current window's rows divided by the span of its time
+// column.
+type Throughput struct {
+	RowsPerSecond float64 `json:"rows_per_second"`
+	Seconds       float64 `json:"seconds"`
+}
+
+// FeatureReport is the drift and quality of one column.
+type FeatureReport struct {
+	Name         string          `json:"name"`
+	Kind         string          `json:"kind"`
+	MissingRatio float64         `json:"missing_ratio"`
+	Drift        Drift           `json:"drift"`
+	Quality      *FeatureQuality `json:"quality,omitempty"`
+}
+
+// Drift is the verdict of one drift test. For ks and chisquare Drifted is
+// p_value < threshold; for the distances it is statistic >= threshold.
+type Drift struct {
+	Method    string   `json:"method"`
+	Statistic float64  `json:"statistic"`
+	PValue    *float64 `json:"p_value,omitempty"`
+	Threshold float64  `json:"threshold"`
+	Drifted   bool     `json:"drifted"`
+	// Note says why a test was skipped (an empty side).
+	Note string `json:"note,omitempty"`
+}
+
+// FeatureQuality counts data-quality problems of one column in the current
+// window.
+type FeatureQuality struct {
+	Missing          int64   `json:"missing"`
+	TypeMismatches   int64   `json:"type_mismatches"`
+	NonFinite        int64   `json:"non_finite,omitempty"`
+	OutOfRange       float64 `json:"out_of_range"`
+	UnseenCategories int64   `json:"unseen_categories,omitempty"`
+	Constant         bool    `json:"constant,omitempty"`
+	ReferenceMissing float64 `json:"reference_missing_ratio"`
+}
+
+// DatasetDrift summarises the feature verdicts: Share is drifted features
+// over tested features; Drifted is Share >= Options.DatasetDriftShare.
+type DatasetDrift struct {
+	DriftedFeatures int     `json:"drifted_features"`
+	Tested          int     `json:"tested_features"`
+	Share           float64 `json:"share"`
+	Threshold       float64 `json:"threshold"`
+	Drifted         bool    `json:"drifted"`
+}
+
+// Quality counter keys of Report.Quality (summed over features).
+var QualityKeys = []string{"type_mismatches", "missing_cells", "non_finite", "out_of_range",
+	"unseen_categories", "constant_columns", "all_missing_columns", "duplicate_event_ids",
+	"score_non_finite", "prediction_missing", "invalid_rows"}
+
+// Metric returns the number at a metric path, as alert rules name them:
+//
+//	rows.reference|current|invalid|labeled
+//	performance.<key>                     e.g. performance.accuracy
+//	latency.p50_ms|p95_ms|p99_ms
+//	throughput.rows_per_second
+//	dataset_drift.share|drifted_features  (drifted_features is a count)
+//	prediction_drift.statistic|p_value
+//	features.<name>.drift.statistic|p_value
+//	features.<name>.missing_ratio
+//	quality.<key>                         see QualityKeys
+//
+// It returns false when the report has no such number (for example a p-value
+// of a distance method, or performance without labels).
+func (r *Report) Metric(path string) (float64, bool) {
+	head, rest, _ := strings.Cut(path, ".")
+	switch head {
+	case "rows":
+		switch rest {
+		case "reference":
+			return float64(r.Rows.Reference), true
+		case "current":
+			return float64(r.Rows.Current), true
+		case "invalid":
+			return float64(r.Rows.Invalid), true
+		case "labeled":
+			return float64(r.Rows.Labeled), true
+		}
+	case "performance":
+		v, ok := r.Performance[rest]
+		return v, ok
+	case "latency":
+		if r.Latency == nil {
+			return 0, false
+		}
+		switch rest {
+		case "p50_ms":
+			return r.Latency.P50, true
+		case "p95_ms":
+			return r.Latency.P95, true
+		case "p99_ms":
+			return r.Latency.P99, true
+		}
+	case "throughput":
+		if r.Throughput != nil && rest == "rows_per_second" {
+			return r.Throughput.RowsPerSecond, true
+		}
+	case "dataset_drift":
+		switch rest {
+		case "share":
+			return r.DatasetDrift.Share, true
+		case "drifted_features":
+			return float64(r.DatasetDrift.DriftedFeatures), true
+		}
+	case "prediction_drift":
+		if r.PredictionDrift != nil {
+			return driftMetric(&r.PredictionDrift.Drift, rest)
+		}
+	case "features":
+		for i := range r.Features {
+			f := &r.Features[i]
+			sub, ok := strings.CutPrefix(rest, f.Name+".")
+			if !ok {
+				continue
+			}
+			switch sub {
+			case "missing_ratio":
+				return f.MissingRatio, true
+			case "drift.statistic", "drift.p_value":
+				return driftMetric(&f.Drift, strings.TrimPrefix(sub, "drift."))
+			}
+		}
+	case "quality":
+		v, ok := r.Quality[rest]
+		return v, ok
+	}
+	return 0, false
+}
+
+func driftMetric(d *Drift, key string) (float64, bool) {
+	if d.Note != "" {
+		return 0, false
+	}
+	switch key {
+	case "statistic":
+		return d.Statistic, true
+	case "p_value":
+		if d.PValue != nil {
+			return *d.PValue, true
+		}
+	}
+	return 0, false
+}

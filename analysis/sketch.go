@@ -1,0 +1,156 @@
+package analysis
+
+import (
+	"slices"
+	"sort"
+)
+
+// Sample holds the numeric values of one column: exactly while there are at
+// most Limit of them, then as a mergeable quantile sketch.
+//
+// The sketch is a deterministic compactor hierarchy in the style of
+// Munro–Paterson / KLL: level h holds values of weight 2^h; when a level
+// exceeds Cap values it is sorted and every other value (alternating the
+// starting offset between compactions) moves up one level. The rank error
+// of any query is at most about levels/Cap of the count (≈0.1% with the
+// default Cap of 8192 at a few million values), whatever the distribution,
+// and two samples merge by concatenating levels. Everything is in exported
+// fields so a Profile travels as JSON (for instance between Temporal
+// activities).
+type Sample struct {
+	// N is the number of values added (exact).
+	N int64 `json:"n"`
+	// Exact holds every value while the sample is exact (Levels == nil).
+	Exact []float64 `json:"exact,omitempty"`
+	// Levels[h] holds values of weight 2^h once the sample is a sketch.
+	Levels [][]float64 `json:"levels,omitempty"`
+	// Parity alternates the compaction offset per level.
+	Parity []bool `json:"parity,omitempty"`
+	// Limit is the largest exact size; Cap is the per-level sketch capacity.
+	Limit int `json:"limit"`
+	Cap   int `json:"cap"`
+}
+
+func newSample(limit, capacity int) *Sample {
+	return &Sample{Limit: limit, Cap: capacity}
+}
+
+// IsExact reports whether every value is still held.
+func (s *Sample) IsExact() bool { return s.Levels == nil }
+
+// Add adds one value.
+func (s *Sample) Add(v float64) {
+	s.N++
+	if s.Levels == nil {
+		s.Exact = append(s.Exact, v)
+		if len(s.Exact) > s.Limit {
+			s.toSketch()
+		}
+		return
+	}
+	s.Levels[0] = append(s.Levels[0], v)
+	if len(s.Levels[0]) > s.Cap {
+		s.compact(0)
+	}
+}
+
+func (s *Sample) toSketch() {
+	s.Levels = [][]float64{s.Exact}
+	s.Parity = []bool{false}
+	s.Exact = nil
+	s.compactAll()
+}
+
+func (s *Sample) compactAll() {
+	for h := 0; h < len(s.Levels); h++ {
+		for len(s.Levels[h]) > s.Cap {
+			s.compact(h)
+		}
+	}
+}
+
+// compact halves level h into level h+1.
+func (s *Sample) compact(h int) {
+	if h+1 == len(s.Levels) {
+		s.Levels = append(s.Levels, nil)
+		s.Parity = append(s.Parity, false)
+	}
+	lv := s.Levels[h]
+	sort.Float64s(lv)
+	var keep []float64
+	if len(lv)%2 == 1 {
+		// leave one value behind so the kept weight is exact
+		keep = []float64{lv[len(lv)-1]}
+		lv = lv[:len(lv)-1]
+	}
+	off := 0
+	if s.Parity[h] {
+		off = 1
+	}
+	s.Parity[h] = !s.Parity[h]
+	up := s.Levels[h+1]
+	for i := off; i < len(lv); i += 2 {
+		up = append(up, lv[i])
+	}
+	s.Levels[h+1] = up
+	if cap(lv) > 4*s.Cap {
+		// release the big buffer left by toSketch
+		lv = make([]float64, 0, s.Cap+1)
+	}
+	s.Levels[h] = append(lv[:0], keep...)
+	if len(up) > s.Cap {
+		s.compact(h + 1)
+	}
+}
+
+// Merge adds the values of o to s.
+func (s *Sample) Merge(o *Sample) {
+	if o == nil || o.N == 0 {
+		return
+	}
+	s.N += o.N
+	if s.Levels == nil && o.Levels == nil && len(s.Exact)+len(o.Exact) <= s.Limit {
+		s.Exact = append(s.Exact, o.Exact...)
+		return
+	}
+	if s.Levels == nil {
+		s.toSketch()
+	}
+	other := o.Levels
+	if o.Levels == nil {
+		other = [][]float64{o.Exact}
+	}
+	for h, lv := range other {
+		for h >= len(s.Levels) {
+			s.Levels = append(s.Levels, nil)
+			s.Parity = append(s.Parity, false)
+		}
+		s.Levels[h] = append(s.Levels[h], lv...)
+	}
+	s.compactAll()
+}
+
+// Sorted returns the values in ascending order with their weights (nil when
+// exact, meaning weight 1 each).
+func (s *Sample) Sorted() (values, weights []float64) {
+	if s.Levels == nil {
+		v := slices.Clone(s.Exact)
+		sort.Float64s(v)
+		return v, nil
+	}
+	type vw struct{ v, w float64 }
+	var all []vw
+	for h, lv := range s.Levels {
+		w := float64(int64(1) << h)
+		for _, v := range lv {
+			all = append(all, vw{v, w})
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].v < all[j].v })
+	values = make([]float64, len(all))
+	weights = make([]float64, len(all))
+	for i, x := range all {
+		values[i], weights[i] = x.v, x.w
+	}
+	return values, weights
+}

@@ -1,0 +1,156 @@
+package analysis
+
+import (
+	"encoding/json"
+	"math"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// memRows is an in-memory Rows for tests.
+type memRows struct {
+	cols []string
+	data [][]string
+	i    int
+}
+
+func newMemRows(cols []string, data [][]string) *memRows {
+	return &memRows{cols: cols, data: data, i: -1}
+}
+func (m *memRows) Columns() []string { return m.cols }
+func (m *memRows) Next() bool        { m.i++; return m.i < len(m.data) }
+func (m *memRows) Row() []string     { return m.data[m.i] }
+func (m *memRows) Invalid() int64    { return 0 }
+func (m *memRows) Err() error        { return nil }
+
+func strs(a any) []string {
+	var out []string
+	for _, x := range a.([]any) {
+		switch v := x.(type) {
+		case string:
+			out = append(out, v)
+		case float64:
+			out = append(out, strconv.FormatFloat(v, 'g', -1, 64))
+		}
+	}
+	return out
+}
+
+func analyzeColumns(t *testing.T, opts Options, cols []string, data ...[]string) *Report {
+	t.Helper()
+	var rows [][]string
+	for i := range data[0] {
+		r := make([]string, len(data))
+		for j := range data {
+			r[j] = data[j][i]
+		}
+		rows = append(rows, r)
+	}
+	rep, err := Analyze(newMemRows(cols, rows), newMemRows(cols, rows), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func TestGoldenBinaryMetrics(t *testing.T) {
+	g := loadGolden(t)["binary"].(map[string]any)
+	rep := analyzeColumns(t, Options{Task: TaskBinary, Target: "y", Prediction: "p", Score: "s"},
+		[]string{"y", "p", "s"}, strs(g["y"]), strs(g["pred"]), strs(g["score"]))
+	for _, k := range []string{"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"} {
+		got, ok := rep.Metric("performance." + k)
+		if !ok {
+			t.Errorf("performance.%s missing", k)
+		}
+		check(t, k, got, num(g, k), tolSame)
+	}
+	if rep.Quality["score_non_finite"] != 2 {
+		t.Errorf("score_non_finite = %v, want 2 (nan and inf)", rep.Quality["score_non_finite"])
+	}
+}
+
+func TestGoldenMulticlassMetrics(t *testing.T) {
+	g := loadGolden(t)["multiclass"].(map[string]any)
+	rep := analyzeColumns(t, Options{Task: TaskMulticlass, Target: "y", Prediction: "p"},
+		[]string{"y", "p"}, strs(g["y"]), strs(g["pred"]))
+	for _, k := range []string{"accuracy", "f1_macro", "f1_weighted"} {
+		got, _ := rep.Metric("performance." + k)
+		check(t, k, got, num(g, k), tolSame)
+	}
+	labels := strs(g["labels"])
+	if strings.Join(rep.Classes, ",") != strings.Join(labels, ",") {
+		t.Fatalf("classes %v, want %v", rep.Classes, labels)
+	}
+	prec, rec := floats(g["precision"]), floats(g["recall"])
+	for i, l := range labels {
+		check(t, "precision "+l, rep.PerClass[l].Precision, prec[i], tolSame)
+		check(t, "recall "+l, rep.PerClass[l].Recall, rec[i], tolSame)
+	}
+	b, _ := json.Marshal(g["confusion"])
+	w, _ := json.Marshal(rep.ConfusionMatrix)
+	if string(b) != string(w) {
+		t.Errorf("confusion %s, want %s", w, b)
+	}
+}
+
+func TestGoldenRegressionMetrics(t *testing.T) {
+	g := loadGolden(t)["regression"].(map[string]any)
+	rep := analyzeColumns(t, Options{Task: TaskRegression, Target: "y", Prediction: "p"},
+		[]string{"y", "p"}, strs(g["y"]), strs(g["pred"]))
+	for _, k := range []string{"mae", "mse", "rmse", "r2", "mape"} {
+		got, _ := rep.Metric("performance." + k)
+		check(t, k, got, num(g, k), tolSame)
+	}
+}
+
+func TestMetricsEdgeCases(t *testing.T) {
+	tests := []struct {
+		name     string
+		opts     Options
+		y, p, s  []string
+		want     map[string]float64
+		notThere []string
+	}{
+		{"single class: no roc_auc/log_loss, as sklearn raises",
+			Options{Task: TaskBinary, Target: "y", Prediction: "p", Score: "s"},
+			[]string{"1", "1", "1"}, []string{"1", "0", "1"}, []string{"0.9", "0.2", "0.7"},
+			map[string]float64{"accuracy": 2.0 / 3, "precision": 1, "recall": 2.0 / 3}, []string{"roc_auc", "log_loss"}},
+		{"nothing predicted positive: precision 0 (zero_division)",
+			Options{Task: TaskBinary, Target: "y", Prediction: "p", Score: "s"},
+			[]string{"1", "0", "0", "1"}, []string{"0", "0", "0", "0"}, []string{"0.1", "0.1", "0.1", "0.1"},
+			map[string]float64{"precision": 0, "recall": 0, "f1": 0, "accuracy": 0.5, "roc_auc": 0.5}, nil},
+		{"labels 1.0 and 1 are the same class",
+			Options{Task: TaskBinary, Target: "y", Prediction: "p"},
+			[]string{"1.0", "0.0"}, []string{"1", "0"}, []string{"", ""},
+			map[string]float64{"accuracy": 1, "f1": 1}, nil},
+		{"unlabeled rows are left out",
+			Options{Task: TaskBinary, Target: "y", Prediction: "p"},
+			[]string{"1", "", "0"}, []string{"1", "0", "1"}, []string{"", "", ""},
+			map[string]float64{"accuracy": 0.5}, nil},
+		{"constant target, perfect fit: r2 1",
+			Options{Task: TaskRegression, Target: "y", Prediction: "p"},
+			[]string{"2", "2"}, []string{"2", "2"}, []string{"", ""},
+			map[string]float64{"r2": 1, "mae": 0}, nil},
+		{"constant target, imperfect fit: r2 0",
+			Options{Task: TaskRegression, Target: "y", Prediction: "p"},
+			[]string{"2", "2"}, []string{"1", "3"}, []string{"", ""},
+			map[string]float64{"r2": 0, "mae": 1}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := analyzeColumns(t, tc.opts, []string{"y", "p", "s"}, tc.y, tc.p, tc.s)
+			for k, w := range tc.want {
+				got, ok := rep.Metric("performance." + k)
+				if !ok || math.Abs(got-w) > 1e-12 {
+					t.Errorf("%s = %v (%v), want %v", k, got, ok, w)
+				}
+			}
+			for _, k := range tc.notThere {
+				if v, ok := rep.Metric("performance." + k); ok {
+					t.Errorf("%s = %v, want absent", k, v)
+				}
+			}
+		})
+	}
+}

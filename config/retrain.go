@@ -2,6 +2,7 @@ package config
 
 import (
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -24,6 +25,71 @@ type Retrain struct {
 	ApprovalTimeout Duration `yaml:"approval_timeout"`
 	// Timeout bounds one training run.
 	Timeout Duration `yaml:"timeout"`
+	// Output is where training runs write their artifacts, one sub-directory
+	// (or sub-prefix) per run: a local dir or file:// URI for trainer:
+	// command, an s3:// prefix for sagemaker. Default: <storage.registry>/<model>/runs.
+	Output string `yaml:"output"`
+
+	// Backend-specific settings; the one named by Trainer is required.
+	SageMaker *SageMaker `yaml:"sagemaker"`
+	GitLab    *GitLab    `yaml:"gitlab"`
+	Jenkins   *Jenkins   `yaml:"jenkins"`
+}
+
+// SageMaker runs a SageMaker training job (trainer: sagemaker) and, when
+// Deploy is set, points a SageMaker endpoint at the promoted model.
+// Credentials come from the AWS default chain.
+type SageMaker struct {
+	Region string `yaml:"region"`
+	// Endpoint overrides the SageMaker API URL (VPC endpoints, tests).
+	Endpoint string `yaml:"endpoint"`
+	// RoleARN is the execution role SageMaker assumes to read data and write artifacts.
+	RoleARN string `yaml:"role_arn"`
+	// Image is the training container image URI.
+	Image         string `yaml:"image"`
+	InstanceType  string `yaml:"instance_type"`  // default ml.m5.large
+	InstanceCount int    `yaml:"instance_count"` // default 1
+	VolumeGB      int    `yaml:"volume_gb"`      // default 10
+	// PollInterval is how often DescribeTrainingJob is called; default 30s.
+	PollInterval Duration         `yaml:"poll_interval"`
+	Deploy       *SageMakerDeploy `yaml:"deploy"`
+}
+
+// SageMakerDeploy says which endpoint a promotion updates: Vigil creates a
+// SageMaker model and an endpoint config for the version, then UpdateEndpoint.
+type SageMakerDeploy struct {
+	Endpoint      string `yaml:"endpoint"`       // existing endpoint name
+	Image         string `yaml:"image"`          // inference image; default sagemaker.image
+	InstanceType  string `yaml:"instance_type"`  // default ml.m5.large
+	InstanceCount int    `yaml:"instance_count"` // default 1
+	RoleARN       string `yaml:"role_arn"`       // default sagemaker.role_arn
+}
+
+// GitLab triggers a CI pipeline (trainer: gitlab) with the pipeline trigger
+// API and polls it; the job is passed as VIGIL_* CI variables.
+type GitLab struct {
+	URL     string `yaml:"url"`     // default https://gitlab.com
+	Project string `yaml:"project"` // numeric id or group/name path
+	Ref     string `yaml:"ref"`     // default main
+	// TriggerTokenEnv names the variable holding the pipeline trigger token.
+	TriggerTokenEnv string `yaml:"trigger_token_env"`
+	// APITokenEnv names a variable holding an API token (read_api) used to
+	// poll the pipeline and find one already started for a run; required
+	// for private projects.
+	APITokenEnv  string   `yaml:"api_token_env"`
+	PollInterval Duration `yaml:"poll_interval"` // default 30s
+}
+
+// Jenkins starts a parameterized job (trainer: jenkins) with
+// buildWithParameters, the job receiving VIGIL_* parameters, and polls it.
+type Jenkins struct {
+	URL string `yaml:"url"` // e.g. https://jenkins.example.com
+	// Job is the job's path, folders separated by "/" (e.g. ml/train-churn).
+	Job  string `yaml:"job"`
+	User string `yaml:"user"`
+	// TokenEnv names the variable holding the user's API token.
+	TokenEnv     string   `yaml:"token_env"`
+	PollInterval Duration `yaml:"poll_interval"` // default 30s
 }
 
 var trainers = []string{"command", "sagemaker", "gitlab", "jenkins"}
@@ -45,6 +111,26 @@ func (r *Retrain) applyDefaults() {
 	orDefault(&r.Approval, "none")
 	orDefault(&r.ApprovalTimeout, Duration(24*time.Hour))
 	orDefault(&r.Timeout, Duration(2*time.Hour))
+	if s := r.SageMaker; s != nil {
+		orDefault(&s.InstanceType, "ml.m5.large")
+		orDefault(&s.InstanceCount, 1)
+		orDefault(&s.VolumeGB, 10)
+		orDefault(&s.PollInterval, Duration(30*time.Second))
+		if d := s.Deploy; d != nil {
+			orDefault(&d.Image, s.Image)
+			orDefault(&d.InstanceType, "ml.m5.large")
+			orDefault(&d.InstanceCount, 1)
+			orDefault(&d.RoleARN, s.RoleARN)
+		}
+	}
+	if g := r.GitLab; g != nil {
+		orDefault(&g.URL, "https://gitlab.com")
+		orDefault(&g.Ref, "main")
+		orDefault(&g.PollInterval, Duration(30*time.Second))
+	}
+	if j := r.Jenkins; j != nil {
+		orDefault(&j.PollInterval, Duration(30*time.Second))
+	}
 }
 
 func (r *Retrain) validate(d *decoder, p string, m *Model) {
@@ -70,5 +156,83 @@ func (r *Retrain) validate(d *decoder, p string, m *Model) {
 	}
 	if r.Timeout.D() <= 0 {
 		d.at(p+".timeout", "must be positive")
+	}
+	if r.Output != "" {
+		checkURI(d, p+".output", r.Output)
+	}
+	r.validateBackend(d, p)
+}
+
+func (r *Retrain) validateBackend(d *decoder, p string) {
+	// Only the names of secrets are checked here; the worker fails at start
+	// when a variable is unset (train.New).
+	names := envChecker{d: d, skip: true}
+	needs := func(set bool, section, example string) bool {
+		if !set && r.Trainer == section {
+			d.at(p+"."+section, "required with trainer: %s (e.g. %s)", section, example)
+		}
+		return set
+	}
+	required := func(path, v, what string) {
+		if v == "" {
+			d.at(path, "required: %s", what)
+		}
+	}
+	positive := func(path string, v int) {
+		if v < 1 {
+			d.at(path, "must be at least 1, got %d", v)
+		}
+	}
+	if s := r.SageMaker; needs(s != nil, "sagemaker", "{role_arn: arn:aws:iam::123456789012:role/sm, image: <ecr image>}") {
+		sp := p + ".sagemaker"
+		required(sp+".role_arn", s.RoleARN, "the execution role SageMaker assumes")
+		required(sp+".image", s.Image, "the training image URI")
+		if r.Trainer == "sagemaker" && !strings.HasPrefix(r.Output, "s3://") {
+			d.at(p+".output", "trainer: sagemaker writes its artifacts to S3: want s3://bucket/prefix, got %q", r.Output)
+		}
+		if s.Endpoint != "" && !strings.HasPrefix(s.Endpoint, "http://") && !strings.HasPrefix(s.Endpoint, "https://") {
+			d.at(sp+".endpoint", "want an http(s) URL, got %q", s.Endpoint)
+		}
+		positive(sp+".instance_count", s.InstanceCount)
+		positive(sp+".volume_gb", s.VolumeGB)
+		if s.PollInterval.D() < time.Second {
+			d.at(sp+".poll_interval", "must be at least 1s, got %s", s.PollInterval)
+		}
+		if dep := s.Deploy; dep != nil {
+			required(sp+".deploy.endpoint", dep.Endpoint, "the SageMaker endpoint a promotion updates")
+			required(sp+".deploy.image", dep.Image, "the inference image URI")
+			positive(sp+".deploy.instance_count", dep.InstanceCount)
+		}
+	}
+	if g := r.GitLab; needs(g != nil, "gitlab", "{project: 42, trigger_token_env: GITLAB_TRIGGER_TOKEN}") {
+		gp := p + ".gitlab"
+		checkHTTPURL(d, gp+".url", g.URL)
+		required(gp+".project", g.Project, "the project id or path (group/name)")
+		required(gp+".trigger_token_env", g.TriggerTokenEnv, "the variable holding the pipeline trigger token")
+		names.check(gp+".trigger_token_env", g.TriggerTokenEnv)
+		names.check(gp+".api_token_env", g.APITokenEnv)
+		if g.PollInterval.D() < time.Second {
+			d.at(gp+".poll_interval", "must be at least 1s, got %s", g.PollInterval)
+		}
+	}
+	if j := r.Jenkins; needs(j != nil, "jenkins", "{url: https://jenkins.example.com, job: ml/train, user: vigil, token_env: JENKINS_TOKEN}") {
+		jp := p + ".jenkins"
+		required(jp+".url", j.URL, "the Jenkins base URL")
+		if j.URL != "" {
+			checkHTTPURL(d, jp+".url", j.URL)
+		}
+		required(jp+".job", j.Job, "the job path, e.g. ml/train-churn")
+		required(jp+".user", j.User, "the user whose API token is in token_env")
+		required(jp+".token_env", j.TokenEnv, "the variable holding the user's API token")
+		names.check(jp+".token_env", j.TokenEnv)
+		if j.PollInterval.D() < time.Second {
+			d.at(jp+".poll_interval", "must be at least 1s, got %s", j.PollInterval)
+		}
+	}
+}
+
+func checkHTTPURL(d *decoder, path, u string) {
+	if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		d.at(path, "want an http(s) URL, got %q", u)
 	}
 }

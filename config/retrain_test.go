@@ -1,0 +1,66 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+const retrainBase = `
+models:
+  - name: churn
+    task: binary
+    columns: {target: label, prediction: prediction}
+    source: {uri: s3://ml-logs/churn}
+    reference: {uri: file://ref.csv}
+    retrain:
+`
+
+func TestRetrainBackendSectionsGetDefaults(t *testing.T) {
+	c, err := Parse("vigil.yaml", []byte(retrainBase+`
+      trainer: sagemaker
+      output: s3://models/churn
+      sagemaker:
+        role_arn: arn:aws:iam::123456789012:role/sm
+        image: 123.dkr.ecr.eu-west-1.amazonaws.com/train:1
+        deploy: {endpoint: churn-prod}
+      gitlab: {project: "42", trigger_token_env: GITLAB_TRIGGER_TOKEN}
+      jenkins: {url: "https://ci.example.com", job: ml/train, user: vigil, token_env: JENKINS_TOKEN}
+`), Options{SkipEnv: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Models[0].Retrain
+	s := r.SageMaker
+	if s.InstanceType != "ml.m5.large" || s.InstanceCount != 1 || s.VolumeGB != 10 || s.PollInterval.D() != 30*time.Second {
+		t.Errorf("sagemaker defaults = %+v", s)
+	}
+	if d := s.Deploy; d.Image != s.Image || d.RoleARN != s.RoleARN || d.InstanceCount != 1 {
+		t.Errorf("deploy defaults = %+v", d)
+	}
+	if r.GitLab.URL != "https://gitlab.com" || r.GitLab.Ref != "main" {
+		t.Errorf("gitlab defaults = %+v", r.GitLab)
+	}
+	if r.Jenkins.PollInterval.D() != 30*time.Second {
+		t.Errorf("jenkins defaults = %+v", r.Jenkins)
+	}
+}
+
+func TestRetrainBackendErrorsNameTheField(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"      trainer: sagemaker\n", "models[0].retrain.sagemaker: required with trainer: sagemaker"},
+		{"      trainer: sagemaker\n      output: file://x\n      sagemaker: {image: i}\n", "models[0].retrain.sagemaker.role_arn: required"},
+		{"      trainer: sagemaker\n      output: file://x\n      sagemaker: {image: i, role_arn: r}\n", "models[0].retrain.output: trainer: sagemaker writes its artifacts to S3"},
+		{"      trainer: sagemaker\n      output: s3://b/p\n      sagemaker: {image: i, role_arn: r, deploy: {instance_type: x}}\n", "models[0].retrain.sagemaker.deploy.endpoint: required"},
+		{"      trainer: gitlab\n", "models[0].retrain.gitlab: required with trainer: gitlab"},
+		{"      trainer: gitlab\n      gitlab: {project: '1', trigger_token_env: glptt-abc/def}\n", "models[0].retrain.gitlab.trigger_token_env: want the NAME of an environment variable"},
+		{"      trainer: gitlab\n      gitlab: {trigger_token_env: T}\n", "models[0].retrain.gitlab.project: required"},
+		{"      trainer: jenkins\n      jenkins: {url: ci.example.com, job: j, user: u, token_env: T}\n", "models[0].retrain.jenkins.url: want an http(s) URL"},
+		{"      trainer: jenkins\n      jenkins: {url: 'https://ci', job: j, user: u}\n", "models[0].retrain.jenkins.token_env: required"},
+	} {
+		_, err := Parse("vigil.yaml", []byte(retrainBase+tc.yaml), Options{SkipEnv: true})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v\nwant %q", tc.yaml, err, tc.want)
+		}
+	}
+}

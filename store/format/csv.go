@@ -212,4 +212,3 @@ func (c *CSV) parseQuoted(line []byte) ([]string, error) {
 	}
 	return out, nil
 }
-

@@ -1,0 +1,212 @@
+package analysis
+
+import (
+	"math"
+	"strconv"
+	"testing"
+)
+
+// normalColumns makes n rows of k numeric features drawn from N(shift, 1)
+// plus a categorical column whose mix moves with shift.
+func normalColumns(seed uint64, n, k int, shift float64) ([]string, [][]string) {
+	cols := make([]string, 0, k+1)
+	for j := 0; j < k; j++ {
+		cols = append(cols, "f"+strconv.Itoa(j))
+	}
+	cols = append(cols, "cat")
+	u := lcgUniforms(seed, n*(k*4+1))
+	rows := make([][]string, n)
+	for i := range rows {
+		r := make([]string, k+1)
+		for j := 0; j < k; j++ {
+			base := (i*(k*4+1) + j*4)
+			// Irwin–Hall(4) rescaled to unit variance: cheap and smooth enough
+			z := (u[base] + u[base+1] + u[base+2] + u[base+3] - 2) * math.Sqrt(3)
+			r[j] = strconv.FormatFloat(z+shift, 'f', 6, 64)
+		}
+		c := u[i*(k*4+1)+k*4]
+		switch {
+		case c < 0.5-shift*0.3:
+			r[k] = "a"
+		case c < 0.8:
+			r[k] = "b"
+		default:
+			r[k] = "c"
+		}
+		rows[i] = r
+	}
+	return cols, rows
+}
+
+func analyzeGen(t testing.TB, nref, ncur int, shift float64, opts Options) *Report {
+	cols, ref := normalColumns(1, nref, 3, 0)
+	_, cur := normalColumns(2, ncur, 3, shift)
+	rep, err := Analyze(newMemRows(cols, ref), newMemRows(cols, cur), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+// TestAutoDrift is the contract of the auto method: no alarm on stationary
+// data at any size, and a 0.5σ mean shift is caught at every size.
+func TestAutoDrift(t *testing.T) {
+	sizes := []int{200, 1000, 1001, 20000}
+	if !testing.Short() {
+		sizes = append(sizes, 200000)
+	}
+	for _, n := range sizes {
+		for _, shift := range []float64{0, 0.5} {
+			t.Run(strconv.Itoa(n)+"/shift="+strconv.FormatFloat(shift, 'g', -1, 64), func(t *testing.T) {
+				rep := analyzeGen(t, n, n, shift, Options{})
+				wantMethod := MethodKS
+				if n > 1000 {
+					wantMethod = MethodWasserstein
+				}
+				for _, f := range rep.Features {
+					if n <= 1000 && shift == 0 {
+						// p-value tests: a stationary feature is flagged 5% of
+						// the time by construction; the dataset verdict below
+						// must still hold.
+						continue
+					}
+					if f.Kind == KindNumeric && f.Drift.Method != wantMethod {
+						t.Errorf("%s: method %s, want %s", f.Name, f.Drift.Method, wantMethod)
+					}
+					if f.Kind == KindNumeric && f.Drift.Drifted != (shift > 0) {
+						t.Errorf("%s: drifted=%v at shift %v (%+v)", f.Name, f.Drift.Drifted, shift, f.Drift)
+					}
+					if f.Kind == KindCategorical && shift == 0 && f.Drift.Drifted {
+						t.Errorf("%s: stationary categorical flagged (%+v)", f.Name, f.Drift)
+					}
+				}
+				if rep.DatasetDrift.Drifted != (shift > 0) {
+					t.Errorf("dataset drift %+v at shift %v", rep.DatasetDrift, shift)
+				}
+			})
+		}
+	}
+}
+
+// TestShardedProfilesAgree splits a window into shards, profiles them with
+// a small ExactLimit so every column becomes a sketch, merges them and checks
+// that every method reaches the exact path's verdict with a close statistic.
+func TestShardedProfilesAgree(t *testing.T) {
+	n := 40000
+	if testing.Short() {
+		n = 12000
+	}
+	for _, shift := range []float64{0, 0.5} {
+		cols, ref := normalColumns(11, n, 3, 0)
+		_, cur := normalColumns(12, n, 3, shift)
+		for _, m := range Methods {
+			opts := Options{DriftMethod: m}
+			exact, err := Analyze(newMemRows(cols, ref), newMemRows(cols, cur), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sk := opts
+			sk.ExactLimit, sk.SketchCap = 1000, 2048
+			schema, _ := InferSchema(cols, ref[:SchemaSampleRows], sk)
+			profile := func(rows [][]string) *Profile {
+				var whole *Profile
+				for s := 0; s < 4; s++ {
+					p, err := ProfileRows(newMemRows(cols, rows[s*len(rows)/4:(s+1)*len(rows)/4]), schema, sk)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if whole == nil {
+						whole = p
+					} else if err := whole.Merge(p); err != nil {
+						t.Fatal(err)
+					}
+				}
+				return whole
+			}
+			rp, cp := profile(ref), profile(cur)
+			if rp.IsExact() || rp.Rows != int64(n) {
+				t.Fatalf("merged profile: exact=%v rows=%d", rp.IsExact(), rp.Rows)
+			}
+			got, err := CompareProfiles(rp, cp, sk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Mode != "sketch" || exact.Mode != "exact" {
+				t.Errorf("modes %s/%s", got.Mode, exact.Mode)
+			}
+			for i, f := range exact.Features {
+				g := got.Features[i]
+				// p-value tests at large n turn on tiny differences; sketches
+				// must agree with them on clear cases, and on everything for
+				// the distances (what auto uses on large windows).
+				if g.Drift.Drifted != f.Drift.Drifted && (!isPValueMethod(g.Drift.Method) || shift > 0) {
+					t.Errorf("%s shift=%v %s: sketch verdict %v (%.4g), exact %v (%.4g)", m, shift, f.Name,
+						g.Drift.Drifted, g.Drift.Statistic, f.Drift.Drifted, f.Drift.Statistic)
+				}
+				if d := math.Abs(g.Drift.Statistic - f.Drift.Statistic); f.Kind == KindNumeric && d > 0.02*math.Max(1, f.Drift.Statistic) && !isPValueMethod(g.Drift.Method) {
+					t.Errorf("%s shift=%v %s: sketch statistic %.5g, exact %.5g", m, shift, f.Name, g.Drift.Statistic, f.Drift.Statistic)
+				}
+				if g.Drift.Method == MethodKS && math.Abs(g.Drift.Statistic-f.Drift.Statistic) > 0.005 {
+					t.Errorf("ks shift=%v %s: sketch statistic %.5g, exact %.5g", shift, f.Name, g.Drift.Statistic, f.Drift.Statistic)
+				}
+			}
+		}
+	}
+}
+
+func TestSampleSketchRankError(t *testing.T) {
+	s := newSample(1000, 256)
+	u := lcgUniforms(5, 100000)
+	for _, v := range u {
+		s.Add(v)
+	}
+	v, w := s.Sorted()
+	if tw := totalWeight(v, w); tw != 100000 || s.N != 100000 {
+		t.Fatalf("weight %v, n %d", tw, s.N)
+	}
+	for _, q := range []float64{0.01, 0.1, 0.5, 0.9, 0.99} {
+		got := quantileWeighted(v, w, q)
+		if math.Abs(got-q) > 0.01 {
+			t.Errorf("q%.2f = %.4f", q, got)
+		}
+	}
+}
+
+func TestDriftEdgeCases(t *testing.T) {
+	tests := []struct {
+		name        string
+		ref, cur    [][]string
+		method      string
+		wantNote    bool
+		wantDrifted bool
+	}{
+		{"all-missing current column is skipped", [][]string{{"1"}, {"2"}}, [][]string{{""}, {""}}, MethodKS, true, false},
+		{"all-missing reference column is skipped", [][]string{{""}, {""}}, [][]string{{"1"}, {"2"}}, MethodWasserstein, true, false},
+		{"identical constant samples do not drift", [][]string{{"3"}, {"3"}, {"3"}}, [][]string{{"3"}, {"3"}}, MethodWasserstein, false, false},
+		{"constant reference, moved current drifts (std floor)", [][]string{{"3"}, {"3"}}, [][]string{{"3.01"}, {"3.01"}}, MethodWasserstein, false, true},
+		{"NaN cells are missing", [][]string{{"1"}, {"NaN"}, {"2"}}, [][]string{{"1"}, {"2"}, {"nan"}}, MethodKS, false, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rep, err := Analyze(newMemRows([]string{"x"}, tc.ref), newMemRows([]string{"x"}, tc.cur), Options{DriftMethod: tc.method})
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := rep.Features[0].Drift
+			if (d.Note != "") != tc.wantNote || d.Drifted != tc.wantDrifted {
+				t.Errorf("drift %+v", d)
+			}
+		})
+	}
+}
+
+func TestEmptyCurrentWindow(t *testing.T) {
+	cols, ref := normalColumns(1, 100, 2, 0)
+	rep, err := Analyze(newMemRows(cols, ref), newMemRows(cols, nil), Options{Task: TaskBinary, Target: "f0", Prediction: "f1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Rows.Current != 0 || rep.DatasetDrift.Drifted || len(rep.Performance) != 0 {
+		t.Errorf("report %+v", rep)
+	}
+}

@@ -1,0 +1,124 @@
+package format
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/vigilml/vigil/analysis"
+)
+
+func readAll(t *testing.T, rows analysis.Rows) [][]string {
+	t.Helper()
+	var out [][]string
+	for rows.Next() {
+		out = append(out, append([]string(nil), rows.Row()...))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestCSV(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		opts    Options
+		cols    string
+		rows    string // rows joined by | and cells by ,
+		invalid int64
+	}{
+		{"header and rows", "a,b\n1,2\n3,4\n", Options{}, "a,b", "1,2|3,4", 0},
+		{"empty field is missing", "a,b\n,2\n3,\n", Options{}, "a,b", ",2|3,", 0},
+		{"wrong field count is skipped and counted", "a,b\n1,2\n1,2,3\n4\n5,6\n", Options{}, "a,b", "1,2|5,6", 2},
+		{"CRLF, blank lines and no final newline", "a,b\r\n1,2\r\n\r\n3,4", Options{}, "a,b", "1,2|3,4", 0},
+		{"quotes, escaped quotes, delimiter and newline inside", "a,b\n\"x,y\",\"he said \"\"hi\"\"\"\n\"multi\nline\",2\n", Options{}, "a,b", "x;y,he said \"hi\"|multi\nline,2", 0},
+		{"BOM is dropped", "\ufeffa,b\n1,2\n", Options{}, "a,b", "1,2", 0},
+		{"headerless with Columns", "1,2\n3,4\n", Options{Columns: []string{"x", "y"}}, "x,y", "1,2|3,4", 0},
+		{"other delimiter", "a;b\n1;2\n", Options{Comma: ';'}, "a,b", "1,2", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rows, err := Open(strings.NewReader(tc.in), "csv", tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(rows.Columns(), ","); got != tc.cols {
+				t.Errorf("columns %q, want %q", got, tc.cols)
+			}
+			var got []string
+			for _, r := range readAll(t, rows) {
+				for i := range r {
+					r[i] = strings.ReplaceAll(r[i], ",", ";")
+				}
+				got = append(got, strings.Join(r, ","))
+			}
+			if g := strings.Join(got, "|"); g != tc.rows {
+				t.Errorf("rows %q, want %q", g, tc.rows)
+			}
+			if rows.Invalid() != tc.invalid {
+				t.Errorf("invalid %d, want %d", rows.Invalid(), tc.invalid)
+			}
+		})
+	}
+}
+
+func TestCSVEmptyInput(t *testing.T) {
+	if _, err := Open(strings.NewReader(""), "csv", Options{}); err != ErrNoHeader {
+		t.Errorf("err %v, want ErrNoHeader", err)
+	}
+}
+
+func TestJSONL(t *testing.T) {
+	in := `{"event_id":"e1","model":"churn","time":"2026-01-01T00:00:00Z","features":{"age":42,"plan":"pro","geo":{"cc":"FR"}},"prediction":1,"score":0.83,"latency_ms":12.5,"meta":{"region":"eu","tags":["a","b"]},"ok":true}
+not json
+{"event_id":"e2","features":{"age":null,"plan":"basic"},"prediction":0,"score":0.1}
+
+[1,2]
+{"event_id":"e3","features":{"age":7},"late_key":"ignored?"}
+`
+	rows, err := Open(strings.NewReader(in), "jsonl", Options{DiscoverRecords: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCols := "event_id,model,time,age,plan,geo.cc,prediction,score,latency_ms,meta.region,meta.tags,ok"
+	if got := strings.Join(rows.Columns(), ","); got != wantCols {
+		t.Fatalf("columns\n %s\nwant\n %s", got, wantCols)
+	}
+	all := readAll(t, rows)
+	want := []string{
+		`e1|churn|2026-01-01T00:00:00Z|42|pro|FR|1|0.83|12.5|eu|["a","b"]|true`,
+		`e2||||basic||0|0.1||||`,
+		`e3|||7||||||||`,
+	}
+	for i, r := range all {
+		if got := strings.Join(r, "|"); got != want[i] {
+			t.Errorf("row %d %q, want %q", i, got, want[i])
+		}
+	}
+	if len(all) != 3 || rows.Invalid() != 2 {
+		t.Errorf("%d rows, %d invalid; want 3 and 2", len(all), rows.Invalid())
+	}
+}
+
+func TestUnknownFormat(t *testing.T) {
+	if _, err := Open(strings.NewReader(""), "xml", Options{}); err == nil || !strings.Contains(err.Error(), "csv") {
+		t.Errorf("err %v", err)
+	}
+}
+
+func BenchmarkCSV(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("a,b,c,d,e,f,g,h,i,j\n")
+	for i := 0; i < 10000; i++ {
+		sb.WriteString("0.123456,1.5,-2.25,3,4.75,5,6.125,7,8.5,9\n")
+	}
+	data := sb.String()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		rows, _ := NewCSV(strings.NewReader(data), Options{})
+		for rows.Next() {
+		}
+	}
+}

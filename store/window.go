@@ -1,0 +1,367 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/vigilml/vigil/analysis"
+	"github.com/vigilml/vigil/config"
+)
+
+// WindowInfo describes what a window read. Its counters are final once the
+// window's rows have been consumed (Next returned false).
+type WindowInfo struct {
+	From, To time.Time
+	// Objects and Bytes count the prediction objects read (Bytes as stored,
+	// so compressed objects count their compressed size).
+	Objects int
+	Bytes   int64
+	// Rows is the number of prediction rows in the window; Labeled how many
+	// of them have a target (in the record or joined from ground truth);
+	// Invalid the malformed records skipped.
+	Rows, Labeled, Invalid int64
+	// LabelObjects and Labels count the ground-truth objects read and the
+	// labels kept for this window's events.
+	LabelObjects int
+	Labels       int
+	// LabelsFrom/LabelsTo is the range of ground-truth partitions read.
+	LabelsFrom, LabelsTo time.Time
+	// Incomplete is set when an object could not be read (after the SDK's
+	// retries): the window is a partial view. Errors says which (at most 20).
+	Incomplete bool
+	Errors     []string
+}
+
+func (w *WindowInfo) fail(uri string, err error) {
+	w.Incomplete = true
+	if len(w.Errors) < 20 {
+		w.Errors = append(w.Errors, fmt.Sprintf("%s: %v", uri, err))
+	}
+}
+
+// readSpec says how to decode a source's objects.
+type readSpec struct {
+	format  string         // csv | jsonl | parquet | sagemaker; "" = from the key's extension
+	columns []string       // names of headerless CSV payload fields
+	names   config.Columns // special columns (event id, time, target, prediction)
+}
+
+func specOf(src config.Source, names config.Columns) readSpec {
+	return readSpec{format: src.Format, columns: src.Columns, names: names}
+}
+
+// OpenWindow streams the prediction records of model m whose hour partition
+// overlaps [from, to) and whose time column (columns.time, when the records
+// have it) is in [from, to). When the model has a target column and a
+// ground_truth source, the target is filled in from the ground truth by
+// event id (columns.event_id), so a re-evaluation sees labels that arrived
+// since the last one.
+//
+// Ground truth for a window may land in later partitions than its
+// predictions: labels are read from the partitions in
+// [from, min(to + lookahead, now)) (lookahead DefaultLabelLookahead).
+//
+// Memory: the join makes one extra pass over the window's predictions that
+// only reads event ids into a Bloom filter (about 10 bits per prediction
+// row, sized from the window's bytes), then reads the ground truth keeping
+// only labels whose id may belong to the window; the label map is therefore
+// proportional to the labeled events of the window (plus ~1% false
+// positives), not to the whole lookahead. Rows are then streamed.
+//
+// Listing errors are returned at once; IsPermanent tells credentials and
+// missing buckets from transient failures. Objects that cannot be read are
+// skipped, recorded in the WindowInfo (Incomplete, Errors) and make the
+// rows' Err return ErrIncomplete at the end of the stream, so a partial
+// window is never evaluated silently. The rows implement io.Closer: close
+// them when stopping before the end.
+func (s *Store) OpenWindow(ctx context.Context, m *config.Model, from, to time.Time) (analysis.Rows, *WindowInfo, error) {
+	info := &WindowInfo{From: from, To: to}
+	loc, err := parseURI(m.Source.URI)
+	if err != nil {
+		return nil, nil, fmt.Errorf("model %s: source: %w", m.Name, err)
+	}
+	be, err := s.backend(ctx, loc)
+	if err != nil {
+		return nil, nil, err
+	}
+	objs, err := listHours(ctx, be, from, to)
+	if err != nil {
+		return nil, nil, fmt.Errorf("model %s: %w", m.Name, err)
+	}
+	spec := specOf(m.Source, m.Columns)
+	open := func(info *WindowInfo) *objectRows {
+		r := newObjectRows(ctx, be, objs, spec, info)
+		if i, ok := r.index[m.Columns.Time]; ok && m.Columns.Time != "" {
+			r.timeIdx, r.from, r.to = i, from, to
+		}
+		return r
+	}
+
+	var labels map[string]string
+	if m.Columns.Target != "" && m.GroundTruth.URI != "" && len(objs) > 0 {
+		labels, err = s.readLabels(ctx, m, objs, open, from, to, info)
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	rows := open(info)
+	if rows.err != nil {
+		return nil, nil, rows.err
+	}
+	j := &windowRows{objectRows: rows, info: info, labels: labels, target: -1, id: -1}
+	if m.Columns.Target != "" {
+		j.target = rows.addColumn(m.Columns.Target)
+	}
+	if i, ok := rows.index[m.Columns.EventID]; ok {
+		j.id = i
+	}
+	return j, info, nil
+}
+
+// readLabels does the two passes described on OpenWindow.
+func (s *Store) readLabels(ctx context.Context, m *config.Model, objs []object, open func(*WindowInfo) *objectRows, from, to time.Time, info *WindowInfo) (map[string]string, error) {
+	gtLoc, err := parseURI(m.GroundTruth.URI)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: ground_truth: %w", m.Name, err)
+	}
+	gtBe, err := s.backend(ctx, gtLoc)
+	if err != nil {
+		return nil, err
+	}
+	end := to.Add(s.lookahead)
+	if now := s.now(); end.After(now) {
+		end = now
+	}
+	if end.Before(to) {
+		end = to
+	}
+	info.LabelsFrom, info.LabelsTo = from, end
+	gtObjs, err := listHours(ctx, gtBe, from, end)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: ground truth: %w", m.Name, err)
+	}
+	if len(gtObjs) == 0 {
+		return nil, nil
+	}
+
+	// Pass 1: the window's event ids into a Bloom filter.
+	var size int64
+	for _, o := range objs {
+		size += o.Size
+	}
+	ids := newBloom(size / 16) // generous: rows are rarely under 16 bytes
+	scratch := &WindowInfo{}
+	pr := open(scratch)
+	idIdx, ok := pr.index[m.Columns.EventID]
+	if !ok {
+		pr.Close()
+		s.log.Warn("predictions have no event id column; ground truth cannot be joined", "model", m.Name, "column", m.Columns.EventID)
+		return nil, nil
+	}
+	for pr.Next() {
+		if id := pr.Row()[idIdx]; id != "" {
+			ids.add(id)
+		}
+	}
+	pr.Close()
+	if pr.err != nil {
+		return nil, pr.err
+	}
+
+	// Pass 2: labels whose id may be in the window.
+	gspec := specOf(m.GroundTruth, m.Columns)
+	gspec.columns = nil
+	gi := &WindowInfo{}
+	gr := newObjectRows(ctx, gtBe, gtObjs, gspec, gi)
+	defer gr.Close()
+	if gr.err != nil {
+		return nil, gr.err
+	}
+	gid, okID := gr.index[m.Columns.EventID]
+	gl := -1
+	for _, name := range []string{m.Columns.Target, "label", "target"} {
+		if i, ok := gr.index[name]; ok {
+			gl = i
+			break
+		}
+	}
+	labels := map[string]string{}
+	if !okID || gl < 0 {
+		if len(gr.cols) > 0 {
+			info.fail(gtBe.uri(""), fmt.Errorf("ground truth has no %q and %q columns (has %s)", m.Columns.EventID, m.Columns.Target, strings.Join(gr.cols, ", ")))
+		}
+	} else {
+		for gr.Next() {
+			row := gr.Row()
+			id, label := row[gid], row[gl]
+			if id != "" && label != "" && ids.has(id) {
+				labels[strings.Clone(id)] = strings.Clone(label) // latest wins
+			}
+		}
+	}
+	if gr.err != nil {
+		return nil, gr.err
+	}
+	info.LabelObjects = gi.Objects
+	info.Labels = len(labels)
+	if gi.Incomplete {
+		info.Incomplete = true
+		info.Errors = append(info.Errors, gi.Errors...)
+	}
+	return labels, nil
+}
+
+// windowRows fills the target column from the label map and keeps the
+// window's counters.
+type windowRows struct {
+	*objectRows
+	info       *WindowInfo
+	labels     map[string]string
+	target, id int
+}
+
+func (w *windowRows) Next() bool {
+	if !w.objectRows.Next() {
+		w.info.Invalid = w.objectRows.Invalid()
+		return false
+	}
+	row := w.objectRows.row
+	if w.target >= 0 {
+		if row[w.target] == "" && w.id >= 0 && w.labels != nil {
+			row[w.target] = w.labels[row[w.id]]
+		}
+		if row[w.target] != "" {
+			w.info.Labeled++
+		}
+	}
+	w.info.Rows++
+	return true
+}
+
+// bloom is a fixed-size Bloom filter over strings (k = 7, ~1% false
+// positives at 10 bits per element).
+type bloom struct {
+	bits []uint64
+	seed maphash.Seed
+}
+
+func newBloom(n int64) *bloom {
+	if n < 1024 {
+		n = 1024
+	}
+	words := (n*10 + 63) / 64
+	return &bloom{bits: make([]uint64, words), seed: maphash.MakeSeed()}
+}
+
+func (b *bloom) positions(s string, fn func(uint64) bool) bool {
+	h := maphash.String(b.seed, s)
+	h1, h2 := h&0xffffffff, h>>32|1
+	m := uint64(len(b.bits) * 64)
+	for i := uint64(0); i < 7; i++ {
+		if !fn((h1 + i*h2) % m) {
+			return false
+		}
+	}
+	return true
+}
+
+func (b *bloom) add(s string) {
+	b.positions(s, func(p uint64) bool { b.bits[p/64] |= 1 << (p % 64); return true })
+}
+
+func (b *bloom) has(s string) bool {
+	return b.positions(s, func(p uint64) bool { return b.bits[p/64]&(1<<(p%64)) != 0 })
+}
+
+// OpenReference streams a reference data set: a single object, or every
+// object under a directory or prefix (any layout), in key order.
+func (s *Store) OpenReference(ctx context.Context, src config.Source) (analysis.Rows, io.Closer, error) {
+	return s.openAll(ctx, src.URI, readSpec{format: src.Format, columns: src.Columns, names: defaultNames})
+}
+
+// ReadOptions tune OpenURI.
+type ReadOptions struct {
+	// Columns names the fields of headerless CSV payloads (SageMaker capture).
+	Columns []string
+	// Names of the special columns the SageMaker reader produces; empty
+	// fields take the config defaults (event_id, time, label, prediction).
+	Names config.Columns
+}
+
+// OpenURI streams a file or prefix named by a local path, a file:// or an
+// s3:// URI, for `starter analyze`. format "" guesses from each object's
+// extension (jsonl for unknown ones).
+func (s *Store) OpenURI(ctx context.Context, uri, format string, opts ReadOptions) (analysis.Rows, io.Closer, error) {
+	names := opts.Names
+	if names.EventID == "" {
+		names.EventID = defaultNames.EventID
+	}
+	if names.Time == "" {
+		names.Time = defaultNames.Time
+	}
+	return s.openAll(ctx, uri, readSpec{format: format, columns: opts.Columns, names: names})
+}
+
+var defaultNames = config.Columns{EventID: "event_id", Time: "time"}
+
+func (s *Store) openAll(ctx context.Context, uri string, spec readSpec) (analysis.Rows, io.Closer, error) {
+	loc, err := parseURI(uri)
+	if err != nil {
+		return nil, nil, err
+	}
+	var be backend
+	var objs []object
+	switch loc.scheme {
+	case "file":
+		st, err := os.Stat(loc.path)
+		if err != nil {
+			return nil, nil, fmt.Errorf("open %s: %w", uri, err)
+		}
+		if st.IsDir() {
+			be = localBackend{root: loc.path}
+			err = be.list(ctx, "", func(o object) error { objs = append(objs, o); return nil })
+		} else {
+			be = localBackend{root: filepath.Dir(loc.path)}
+			objs = []object{{Key: filepath.Base(loc.path), Size: st.Size(), ModTime: st.ModTime()}}
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	case "s3":
+		c, err := s.s3client(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		be = &s3Backend{client: c, bucket: loc.bucket}
+		err = be.list(ctx, loc.path, func(o object) error {
+			if loc.path == "" || o.Key == loc.path || strings.HasPrefix(o.Key, strings.TrimSuffix(loc.path, "/")+"/") {
+				if !strings.HasPrefix(path.Base(o.Key), ".") {
+					objs = append(objs, o)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	if len(objs) == 0 {
+		return nil, nil, fmt.Errorf("open %s: no objects found: %w", uri, ErrNotFound)
+	}
+	info := &WindowInfo{}
+	r := newObjectRows(ctx, be, objs, spec, info)
+	if r.err != nil {
+		return nil, nil, r.err
+	}
+	if r.cur == nil && info.Incomplete {
+		return nil, nil, fmt.Errorf("open %s: %s", uri, strings.Join(info.Errors, "; "))
+	}
+	return r, r, nil
+}

@@ -1,0 +1,327 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
+)
+
+// SageMakerAPI is the part of *sagemaker.Client the SageMaker trainer and
+// deployer use.
+type SageMakerAPI interface {
+	CreateTrainingJob(context.Context, *sagemaker.CreateTrainingJobInput, ...func(*sagemaker.Options)) (*sagemaker.CreateTrainingJobOutput, error)
+	DescribeTrainingJob(context.Context, *sagemaker.DescribeTrainingJobInput, ...func(*sagemaker.Options)) (*sagemaker.DescribeTrainingJobOutput, error)
+	StopTrainingJob(context.Context, *sagemaker.StopTrainingJobInput, ...func(*sagemaker.Options)) (*sagemaker.StopTrainingJobOutput, error)
+	CreateModel(context.Context, *sagemaker.CreateModelInput, ...func(*sagemaker.Options)) (*sagemaker.CreateModelOutput, error)
+	DescribeModel(context.Context, *sagemaker.DescribeModelInput, ...func(*sagemaker.Options)) (*sagemaker.DescribeModelOutput, error)
+	CreateEndpointConfig(context.Context, *sagemaker.CreateEndpointConfigInput, ...func(*sagemaker.Options)) (*sagemaker.CreateEndpointConfigOutput, error)
+	DescribeEndpointConfig(context.Context, *sagemaker.DescribeEndpointConfigInput, ...func(*sagemaker.Options)) (*sagemaker.DescribeEndpointConfigOutput, error)
+	DescribeEndpoint(context.Context, *sagemaker.DescribeEndpointInput, ...func(*sagemaker.Options)) (*sagemaker.DescribeEndpointOutput, error)
+	UpdateEndpoint(context.Context, *sagemaker.UpdateEndpointInput, ...func(*sagemaker.Options)) (*sagemaker.UpdateEndpointOutput, error)
+}
+
+// SageMaker trains with a SageMaker training job. The job is named after the
+// model and run id (JobName, 63 characters at most), and Train describes it
+// before creating it, so a retried activity re-attaches to its job.
+// Channels "train" and (if set) "validation" get the data prefixes; the
+// hyperparameters are passed as they are; Job.Output is the S3 output path.
+type SageMaker struct {
+	Client        SageMakerAPI
+	RoleARN       string
+	Image         string
+	InstanceType  string // default ml.m5.large
+	InstanceCount int32  // default 1
+	VolumeGB      int32  // default 10
+	// MaxRuntime is the job's stopping condition; default 2h.
+	MaxRuntime time.Duration
+	// PollInterval is the DescribeTrainingJob cadence; default 30s.
+	PollInterval time.Duration
+}
+
+// Name implements Trainer.
+func (s *SageMaker) Name() string { return "sagemaker" }
+
+// Train implements Trainer.
+func (s *SageMaker) Train(ctx context.Context, job Job, progress func(string)) (*Result, error) {
+	if err := job.Validate(); err != nil {
+		return nil, err
+	}
+	progress = progressOrNop(progress)
+	name := JobName(job.Model, job.RunID, 63)
+	_, err := s.Client.DescribeTrainingJob(ctx, &sagemaker.DescribeTrainingJobInput{TrainingJobName: &name})
+	switch {
+	case err == nil:
+		progress("re-attaching to training job " + name)
+	case isAWSError(err, "ResourceNotFound"):
+		if err := s.create(ctx, name, job); err != nil {
+			return nil, err
+		}
+		progress("created training job " + name)
+	default:
+		return nil, fmt.Errorf("train: describe SageMaker job %s: %w", name, err)
+	}
+	return s.wait(ctx, name, progress)
+}
+
+func (s *SageMaker) create(ctx context.Context, name string, job Job) error {
+	for _, uri := range []string{job.TrainData, job.ValidationData, job.Output} {
+		if uri != "" && !strings.HasPrefix(uri, "s3://") {
+			return &PermanentError{Backend: "sagemaker", JobID: name, Reason: fmt.Sprintf("SageMaker reads and writes S3 only, got %q", uri)}
+		}
+	}
+	channels := []smtypes.Channel{channel("train", job.TrainData)}
+	if job.ValidationData != "" {
+		channels = append(channels, channel("validation", job.ValidationData))
+	}
+	in := &sagemaker.CreateTrainingJobInput{
+		TrainingJobName: &name,
+		RoleArn:         &s.RoleARN,
+		AlgorithmSpecification: &smtypes.AlgorithmSpecification{
+			TrainingImage:     &s.Image,
+			TrainingInputMode: smtypes.TrainingInputModeFile,
+		},
+		InputDataConfig:  channels,
+		OutputDataConfig: &smtypes.OutputDataConfig{S3OutputPath: aws.String(job.Output)},
+		ResourceConfig: &smtypes.ResourceConfig{
+			InstanceType:   smtypes.TrainingInstanceType(or(s.InstanceType, "ml.m5.large")),
+			InstanceCount:  aws.Int32(orInt(s.InstanceCount, 1)),
+			VolumeSizeInGB: aws.Int32(orInt(s.VolumeGB, 10)),
+		},
+		StoppingCondition: &smtypes.StoppingCondition{MaxRuntimeInSeconds: aws.Int32(int32(orDur(s.MaxRuntime, 2*time.Hour).Seconds()))},
+		HyperParameters:   job.Hyperparameters,
+		Tags: []smtypes.Tag{
+			{Key: aws.String("vigil:model"), Value: aws.String(job.Model)},
+			{Key: aws.String("vigil:run-id"), Value: aws.String(tagValue(job.RunID))},
+		},
+	}
+	_, err := s.Client.CreateTrainingJob(ctx, in)
+	switch {
+	case err == nil, isAWSError(err, "ResourceInUse"): // ResourceInUse: a concurrent attempt created it
+		return nil
+	case isAWSError(err, "ValidationException"):
+		return &PermanentError{Backend: "sagemaker", JobID: name, Reason: "CreateTrainingJob rejected the job: " + err.Error()}
+	}
+	return fmt.Errorf("train: create SageMaker job %s: %w", name, err)
+}
+
+func (s *SageMaker) wait(ctx context.Context, name string, progress func(string)) (*Result, error) {
+	last := ""
+	for {
+		out, err := s.Client.DescribeTrainingJob(ctx, &sagemaker.DescribeTrainingJobInput{TrainingJobName: &name})
+		if err != nil && ctx.Err() == nil {
+			return nil, fmt.Errorf("train: describe SageMaker job %s: %w", name, err)
+		}
+		if err == nil {
+			state := fmt.Sprintf("%s/%s", out.TrainingJobStatus, out.SecondaryStatus)
+			if state != last {
+				progress("SageMaker job " + name + ": " + state)
+				last = state
+			}
+			switch out.TrainingJobStatus {
+			case smtypes.TrainingJobStatusCompleted:
+				return sageMakerResult(name, out), nil
+			case smtypes.TrainingJobStatusFailed:
+				return nil, &PermanentError{Backend: "sagemaker", JobID: name, Reason: aws.ToString(out.FailureReason)}
+			case smtypes.TrainingJobStatusStopped:
+				return nil, &PermanentError{Backend: "sagemaker", JobID: name, Reason: "the job was stopped: " + ErrStopped.Error()}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			_, serr := s.Client.StopTrainingJob(stopCtx, &sagemaker.StopTrainingJobInput{TrainingJobName: &name})
+			cancel()
+			if serr != nil {
+				return nil, fmt.Errorf("train: SageMaker job %s: %w: %w (and StopTrainingJob failed: %v)", name, ErrStopped, ctx.Err(), serr)
+			}
+			return nil, fmt.Errorf("train: SageMaker job %s: %w: %w", name, ErrStopped, ctx.Err())
+		case <-time.After(orDur(s.PollInterval, 30*time.Second)):
+		}
+	}
+}
+
+func sageMakerResult(name string, out *sagemaker.DescribeTrainingJobOutput) *Result {
+	res := &Result{Trainer: "sagemaker", BackendJobID: name, Metrics: map[string]float64{},
+		LogsURI: "cloudwatch-logs:/aws/sagemaker/TrainingJobs/" + name}
+	if out.ModelArtifacts != nil {
+		res.ArtifactURI = aws.ToString(out.ModelArtifacts.S3ModelArtifacts)
+	}
+	for _, m := range out.FinalMetricDataList {
+		if m.MetricName != nil && m.Value != nil {
+			res.Metrics[*m.MetricName] = float64(*m.Value)
+		}
+	}
+	return res
+}
+
+func channel(name, uri string) smtypes.Channel {
+	return smtypes.Channel{ChannelName: aws.String(name), DataSource: &smtypes.DataSource{S3DataSource: &smtypes.S3DataSource{
+		S3Uri: aws.String(uri), S3DataType: smtypes.S3DataTypeS3Prefix, S3DataDistributionType: smtypes.S3DataDistributionFullyReplicated,
+	}}}
+}
+
+// SageMakerDeployer points an existing SageMaker endpoint at a model
+// version: it creates a SageMaker model and an endpoint config named after
+// the version (idempotently), calls UpdateEndpoint and waits for InService.
+type SageMakerDeployer struct {
+	Client        SageMakerAPI
+	Endpoint      string
+	Image         string
+	RoleARN       string
+	InstanceType  string // default ml.m5.large
+	InstanceCount int32  // default 1
+	PollInterval  time.Duration
+}
+
+// Deployment says what a deployment changed, so it can be undone.
+type Deployment struct {
+	Endpoint       string `json:"endpoint"`
+	EndpointConfig string `json:"endpoint_config"`
+	// PreviousConfig is the config the endpoint had before (compensation
+	// passes it to Restore); empty when nothing changed.
+	PreviousConfig string `json:"previous_config,omitempty"`
+}
+
+// Deploy serves artifactURI, version `version` of model, on the endpoint.
+func (d *SageMakerDeployer) Deploy(ctx context.Context, model string, version int, artifactURI string, progress func(string)) (*Deployment, error) {
+	progress = progressOrNop(progress)
+	name := JobName(model, fmt.Sprintf("v%d", version), 63)
+	if _, err := d.Client.DescribeModel(ctx, &sagemaker.DescribeModelInput{ModelName: &name}); isAWSError(err, "ValidationException", "ResourceNotFound") {
+		_, err = d.Client.CreateModel(ctx, &sagemaker.CreateModelInput{
+			ModelName:        &name,
+			ExecutionRoleArn: &d.RoleARN,
+			PrimaryContainer: &smtypes.ContainerDefinition{Image: &d.Image, ModelDataUrl: &artifactURI},
+			Tags:             []smtypes.Tag{{Key: aws.String("vigil:model"), Value: aws.String(model)}},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("train: create SageMaker model %s: %w", name, err)
+		}
+		progress("created SageMaker model " + name)
+	} else if err != nil {
+		return nil, fmt.Errorf("train: describe SageMaker model %s: %w", name, err)
+	}
+	if _, err := d.Client.DescribeEndpointConfig(ctx, &sagemaker.DescribeEndpointConfigInput{EndpointConfigName: &name}); isAWSError(err, "ValidationException", "ResourceNotFound") {
+		_, err = d.Client.CreateEndpointConfig(ctx, &sagemaker.CreateEndpointConfigInput{
+			EndpointConfigName: &name,
+			ProductionVariants: []smtypes.ProductionVariant{{
+				VariantName:          aws.String("AllTraffic"),
+				ModelName:            &name,
+				InstanceType:         smtypes.ProductionVariantInstanceType(or(d.InstanceType, "ml.m5.large")),
+				InitialInstanceCount: aws.Int32(orInt(d.InstanceCount, 1)),
+				InitialVariantWeight: aws.Float32(1),
+			}},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("train: create SageMaker endpoint config %s: %w", name, err)
+		}
+		progress("created SageMaker endpoint config " + name)
+	} else if err != nil {
+		return nil, fmt.Errorf("train: describe SageMaker endpoint config %s: %w", name, err)
+	}
+	prev, err := d.SetConfig(ctx, name, progress)
+	if err != nil {
+		return nil, err
+	}
+	dep := &Deployment{Endpoint: d.Endpoint, EndpointConfig: name}
+	if prev != name {
+		dep.PreviousConfig = prev
+	}
+	return dep, nil
+}
+
+// Restore puts the endpoint back on a previous config (compensation).
+func (d *SageMakerDeployer) Restore(ctx context.Context, dep *Deployment, progress func(string)) error {
+	if dep == nil || dep.PreviousConfig == "" {
+		return nil
+	}
+	_, err := d.SetConfig(ctx, dep.PreviousConfig, progressOrNop(progress))
+	return err
+}
+
+// SetConfig moves the endpoint to an endpoint config and waits until it is
+// in service; it returns the config the endpoint had before. Calling it
+// with the current config does nothing.
+func (d *SageMakerDeployer) SetConfig(ctx context.Context, config string, progress func(string)) (previous string, err error) {
+	cur, err := d.Client.DescribeEndpoint(ctx, &sagemaker.DescribeEndpointInput{EndpointName: &d.Endpoint})
+	if err != nil {
+		return "", fmt.Errorf("train: describe SageMaker endpoint %s: %w", d.Endpoint, err)
+	}
+	previous = aws.ToString(cur.EndpointConfigName)
+	if previous != config {
+		if _, err := d.Client.UpdateEndpoint(ctx, &sagemaker.UpdateEndpointInput{EndpointName: &d.Endpoint, EndpointConfigName: &config}); err != nil {
+			return "", fmt.Errorf("train: update SageMaker endpoint %s to %s: %w", d.Endpoint, config, err)
+		}
+		progress(fmt.Sprintf("updating endpoint %s: %s → %s", d.Endpoint, previous, config))
+	}
+	for {
+		out, err := d.Client.DescribeEndpoint(ctx, &sagemaker.DescribeEndpointInput{EndpointName: &d.Endpoint})
+		if err != nil {
+			return "", fmt.Errorf("train: describe SageMaker endpoint %s: %w", d.Endpoint, err)
+		}
+		switch out.EndpointStatus {
+		case smtypes.EndpointStatusInService:
+			if got := aws.ToString(out.EndpointConfigName); got != config {
+				return "", &PermanentError{Backend: "sagemaker", JobID: d.Endpoint,
+					Reason: fmt.Sprintf("endpoint is in service on %s, not %s (the update was rolled back: %s)", got, config, aws.ToString(out.FailureReason))}
+			}
+			return previous, nil
+		case smtypes.EndpointStatusFailed, smtypes.EndpointStatusUpdateRollbackFailed, smtypes.EndpointStatusOutOfService:
+			return "", &PermanentError{Backend: "sagemaker", JobID: d.Endpoint,
+				Reason: fmt.Sprintf("endpoint %s: %s", out.EndpointStatus, aws.ToString(out.FailureReason))}
+		}
+		progress(fmt.Sprintf("endpoint %s: %s", d.Endpoint, out.EndpointStatus))
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(orDur(d.PollInterval, 30*time.Second)):
+		}
+	}
+}
+
+// isAWSError reports whether err is an API error with one of the codes.
+func isAWSError(err error, codes ...string) bool {
+	var api interface{ ErrorCode() string }
+	if err == nil || !errors.As(err, &api) {
+		return false
+	}
+	for _, c := range codes {
+		if api.ErrorCode() == c {
+			return true
+		}
+	}
+	return false
+}
+
+func tagValue(s string) string {
+	if len(s) > 256 {
+		return s[:256]
+	}
+	return s
+}
+
+func or(v, def string) string {
+	if v != "" {
+		return v
+	}
+	return def
+}
+
+func orInt(v, def int32) int32 {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+func orDur(v, def time.Duration) time.Duration {
+	if v > 0 {
+		return v
+	}
+	return def
+}

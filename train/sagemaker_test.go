@@ -1,0 +1,278 @@
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
+)
+
+// fakeSageMaker speaks enough of the SageMaker JSON API (awsJson1_1,
+// X-Amz-Target: SageMaker.<Operation>) for the trainer and the deployer.
+type fakeSageMaker struct {
+	t  *testing.T
+	mu sync.Mutex
+	// calls counts operations by name.
+	calls map[string]int
+	// requests keeps the decoded body of every call, by operation.
+	requests map[string][]map[string]any
+	jobs     map[string]*fakeJob
+	models   map[string]bool
+	configs  map[string]bool
+	endpoint struct {
+		config  string
+		pending int // DescribeEndpoint calls left in Updating
+		status  string
+	}
+	// script is the sequence of states a new job goes through, one per Describe.
+	script []string
+	fail   string
+}
+
+type fakeJob struct {
+	states []string
+	i      int
+}
+
+func newFakeSageMaker(t *testing.T) (*fakeSageMaker, *sagemaker.Client) {
+	f := &fakeSageMaker{t: t, calls: map[string]int{}, requests: map[string][]map[string]any{},
+		jobs: map[string]*fakeJob{}, models: map[string]bool{}, configs: map[string]bool{},
+		script: []string{"InProgress/Starting", "InProgress/Training", "InProgress/Uploading", "Completed/Completed"}}
+	f.endpoint.config, f.endpoint.status = "vigil-churn-v1", "InService"
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	client := sagemaker.NewFromConfig(aws.Config{
+		Region:           "eu-west-1",
+		Credentials:      credentials.NewStaticCredentialsProvider("AKIDTEST", "SECRET", ""),
+		RetryMaxAttempts: 1,
+	}, func(o *sagemaker.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+	return f, client
+}
+
+func (f *fakeSageMaker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	target := r.Header.Get("X-Amz-Target")
+	op, ok := strings.CutPrefix(target, "SageMaker.")
+	if !ok || r.Header.Get("Content-Type") != "application/x-amz-json-1.1" || !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 Credential=AKIDTEST/") {
+		f.t.Errorf("bad request: target %q content-type %q auth %q", target, r.Header.Get("Content-Type"), r.Header.Get("Authorization"))
+		http.Error(w, "bad", 400)
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	var in map[string]any
+	json.Unmarshal(body, &in)
+	f.calls[op]++
+	f.requests[op] = append(f.requests[op], in)
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	fail := func(code, msg string) {
+		w.Header().Set("X-Amzn-ErrorType", code)
+		w.WriteHeader(400)
+		json.NewEncoder(w).Encode(map[string]string{"__type": code, "message": msg})
+	}
+	reply := func(v any) { json.NewEncoder(w).Encode(v) }
+	str := func(k string) string { s, _ := in[k].(string); return s }
+
+	switch op {
+	case "CreateTrainingJob":
+		name := str("TrainingJobName")
+		if _, dup := f.jobs[name]; dup {
+			fail("ResourceInUse", "Training job names must be unique within an AWS account and region")
+			return
+		}
+		f.jobs[name] = &fakeJob{states: f.script}
+		reply(map[string]string{"TrainingJobArn": "arn:aws:sagemaker:eu-west-1:1:training-job/" + name})
+	case "DescribeTrainingJob":
+		j := f.jobs[str("TrainingJobName")]
+		if j == nil {
+			fail("ResourceNotFound", "Requested resource not found")
+			return
+		}
+		st, sec, _ := strings.Cut(j.states[min(j.i, len(j.states)-1)], "/")
+		j.i++
+		out := map[string]any{"TrainingJobName": str("TrainingJobName"), "TrainingJobStatus": st, "SecondaryStatus": sec}
+		switch st {
+		case "Completed":
+			out["ModelArtifacts"] = map[string]string{"S3ModelArtifacts": "s3://models/churn/" + str("TrainingJobName") + "/output/model.tar.gz"}
+			out["FinalMetricDataList"] = []map[string]any{{"MetricName": "validation:accuracy", "Value": 0.91}}
+		case "Failed":
+			out["FailureReason"] = "AlgorithmError: KeyError: 'label'"
+		}
+		reply(out)
+	case "StopTrainingJob":
+		j := f.jobs[str("TrainingJobName")]
+		j.states, j.i = []string{"Stopped/Stopped"}, 0
+		reply(map[string]any{})
+	case "DescribeModel", "DescribeEndpointConfig":
+		set, key := f.models, "ModelName"
+		if op == "DescribeEndpointConfig" {
+			set, key = f.configs, "EndpointConfigName"
+		}
+		if !set[str(key)] {
+			fail("ValidationException", "Could not find "+str(key))
+			return
+		}
+		reply(map[string]any{key: str(key)})
+	case "CreateModel":
+		f.models[str("ModelName")] = true
+		reply(map[string]string{"ModelArn": "arn:model"})
+	case "CreateEndpointConfig":
+		f.configs[str("EndpointConfigName")] = true
+		reply(map[string]string{"EndpointConfigArn": "arn:config"})
+	case "UpdateEndpoint":
+		f.endpoint.config, f.endpoint.status, f.endpoint.pending = str("EndpointConfigName"), "Updating", 2
+		reply(map[string]string{"EndpointArn": "arn:endpoint"})
+	case "DescribeEndpoint":
+		if f.endpoint.pending > 0 {
+			f.endpoint.pending--
+			if f.endpoint.pending == 0 {
+				f.endpoint.status = "InService"
+			}
+		}
+		reply(map[string]any{"EndpointName": str("EndpointName"), "EndpointConfigName": f.endpoint.config, "EndpointStatus": f.endpoint.status})
+	default:
+		fail("UnknownOperationException", op)
+	}
+}
+
+func (f *fakeSageMaker) count(op string) int { f.mu.Lock(); defer f.mu.Unlock(); return f.calls[op] }
+
+func smJob() Job {
+	return Job{Model: "churn", RunID: "retrain-churn-7", TrainData: "s3://data/churn/train/", ValidationData: "s3://data/churn/val/",
+		Output: "s3://models/churn/", Hyperparameters: map[string]string{"max_depth": "6"}}
+}
+
+func newSM(c *sagemaker.Client) *SageMaker {
+	return &SageMaker{Client: c, RoleARN: "arn:aws:iam::1:role/sm", Image: "img:1", PollInterval: time.Millisecond}
+}
+
+func TestSageMakerCreatesPollsAndReturnsArtifacts(t *testing.T) {
+	f, client := newFakeSageMaker(t)
+	var progress lines
+	res, err := newSM(client).Train(context.Background(), smJob(), progress.add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := JobName("churn", "retrain-churn-7", 63)
+	if res.ArtifactURI != "s3://models/churn/"+name+"/output/model.tar.gz" || res.BackendJobID != name {
+		t.Errorf("result = %+v", res)
+	}
+	if got := res.Metrics["validation:accuracy"]; got < 0.909 || got > 0.911 {
+		t.Errorf("metrics = %v", res.Metrics)
+	}
+	req := f.requests["CreateTrainingJob"][0]
+	if req["RoleArn"] != "arn:aws:iam::1:role/sm" || req["HyperParameters"].(map[string]any)["max_depth"] != "6" {
+		t.Errorf("CreateTrainingJob request = %v", req)
+	}
+	chans := req["InputDataConfig"].([]any)
+	if len(chans) != 2 || chans[1].(map[string]any)["ChannelName"] != "validation" {
+		t.Errorf("channels = %v", chans)
+	}
+	if out := req["OutputDataConfig"].(map[string]any)["S3OutputPath"]; out != "s3://models/churn/" {
+		t.Errorf("output = %v", out)
+	}
+	for _, want := range []string{"created training job", "InProgress/Training", "Completed/Completed"} {
+		if !strings.Contains(progress.all(), want) {
+			t.Errorf("progress lacks %q:\n%s", want, progress.all())
+		}
+	}
+}
+
+func TestSageMakerRetryReattachesInsteadOfStartingASecondJob(t *testing.T) {
+	f, client := newFakeSageMaker(t)
+	sm := newSM(client)
+	if _, err := sm.Train(context.Background(), smJob(), nil); err != nil {
+		t.Fatal(err)
+	}
+	res, err := sm.Train(context.Background(), smJob(), nil)
+	if err != nil || res.ArtifactURI == "" {
+		t.Fatalf("retry: %+v %v", res, err)
+	}
+	if n := f.count("CreateTrainingJob"); n != 1 {
+		t.Errorf("CreateTrainingJob called %d times for one run id", n)
+	}
+}
+
+func TestSageMakerFailedJobIsPermanentWithTheReason(t *testing.T) {
+	f, client := newFakeSageMaker(t)
+	f.script = []string{"InProgress/Training", "Failed/Failed"}
+	_, err := newSM(client).Train(context.Background(), smJob(), nil)
+	if !IsPermanent(err) || !strings.Contains(err.Error(), "KeyError: 'label'") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestSageMakerCancellationStopsTheJob(t *testing.T) {
+	f, client := newFakeSageMaker(t)
+	f.script = []string{"InProgress/Training"}
+	ctx, cancel := context.WithCancel(context.Background())
+	sm := newSM(client)
+	sm.PollInterval = 10 * time.Millisecond
+	go func() {
+		for f.count("DescribeTrainingJob") < 3 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	_, err := sm.Train(ctx, smJob(), nil)
+	if !errors.Is(err, ErrStopped) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v", err)
+	}
+	if f.count("StopTrainingJob") != 1 {
+		t.Errorf("StopTrainingJob called %d times", f.count("StopTrainingJob"))
+	}
+	if f.requests["StopTrainingJob"][0]["TrainingJobName"] != JobName("churn", "retrain-churn-7", 63) {
+		t.Errorf("stopped %v", f.requests["StopTrainingJob"][0])
+	}
+}
+
+func TestSageMakerRejectsNonS3Data(t *testing.T) {
+	_, client := newFakeSageMaker(t)
+	job := smJob()
+	job.TrainData = "file:///data"
+	if _, err := newSM(client).Train(context.Background(), job, nil); !IsPermanent(err) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestSageMakerDeployUpdatesTheEndpointAndCanBeRestored(t *testing.T) {
+	f, client := newFakeSageMaker(t)
+	d := &SageMakerDeployer{Client: client, Endpoint: "churn-prod", Image: "infer:1", RoleARN: "arn:role", PollInterval: time.Millisecond}
+	dep, err := d.Deploy(context.Background(), "churn", 2, "s3://models/churn/run/model.tar.gz", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dep.EndpointConfig != "vigil-churn-v2" || dep.PreviousConfig != "vigil-churn-v1" || f.endpoint.config != "vigil-churn-v2" {
+		t.Fatalf("deployment = %+v, endpoint on %s", dep, f.endpoint.config)
+	}
+	cm := f.requests["CreateModel"][0]
+	if cm["PrimaryContainer"].(map[string]any)["ModelDataUrl"] != "s3://models/churn/run/model.tar.gz" || cm["ExecutionRoleArn"] != "arn:role" {
+		t.Errorf("CreateModel = %v", cm)
+	}
+	pv := f.requests["CreateEndpointConfig"][0]["ProductionVariants"].([]any)[0].(map[string]any)
+	if pv["ModelName"] != "vigil-churn-v2" || pv["InstanceType"] != "ml.m5.large" {
+		t.Errorf("variant = %v", pv)
+	}
+	// Deploying the same version again changes nothing.
+	again, err := d.Deploy(context.Background(), "churn", 2, "s3://models/churn/run/model.tar.gz", nil)
+	if err != nil || again.PreviousConfig != "" || f.count("CreateModel") != 1 || f.count("UpdateEndpoint") != 1 {
+		t.Errorf("redeploy: %+v %v; CreateModel %d UpdateEndpoint %d", again, err, f.count("CreateModel"), f.count("UpdateEndpoint"))
+	}
+	// Compensation puts the old config back.
+	if err := d.Restore(context.Background(), dep, nil); err != nil {
+		t.Fatal(err)
+	}
+	if f.endpoint.config != "vigil-churn-v1" || f.endpoint.status != "InService" {
+		t.Errorf("after restore: %+v", f.endpoint)
+	}
+}

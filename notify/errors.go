@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 )
@@ -92,4 +93,30 @@ func Redact(s string, secrets ...string) string {
 		}
 	}
 	return s
+}
+
+// URLSecrets returns the parts of a webhook URL that may be secret, for
+// Redact: the URL itself, its path and query (a provider echoing the
+// request shows those), every query value and every long path segment.
+func URLSecrets(raw string) []string {
+	out := []string{raw}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return out
+	}
+	if u.User != nil {
+		out = append(out, u.User.String())
+	}
+	out = append(out, u.RequestURI(), u.EscapedPath(), u.Path, u.RawQuery)
+	for _, vs := range u.Query() {
+		out = append(out, vs...)
+	}
+	for _, seg := range strings.Split(u.Path, "/") {
+		if len(seg) >= 16 {
+			out = append(out, seg)
+		}
+	}
+	// Longest first, so a part is not left half-redacted by a shorter one.
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return out
 }

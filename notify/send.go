@@ -67,7 +67,8 @@ type Request struct {
 	URL         string
 	Body        any // marshaled as JSON
 	Header      http.Header
-	// Secrets are redacted from any error text (URLs with tokens, keys).
+	// Secrets are redacted from any error text (keys, tokens); the parts
+	// of URL that may be secret are redacted anyway (see URLSecrets).
 	Secrets []string
 }
 
@@ -109,14 +110,15 @@ func Do(ctx context.Context, client *http.Client, r Request) ([]byte, error) {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, TransportError(r.Integration, err, r.Secrets...)
+		return nil, TransportError(r.Integration, err, append(URLSecrets(r.URL), r.Secrets...)...)
 	}
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(io.LimitReader(resp.Body, MaxResponse))
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return out, nil
 	}
-	e := StatusError(r.Integration, resp.StatusCode, Redact(shorten(string(out)), r.Secrets...))
+	secrets := append(URLSecrets(r.URL), r.Secrets...)
+	e := StatusError(r.Integration, resp.StatusCode, shorten(Redact(string(out), secrets...)))
 	if resp.StatusCode == http.StatusTooManyRequests {
 		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
 			e.RetryAfter = time.Duration(s) * time.Second

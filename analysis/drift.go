@@ -3,7 +3,6 @@ package analysis
 import (
 	"math"
 	"slices"
-	"sort"
 
 	"gonum.org/v1/gonum/stat/distuv"
 )
@@ -310,7 +309,7 @@ func normalize(x []float64) []float64 {
 
 func sortedCopy(x []float64) []float64 {
 	c := slices.Clone(x)
-	sort.Float64s(c)
+	sortFloats(c)
 	return c
 }
 

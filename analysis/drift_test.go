@@ -210,3 +210,14 @@ func TestEmptyCurrentWindow(t *testing.T) {
 		t.Errorf("report %+v", rep)
 	}
 }
+
+func TestSortFloats(t *testing.T) {
+	x := genSample(genSpec{Seed: 9, N: 50000, Kind: "normal", Scale: 3})
+	x[0], x[1], x[2], x[3] = math.Inf(-1), math.Inf(1), 0, math.Copysign(0, -1)
+	sortFloats(x)
+	for i := 1; i < len(x); i++ {
+		if x[i-1] > x[i] {
+			t.Fatalf("not sorted at %d: %v > %v", i, x[i-1], x[i])
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package analysis
 
 import (
-	"slices"
 	"sort"
 )
 
@@ -131,12 +130,14 @@ func (s *Sample) Merge(o *Sample) {
 }
 
 // Sorted returns the values in ascending order with their weights (nil when
-// exact, meaning weight 1 each).
+// exact, meaning weight 1 each). An exact sample is sorted in place and its
+// own slice returned: treat it as read-only.
 func (s *Sample) Sorted() (values, weights []float64) {
 	if s.Levels == nil {
-		v := slices.Clone(s.Exact)
-		sort.Float64s(v)
-		return v, nil
+		if !sort.Float64sAreSorted(s.Exact) {
+			sortFloats(s.Exact)
+		}
+		return s.Exact, nil
 	}
 	type vw struct{ v, w float64 }
 	var all []vw

@@ -1,0 +1,55 @@
+package analysis
+
+import (
+	"strconv"
+	"testing"
+)
+
+func benchSamples(n int) (ref, cur []float64) {
+	a := genSample(genSpec{Seed: 1, N: n, Kind: "normal", Scale: 1})
+	b := genSample(genSpec{Seed: 2, N: n, Kind: "normal", Loc: 0.1, Scale: 1})
+	return a, b
+}
+
+// BenchmarkDrift times every method on two 200k-value samples (sorting
+// included, as Analyze does it once per column).
+func BenchmarkDrift(b *testing.B) {
+	ref, cur := benchSamples(200000)
+	for _, m := range Methods {
+		b.Run(m, func(b *testing.B) {
+			o := Options{DriftMethod: m}.withDefaults()
+			r, c := make([]float64, len(ref)), make([]float64, len(cur))
+			for b.Loop() {
+				// fresh unsorted copies: the sort is part of the cost
+				copy(r, ref)
+				copy(c, cur)
+				rp := &ColumnProfile{Values: &Sample{Exact: r, N: int64(len(r))}, M2: float64(len(r))}
+				cp := &ColumnProfile{Values: &Sample{Exact: c, N: int64(len(c))}}
+				numericDrift(rp, cp, o, &FeatureQuality{})
+			}
+		})
+	}
+	b.Run("ks-exact-10000", func(b *testing.B) {
+		for b.Loop() {
+			KS(ref[:10000], cur[:9000])
+		}
+	})
+}
+
+// BenchmarkAnalyze runs Analyze end to end on 200k×10 rows per window (rows
+// generated in memory; the CSV reader is benchmarked in store/format).
+func BenchmarkAnalyze(b *testing.B) {
+	n := 200000
+	if testing.Short() {
+		n = 20000
+	}
+	cols, ref := normalColumns(1, n, 9, 0)
+	_, cur := normalColumns(2, n, 9, 0.2)
+	b.Run(strconv.Itoa(n)+"x10", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := Analyze(newMemRows(cols, ref), newMemRows(cols, cur), Options{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

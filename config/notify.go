@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 )
 
 // Notify configures the alert integrations and which severities reach them.
@@ -35,7 +36,7 @@ type Route struct {
 type Slack struct {
 	TokenEnv         string `yaml:"token_env"`
 	WebhookURLEnv    string `yaml:"webhook_url_env"`
-	Channel          string `yaml:"channel"`
+	Channel          string `yaml:"channel"`            // prefer the ID (C0123…): needed to find a head message again after a worker restart
 	SigningSecretEnv string `yaml:"signing_secret_env"` // verifies button clicks
 	APIURL           string `yaml:"api_url"`            // for tests and proxies
 }
@@ -120,6 +121,7 @@ func (n *Notify) validate(d *decoder, env envChecker) {
 		if s.TokenEnv != "" && s.Channel == "" {
 			d.at("notify.slack.channel", "required with token_env: the channel to post incidents in")
 		}
+		checkBaseURL(d, "notify.slack.api_url", s.APIURL)
 		env.check("notify.slack.token_env", s.TokenEnv)
 		env.check("notify.slack.webhook_url_env", s.WebhookURLEnv)
 		env.check("notify.slack.signing_secret_env", s.SigningSecretEnv)
@@ -128,6 +130,7 @@ func (n *Notify) validate(d *decoder, env envChecker) {
 		if p.RoutingKeyEnv == "" {
 			d.at("notify.pagerduty.routing_key_env", "required: the variable holding the Events API v2 routing key")
 		}
+		checkBaseURL(d, "notify.pagerduty.events_url", p.EventsURL)
 		env.check("notify.pagerduty.routing_key_env", p.RoutingKeyEnv)
 	}
 	if t := n.Teams; t != nil {
@@ -140,6 +143,7 @@ func (n *Notify) validate(d *decoder, env envChecker) {
 		if o.APIKeyEnv == "" {
 			d.at("notify.opsgenie.api_key_env", "required")
 		}
+		checkBaseURL(d, "notify.opsgenie.api_url", o.APIURL)
 		env.check("notify.opsgenie.api_key_env", o.APIKeyEnv)
 	}
 	if w := n.Webhook; w != nil {
@@ -170,5 +174,12 @@ func (n *Notify) validate(d *decoder, env envChecker) {
 				d.at(fmt.Sprintf("notify.routes.%s.escalate[%d]", sev, i), "integration %q is not configured under notify", name)
 			}
 		}
+	}
+}
+
+// checkBaseURL wants an http(s) base URL (these are endpoints, not secrets).
+func checkBaseURL(d *decoder, path, v string) {
+	if v != "" && !strings.HasPrefix(v, "https://") && !strings.HasPrefix(v, "http://") {
+		d.at(path, "want an http(s) URL, e.g. https://events.eu.pagerduty.com, got %q", v)
 	}
 }

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vigilml/vigil/analysis"
+)
+
+const testRef = "../analysis/testdata/e2e_ref.csv"
+const testCur = "../analysis/testdata/e2e_cur.csv"
+
+func TestCmdAnalyzeWritesReport(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	err := cmdAnalyze(context.Background(), []string{"-reference", testRef, "-current", testCur,
+		"-task", "binary", "-target", "label", "-prediction", "prediction", "-score", "score",
+		"-latency", "latency_ms", "-categorical", "plan"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	var rep analysis.Report
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Rows.Reference != 300 || rep.Rows.Current != 250 || rep.Performance["roc_auc"] == 0 || rep.Latency == nil {
+		t.Errorf("report %+v", rep)
+	}
+}
+
+func TestCmdBaselineThenAnalyze(t *testing.T) {
+	dir := t.TempDir()
+	b := filepath.Join(dir, "baseline.json")
+	var out, errb bytes.Buffer
+	if err := cmdBaseline(context.Background(), []string{"-reference", testRef, "-target", "label",
+		"-prediction", "prediction", "-score", "score", "-latency", "latency_ms", "-o", b}, &out, &errb); err != nil {
+		t.Fatalf("%v\n%s", err, errb.String())
+	}
+	var base analysis.Baseline
+	raw, _ := os.ReadFile(b)
+	if err := json.Unmarshal(raw, &base); err != nil || len(base.Features) == 0 {
+		t.Fatalf("baseline %s: %v", raw, err)
+	}
+	report := filepath.Join(dir, "report.json")
+	if err := cmdAnalyze(context.Background(), []string{"-reference", testRef, "-current", testCur, "-target", "label",
+		"-prediction", "prediction", "-score", "score", "-latency", "latency_ms", "-baseline", b, "-o", report}, &out, &errb); err != nil {
+		t.Fatalf("%v\n%s", err, errb.String())
+	}
+	var rep analysis.Report
+	raw, _ = os.ReadFile(report)
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, v := range rep.Violations {
+		got[v.Feature+"/"+v.Constraint] = true
+	}
+	// the current window has a type mismatch in age, a new plan category,
+	// a shifted age distribution
+	for _, want := range []string{"age/kind", "plan/categories", "age/range"} {
+		if !got[want] {
+			t.Errorf("missing violation %s; got %v", want, rep.Violations)
+		}
+	}
+}
+
+func TestCmdAnalyzeHelpAndErrors(t *testing.T) {
+	var out, errb bytes.Buffer
+	if err := cmdAnalyze(context.Background(), []string{"-h"}, &out, &errb); err != nil {
+		t.Errorf("-h: %v", err)
+	}
+	for _, flag := range []string{"-reference", "-current", "-task", "-drift-method", "-format", "-baseline", "-o"} {
+		if !strings.Contains(errb.String(), flag) {
+			t.Errorf("help lacks %s", flag)
+		}
+	}
+	if err := cmdAnalyze(context.Background(), []string{"-current", testCur}, &out, &errb); err == nil {
+		t.Error("no -reference: want an error")
+	}
+	if err := cmdAnalyze(context.Background(), []string{"-reference", testRef, "-current", testCur, "-drift-method", "magic"}, &out, &errb); err == nil || !strings.Contains(err.Error(), "auto") {
+		t.Errorf("bad method: %v", err)
+	}
+}

@@ -1,0 +1,68 @@
+// Package analysis is Vigil's statistics library: model performance, drift
+// tests, data quality, mergeable profiles and baselines. It does no I/O and
+// imports nothing of Vigil's; rows come in through the Rows interface
+// (readers live in store/format).
+//
+// # Entry points
+//
+//   - Analyze(reference, current Rows, opts) (*Report, error): the one call the
+//     monitoring activity makes.
+//   - Sharded windows: schema := InferSchema(refColumns, firstRefRows, opts);
+//     per shard NewProfiler(schema, opts) + AddRows (or ProfileRows); combine
+//     with (*Profile).Merge; then CompareProfiles(refProfile, curProfile, opts).
+//     Profiles are plain JSON, so they can travel between Temporal activities.
+//   - BuildBaseline(rows, opts) / BaselineFromProfile, and opts.Baseline (or
+//     (*Baseline).Check) for constraint violations.
+//   - (*Report).Metric(path) for alert rules.
+//
+// # Exact and sketch modes
+//
+// A numeric column keeps all its values up to Options.ExactLimit (default
+// 250000 per column and window). Up to there every statistic is computed
+// from the full data with scipy/sklearn's definitions (golden tests to 1e-9).
+// Beyond, the column becomes a deterministic KLL-style quantile sketch (see
+// Sample): memory per column is bounded (≈ SketchCap × levels floats), so a
+// streamed window's memory grows with columns, not rows. The statistics are
+// then computed on the weighted sketch points: rank error ≈ 0.1% with the
+// default SketchCap; Wasserstein, the binned distances and auto's verdicts
+// agree with the exact path (TestShardedProfilesAgree), while ks/chisquare
+// p-values on huge windows are approximate (a p-value test at n = 10^6 turns
+// on differences of that order anyway). Report.Mode says which mode was used.
+//
+// # Drift definitions
+//
+// Missing cells (empty, NaN) and ±Inf are dropped before any test.
+//
+//   - ks: KS — two-sample Kolmogorov–Smirnov, p-value as scipy ks_2samp
+//     method="auto" (exact when max(n1,n2) <= 10000, else kstwo asymptotics).
+//     Drifted when p < threshold (0.05).
+//   - wasserstein: Wasserstein-1 distance / reference population std (floor
+//     0.001). Drifted when >= threshold (0.1).
+//   - chisquare: chi-square homogeneity test on the 2×k table of counts, no
+//     continuity correction (scipy chi2_contingency(correction=False)).
+//   - psi, jensenshannon (distance, natural log), hellinger, linf: on category
+//     proportions, or for numeric features on reference-quantile bins.
+//
+// Binning (numeric features under psi, jensenshannon, hellinger, linf,
+// chisquare): Options.Bins (10) bins whose edges are the reference quantiles
+// numpy.quantile(ref, i/10), i = 1..9 (linear interpolation), duplicates
+// removed; a value v goes to bin searchsorted(edges, v, side="left"), i.e.
+// bins (−∞,e1], (e1,e2], …, (e9,+∞). testdata/golden.py uses the same.
+//
+// Categorical features use the union of both windows' categories, plus the
+// overflow bucket when more than MaxCategories distinct values were seen.
+// Under ks or wasserstein a categorical feature is tested with chisquare or
+// jensenshannon respectively.
+//
+// auto (default): a reference with at most 1000 non-missing values uses ks
+// (numeric) / chisquare (categorical) at p < 0.05; a larger one the normed
+// Wasserstein distance >= 0.1 (numeric) / Jensen–Shannon distance >= 0.1
+// (categorical). Distances do not shrink to zero-tolerance as n grows, so
+// stationary data is not flagged at 200k rows, and a 0.5σ mean shift
+// (normed Wasserstein ≈ 0.5) is caught at every size (TestAutoDrift). A
+// p-value test flags a stationary feature 5% of the time by construction;
+// that is the price of ks/chisquare on small windows.
+//
+// Dataset drift: drifted features / tested features >= DatasetDriftShare
+// (0.5). Features with an empty side are reported with a note and not tested.
+package analysis

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"log"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"sync"
 
@@ -35,7 +36,18 @@ func main() {
 	methods := flag.String("methods", "ks,wasserstein", "drift methods to compute")
 	exactLimit := flag.Int("exact-limit", 0, "analysis.Options.ExactLimit (0 = default)")
 	out := flag.String("o", "", "report file (default: discard)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	opts := analysis.Options{ExactLimit: *exactLimit}
 
 	r := open(*ref)

@@ -1,7 +1,6 @@
 package format
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -13,19 +12,27 @@ import (
 // field is a missing value. Records whose field count differs from the
 // header are skipped and counted in Invalid; blank lines are ignored.
 //
-// It is built for speed: each record costs one string allocation (the cells
-// are substrings of it) and the cell slice is reused.
+// It is built for speed: input is converted to strings a 256 KiB block at a
+// time and cells are substrings of the block, so reading costs one
+// allocation per block, not per cell or record; the cell slice is reused.
+// (Holding on to a cell keeps its block alive: strings.Clone what you keep in
+// bulk.) Quoted fields may contain the delimiter, "" and newlines.
 type CSV struct {
-	r       *bufio.Reader
-	comma   byte
+	r     io.Reader
+	comma byte
+	// chunk holds whole lines of input as one string (plus, at EOF, a last
+	// line without newline); carry holds the partial line read after them.
+	chunk   string
+	pos     int
+	carry   []byte
+	rbuf    []byte
+	eof     bool
 	columns []string
 	row     []string
+	qbuf    []byte
 	ends    []int
-	buf     []byte
 	invalid int64
-	line    int64
 	err     error
-	pending []string // first data row read while checking the header
 }
 
 // ErrNoHeader is returned by NewCSV for an empty input without Options.Columns.
@@ -33,7 +40,7 @@ var ErrNoHeader = errors.New("format: csv: no header line")
 
 // NewCSV reads the header (unless opts.Columns is set) and returns the rows.
 func NewCSV(r io.Reader, opts Options) (*CSV, error) {
-	c := &CSV{r: bufio.NewReaderSize(r, 1<<16), comma: opts.Comma}
+	c := &CSV{r: r, comma: opts.Comma}
 	if c.comma == 0 {
 		c.comma = ','
 	}
@@ -50,7 +57,10 @@ func NewCSV(r io.Reader, opts Options) (*CSV, error) {
 		return nil, fmt.Errorf("format: csv header: %w", err)
 	}
 	fields[0] = strings.TrimPrefix(fields[0], "\ufeff")
-	c.columns = append([]string(nil), fields...)
+	c.columns = make([]string, len(fields))
+	for i, f := range fields {
+		c.columns[i] = strings.Clone(f)
+	}
 	c.row = make([]string, len(c.columns))
 	return c, nil
 }
@@ -85,57 +95,82 @@ func (c *CSV) Next() bool {
 	}
 }
 
+const csvBlock = 256 << 10
+
+// nextLine returns the next line without its end-of-line bytes.
+func (c *CSV) nextLine() (string, error) {
+	for {
+		if i := strings.IndexByte(c.chunk[c.pos:], '\n'); i >= 0 {
+			line := c.chunk[c.pos : c.pos+i]
+			c.pos += i + 1
+			return strings.TrimSuffix(line, "\r"), nil
+		}
+		if c.pos < len(c.chunk) { // last line at EOF, no newline
+			line := c.chunk[c.pos:]
+			c.pos = len(c.chunk)
+			return strings.TrimSuffix(line, "\r"), nil
+		}
+		if c.eof {
+			return "", io.EOF
+		}
+		if err := c.fill(); err != nil {
+			return "", err
+		}
+	}
+}
+
+// fill reads at least one more block and turns the carried partial line plus
+// the new input, up to its last newline, into the next chunk.
+func (c *CSV) fill() error {
+	if c.rbuf == nil {
+		c.rbuf = make([]byte, csvBlock)
+	}
+	buf := c.carry
+	for {
+		n, err := c.r.Read(c.rbuf)
+		buf = append(buf, c.rbuf[:n]...)
+		if err == io.EOF {
+			c.eof = true
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if len(buf) >= csvBlock && bytes.IndexByte(c.rbuf[:n], '\n') >= 0 {
+			break
+		}
+	}
+	cut := len(buf)
+	if !c.eof {
+		cut = bytes.LastIndexByte(buf, '\n') + 1
+	}
+	c.chunk, c.pos = string(buf[:cut]), 0
+	c.carry = append(buf[:0], buf[cut:]...)
+	return nil
+}
+
 // readRecord parses the next non-blank record into c.row (or a fresh slice
 // for the header) and returns it.
 func (c *CSV) readRecord() ([]string, error) {
 	for {
-		line, err := c.r.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
-			// long line: accumulate
-			c.buf = append(c.buf[:0], line...)
-			for err == bufio.ErrBufferFull {
-				line, err = c.r.ReadSlice('\n')
-				c.buf = append(c.buf, line...)
-			}
-			line = c.buf
-		}
-		if len(line) == 0 && err != nil {
+		line, err := c.nextLine()
+		if err != nil {
 			return nil, err
 		}
-		if err != nil && err != io.EOF {
-			return nil, err
-		}
-		c.line++
-		trimmed := trimEOL(line)
-		if len(trimmed) == 0 {
-			if err == io.EOF {
-				return nil, io.EOF
-			}
+		if len(line) == 0 {
 			continue
 		}
-		if bytes.IndexByte(trimmed, '"') < 0 {
-			return c.split(trimmed), nil
+		if strings.IndexByte(line, '"') < 0 {
+			return c.split(line), nil
 		}
 		return c.parseQuoted(line)
 	}
 }
 
-func trimEOL(b []byte) []byte {
-	if n := len(b); n > 0 && b[n-1] == '\n' {
-		b = b[:n-1]
-	}
-	if n := len(b); n > 0 && b[n-1] == '\r' {
-		b = b[:n-1]
-	}
-	return b
-}
-
-// split cuts an unquoted line at the delimiter: one string allocation for
-// the whole record.
-func (c *CSV) split(line []byte) []string {
-	s := string(line)
+// split cuts an unquoted line at the delimiter; the cells share its memory.
+func (c *CSV) split(s string) []string {
 	out := c.row[:0]
-	if out == nil {
+	if c.columns == nil {
 		out = make([]string, 0, 16)
 	}
 	for {
@@ -147,18 +182,15 @@ func (c *CSV) split(line []byte) []string {
 		out = append(out, s[:i])
 		s = s[i+1:]
 	}
-	if c.columns != nil && len(out) == len(c.columns) {
+	if c.columns != nil && len(out) == len(c.columns) && cap(out) == cap(c.row) {
 		c.row = out
-	} else if c.columns != nil {
-		// keep the reusable slice sized to the header
-		c.row = c.row[:len(c.columns)]
 	}
 	return out
 }
 
 // parseQuoted parses a record with quoted fields, which may span lines.
-func (c *CSV) parseQuoted(line []byte) ([]string, error) {
-	c.buf = c.buf[:0]
+func (c *CSV) parseQuoted(line string) ([]string, error) {
+	c.qbuf = c.qbuf[:0]
 	c.ends = c.ends[:0]
 	inQuotes := false
 	for {
@@ -167,39 +199,36 @@ func (c *CSV) parseQuoted(line []byte) ([]string, error) {
 			switch {
 			case inQuotes && b == '"':
 				if i+1 < len(line) && line[i+1] == '"' {
-					c.buf = append(c.buf, '"')
+					c.qbuf = append(c.qbuf, '"')
 					i++
 				} else {
 					inQuotes = false
 				}
 			case inQuotes:
-				c.buf = append(c.buf, b)
+				c.qbuf = append(c.qbuf, b)
 			case b == '"':
 				inQuotes = true
 			case b == c.comma:
-				c.ends = append(c.ends, len(c.buf))
-			case b == '\n' || (b == '\r' && i+1 < len(line) && line[i+1] == '\n'):
-				// end of record
+				c.ends = append(c.ends, len(c.qbuf))
 			default:
-				c.buf = append(c.buf, b)
+				c.qbuf = append(c.qbuf, b)
 			}
 		}
 		if !inQuotes {
 			break
 		}
-		next, err := c.r.ReadBytes('\n')
-		if len(next) == 0 {
-			if err == nil || err == io.EOF {
-				// unterminated quote at EOF: take what we have
-				break
-			}
+		next, err := c.nextLine()
+		if err == io.EOF {
+			break // unterminated quote at EOF: take what we have
+		}
+		if err != nil {
 			return nil, err
 		}
-		c.line++
+		c.qbuf = append(c.qbuf, '\n')
 		line = next
 	}
-	c.ends = append(c.ends, len(c.buf))
-	s := string(c.buf)
+	c.ends = append(c.ends, len(c.qbuf))
+	s := string(c.qbuf)
 	out := make([]string, 0, len(c.ends))
 	start := 0
 	for _, e := range c.ends {

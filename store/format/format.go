@@ -42,6 +42,10 @@ var openers = map[string]opener{
 func Open(r io.Reader, f string, opts Options) (analysis.Rows, error) {
 	switch f {
 	// New formats: add a case here (or register in openers from their file).
+	case "parquet":
+		return OpenParquet(r)
+	case "sagemaker":
+		return OpenSageMaker(r, SageMakerOptions{Columns: opts.Columns})
 	default:
 		op, ok := openers[f]
 		if !ok {

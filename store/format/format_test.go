@@ -1,8 +1,12 @@
 package format
 
 import (
+	"encoding/csv"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/vigilml/vigil/analysis"
 )
@@ -119,6 +123,43 @@ func BenchmarkCSV(b *testing.B) {
 	for b.Loop() {
 		rows, _ := NewCSV(strings.NewReader(data), Options{})
 		for rows.Next() {
+		}
+	}
+}
+
+// TestCSVMatchesEncodingCSV feeds a large input with quoted fields, embedded
+// newlines and CRLFs through tiny and large reads (so records straddle
+// blocks) and compares every record with encoding/csv.
+func TestCSVMatchesEncodingCSV(t *testing.T) {
+	var sb strings.Builder
+	sb.WriteString("a,b,c\n")
+	cells := []string{"1", "", "x y", "\"q,\"", "\"multi\nline\"", "\"say \"\"hi\"\"\"", "-2.5e3"}
+	for i := 0; i < 60000; i++ {
+		eol := "\n"
+		if i%7 == 0 {
+			eol = "\r\n"
+		}
+		fmt.Fprintf(&sb, "%s,%s,%s%s", cells[i%7], cells[(i/7)%7], cells[(i/49)%7], eol)
+	}
+	in := sb.String()
+	want, err := csv.NewReader(strings.NewReader(in)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, r := range map[string]io.Reader{"whole": strings.NewReader(in), "one byte": iotest.OneByteReader(strings.NewReader(in)),
+		"half": iotest.HalfReader(strings.NewReader(in))} {
+		rows, err := NewCSV(r, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := readAll(t, rows)
+		if len(got) != len(want)-1 {
+			t.Fatalf("%s: %d rows, want %d", name, len(got), len(want)-1)
+		}
+		for i := range got {
+			if strings.Join(got[i], "\x00") != strings.Join(want[i+1], "\x00") {
+				t.Fatalf("%s: row %d = %q, want %q", name, i, got[i], want[i+1])
+			}
 		}
 	}
 }

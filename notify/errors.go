@@ -11,6 +11,12 @@ import (
 	"time"
 )
 
+// PermanentErrorType is the Temporal ApplicationError type the notify
+// activity gives a permanent *Error (IsRetryable false), e.g.
+// temporal.NewNonRetryableApplicationError(err.Error(), notify.PermanentErrorType, err),
+// so workflows can name it in RetryPolicy.NonRetryableErrorTypes.
+const PermanentErrorType = "NotifyPermanent"
+
 // Error is an integration's failure, classified once for every caller.
 // Its message never holds a secret: integrations build it from the status
 // and the provider's own error text, and redact their secrets from that.

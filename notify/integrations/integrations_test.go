@@ -160,7 +160,7 @@ func TestNoSecretInErrorsOrLogs(t *testing.T) {
 func TestSlackInteractionRejectionsDoNotLogTheSecret(t *testing.T) {
 	var logs syncBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h, err := integrations.SlackInteractions(allConfigured("http://x", false), env("http://x"), nil, logger)
+	h, err := integrations.SlackInteractions(allConfigured("http://x", false), env("http://x"), panicActions{}, logger)
 	if err != nil || h == nil {
 		t.Fatalf("handler %v, %v", h, err)
 	}
@@ -248,4 +248,13 @@ func TestSendTestReportsEachIntegration(t *testing.T) {
 		t.Fatalf("output:\n%s", out.String())
 	}
 	assertNoSecret(t, "output", out.String())
+}
+
+type panicActions struct{}
+
+func (panicActions) Ack(context.Context, string, string, string) error {
+	panic("forged click dispatched")
+}
+func (panicActions) Silence(context.Context, string, string, time.Duration, string) error {
+	panic("forged click dispatched")
 }

@@ -51,6 +51,9 @@ func NewInteractionHandler(signingSecret string, actions Actions, logger *slog.L
 	if signingSecret == "" {
 		return nil, errors.New("slack: the interactivity endpoint needs the app's signing secret")
 	}
+	if actions == nil {
+		return nil, errors.New("slack: the interactivity endpoint needs Actions to run")
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}

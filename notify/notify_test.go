@@ -2,9 +2,11 @@ package notify_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -129,5 +131,23 @@ func TestWorkflowURL(t *testing.T) {
 	got := notify.WorkflowURL("http://127.0.0.1:8233/", "default", "incident-churn")
 	if got != "http://127.0.0.1:8233/namespaces/default/workflows/incident-churn" {
 		t.Fatal(got)
+	}
+}
+
+func TestEventRoundTripsThroughJSON(t *testing.T) {
+	at := time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC)
+	ev := notify.Event{Kind: notify.KindAcknowledge, IncidentID: "churn/acc/1", DedupKey: "vigil/churn/acc", Model: "churn",
+		Rule: "acc", Severity: "critical", Metric: "performance.accuracy", Value: 0.5, Threshold: "< 0.8",
+		WindowStart: at, WindowEnd: at.Add(time.Hour), TopDrifted: []string{"a"}, Actor: "alice", AckedBy: "alice", At: at, Ref: "C1:2.3"}
+	raw, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back notify.Event
+	if err := json.Unmarshal(raw, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(ev, back) {
+		t.Fatalf("round trip changed the event:\n%+v\n%+v", ev, back)
 	}
 }

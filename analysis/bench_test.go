@@ -53,3 +53,12 @@ func BenchmarkAnalyze(b *testing.B) {
 		}
 	})
 }
+
+func BenchmarkSortFloats(b *testing.B) {
+	x, _ := benchSamples(200000)
+	y := make([]float64, len(x))
+	for b.Loop() {
+		copy(y, x)
+		sortFloats(y)
+	}
+}

@@ -26,24 +26,26 @@ func sortFloats(x []float64) {
 		}
 		keys[i] = b
 	}
-	var counts [8][256]int
+	const bits, passes = 11, 6 // 6 passes of 11 bits cover 64
+	const mask = 1<<bits - 1
+	var counts [passes][1 << bits]int
 	for _, k := range keys {
-		for p := 0; p < 8; p++ {
-			counts[p][byte(k>>(8*p))]++
+		for p := 0; p < passes; p++ {
+			counts[p][(k>>(bits*p))&mask]++
 		}
 	}
-	for p := 0; p < 8; p++ {
+	for p := 0; p < passes; p++ {
 		c := &counts[p]
-		if c[byte(keys[0]>>(8*p))] == n {
-			continue // every key has the same byte here
+		shift := uint(bits * p)
+		if c[(keys[0]>>shift)&mask] == n {
+			continue // every key has the same digit here
 		}
 		sum := 0
 		for i := range c {
 			c[i], sum = sum, sum+c[i]
 		}
-		shift := uint(8 * p)
 		for _, k := range keys {
-			d := byte(k >> shift)
+			d := (k >> shift) & mask
 			tmp[c[d]] = k
 			c[d]++
 		}

@@ -75,7 +75,7 @@ func (s *Sample) compact(h int) {
 		s.Parity = append(s.Parity, false)
 	}
 	lv := s.Levels[h]
-	sort.Float64s(lv)
+	sortFloats(lv)
 	var keep []float64
 	if len(lv)%2 == 1 {
 		// leave one value behind so the kept weight is exact

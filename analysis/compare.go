@@ -238,11 +238,7 @@ func verdict(method string, stat float64, p *float64, thr float64) Drift {
 }
 
 func skipped(method string, opts Options, note string) Drift {
-	m := method
-	if m == MethodAuto {
-		m = MethodAuto
-	}
-	return Drift{Method: m, Threshold: threshold(m, opts, false), Note: note}
+	return Drift{Method: method, Threshold: threshold(method, opts, false), Note: note}
 }
 
 // numericDrift runs the configured test on a numeric column. Under auto a

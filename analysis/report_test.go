@@ -86,3 +86,26 @@ func TestBaselineCheck(t *testing.T) {
 		}
 	}
 }
+
+func TestThroughputAndDuplicates(t *testing.T) {
+	cols := []string{"event_id", "time", "x"}
+	cur := [][]string{
+		{"e1", "2026-01-01T00:00:00Z", "1"},
+		{"e2", "2026-01-01T00:00:01Z", "2"},
+		{"e1", "2026-01-01T00:00:02Z", "3"},
+		{"e3", "bad time", "4"},
+	}
+	rep, err := Analyze(newMemRows(cols, cur), newMemRows(cols, cur), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := rep.Metric("throughput.rows_per_second"); !ok || v != 2 {
+		t.Errorf("throughput %v %v, want 4 rows / 2 s", v, ok)
+	}
+	if v, _ := rep.Metric("quality.duplicate_event_ids"); v != 1 {
+		t.Errorf("duplicates %v, want 1", v)
+	}
+	if len(rep.Features) != 1 || rep.Features[0].Name != "x" {
+		t.Errorf("event_id and time must not be features: %+v", rep.Features)
+	}
+}

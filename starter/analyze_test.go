@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,5 +84,44 @@ func TestCmdAnalyzeHelpAndErrors(t *testing.T) {
 	}
 	if err := cmdAnalyze(context.Background(), []string{"-reference", testRef, "-current", testCur, "-drift-method", "magic"}, &out, &errb); err == nil || !strings.Contains(err.Error(), "auto") {
 		t.Errorf("bad method: %v", err)
+	}
+}
+
+func TestCmdAnalyzeJSONL(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, shift float64) string {
+		var sb strings.Builder
+		for i := 0; i < 300; i++ {
+			x := float64(i%50)/10 + shift
+			fmt.Fprintf(&sb, `{"event_id":"e%d","model":"churn","features":{"x":%g,"plan":"%s"},"prediction":%d,"label":%d,"score":%g,"latency_ms":%d}`+"\n",
+				i, x, []string{"a", "b"}[i%2], i%2, (i/2)%2, float64(i%10)/10, i%30)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(sb.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ref, cur := write("ref.jsonl", 0), write("cur.jsonl", 3)
+	var out, errb bytes.Buffer
+	if err := cmdAnalyze(context.Background(), []string{"-reference", ref, "-current", cur, "-task", "binary",
+		"-target", "label", "-prediction", "prediction", "-score", "score", "-latency", "latency_ms"}, &out, &errb); err != nil {
+		t.Fatalf("%v\n%s", err, errb.String())
+	}
+	var rep analysis.Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]string{}
+	drifted := map[string]bool{}
+	for _, f := range rep.Features {
+		kinds[f.Name] = f.Kind
+		drifted[f.Name] = f.Drift.Drifted
+	}
+	if kinds["x"] != "numeric" || kinds["plan"] != "categorical" || !drifted["x"] || drifted["plan"] {
+		t.Errorf("features %+v", rep.Features)
+	}
+	if _, ok := kinds["event_id"]; ok {
+		t.Errorf("event_id is a feature")
 	}
 }

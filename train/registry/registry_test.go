@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigilml/vigil/config"
 	"github.com/vigilml/vigil/store"
 )
 
@@ -67,7 +68,16 @@ func version(run string) Version {
 
 // testBlobs returns the Blobs implementations every behaviour is checked on.
 func testBlobs(t *testing.T) map[string]func() store.Blobs {
-	return map[string]func() store.Blobs{"memory": func() store.Blobs { return newMem() }}
+	return map[string]func() store.Blobs{
+		"memory": func() store.Blobs { return newMem() },
+		"local": func() store.Blobs {
+			b, err := store.New(config.Storage{}).Blobs(context.Background(), "file://"+t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		},
+	}
 }
 
 func TestRegisterNumbersVersionsAndKeepsLineage(t *testing.T) {
@@ -112,50 +122,56 @@ func TestRegisterIsIdempotentByRunID(t *testing.T) {
 }
 
 func TestConcurrentWritersLoseNothing(t *testing.T) {
-	ctx := context.Background()
-	blobs := newMem()
-	const n = 32
-	var wg sync.WaitGroup
-	errs := make(chan error, 2*n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := New(blobs) // separate registries, like separate workers
-			v, err := r.Register(ctx, "churn", version(fmt.Sprintf("run-%d", i)))
+	for name, mk := range testBlobs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			blobs := mk()
+			const n = 32
+			var wg sync.WaitGroup
+			errs := make(chan error, 2*n)
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					r := New(blobs) // separate registries, like separate workers
+					v, err := r.Register(ctx, "churn", version(fmt.Sprintf("run-%d", i)))
+					if err != nil {
+						errs <- err
+						return
+					}
+					if _, err := r.SetAlias(ctx, "churn", AliasStaging, v.Version, "w"+strconv.Itoa(i), "test"); err != nil {
+						errs <- err
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Fatal(err)
+			}
+			m, err := New(blobs).Model(ctx, "churn")
 			if err != nil {
-				errs <- err
-				return
+				t.Fatal(err)
 			}
-			if _, err := r.SetAlias(ctx, "churn", AliasStaging, v.Version, "w"+strconv.Itoa(i), "test"); err != nil {
-				errs <- err
+			seen := map[int]bool{}
+			runs := map[string]bool{}
+			for _, v := range m.Versions {
+				seen[v.Version], runs[v.RunID] = true, true
 			}
-		}()
+			if len(m.Versions) != n || len(seen) != n || len(runs) != n {
+				t.Fatalf("%d versions, %d distinct numbers, %d runs; want %d of each", len(m.Versions), len(seen), len(runs), n)
+			}
+			if len(m.History) != n {
+				t.Errorf("%d alias moves recorded, want %d", len(m.History), n)
+			}
+			if mem, ok := blobs.(*memBlobs); ok {
+				if mem.conflicts == 0 {
+					t.Error("no write conflicted; the CAS retry path was not exercised")
+				}
+				t.Logf("%d conflicting writes retried", mem.conflicts)
+			}
+		})
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-	m, err := New(blobs).Model(ctx, "churn")
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := map[int]bool{}
-	runs := map[string]bool{}
-	for _, v := range m.Versions {
-		seen[v.Version], runs[v.RunID] = true, true
-	}
-	if len(m.Versions) != n || len(seen) != n || len(runs) != n {
-		t.Fatalf("%d versions, %d distinct numbers, %d runs; want %d of each", len(m.Versions), len(seen), len(runs), n)
-	}
-	if len(m.History) != n {
-		t.Errorf("%d alias moves recorded, want %d", len(m.History), n)
-	}
-	if blobs.conflicts == 0 {
-		t.Log("no write conflicted; the CAS retry path was not exercised this run")
-	}
-	t.Logf("%d conflicting writes retried", blobs.conflicts)
 }
 
 func TestSetAliasReturnsThePreviousVersionForCompensation(t *testing.T) {

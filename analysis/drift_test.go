@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"encoding/json"
 	"math"
 	"strconv"
 	"testing"
@@ -113,6 +114,15 @@ func TestShardedProfilesAgree(t *testing.T) {
 				for s := 0; s < 4; s++ {
 					p, err := ProfileRows(newMemRows(cols, rows[s*len(rows)/4:(s+1)*len(rows)/4]), schema, sk)
 					if err != nil {
+						t.Fatal(err)
+					}
+					// shards travel as JSON between activities
+					b, err := json.Marshal(p)
+					if err != nil {
+						t.Fatal(err)
+					}
+					p = new(Profile)
+					if err := json.Unmarshal(b, p); err != nil {
 						t.Fatal(err)
 					}
 					if whole == nil {

@@ -33,6 +33,9 @@ func KS(ref, cur []float64) (statistic, pValue float64) {
 // with optional weights (nil = 1 each), evaluating the right-continuous
 // empirical CDFs at every sample point, as scipy's searchsorted(side="right").
 func ksStatisticWeighted(a, wa, b, wb []float64) float64 {
+	if wa == nil && wb == nil {
+		return ksStatistic(a, b)
+	}
 	ta, tb := totalWeight(a, wa), totalWeight(b, wb)
 	if ta == 0 || tb == 0 {
 		return 0
@@ -60,6 +63,39 @@ func ksStatisticWeighted(a, wa, b, wb []float64) float64 {
 		}
 	}
 	return d
+}
+
+// ksStatistic is ksStatisticWeighted for unit weights, in integer
+// arithmetic: D = max |i·nb − j·na| / (na·nb).
+func ksStatistic(a, b []float64) float64 {
+	na, nb := int64(len(a)), int64(len(b))
+	if na == 0 || nb == 0 {
+		return 0
+	}
+	var best int64
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		var x float64
+		if j >= len(b) || (i < len(a) && a[i] <= b[j]) {
+			x = a[i]
+		} else {
+			x = b[j]
+		}
+		for i < len(a) && a[i] == x {
+			i++
+		}
+		for j < len(b) && b[j] == x {
+			j++
+		}
+		d := int64(i)*nb - int64(j)*na
+		if d < 0 {
+			d = -d
+		}
+		if d > best {
+			best = d
+		}
+	}
+	return float64(best) / (float64(na) * float64(nb))
 }
 
 func gcd(a, b int64) int64 {

@@ -29,7 +29,7 @@ const (
 const SchemaSampleRows = 1000
 
 // maxEventIDs bounds the duplicate-event-id check per profile.
-const maxEventIDs = 1 << 21
+const maxEventIDs = 1 << 20
 
 // Schema fixes each column's role and kind. It is inferred once from the
 // reference and shared by every profile that will be compared, so shards of

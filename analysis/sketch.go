@@ -41,6 +41,12 @@ func (s *Sample) IsExact() bool { return s.Levels == nil }
 func (s *Sample) Add(v float64) {
 	s.N++
 	if s.Levels == nil {
+		if len(s.Exact) == cap(s.Exact) {
+			// double (append grows large slices by only 1.25×)
+			grown := make([]float64, len(s.Exact), max(4096, 2*cap(s.Exact)))
+			copy(grown, s.Exact)
+			s.Exact = grown
+		}
 		s.Exact = append(s.Exact, v)
 		if len(s.Exact) > s.Limit {
 			s.toSketch()

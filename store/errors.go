@@ -41,18 +41,18 @@ func IsPermanent(err error) bool {
 
 // permanentCodes are S3 error codes that no retry will change.
 var permanentCodes = map[string]bool{
-	"AccessDenied":                true,
-	"AllAccessDisabled":           true,
-	"InvalidAccessKeyId":          true,
-	"SignatureDoesNotMatch":       true,
-	"ExpiredToken":                true,
-	"InvalidToken":                true,
-	"TokenRefreshRequired":        true,
+	"AccessDenied":                 true,
+	"AllAccessDisabled":            true,
+	"InvalidAccessKeyId":           true,
+	"SignatureDoesNotMatch":        true,
+	"ExpiredToken":                 true,
+	"InvalidToken":                 true,
+	"TokenRefreshRequired":         true,
 	"AuthorizationHeaderMalformed": true,
-	"NoSuchBucket":                true,
-	"InvalidBucketName":           true,
-	"PermanentRedirect":           true,
-	"AccountProblem":              true,
+	"NoSuchBucket":                 true,
+	"InvalidBucketName":            true,
+	"PermanentRedirect":            true,
+	"AccountProblem":               true,
 }
 
 // permanentf builds a permanent error.

@@ -114,9 +114,9 @@ func TestOpenWindowJoinsLateGroundTruth(t *testing.T) {
 	src, gt := filepath.Join(dir, "pred"), filepath.Join(dir, "gt")
 	writeFile(t, src, "2026/03/01/10/a.jsonl", pred("e1", t0.Add(time.Minute), 1, 1)+pred("e2", t0.Add(2*time.Minute), 1, 0)+pred("e3", t0.Add(3*time.Minute), 1, 0))
 	writeFile(t, gt, "2026/03/01/10/a.jsonl", label("e1", 1)+label("other-window", 0))
-	writeFile(t, gt, "2026/03/03/08/a.jsonl", label("e2", 1))  // two days later: within the lookahead
-	writeFile(t, gt, "2026/03/20/08/a.jsonl", label("e3", 0))  // beyond the 7-day lookahead
-	writeFile(t, gt, "2026/02/28/08/a.jsonl", label("e3", 1))  // before the window: never read
+	writeFile(t, gt, "2026/03/03/08/a.jsonl", label("e2", 1)) // two days later: within the lookahead
+	writeFile(t, gt, "2026/03/20/08/a.jsonl", label("e3", 0)) // beyond the 7-day lookahead
+	writeFile(t, gt, "2026/02/28/08/a.jsonl", label("e3", 1)) // before the window: never read
 
 	tests := []struct {
 		name    string

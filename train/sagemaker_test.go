@@ -36,7 +36,8 @@ type fakeSageMaker struct {
 	}
 	// script is the sequence of states a new job goes through, one per Describe.
 	script []string
-	fail   string
+	// fail names an operation that answers with an error.
+	fail string
 }
 
 type fakeJob struct {
@@ -130,6 +131,10 @@ func (f *fakeSageMaker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.configs[str("EndpointConfigName")] = true
 		reply(map[string]string{"EndpointConfigArn": "arn:config"})
 	case "UpdateEndpoint":
+		if f.fail == "UpdateEndpoint" {
+			fail("ValidationException", "Cannot update in-progress endpoint")
+			return
+		}
 		f.endpoint.config, f.endpoint.status, f.endpoint.pending = str("EndpointConfigName"), "Updating", 2
 		reply(map[string]string{"EndpointArn": "arn:endpoint"})
 	case "DescribeEndpoint":

@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -127,3 +128,23 @@ func TestRunOutputDefaultsUnderTheRegistry(t *testing.T) {
 		t.Errorf("configured = %s", got)
 	}
 }
+
+func TestNewVersionRecordsLineageWithDataHashes(t *testing.T) {
+	dir := t.TempDir()
+	train := dir + "/train.jsonl"
+	if err := writeFile(train, `{"x1":1,"label":0}`); err != nil {
+		t.Fatal(err)
+	}
+	job := Job{Model: "churn", RunID: "r1", TrainData: "file://" + train, Output: dir, Hyperparameters: map[string]string{"l2": "1"}}
+	res := &Result{Trainer: "command", BackendJobID: "r1/pid-1", ArtifactURI: "file://" + dir + "/model.json", Metrics: map[string]float64{"accuracy": 0.9}}
+	v, err := NewVersion(context.Background(), job, res, nil, "abc123", "accuracy-drop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Data) != 1 || v.Data[0].Role != "train" || !strings.HasPrefix(v.Data[0].SHA256, "sha256:") ||
+		v.CodeVersion != "abc123" || v.Hyperparameters["l2"] != "1" || v.Metrics["accuracy"] != 0.9 || v.RunID != "r1" {
+		t.Errorf("version = %+v", v)
+	}
+}
+
+func writeFile(path, body string) error { return os.WriteFile(path, []byte(body), 0o644) }

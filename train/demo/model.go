@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strings"
 )
 
 // Kind marks a demo model file.
@@ -237,4 +238,12 @@ func solve(a [][]float64, b []float64) ([]float64, error) {
 		x[r] = s / m[r][r]
 	}
 	return x, nil
+}
+
+// LoadURI loads a model from a registry artifact URI (file:// or a path).
+func LoadURI(uri string) (*Model, error) {
+	if strings.Contains(uri, "://") && !strings.HasPrefix(uri, "file://") {
+		return nil, fmt.Errorf("demo: models are loaded from local files, got %q", uri)
+	}
+	return Load(strings.TrimPrefix(uri, "file://"))
 }

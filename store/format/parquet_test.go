@@ -52,7 +52,7 @@ func TestParquet(t *testing.T) {
 		"e3|2026-03-01T10:02:05Z|29|120.5|pro|true|0.5",
 	}
 	for name, open := range map[string]func() (*os.File, bool){
-		"a file is read in place":           func() (*os.File, bool) { f, _ := os.Open(path); return f, true },
+		"a file is read in place":            func() (*os.File, bool) { f, _ := os.Open(path); return f, true },
 		"a stream is spooled to a temp file": func() (*os.File, bool) { return nil, false },
 	} {
 		t.Run(name, func(t *testing.T) {

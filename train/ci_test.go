@@ -56,7 +56,7 @@ func (f *fakeGitLab) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	path := strings.TrimPrefix(r.URL.EscapedPath(), prefix)
 	if path != "/trigger/pipeline" && r.Header.Get("PRIVATE-TOKEN") != "api-secret" {
-		http.Error(w, `{"message":"401 Unauthorized"}`, 401)
+		http.Error(w, `{"message":"401 Unauthorized"}`, http.StatusUnauthorized)
 		return
 	}
 	web := func(id int) string {
@@ -67,7 +67,7 @@ func (f *fakeGitLab) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == "POST" && path == "/trigger/pipeline":
 		r.ParseForm()
 		if r.PostForm.Get("token") != "trigger-secret" {
-			http.Error(w, `{"message":"404 Not Found"}`, 404)
+			http.Error(w, `{"message":"404 Not Found"}`, http.StatusNotFound)
 			return
 		}
 		vars := map[string]string{}

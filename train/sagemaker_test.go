@@ -67,7 +67,7 @@ func (f *fakeSageMaker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	op, ok := strings.CutPrefix(target, "SageMaker.")
 	if !ok || r.Header.Get("Content-Type") != "application/x-amz-json-1.1" || !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 Credential=AKIDTEST/") {
 		f.t.Errorf("bad request: target %q content-type %q auth %q", target, r.Header.Get("Content-Type"), r.Header.Get("Authorization"))
-		http.Error(w, "bad", 400)
+		http.Error(w, "bad", http.StatusBadRequest)
 		return
 	}
 	body, _ := io.ReadAll(r.Body)

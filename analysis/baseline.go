@@ -119,7 +119,8 @@ func BaselineFromProfile(p *Profile, opts Options) *Baseline {
 			cons.Completeness = math.Floor(100*float64(c.Count-c.Missing)/float64(c.Count)) / 100
 		}
 		if c.Kind == KindNumeric && c.N() > 0 {
-			mean, std, lo, hi := c.Mean, c.Std(), c.Min, c.Max
+			std := c.Std()
+			mean, lo, hi := c.Mean, c.Min, c.Max
 			st.Mean, st.Std, st.Min, st.Max = &mean, &std, &lo, &hi
 			v, w := c.Values.Sorted()
 			st.Quantiles = map[string]float64{}

@@ -226,9 +226,13 @@ type ColumnProfile struct {
 	Missing   int64 `json:"missing"`
 	Mismatch  int64 `json:"type_mismatch"`
 	NonFinite int64 `json:"non_finite"`
-	// Numeric: moments (Welford/Chan), range and the value sample.
-	Mean   float64 `json:"mean"`
-	M2     float64 `json:"m2"`
+	// Numeric: moments, range and the value sample. Mean and M2 (sum of
+	// squared deviations) cover the first MomentsN values: while the sample
+	// is exact they are computed on demand by two passes over it (as numpy),
+	// then updated per value (Welford) and merged with Chan's formula.
+	Mean     float64 `json:"mean"`
+	M2       float64 `json:"m2"`
+	MomentsN int64   `json:"moments_n"`
 	Min    float64 `json:"min"`
 	Max    float64 `json:"max"`
 	Values *Sample `json:"values,omitempty"`
@@ -248,24 +252,62 @@ func (c *ColumnProfile) N() int64 {
 
 // Std is the population standard deviation (ddof 0) of the numeric values.
 func (c *ColumnProfile) Std() float64 {
+	c.settle()
 	if c.N() == 0 {
 		return 0
 	}
 	return math.Sqrt(c.M2 / float64(c.N()))
 }
 
-func (c *ColumnProfile) addNumber(v float64) {
-	n := c.Values.N
-	if n == 0 {
-		c.Min, c.Max = v, v
-	} else {
-		c.Min = math.Min(c.Min, v)
-		c.Max = math.Max(c.Max, v)
+// Moments returns the mean and population variance of the numeric values.
+func (c *ColumnProfile) Moments() (mean, variance float64) {
+	c.settle()
+	if c.N() == 0 {
+		return 0, 0
 	}
-	c.Values.Add(v)
+	return c.Mean, c.M2 / float64(c.N())
+}
+
+// settle brings Mean and M2 up to date with an exact sample (two passes).
+func (c *ColumnProfile) settle() {
+	if c.Values == nil || c.MomentsN == c.Values.N || !c.Values.IsExact() {
+		return
+	}
+	x := c.Values.Exact
+	sum := 0.0
+	for _, v := range x {
+		sum += v
+	}
+	mean := sum / float64(len(x))
+	m2 := 0.0
+	for _, v := range x {
+		m2 += (v - mean) * (v - mean)
+	}
+	c.Mean, c.M2, c.MomentsN = mean, m2, int64(len(x))
+}
+
+func (c *ColumnProfile) addNumber(v float64) {
+	s := c.Values
+	if s.N == 0 {
+		c.Min, c.Max = v, v
+	} else if v < c.Min {
+		c.Min = v
+	} else if v > c.Max {
+		c.Max = v
+	}
+	if s.Levels == nil {
+		if len(s.Exact) < s.Limit {
+			s.Add(v)
+			return
+		}
+		c.settle() // about to become a sketch: fix the exact moments first
+	}
+	s.Add(v)
+	n := c.MomentsN
 	d := v - c.Mean
 	c.Mean += d / float64(n+1)
 	c.M2 += d * (v - c.Mean)
+	c.MomentsN++
 }
 
 func (c *ColumnProfile) merge(o *ColumnProfile) {
@@ -274,13 +316,16 @@ func (c *ColumnProfile) merge(o *ColumnProfile) {
 	c.Mismatch += o.Mismatch
 	c.NonFinite += o.NonFinite
 	if c.Values != nil && o.Values != nil && o.Values.N > 0 {
+		c.settle()
+		o.settle()
 		na, nb := float64(c.Values.N), float64(o.Values.N)
 		if na == 0 {
-			c.Mean, c.M2, c.Min, c.Max = o.Mean, o.M2, o.Min, o.Max
+			c.Mean, c.M2, c.Min, c.Max, c.MomentsN = o.Mean, o.M2, o.Min, o.Max, o.MomentsN
 		} else {
 			d := o.Mean - c.Mean
 			c.Mean += d * nb / (na + nb)
 			c.M2 += o.M2 + d*d*na*nb/(na+nb)
+			c.MomentsN += o.MomentsN
 			c.Min = math.Min(c.Min, o.Min)
 			c.Max = math.Max(c.Max, o.Max)
 		}

@@ -13,6 +13,7 @@ import (
 	"runtime/pprof"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/vigilml/vigil/analysis"
 	"github.com/vigilml/vigil/store/format"
@@ -49,6 +50,7 @@ func main() {
 		defer pprof.StopCPUProfile()
 	}
 	opts := analysis.Options{ExactLimit: *exactLimit}
+	start := time.Now()
 
 	r := open(*ref)
 	var sample [][]string
@@ -78,6 +80,7 @@ func main() {
 		log.Fatal(err)
 	}
 	wg.Wait()
+	log.Printf("profiled both windows in %v", time.Since(start))
 	var first *analysis.Report
 	for _, m := range strings.Split(*methods, ",") {
 		o := opts
@@ -89,8 +92,8 @@ func main() {
 		if first == nil {
 			first = rep
 		}
-		log.Printf("%s: mode=%s drifted %d/%d features, %s statistic of %s = %.6g",
-			m, rep.Mode, rep.DatasetDrift.DriftedFeatures, rep.DatasetDrift.Tested, m, rep.Features[0].Name, rep.Features[0].Drift.Statistic)
+		log.Printf("%v %s: mode=%s drifted %d/%d features, %s statistic of %s = %.6g",
+			time.Since(start), m, rep.Mode, rep.DatasetDrift.DriftedFeatures, rep.DatasetDrift.Tested, m, rep.Features[0].Name, rep.Features[0].Drift.Statistic)
 	}
 	if *out != "" {
 		b, _ := json.MarshalIndent(first, "", "  ")

@@ -95,6 +95,14 @@ func (b localBackend) put(_ context.Context, key string, data []byte) error {
 	return writeFileAtomic(filepath.Join(b.root, filepath.FromSlash(key)), data)
 }
 
+func (b localBackend) remove(_ context.Context, key string) error {
+	err := os.Remove(filepath.Join(b.root, filepath.FromSlash(key)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
 // writeFileAtomic writes data to a hidden temporary file beside dst, syncs it
 // and renames it over dst.
 func writeFileAtomic(dst string, data []byte) error {

@@ -85,6 +85,8 @@ type backend interface {
 	open(ctx context.Context, key string) (io.ReadCloser, error)
 	// put writes an object atomically: readers see all of it or nothing.
 	put(ctx context.Context, key string, data []byte) error
+	// remove deletes an object; a missing one is not an error.
+	remove(ctx context.Context, key string) error
 	// uri names a key for messages and results.
 	uri(key string) string
 }

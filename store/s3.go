@@ -115,3 +115,8 @@ func (b *s3Backend) put(ctx context.Context, key string, data []byte) error {
 	})
 	return classify("put", b.uri(key), err)
 }
+
+func (b *s3Backend) remove(ctx context.Context, key string) error {
+	_, err := b.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(b.key(key))})
+	return classify("delete", b.uri(key), err)
+}

@@ -1,0 +1,42 @@
+package store
+
+import (
+	"context"
+	"fmt"
+)
+
+// PutObject writes data at key (slash-separated, relative) under rootURI
+// (file://dir, a plain path or s3://bucket/prefix) so that readers see the
+// whole object or nothing: a local file is written to a hidden temporary
+// file and renamed, an S3 object is one PutObject. It returns the object's
+// URI. The ingest API appends to a model's store this way.
+func (s *Store) PutObject(ctx context.Context, rootURI, key string, data []byte) (string, error) {
+	b, err := s.objectBackend(ctx, rootURI, key)
+	if err != nil {
+		return "", err
+	}
+	if err := b.put(ctx, key, data); err != nil {
+		return "", err
+	}
+	return b.uri(key), nil
+}
+
+// DeleteObject removes key under rootURI; a missing object is not an error.
+func (s *Store) DeleteObject(ctx context.Context, rootURI, key string) error {
+	b, err := s.objectBackend(ctx, rootURI, key)
+	if err != nil {
+		return err
+	}
+	return b.remove(ctx, key)
+}
+
+func (s *Store) objectBackend(ctx context.Context, rootURI, key string) (backend, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	loc, err := parseURI(rootURI)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", rootURI, err)
+	}
+	return s.backend(ctx, loc)
+}

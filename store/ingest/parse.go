@@ -254,4 +254,3 @@ func number(obj map[string]any, key string) error {
 	}
 	return nil
 }
-

@@ -233,9 +233,9 @@ type ColumnProfile struct {
 	Mean     float64 `json:"mean"`
 	M2       float64 `json:"m2"`
 	MomentsN int64   `json:"moments_n"`
-	Min    float64 `json:"min"`
-	Max    float64 `json:"max"`
-	Values *Sample `json:"values,omitempty"`
+	Min      float64 `json:"min"`
+	Max      float64 `json:"max"`
+	Values   *Sample `json:"values,omitempty"`
 	// Categorical: counts per category; Other counts values beyond
 	// MaxCategories distinct ones.
 	Categories map[string]int64 `json:"categories,omitempty"`

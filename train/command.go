@@ -72,7 +72,7 @@ func (c *Command) Train(ctx context.Context, job Job, progress func(string)) (*R
 	if len(c.Argv) == 0 {
 		return nil, errors.New("train: command trainer has no command")
 	}
-	progress = progressOrNop(progress)
+	progress = serialized(progressOrNop(progress))
 	out, err := LocalPath(job.Output)
 	if err != nil {
 		return nil, fmt.Errorf("train: command output: %w", err)

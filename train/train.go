@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Trainer trains one model version.
@@ -112,6 +113,16 @@ func JobName(model, runID string, max int) string {
 	}
 	h := shortHash(full)
 	return strings.TrimRight(name[:max-len(h)-1], "-") + "-" + h
+}
+
+// serialized makes p safe to call from the log reader and the caller.
+func serialized(p func(string)) func(string) {
+	var mu sync.Mutex
+	return func(msg string) {
+		mu.Lock()
+		defer mu.Unlock()
+		p(msg)
+	}
 }
 
 func progressOrNop(p func(string)) func(string) {

@@ -9,8 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigilml/vigil/config"
+	"github.com/vigilml/vigil/store"
 	"github.com/vigilml/vigil/train"
 	"github.com/vigilml/vigil/train/demo"
+	"github.com/vigilml/vigil/train/registry"
 )
 
 var binary string
@@ -93,5 +96,67 @@ func TestBadDataIsAPermanentFailureWithTheReason(t *testing.T) {
 	}, nil)
 	if !train.IsPermanent(err) || !strings.Contains(err.Error(), `feature "x2" missing`) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// The closed loop the dev worker runs, end to end: bootstrap a production
+// model, watch it degrade after the drift, retrain through the command
+// backend on recent labelled traffic, register with lineage, promote, and
+// score fresh traffic with the new production version; then roll back.
+func TestClosedLoopBootstrapDriftRetrainPromoteRollback(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	blobs, err := store.New(config.Storage{}).Blobs(ctx, "file://"+filepath.Join(dir, "registry"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := registry.New(blobs)
+	drift := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	g := demo.NewGenerator(demo.GeneratorConfig{Seed: 9, DriftAt: drift})
+	runs := filepath.Join(dir, "registry", "demo", "runs")
+	v1, err := demo.Bootstrap(ctx, reg, "demo", runs, filepath.Join(dir, "demo", "reference.csv"), g, drift.Add(-time.Hour), 2000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accuracyOfProduction := func(at time.Time) float64 {
+		v, err := reg.Resolve(ctx, "demo", registry.AliasProduction)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := demo.LoadURI(v.ArtifactURI)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return demo.Accuracy(m, g.Samples(2000, at))
+	}
+	pre, post := accuracyOfProduction(drift.Add(-time.Minute)), accuracyOfProduction(drift.Add(time.Hour))
+
+	recent := filepath.Join(dir, "recent", "labelled.jsonl")
+	writeData(t, recent, g.Samples(2000, drift.Add(time.Hour)))
+	job := train.Job{Model: "demo", RunID: "retrain-demo-1", TrainData: "file://" + recent, Output: filepath.Join(runs, "retrain-demo-1")}
+	res, err := (&train.Command{Argv: []string{binary}}).Train(ctx, job, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nv, err := train.NewVersion(ctx, job, res, nil, "test", "accuracy-drop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := reg.Register(ctx, "demo", nv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &train.Promoter{Registry: reg}
+	if _, err := p.Promote(ctx, "demo", v2.Version, "vigil", "challenger beat champion", nil); err != nil {
+		t.Fatal(err)
+	}
+	recovered := accuracyOfProduction(drift.Add(2 * time.Hour))
+	t.Logf("production accuracy: %.3f before the drift, %.3f after, %.3f after retrain+promote", pre, post, recovered)
+	if pre < 0.85 || post > 0.7 || recovered < 0.85 {
+		t.Errorf("want ≥0.85, ≤0.7, ≥0.85")
+	}
+	pr, err := p.Rollback(ctx, "demo", 0, "oncall", "demo rollback", nil)
+	if err != nil || pr.Version != v1.Version {
+		t.Fatalf("rollback = %+v, %v", pr, err)
 	}
 }

@@ -138,9 +138,11 @@ func (s *Schema) index(role string) int {
 var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
 
-// parseDecimal is Clinger's fast path for plain decimals ("-12.375"): with at
-// most 15 significant digits and 22 decimals, m / 10^k is correctly rounded,
-// so it equals strconv.ParseFloat. It reports false for anything else.
+// parseDecimal is Clinger's fast path for plain decimals ("-12.375"): when
+// the digits form an integer m < 2^53 and there are at most 22 decimals,
+// m / 10^k is correctly rounded, so it equals strconv.ParseFloat. It reports
+// false for anything else (exponents, inf, nan, too many digits), which
+// falls back to strconv.
 func parseDecimal(s string) (float64, bool) {
 	i, neg := 0, false
 	if len(s) > 0 && (s[0] == '-' || s[0] == '+') {
@@ -148,41 +150,34 @@ func parseDecimal(s string) (float64, bool) {
 		i = 1
 	}
 	var m uint64
-	digits, frac, dot := 0, 0, false
+	nd, dot := 0, -1
 	for ; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= '0' && c <= '9':
-			if digits > 0 || c != '0' {
-				digits++
-			}
-			m = m*10 + uint64(c-'0')
-			if dot {
-				frac++
-			}
-		case c == '.' && !dot:
-			dot = true
-		default:
+		if d := s[i] - '0'; d < 10 {
+			m = m*10 + uint64(d)
+			nd++
+			continue
+		}
+		if s[i] == '.' && dot < 0 {
+			dot = i
+			continue
+		}
+		return 0, false
+	}
+	if nd == 0 || nd > 19 || m > 1<<53 {
+		return 0, false
+	}
+	frac := 0
+	if dot >= 0 {
+		frac = len(s) - dot - 1
+		if frac > 22 {
 			return 0, false
 		}
-	}
-	if digits > 15 || frac > 22 || (len(s) == 0) || (digits == 0 && m == 0 && !hasDigit(s)) {
-		return 0, false
 	}
 	v := float64(m) / pow10[frac]
 	if neg {
 		v = -v
 	}
 	return v, true
-}
-
-func hasDigit(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= '0' && s[i] <= '9' {
-			return true
-		}
-	}
-	return false
 }
 
 // parseNumber parses a numeric cell. Leading/trailing spaces are allowed.

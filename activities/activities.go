@@ -1,0 +1,363 @@
+// Package activities holds every side effect of Vigil's workflows: reading
+// data, analysing it, writing reports, publishing metrics, notifying people,
+// starting workflows, training and promoting models. Activities are methods
+// on one struct whose clients are injected by the worker (and by tests).
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sort"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/vigilml/vigil/analysis"
+	"github.com/vigilml/vigil/config"
+	"github.com/vigilml/vigil/notify"
+	"github.com/vigilml/vigil/store"
+)
+
+// Error types for temporal.ApplicationError: the workflows list them as
+// non-retryable, because retrying cannot fix them.
+const (
+	ErrConfig   = "VigilConfig"   // the config does not allow this (unknown model, no retrain section)
+	ErrBadData  = "VigilBadData"  // the data cannot be analysed as configured
+	ErrAuth     = "VigilAuth"     // credentials refused
+	ErrTraining = "VigilTraining" // the training program or job failed
+)
+
+// Metrics is what the activities report to Prometheus (internal/metrics).
+type Metrics interface {
+	Evaluation(model, version, status string, rep *analysis.Report, windowEnd time.Time, took time.Duration)
+	EvaluationFailed(model, stage string)
+	Notification(integration, kind string, err error)
+}
+
+// Activities holds the clients activities use. The worker builds one.
+type Activities struct {
+	// Config returns the current config; models are looked up by name at
+	// every call, so a reloaded config applies from the next activity.
+	Config    func() *config.Config
+	Store     *store.Store
+	Notifiers map[string]notify.Notifier
+	// Workflows starts and signals workflows (incident, retrain).
+	Workflows Workflows
+	Metrics  Metrics
+	Logger   *slog.Logger
+	// Models is the model lifecycle backend (registry, trainers, serving);
+	// nil when no model has a retrain section.
+	Models ModelOps
+}
+
+func (a *Activities) model(name string) (*config.Model, *config.Config, error) {
+	cfg := a.Config()
+	m := cfg.Model(name)
+	if m == nil {
+		return nil, nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("model %q is not in the config (%s)", name, cfg.File), ErrConfig, nil)
+	}
+	return m, cfg, nil
+}
+
+func (a *Activities) log(ctx context.Context) *slog.Logger {
+	l := a.Logger
+	if l == nil {
+		l = slog.Default()
+	}
+	if activity.IsActivity(ctx) {
+		info := activity.GetInfo(ctx)
+		l = l.With("workflow_id", info.WorkflowExecution.ID, "run_id", info.WorkflowExecution.RunID, "activity", info.ActivityType.Name)
+	}
+	return l
+}
+
+// LoadModel returns the decision-relevant part of a model's config.
+func (a *Activities) LoadModel(ctx context.Context, in LoadModelInput) (*ModelSpec, error) {
+	m, cfg, err := a.model(in.Model)
+	if err != nil {
+		return nil, err
+	}
+	spec := &ModelSpec{
+		Name: m.Name, Task: m.Task, Every: m.Schedule.Every.D(), Window: m.Schedule.Window.D(), Delay: m.Schedule.Delay.D(),
+		Rules: m.Rules, Retrain: m.Retrain, Severity: map[string]RouteSpec{},
+	}
+	for _, sev := range []string{"info", "warning", "critical"} {
+		first, escalate := notify.Route(cfg.Notify, sev)
+		spec.Severity[sev] = RouteSpec{Notify: a.available(first), Escalate: a.available(escalate)}
+	}
+	if a.Models != nil {
+		v, err := a.Models.Production(ctx, m.Name)
+		if err != nil {
+			return nil, fmt.Errorf("production version of %s: %w", m.Name, err)
+		}
+		spec.Version = v
+	}
+	return spec, nil
+}
+
+// available keeps the integrations this worker has built, so a route never
+// names one that would fail every attempt.
+func (a *Activities) available(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if _, ok := a.Notifiers[n]; ok {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Analyze reads a model's window and its reference, analyses them, stores the
+// report and returns the metrics the rules need.
+func (a *Activities) Analyze(ctx context.Context, in AnalyzeInput) (*AnalyzeResult, error) {
+	m, _, err := a.model(in.Model)
+	if err != nil {
+		return nil, err
+	}
+	started := time.Now()
+	rep, info, err := a.analyzeWindow(ctx, m, in.WindowStart, in.WindowEnd)
+	if err != nil {
+		if a.Metrics != nil {
+			a.Metrics.EvaluationFailed(m.Name, "analyze")
+		}
+		return nil, err
+	}
+	body, err := json.MarshalIndent(struct {
+		Model       string    `json:"model"`
+		WindowStart time.Time `json:"window_start"`
+		WindowEnd   time.Time `json:"window_end"`
+		Incomplete  bool      `json:"incomplete,omitempty"`
+		ReadErrors  []string  `json:"read_errors,omitempty"`
+		Objects     int       `json:"objects"`
+		*analysis.Report
+	}{m.Name, in.WindowStart, in.WindowEnd, info.Incomplete, info.Errors, info.Objects, rep}, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode report: %w", err)
+	}
+	uri, err := a.Store.WriteReport(ctx, m.Name, in.WindowStart, body)
+	if err != nil {
+		return nil, storeErr(fmt.Errorf("write report of %s: %w", m.Name, err))
+	}
+	res := &AnalyzeResult{
+		ReportURI: uri, Rows: rep.Rows.Current, Labeled: rep.Rows.Labeled, Invalid: rep.Rows.Invalid,
+		Incomplete: info.Incomplete, Metrics: map[string]float64{}, TopDrifted: topDrifted(rep, 5),
+	}
+	for _, path := range in.Metrics {
+		if v, ok := rep.Metric(path); ok {
+			res.Metrics[path] = v
+		}
+	}
+	a.log(ctx).Info("evaluated", "model", m.Name, "window_start", in.WindowStart, "window_end", in.WindowEnd,
+		"rows", res.Rows, "labeled", res.Labeled, "invalid", res.Invalid, "report", uri, "took", time.Since(started).Round(time.Millisecond))
+	return res, nil
+}
+
+func (a *Activities) analyzeWindow(ctx context.Context, m *config.Model, from, to time.Time) (*analysis.Report, *store.WindowInfo, error) {
+	ref, closeRef, err := a.Store.OpenReference(ctx, m.Reference)
+	if err != nil {
+		return nil, nil, storeErr(fmt.Errorf("open reference %s: %w", m.Reference.URI, err))
+	}
+	defer closeRef.Close()
+	cur, info, err := a.Store.OpenWindow(ctx, m, from, to)
+	if err != nil {
+		return nil, nil, storeErr(fmt.Errorf("open window of %s: %w", m.Name, err))
+	}
+	if c, ok := cur.(interface{ Close() error }); ok {
+		defer c.Close()
+	}
+	opts := AnalysisOptions(m)
+	if err := opts.Validate(); err != nil {
+		return nil, nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("model %s: %v", m.Name, err), ErrConfig, err)
+	}
+	stop := heartbeat(ctx, 10*time.Second)
+	defer stop()
+	rep, err := analysis.Analyze(ref, cur, opts)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		// A failed stream (I/O, S3) heals with a retry; data that cannot be
+		// analysed as configured (a missing target column) does not.
+		if ioErr := errors.Join(ref.Err(), cur.Err()); ioErr != nil {
+			return nil, nil, storeErr(fmt.Errorf("read data of %s: %w", m.Name, ioErr))
+		}
+		return nil, nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("analyze %s: %v", m.Name, err), ErrBadData, err)
+	}
+	return rep, info, nil
+}
+
+// AnalysisOptions maps a model's config to the analysis engine's options.
+func AnalysisOptions(m *config.Model) analysis.Options {
+	return analysis.Options{
+		Task: m.Task, Target: m.Columns.Target, Prediction: m.Columns.Prediction, Score: m.Columns.Score,
+		Latency: m.Columns.Latency, Time: m.Columns.Time, EventID: m.Columns.EventID,
+		Features: m.Features, Categorical: m.Categorical,
+		DriftMethod: m.Drift.Method, DriftThreshold: m.Drift.Threshold, DatasetDriftShare: m.Drift.DatasetShare,
+	}
+}
+
+// heartbeat records liveness while a long step runs, so a dead worker is
+// noticed within the heartbeat timeout rather than the start-to-close one.
+func heartbeat(ctx context.Context, every time.Duration) (stop func()) {
+	if !activity.IsActivity(ctx) {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+func storeErr(err error) error {
+	if store.IsPermanent(err) {
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrAuth, err)
+	}
+	return err
+}
+
+// topDrifted names the most drifted features, largest statistic first.
+func topDrifted(rep *analysis.Report, n int) []string {
+	type fd struct {
+		name string
+		stat float64
+	}
+	var ds []fd
+	for _, f := range rep.Features {
+		if f.Drift.Drifted {
+			ds = append(ds, fd{f.Name, f.Drift.Statistic})
+		}
+	}
+	sort.SliceStable(ds, func(i, j int) bool { return ds[i].stat > ds[j].stat })
+	var out []string
+	for i := 0; i < len(ds) && i < n; i++ {
+		out = append(out, ds[i].name)
+	}
+	return out
+}
+
+// PublishMetrics re-reads a stored report and exports it to Prometheus.
+func (a *Activities) PublishMetrics(ctx context.Context, in PublishMetricsInput) error {
+	if a.Metrics == nil {
+		return nil
+	}
+	body, _, err := a.Store.ReadReport(ctx, in.Model, in.WindowEnd)
+	if err != nil {
+		return storeErr(fmt.Errorf("read report %s: %w", in.ReportURI, err))
+	}
+	var rep analysis.Report
+	if err := json.Unmarshal(body, &rep); err != nil {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("decode report %s: %v", in.ReportURI, err), ErrBadData, err)
+	}
+	a.Metrics.Evaluation(in.Model, in.Version, in.Status, &rep, in.WindowEnd, 0)
+	return nil
+}
+
+// Workflows starts and signals Vigil's workflows. workflows.Client
+// implements it; it is an interface here because package workflows imports
+// this one.
+type Workflows interface {
+	SignalIncident(ctx context.Context, ev Evaluation) error
+	// StartRetrain returns started=false when a retrain of the model is
+	// already running: one breach, one retrain.
+	StartRetrain(ctx context.Context, model, reason, actor string) (started bool, runID string, err error)
+}
+
+// SignalIncident delivers an evaluation to the model's IncidentWorkflow,
+// starting it if needed. Delivering twice is harmless: the workflow ignores
+// windows it has seen.
+func (a *Activities) SignalIncident(ctx context.Context, in SignalIncidentInput) error {
+	return a.Workflows.SignalIncident(ctx, in.Evaluation)
+}
+
+// Notify sends one event to one integration. A permanent failure (bad
+// credentials, a 4xx) is non-retryable; the rest is retried by Temporal.
+func (a *Activities) Notify(ctx context.Context, in NotifyInput) (*NotifyResult, error) {
+	n, ok := a.Notifiers[in.Integration]
+	if !ok {
+		return nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("integration %q is not configured on this worker", in.Integration), ErrConfig, nil)
+	}
+	cfg := a.Config()
+	ev := EventOf(in, cfg)
+	if activity.IsActivity(ctx) {
+		ev.At = activity.GetInfo(ctx).ScheduledTime
+	}
+	ref, err := n.Notify(ctx, ev)
+	if a.Metrics != nil {
+		a.Metrics.Notification(in.Integration, in.Kind, err)
+	}
+	if err != nil {
+		if !notify.IsRetryable(err) {
+			return nil, temporal.NewNonRetryableApplicationError(err.Error(), notify.PermanentErrorType, err)
+		}
+		var ne *notify.Error
+		if errors.As(err, &ne) && ne.RetryAfter > 0 {
+			return nil, temporal.NewApplicationErrorWithOptions(err.Error(), "NotifyRetry", temporal.ApplicationErrorOptions{
+				Cause: err, NextRetryDelay: ne.RetryAfter,
+			})
+		}
+		return nil, err
+	}
+	return &NotifyResult{Ref: ref}, nil
+}
+
+// EventOf turns the workflow's incident into the notifier's event.
+func EventOf(in NotifyInput, cfg *config.Config) notify.Event {
+	inc := in.Incident
+	ev := notify.Event{
+		Kind: notify.Kind(in.Kind), IncidentID: inc.ID, DedupKey: notify.DedupKey(inc.Model, inc.Rule),
+		Model: inc.Model, ModelVersion: inc.Version, Rule: inc.Rule, Severity: inc.Severity, Metric: inc.Metric,
+		Value: inc.Value, Threshold: inc.Threshold, WindowStart: inc.WindowStart, WindowEnd: inc.WindowEnd,
+		TopDrifted: inc.TopDrifted, AckedBy: inc.AckedBy, Ref: inc.Refs[in.Integration],
+		WorkflowURL: notify.WorkflowURL(cfg.Temporal.UIURL, cfg.Temporal.Namespace, inc.WorkflowID),
+		ReportURL:   reportURL(inc.ReportURI),
+	}
+	switch in.Kind {
+	case "acknowledge":
+		ev.Actor = inc.AckedBy
+	case "resolve":
+		ev.Summary = fmt.Sprintf("%s recovered", inc.Metric)
+	}
+	return ev
+}
+
+func reportURL(uri string) string {
+	if u, err := url.Parse(uri); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
+		return uri
+	}
+	return uri // file:// and s3:// are still useful to an operator
+}
+
+// StartRetrain starts the model's RetrainWorkflow unless one is running.
+func (a *Activities) StartRetrain(ctx context.Context, in StartRetrainInput) (*StartRetrainResult, error) {
+	m, _, err := a.model(in.Model)
+	if err != nil {
+		return nil, err
+	}
+	if m.Retrain == nil {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("model %s has no retrain section", m.Name), ErrConfig, nil)
+	}
+	started, runID, err := a.Workflows.StartRetrain(ctx, m.Name, in.Reason, "vigil")
+	if err != nil {
+		return nil, fmt.Errorf("start retrain of %s: %w", m.Name, err)
+	}
+	return &StartRetrainResult{Started: started, RunID: runID}, nil
+}

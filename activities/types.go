@@ -1,0 +1,258 @@
+package activities
+
+import (
+	"time"
+
+	"github.com/vigilml/vigil/config"
+)
+
+// Every activity takes one XxxInput and returns one XxxResult so that fields
+// can be added without breaking recorded histories. None of them carries a
+// secret: integrations are named, and the worker holds their credentials.
+
+// LoadModelInput names a configured model.
+type LoadModelInput struct {
+	Model string
+}
+
+// ModelSpec is the part of a model's config that workflows decide on. It is
+// read through an activity so that a config change applies from the next run
+// and replays see the value the run saw.
+type ModelSpec struct {
+	Name     string
+	Task     string
+	Every    time.Duration
+	Window   time.Duration
+	Delay    time.Duration
+	Rules    []config.Rule
+	Retrain  *config.Retrain
+	Severity map[string]RouteSpec // severity → integrations
+	// Version is the model version serving now (the registry's production
+	// alias), "" when the model has no registry entry.
+	Version string
+}
+
+// RouteSpec lists integrations by name.
+type RouteSpec struct {
+	Notify   []string
+	Escalate []string
+}
+
+// AnalyzeInput asks for one evaluation window.
+type AnalyzeInput struct {
+	Model       string
+	WindowStart time.Time
+	WindowEnd   time.Time
+	// Metrics are the report paths the caller needs back (the rules' metrics).
+	Metrics []string
+}
+
+// AnalyzeResult summarizes a report; the report itself is in the store.
+type AnalyzeResult struct {
+	ReportURI string
+	Rows      int64
+	Labeled   int64
+	Invalid   int64
+	// Incomplete is set when some objects of the window could not be read.
+	Incomplete bool
+	// Metrics holds the requested metrics the report has (absent: no value,
+	// e.g. accuracy before any label arrived).
+	Metrics    map[string]float64
+	TopDrifted []string
+	Version    string
+}
+
+// PublishMetricsInput points at a stored report.
+type PublishMetricsInput struct {
+	Model     string
+	Version   string
+	ReportURI string
+	Status    string
+	WindowEnd time.Time
+}
+
+// RuleResult is one rule checked against one window.
+type RuleResult struct {
+	Rule      string
+	Metric    string
+	Value     float64
+	HasValue  bool
+	Breached  bool
+	Threshold string
+}
+
+// Evaluation is what the MonitorWorkflow tells the IncidentWorkflow.
+type Evaluation struct {
+	Model       string
+	Version     string
+	WindowStart time.Time
+	WindowEnd   time.Time
+	ReportURI   string
+	WorkflowID  string
+	RunID       string
+	Results     []RuleResult
+	TopDrifted  []string
+}
+
+// SignalIncidentInput delivers an evaluation, starting the model's
+// IncidentWorkflow if it is not running.
+type SignalIncidentInput struct {
+	Evaluation Evaluation
+}
+
+// NotifyInput is one message to one integration.
+type NotifyInput struct {
+	Integration string
+	Kind        string // trigger | escalate | acknowledge | resolve | silence
+	Incident    Incident
+}
+
+// NotifyResult carries the integration's reference to what it posted (a
+// Slack channel:ts), stored in the incident so later events edit that message.
+type NotifyResult struct {
+	Ref string
+}
+
+// Incident is an open (or just resolved) incident as the workflow keeps it.
+type Incident struct {
+	ID            string
+	Model         string
+	Version       string
+	Rule          string
+	Metric        string
+	Severity      string
+	Value         float64
+	Threshold     string
+	WindowStart   time.Time
+	WindowEnd     time.Time
+	TopDrifted    []string
+	ReportURI     string
+	WorkflowID    string
+	RunID         string
+	OpenedAt      time.Time
+	AckedBy       string
+	AckedAt       time.Time
+	EscalateAt    time.Time
+	Escalated     bool
+	ResolvedAt    time.Time
+	SilencedUntil time.Time
+	// Refs maps an integration to its reference from the first message.
+	Refs map[string]string
+	// Notified lists integrations told about this incident, in order.
+	Notified []string
+}
+
+// StartRetrainInput asks for a RetrainWorkflow.
+type StartRetrainInput struct {
+	Model  string
+	Reason string
+}
+
+// StartRetrainResult says whether a new retrain started; false means one was
+// already running, which is the point: one breach, one retrain.
+type StartRetrainResult struct {
+	Started bool
+	RunID   string
+}
+
+// TrainInput starts one training run. RunID is the RetrainWorkflow's run:
+// a retried activity passes the same one, so a backend never starts a
+// second external job for it.
+type TrainInput struct {
+	Model  string
+	RunID  string
+	Reason string
+}
+
+// TrainResult describes the challenger a run produced.
+type TrainResult struct {
+	ArtifactURI     string
+	Metrics         map[string]float64
+	JobID           string
+	LogsURI         string
+	DataURIs        []string
+	Hyperparameters map[string]string
+}
+
+// RegisterInput records a trained model in the registry.
+type RegisterInput struct {
+	Model  string
+	RunID  string
+	Reason string
+	Train  TrainResult
+}
+
+// RegisterResult is the challenger's version.
+type RegisterResult struct {
+	Version string
+}
+
+// ValidateInput scores champion and challenger on the same held-out window.
+type ValidateInput struct {
+	Model      string
+	Champion   string // "" when nothing is in production yet
+	Challenger string
+}
+
+// ValidateResult is the comparison the gate decides on.
+type ValidateResult struct {
+	Metric         string
+	Champion       float64
+	HasChampion    bool
+	Challenger     float64
+	HigherIsBetter bool
+	Violations     []string // baseline constraints the challenger breaks
+	ReportURI      string
+	Rows           int64
+}
+
+// SetAliasInput moves an alias (production) to a version.
+type SetAliasInput struct {
+	Model   string
+	Alias   string
+	Version string
+	Actor   string
+	Reason  string
+}
+
+// SetAliasResult is the version the alias pointed to before ("" = none),
+// which compensation and rollback restore.
+type SetAliasResult struct {
+	Previous string
+}
+
+// DeployInput rolls a promoted version out to its serving target (e.g. a
+// SageMaker endpoint); a no-op when the model has none.
+type DeployInput struct {
+	Model   string
+	Version string
+}
+
+// DeployResult says what was updated.
+type DeployResult struct {
+	Target string
+}
+
+// RecordOutcomeInput stores a retrain's verdict on a version (rejected,
+// approval timed out) in the registry, for the audit trail.
+type RecordOutcomeInput struct {
+	Model   string
+	Version string
+	Status  string
+	Reason  string
+	Actor   string
+}
+
+// RollbackInput moves production back.
+type RollbackInput struct {
+	Model  string
+	To     string // "" = the previous production version
+	Reason string
+	Actor  string
+}
+
+// RollbackResult names the versions involved.
+type RollbackResult struct {
+	From string
+	To   string
+}

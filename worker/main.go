@@ -1,0 +1,92 @@
+// Command worker runs Vigil: it registers the workflows and activities on a
+// Temporal task queue and serves HTTP (health, metrics, ingest, Slack
+// buttons). With -dev it also runs an embedded Temporal server with its Web
+// UI and a demo model, so one command shows the whole product.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+)
+
+func main() {
+	var o options
+	flag.StringVar(&o.configPath, "config", "", "path to vigil.yaml (with -dev and no -config: the built-in demo)")
+	flag.BoolVar(&o.dev, "dev", false, "run an embedded Temporal server (SQLite in -data-dir) with its Web UI, and apply the models' schedules")
+	flag.StringVar(&o.dataDir, "data-dir", "", "dev mode state: Temporal's SQLite file, local stores (default: dev.data_dir of the config, .vigil)")
+	flag.StringVar(&o.logLevel, "log-level", "info", "debug | info | warn | error")
+	flag.StringVar(&o.logFormat, "log-format", "", "json | text (default: text with -dev, json otherwise)")
+	flag.BoolVar(&o.noDemo, "no-demo-traffic", false, "with -dev: do not generate demo traffic")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), `Usage: worker [-dev] [-config vigil.yaml] [flags]
+
+Runs Vigil's Temporal worker and HTTP endpoints.
+
+  go run ./worker -dev                      everything in one process, demo model included
+  go run ./worker -dev -config vigil.yaml   your models on the embedded server
+  go run ./worker -config vigil.yaml        against your Temporal cluster (temporal.address)
+
+Environment: VIGIL_TEMPORAL_ADDRESS, VIGIL_TEMPORAL_NAMESPACE and VIGIL_HTTP_ADDR override
+the config; secrets are read from the variables the config names (*_env fields).
+
+Flags:
+`)
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o, os.Stdout); err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	configPath string
+	dev        bool
+	dataDir    string
+	logLevel   string
+	logFormat  string
+	noDemo     bool
+	// set by tests
+	frontendPort, uiPort, httpPort int
+	ready                          chan<- *Worker
+}
+
+func newLogger(o options) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return nil, fmt.Errorf("-log-level: %w", err)
+	}
+	format := o.logFormat
+	if format == "" {
+		format = "json"
+		if o.dev {
+			format = "text"
+		}
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, hopts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, hopts)), nil
+	}
+	return nil, fmt.Errorf("-log-format: want json or text, got %q", format)
+}
+
+func absDir(dir string) string {
+	if abs, err := filepath.Abs(dir); err == nil {
+		return abs
+	}
+	return dir
+}

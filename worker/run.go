@@ -1,0 +1,296 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/vigilml/vigil/activities"
+	"github.com/vigilml/vigil/config"
+	"github.com/vigilml/vigil/internal/devserver"
+	"github.com/vigilml/vigil/notify/integrations"
+	"github.com/vigilml/vigil/store"
+	"github.com/vigilml/vigil/workflows"
+)
+
+// Worker is a running Vigil worker; tests get it through options.ready.
+type Worker struct {
+	Config   *config.Config
+	Client   client.Client
+	Dev      *devserver.Server
+	HTTPAddr string
+	Store    *store.Store
+	ready    atomic.Bool
+}
+
+func loadConfig(o options) (*config.Config, error) {
+	if o.configPath == "" {
+		if !o.dev {
+			return nil, errors.New("-config is required (or run with -dev for the built-in demo)")
+		}
+		dir := o.dataDir
+		if dir == "" {
+			dir = config.DefaultDataDir
+		}
+		return config.Demo(dir)
+	}
+	cfg, err := config.Load(o.configPath, config.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if o.dataDir != "" {
+		cfg.Dev.DataDir = o.dataDir
+	}
+	return cfg, nil
+}
+
+func run(ctx context.Context, o options, stdout io.Writer) error {
+	log, err := newLogger(o)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(o)
+	if err != nil {
+		return err
+	}
+	w := &Worker{Config: cfg}
+	started := time.Now()
+
+	if o.dev {
+		if o.frontendPort != 0 {
+			cfg.Dev.FrontendPort = o.frontendPort
+		}
+		if o.uiPort != 0 {
+			cfg.Dev.UIPort = o.uiPort
+		}
+		w.Dev, err = devserver.Start(ctx, devserver.Options{
+			DBFile:           filepath.Join(cfg.Dev.DataDir, "temporal.db"),
+			FrontendPort:     cfg.Dev.FrontendPort,
+			UIPort:           cfg.Dev.UIPort,
+			Namespace:        cfg.Temporal.Namespace,
+			Retention:        cfg.Dev.Retention.D(),
+			SearchAttributes: workflows.SearchAttributes(),
+			Logger:           log,
+		})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err := w.Dev.Stop(); err != nil {
+				log.Warn("stop embedded temporal", "err", err)
+			}
+		}()
+		cfg.Temporal.Address = w.Dev.Address()
+		if w.Dev.UIURL() != "" {
+			cfg.Temporal.UIURL = w.Dev.UIURL()
+		}
+	}
+
+	w.Client, err = dial(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer w.Client.Close()
+	if !o.dev {
+		// Registering search attributes needs operator rights; a worker
+		// without them still works, the UI filters just won't.
+		if err := devserver.EnsureSearchAttributes(ctx, w.Client, cfg.Temporal.Namespace, workflows.SearchAttributes()); err != nil {
+			log.Warn("could not register Vigil's search attributes; run `starter apply` with operator rights", "err", err)
+		}
+	}
+
+	w.Store = store.New(cfg.Storage, store.WithLogger(log))
+	notifiers, err := integrations.Build(cfg.Notify, os.Getenv, log)
+	if err != nil {
+		return fmt.Errorf("notifiers: %w", err)
+	}
+	wfClient := &workflows.Client{C: w.Client, TaskQueue: cfg.Temporal.TaskQueue}
+	acts := &activities.Activities{
+		Config:    func() *config.Config { return cfg },
+		Store:     w.Store,
+		Notifiers: notifiers,
+		Workflows: wfClient,
+		Logger:    log,
+	}
+
+	tw := worker.New(w.Client, cfg.Temporal.TaskQueue, worker.Options{})
+	register(tw, acts)
+	if err := tw.Start(); err != nil {
+		return fmt.Errorf("start worker on task queue %s: %w", cfg.Temporal.TaskQueue, err)
+	}
+	defer tw.Stop()
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) { fmt.Fprintln(rw, "ok") })
+	mux.HandleFunc("GET /readyz", func(rw http.ResponseWriter, _ *http.Request) {
+		if !w.ready.Load() {
+			http.Error(rw, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(rw, "ready")
+	})
+	if h, err := integrations.SlackInteractions(cfg.Notify, os.Getenv, slackActions{wfClient}, log); err != nil {
+		return fmt.Errorf("slack interactivity: %w", err)
+	} else if h != nil {
+		mux.Handle("POST /slack/interactions", h)
+	}
+	addr := cfg.Worker.HTTPAddr
+	if o.httpPort != 0 {
+		addr = fmt.Sprintf("127.0.0.1:%d", o.httpPort)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on worker.http_addr %s: %w", addr, err)
+	}
+	w.HTTPAddr = ln.Addr().String()
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server", "err", err)
+		}
+	}()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+
+	if o.dev {
+		changes, err := workflows.ApplySchedules(ctx, w.Client, cfg, false)
+		if err != nil {
+			return fmt.Errorf("apply schedules: %w", err)
+		}
+		for _, c := range changes {
+			log.Info("schedule", "model", c.Model, "id", c.ID, "action", c.Action)
+		}
+	}
+	w.ready.Store(true)
+	log.Info("worker ready", "task_queue", cfg.Temporal.TaskQueue, "temporal", cfg.Temporal.Address,
+		"http", "http://"+w.HTTPAddr, "models", len(cfg.Models), "took", time.Since(started).Round(time.Millisecond))
+	if o.dev {
+		printDevBanner(stdout, w)
+	}
+	if o.ready != nil {
+		o.ready <- w
+	}
+	<-ctx.Done()
+	log.Info("shutting down")
+	return nil
+}
+
+// register puts every workflow and activity on the worker; workflows are
+// registered by function, activities as the struct's methods.
+func register(r worker.Registry, acts *activities.Activities) {
+	r.RegisterWorkflow(workflows.MonitorWorkflow)
+	r.RegisterWorkflow(workflows.IncidentWorkflow)
+	r.RegisterWorkflow(workflows.RetrainWorkflow)
+	r.RegisterWorkflow(workflows.RollbackWorkflow)
+	r.RegisterActivity(acts)
+}
+
+func dial(ctx context.Context, cfg *config.Config, log *slog.Logger) (client.Client, error) {
+	opts := client.Options{
+		HostPort:  cfg.Temporal.Address,
+		Namespace: cfg.Temporal.Namespace,
+		Logger:    sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
+	}
+	if cfg.Temporal.TLS.Enabled() {
+		t, err := tlsConfig(cfg.Temporal.TLS)
+		if err != nil {
+			return nil, err
+		}
+		opts.ConnectionOptions.TLS = t
+	}
+	if name := cfg.Temporal.APIKeyEnv; name != "" {
+		opts.Credentials = client.NewAPIKeyStaticCredentials(os.Getenv(name))
+		if opts.ConnectionOptions.TLS == nil {
+			opts.ConnectionOptions.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+	}
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	c, err := client.DialContext(dctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("dial temporal at %s (namespace %s): %w", cfg.Temporal.Address, cfg.Temporal.Namespace, err)
+	}
+	return c, nil
+}
+
+func tlsConfig(t config.TLS) (*tls.Config, error) {
+	out := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
+	if t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("temporal.tls: load client certificate: %w", err)
+		}
+		out.Certificates = []tls.Certificate{cert}
+	}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("temporal.tls.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("temporal.tls.ca_file %s: no certificate found", t.CAFile)
+		}
+		out.RootCAs = pool
+	}
+	return out, nil
+}
+
+// slackActions turns Slack button clicks into incident Updates.
+type slackActions struct{ c *workflows.Client }
+
+func (s slackActions) Ack(ctx context.Context, model, rule, actor string) error {
+	_, err := s.c.Ack(ctx, model, rule, actor)
+	return err
+}
+
+func (s slackActions) Silence(ctx context.Context, model, rule string, d time.Duration, actor string) error {
+	_, err := s.c.Silence(ctx, model, rule, d, actor)
+	return err
+}
+
+func printDevBanner(out io.Writer, w *Worker) {
+	cfg := w.Config
+	fmt.Fprintf(out, `
+  Vigil dev mode is up.
+
+  Temporal Web UI   %s/namespaces/%s/workflows
+  Temporal frontend %s   (temporal CLI: --address %s)
+  Worker HTTP       http://%s   (/healthz, /metrics, ingest)
+  State             %s
+
+  Try:
+    temporal schedule list --address %s
+    temporal workflow list --address %s --query 'VigilStatus="breach"'
+    go run ./starter list
+    go run ./starter trigger -model %s
+
+`, cfg.Temporal.UIURL, cfg.Temporal.Namespace, cfg.Temporal.Address, cfg.Temporal.Address, w.HTTPAddr,
+		absDir(cfg.Dev.DataDir), cfg.Temporal.Address, cfg.Temporal.Address, firstModel(cfg))
+}
+
+func firstModel(cfg *config.Config) string {
+	if len(cfg.Models) == 0 {
+		return "<model>"
+	}
+	return cfg.Models[0].Name
+}
+
+

@@ -1,0 +1,166 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/vigilml/vigil/activities"
+)
+
+// Client is how processes outside workflows talk to them: the starter CLI,
+// the worker's Slack buttons, and the activities that start workflows. It is
+// not workflow code; it only names workflows, signals and updates in one place.
+type Client struct {
+	C         client.Client
+	TaskQueue string
+}
+
+var _ activities.Workflows = (*Client)(nil)
+
+func modelAttrs(model string) temporal.SearchAttributes {
+	return temporal.NewSearchAttributes(AttrModel.ValueSet(model))
+}
+
+// SignalIncident delivers an evaluation, starting the IncidentWorkflow if
+// it is not running.
+func (c *Client) SignalIncident(ctx context.Context, ev activities.Evaluation) error {
+	_, err := c.C.SignalWithStartWorkflow(ctx, IncidentWorkflowID(ev.Model), SignalEvaluation, ev,
+		client.StartWorkflowOptions{
+			ID:                    IncidentWorkflowID(ev.Model),
+			TaskQueue:             c.TaskQueue,
+			TypedSearchAttributes: modelAttrs(ev.Model),
+		}, IncidentWorkflow, IncidentInput{Model: ev.Model})
+	if err != nil {
+		return fmt.Errorf("signal-with-start incident workflow of %s: %w", ev.Model, err)
+	}
+	return nil
+}
+
+// RetrainOptions are the start options of every retrain: a fixed ID per
+// model, refused while one runs, allowed again once it has closed.
+func RetrainOptions(model, taskQueue string) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:                                       RetrainWorkflowID(model),
+		TaskQueue:                                taskQueue,
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		TypedSearchAttributes:                    modelAttrs(model),
+	}
+}
+
+// StartRetrain starts a RetrainWorkflow unless one is running for the model.
+func (c *Client) StartRetrain(ctx context.Context, model, reason, actor string) (bool, string, error) {
+	run, err := c.C.ExecuteWorkflow(ctx, RetrainOptions(model, c.TaskQueue), RetrainWorkflow,
+		RetrainInput{Model: model, Reason: reason, Actor: actor})
+	var running *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &running) {
+		return false, running.RunId, nil
+	}
+	if err != nil {
+		return false, "", err
+	}
+	return true, run.GetRunID(), nil
+}
+
+// Trigger runs one evaluation now, outside the schedule, and returns its run.
+func (c *Client) Trigger(ctx context.Context, model string, windowEnd time.Time) (client.WorkflowRun, error) {
+	return c.C.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       MonitorWorkflowID(model),
+		TaskQueue:                c.TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		TypedSearchAttributes:    modelAttrs(model),
+	}, MonitorWorkflow, MonitorInput{Model: model, WindowEnd: windowEnd})
+}
+
+// Ack acknowledges a model's open incidents (one rule's, or all).
+func (c *Client) Ack(ctx context.Context, model, rule, actor string) (*AckResult, error) {
+	h, err := c.C.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: IncidentWorkflowID(model), UpdateName: UpdateAck,
+		Args: []any{AckInput{Rule: rule, Actor: actor}}, WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ack %s: %w", model, err)
+	}
+	var res AckResult
+	if err := h.Get(ctx, &res); err != nil {
+		return nil, fmt.Errorf("ack %s: %w", model, err)
+	}
+	return &res, nil
+}
+
+// Silence mutes a model's rule ("" = all) for d.
+func (c *Client) Silence(ctx context.Context, model, rule string, d time.Duration, actor string) (time.Time, error) {
+	h, err := c.C.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: IncidentWorkflowID(model), UpdateName: UpdateSilence,
+		Args: []any{SilenceInput{Rule: rule, For: d, Actor: actor}}, WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("silence %s: %w", model, err)
+	}
+	var until time.Time
+	if err := h.Get(ctx, &until); err != nil {
+		return time.Time{}, fmt.Errorf("silence %s: %w", model, err)
+	}
+	return until, nil
+}
+
+// Incidents queries a model's incident state; nil when none ran yet.
+func (c *Client) Incidents(ctx context.Context, model string) (*IncidentState, error) {
+	v, err := c.C.QueryWorkflow(ctx, IncidentWorkflowID(model), "", QueryState)
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("query incidents of %s: %w", model, err)
+	}
+	var st IncidentState
+	if err := v.Get(&st); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+// Decide approves or rejects the challenger a retrain is waiting on.
+func (c *Client) Decide(ctx context.Context, model string, approve bool, actor, reason string) error {
+	name := UpdateReject
+	if approve {
+		name = UpdateApprove
+	}
+	h, err := c.C.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: RetrainWorkflowID(model), UpdateName: name,
+		Args: []any{ApprovalInput{Actor: actor, Reason: reason}}, WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err != nil {
+		return fmt.Errorf("%s retrain of %s: %w", name, model, err)
+	}
+	return h.Get(ctx, nil)
+}
+
+// Rollback runs a RollbackWorkflow and waits for it.
+func (c *Client) Rollback(ctx context.Context, in activities.RollbackInput) (*activities.RollbackResult, error) {
+	run, err := c.C.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       RollbackWorkflowID(in.Model),
+		TaskQueue:                c.TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		TypedSearchAttributes:    modelAttrs(in.Model),
+	}, RollbackWorkflow, in)
+	if err != nil {
+		return nil, fmt.Errorf("start rollback of %s: %w", in.Model, err)
+	}
+	var res activities.RollbackResult
+	if err := run.Get(ctx, &res); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}

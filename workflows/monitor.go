@@ -1,0 +1,180 @@
+package workflows
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/vigilml/vigil/activities"
+)
+
+// MonitorInput is what the Schedule (or `starter trigger`) passes.
+type MonitorInput struct {
+	Model string
+	// WindowEnd overrides the end of the evaluated window; zero means the
+	// schedule's nominal time (for backfills, the time being made up) or now.
+	WindowEnd time.Time
+}
+
+// MonitorResult is the outcome of one evaluation.
+type MonitorResult struct {
+	Status      string
+	ReportURI   string
+	WindowStart time.Time
+	WindowEnd   time.Time
+	Rows        int64
+	Results     []activities.RuleResult
+}
+
+// activity handle: methods are named through a typed nil pointer, so nothing
+// is registered or called by string.
+var a *activities.Activities
+
+// Non-retryable error types the activities raise: bad input and bad
+// credentials do not heal by retrying.
+var permanentErrors = []string{activities.ErrConfig, activities.ErrBadData, activities.ErrAuth}
+
+func activityOptions(timeout time.Duration, attempts int32) workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		StartToCloseTimeout: timeout,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        time.Minute,
+			MaximumAttempts:        attempts,
+			NonRetryableErrorTypes: permanentErrors,
+		},
+	}
+}
+
+// MonitorWorkflow evaluates one window of a model: analyze → store report →
+// publish metrics → check rules → tell the model's IncidentWorkflow.
+func MonitorWorkflow(ctx workflow.Context, in MonitorInput) (*MonitorResult, error) {
+	log := workflow.GetLogger(ctx)
+	short := workflow.WithActivityOptions(ctx, activityOptions(30*time.Second, 5))
+
+	var spec activities.ModelSpec
+	if err := workflow.ExecuteActivity(short, a.LoadModel, activities.LoadModelInput{Model: in.Model}).Get(ctx, &spec); err != nil {
+		return nil, fmt.Errorf("load model %s: %w", in.Model, err)
+	}
+	end := windowEnd(ctx, in).Add(-spec.Delay)
+	start := end.Add(-spec.Window)
+	_ = workflow.UpsertTypedSearchAttributes(ctx, AttrModel.ValueSet(spec.Name))
+
+	metrics := make([]string, 0, len(spec.Rules))
+	for _, r := range spec.Rules {
+		if !slices.Contains(metrics, r.Metric) {
+			metrics = append(metrics, r.Metric)
+		}
+	}
+	// Reading a window can be long (S3, big windows); it heartbeats.
+	long := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Minute,
+		HeartbeatTimeout:    time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: 5 * time.Second, BackoffCoefficient: 2, MaximumInterval: 2 * time.Minute,
+			MaximumAttempts: 5, NonRetryableErrorTypes: permanentErrors,
+		},
+	})
+	var res activities.AnalyzeResult
+	err := workflow.ExecuteActivity(long, a.Analyze, activities.AnalyzeInput{
+		Model: spec.Name, WindowStart: start, WindowEnd: end, Metrics: metrics,
+	}).Get(ctx, &res)
+	if err != nil {
+		return nil, fmt.Errorf("analyze %s window %s–%s: %w", spec.Name, start.Format(time.RFC3339), end.Format(time.RFC3339), err)
+	}
+
+	results := CheckRules(spec, res)
+	status := statusOf(spec, res, results)
+	version := res.Version
+	if version == "" {
+		version = spec.Version
+	}
+	attrs := []temporal.SearchAttributeUpdate{AttrStatus.ValueSet(status)}
+	if version != "" {
+		attrs = append(attrs, AttrModelVersion.ValueSet(version))
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, attrs...); err != nil {
+		log.Warn("upsert search attributes", "err", err)
+	}
+	if err := workflow.UpsertMemo(ctx, map[string]any{"report": res.ReportURI, "rows": res.Rows}); err != nil {
+		log.Warn("upsert memo", "err", err)
+	}
+
+	// Metrics are best effort: a scrape gap must not fail the evaluation.
+	pubErr := workflow.ExecuteActivity(short, a.PublishMetrics, activities.PublishMetricsInput{
+		Model: spec.Name, Version: version, ReportURI: res.ReportURI, Status: status, WindowEnd: end,
+	}).Get(ctx, nil)
+	if pubErr != nil {
+		log.Warn("publish metrics failed", "model", spec.Name, "err", pubErr)
+	}
+
+	if len(spec.Rules) > 0 {
+		info := workflow.GetInfo(ctx)
+		ev := activities.Evaluation{
+			Model: spec.Name, Version: version, WindowStart: start, WindowEnd: end,
+			ReportURI: res.ReportURI, WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
+			Results: results, TopDrifted: res.TopDrifted,
+		}
+		if err := workflow.ExecuteActivity(short, a.SignalIncident, activities.SignalIncidentInput{Evaluation: ev}).Get(ctx, nil); err != nil {
+			return nil, fmt.Errorf("signal incident workflow of %s: %w", spec.Name, err)
+		}
+	}
+	return &MonitorResult{Status: status, ReportURI: res.ReportURI, WindowStart: start, WindowEnd: end, Rows: res.Rows, Results: results}, nil
+}
+
+// windowEnd is the explicit end, the schedule's nominal time, or now.
+func windowEnd(ctx workflow.Context, in MonitorInput) time.Time {
+	if !in.WindowEnd.IsZero() {
+		return in.WindowEnd.UTC()
+	}
+	// Schedules stamp each run with its nominal time; backfills get the time
+	// they make up, not the time they run.
+	key := temporal.NewSearchAttributeKeyTime("TemporalScheduledStartTime")
+	if t, ok := workflow.GetTypedSearchAttributes(ctx).GetTime(key); ok && !t.IsZero() {
+		return t.UTC()
+	}
+	if p := workflow.GetInfo(ctx).SearchAttributes.GetIndexedFields()["TemporalScheduledStartTime"]; p != nil {
+		var t time.Time
+		if converter.GetDefaultDataConverter().FromPayload(p, &t) == nil && !t.IsZero() {
+			return t.UTC()
+		}
+	}
+	return workflow.Now(ctx).UTC()
+}
+
+// CheckRules applies the model's rules to an analysis result. A rule whose
+// metric has no value (no labels yet, no latency column) neither breaches
+// nor recovers.
+func CheckRules(spec activities.ModelSpec, res activities.AnalyzeResult) []activities.RuleResult {
+	out := make([]activities.RuleResult, 0, len(spec.Rules))
+	for _, r := range spec.Rules {
+		v, ok := res.Metrics[r.Metric]
+		out = append(out, activities.RuleResult{
+			Rule: r.Name, Metric: r.Metric, Value: v, HasValue: ok,
+			Breached: ok && r.Breached(v), Threshold: r.Threshold(),
+		})
+	}
+	return out
+}
+
+func statusOf(spec activities.ModelSpec, res activities.AnalyzeResult, results []activities.RuleResult) string {
+	if res.Rows == 0 {
+		return StatusNoData
+	}
+	status := StatusOK
+	for i, rr := range results {
+		if !rr.Breached {
+			continue
+		}
+		if spec.Rules[i].Severity == "critical" {
+			return StatusBreach
+		}
+		status = StatusWarning
+	}
+	return status
+}

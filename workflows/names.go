@@ -1,0 +1,67 @@
+// Package workflows holds Vigil's Temporal workflows: orchestration only.
+// Everything here is deterministic — no I/O, no time.Now, no map iteration
+// whose order matters, no goroutines — so histories replay; the side effects
+// live in package activities.
+package workflows
+
+import (
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+)
+
+// Names that callers outside the workflows (starter, worker, the temporal
+// CLI, the README) rely on. Changing one breaks running histories and docs.
+const (
+	// Signal carrying one evaluation's rule results to the IncidentWorkflow.
+	SignalEvaluation = "evaluation"
+	// Updates on the IncidentWorkflow.
+	UpdateAck     = "ack"
+	UpdateSilence = "silence"
+	// Updates on the RetrainWorkflow.
+	UpdateApprove = "approve"
+	UpdateReject  = "reject"
+	// Query on the IncidentWorkflow and the RetrainWorkflow.
+	QueryState = "state"
+)
+
+// Search attributes that make the Temporal UI Vigil's audit trail:
+// VigilModel="churn" AND VigilStatus="breach".
+var (
+	AttrModel        = temporal.NewSearchAttributeKeyKeyword("VigilModel")
+	AttrModelVersion = temporal.NewSearchAttributeKeyKeyword("VigilModelVersion")
+	AttrStatus       = temporal.NewSearchAttributeKeyKeyword("VigilStatus")
+)
+
+// SearchAttributes is what a namespace needs registered for Vigil.
+func SearchAttributes() map[string]enumspb.IndexedValueType {
+	return map[string]enumspb.IndexedValueType{
+		AttrModel.GetName():        enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		AttrModelVersion.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		AttrStatus.GetName():       enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	}
+}
+
+// Evaluation statuses, the values of VigilStatus.
+const (
+	StatusOK      = "ok"
+	StatusWarning = "warning"
+	StatusBreach  = "breach"
+	StatusNoData  = "no-data"
+)
+
+// ScheduleID is the Temporal Schedule that evaluates a model.
+func ScheduleID(model string) string { return "vigil-monitor-" + model }
+
+// MonitorWorkflowID is the ID of a manual evaluation (`starter trigger`);
+// scheduled runs get the schedule ID plus their time.
+func MonitorWorkflowID(model string) string { return "vigil-monitor-" + model + "-manual" }
+
+// IncidentWorkflowID is the one long-lived incident workflow of a model.
+func IncidentWorkflowID(model string) string { return "vigil-incident-" + model }
+
+// RetrainWorkflowID is fixed per model so that two breaches can never run
+// two retrains at once: starting it while it runs is refused by Temporal.
+func RetrainWorkflowID(model string) string { return "retrain-" + model }
+
+// RollbackWorkflowID serializes rollbacks of a model the same way.
+func RollbackWorkflowID(model string) string { return "rollback-" + model }

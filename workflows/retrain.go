@@ -1,0 +1,264 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/vigilml/vigil/activities"
+)
+
+// RetrainInput starts a retrain; Actor is who asked (a rule, or a person).
+type RetrainInput struct {
+	Model  string
+	Reason string
+	Actor  string
+}
+
+// Retrain outcomes.
+const (
+	OutcomePromoted        = "promoted"
+	OutcomeGateFailed      = "gate-failed"
+	OutcomeRejected        = "rejected"
+	OutcomeApprovalTimeout = "approval-timeout"
+)
+
+// RetrainResult is the verdict, for the UI and `starter history`.
+type RetrainResult struct {
+	Outcome    string
+	Challenger string
+	Champion   string
+	Validation activities.ValidateResult
+	Reason     string
+}
+
+// RetrainState is what the `state` query shows while a retrain runs.
+type RetrainState struct {
+	Step       string
+	Challenger string
+	Champion   string
+	Validation *activities.ValidateResult
+	Decision   *Decision
+}
+
+// Decision is a person's verdict on a challenger.
+type Decision struct {
+	Approved bool
+	Actor    string
+	Reason   string
+}
+
+// ApprovalInput is the payload of the approve and reject Updates.
+type ApprovalInput struct {
+	Actor  string
+	Reason string
+}
+
+// RetrainWorkflow trains a challenger, registers it, validates it against
+// the champion on the same held-out window, gates it, optionally waits for a
+// person's approval, and promotes it — restoring the previous production
+// version if a step after the alias move fails.
+func RetrainWorkflow(ctx workflow.Context, in RetrainInput) (*RetrainResult, error) {
+	w := &retrainWorkflow{in: in, state: &RetrainState{Step: "starting"}}
+	if err := w.setup(ctx); err != nil {
+		return nil, err
+	}
+	return w.run(ctx)
+}
+
+type retrainWorkflow struct {
+	in    RetrainInput
+	state *RetrainState
+}
+
+func (w *retrainWorkflow) setup(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (*RetrainState, error) { return w.state, nil }); err != nil {
+		return err
+	}
+	decide := func(approved bool) func(workflow.Context, ApprovalInput) (string, error) {
+		return func(ctx workflow.Context, in ApprovalInput) (string, error) {
+			w.state.Decision = &Decision{Approved: approved, Actor: in.Actor, Reason: in.Reason}
+			if approved {
+				return "approved", nil
+			}
+			return "rejected", nil
+		}
+	}
+	validator := func(ctx workflow.Context, in ApprovalInput) error {
+		if w.state.Step != "awaiting-approval" {
+			return fmt.Errorf("retrain of %s is not waiting for approval (step: %s)", w.in.Model, w.state.Step)
+		}
+		if w.state.Decision != nil {
+			return errors.New("a decision was already made")
+		}
+		return nil
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateApprove, decide(true), workflow.UpdateHandlerOptions{Validator: validator}); err != nil {
+		return err
+	}
+	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateReject, decide(false), workflow.UpdateHandlerOptions{Validator: validator})
+}
+
+func (w *retrainWorkflow) run(ctx workflow.Context) (*RetrainResult, error) {
+	short := workflow.WithActivityOptions(ctx, activityOptions(time.Minute, 10))
+	var spec activities.ModelSpec
+	if err := workflow.ExecuteActivity(short, a.LoadModel, activities.LoadModelInput{Model: w.in.Model}).Get(ctx, &spec); err != nil {
+		return nil, err
+	}
+	if spec.Retrain == nil {
+		return nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("model %s has no retrain section in the config", w.in.Model), activities.ErrConfig, nil)
+	}
+	champion := spec.Version
+	w.state.Champion = champion
+	runID := workflow.GetInfo(ctx).WorkflowExecution.RunID
+
+	w.state.Step = "training"
+	trainCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: spec.Retrain.Timeout.D(),
+		HeartbeatTimeout:    2 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: 10 * time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute,
+			MaximumAttempts: 3, NonRetryableErrorTypes: append(permanentErrors, activities.ErrTraining),
+		},
+	})
+	var trained activities.TrainResult
+	if err := workflow.ExecuteActivity(trainCtx, a.Train, activities.TrainInput{Model: w.in.Model, RunID: runID, Reason: w.in.Reason}).Get(ctx, &trained); err != nil {
+		return nil, fmt.Errorf("train %s: %w", w.in.Model, err)
+	}
+
+	w.state.Step = "registering"
+	var reg activities.RegisterResult
+	if err := workflow.ExecuteActivity(short, a.Register, activities.RegisterInput{Model: w.in.Model, RunID: runID, Reason: w.in.Reason, Train: trained}).Get(ctx, &reg); err != nil {
+		return nil, fmt.Errorf("register challenger of %s: %w", w.in.Model, err)
+	}
+	w.state.Challenger = reg.Version
+
+	w.state.Step = "validating"
+	validateCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Minute, HeartbeatTimeout: time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 5, NonRetryableErrorTypes: permanentErrors},
+	})
+	var val activities.ValidateResult
+	if err := workflow.ExecuteActivity(validateCtx, a.Validate, activities.ValidateInput{Model: w.in.Model, Champion: champion, Challenger: reg.Version}).Get(ctx, &val); err != nil {
+		return nil, fmt.Errorf("validate challenger %s of %s: %w", reg.Version, w.in.Model, err)
+	}
+	w.state.Validation = &val
+	result := &RetrainResult{Challenger: reg.Version, Champion: champion, Validation: val}
+
+	if ok, why := Gate(val, spec.Retrain.MinImprovement); !ok {
+		result.Outcome, result.Reason = OutcomeGateFailed, why
+		w.record(ctx, reg.Version, "rejected", why, "gate")
+		w.state.Step = "done"
+		return result, nil
+	}
+
+	actor := "vigil (gate passed)"
+	if spec.Retrain.Approval == "required" {
+		w.state.Step = "awaiting-approval"
+		decided, err := workflow.AwaitWithTimeout(ctx, spec.Retrain.ApprovalTimeout.D(), func() bool { return w.state.Decision != nil })
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case !decided:
+			result.Outcome, result.Reason = OutcomeApprovalTimeout, fmt.Sprintf("no decision within %s", spec.Retrain.ApprovalTimeout)
+			w.record(ctx, reg.Version, "rejected", result.Reason, "timeout")
+			w.state.Step = "done"
+			return result, nil
+		case !w.state.Decision.Approved:
+			result.Outcome, result.Reason = OutcomeRejected, w.state.Decision.Reason
+			w.record(ctx, reg.Version, "rejected", "rejected by "+w.state.Decision.Actor+": "+w.state.Decision.Reason, w.state.Decision.Actor)
+			w.state.Step = "done"
+			return result, nil
+		}
+		actor = w.state.Decision.Actor
+	}
+
+	w.state.Step = "promoting"
+	if err := w.promote(ctx, reg.Version, actor); err != nil {
+		return nil, err
+	}
+	result.Outcome = OutcomePromoted
+	result.Reason = w.in.Reason
+	w.state.Step = "done"
+	return result, nil
+}
+
+// promote moves the production alias, then deploys. If deploying fails the
+// alias goes back (compensation), so registry and serving never disagree.
+func (w *retrainWorkflow) promote(ctx workflow.Context, version, actor string) (err error) {
+	short := workflow.WithActivityOptions(ctx, activityOptions(time.Minute, 10))
+	var moved activities.SetAliasResult
+	if err := workflow.ExecuteActivity(short, a.SetAlias, activities.SetAliasInput{
+		Model: w.in.Model, Alias: "production", Version: version, Actor: actor, Reason: w.in.Reason,
+	}).Get(ctx, &moved); err != nil {
+		return fmt.Errorf("promote %s of %s: %w", version, w.in.Model, err)
+	}
+	defer func() {
+		if err == nil {
+			return
+		}
+		// Compensate on a disconnected context: the workflow may be cancelled.
+		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		dctx = workflow.WithActivityOptions(dctx, activityOptions(time.Minute, 20))
+		cerr := workflow.ExecuteActivity(dctx, a.SetAlias, activities.SetAliasInput{
+			Model: w.in.Model, Alias: "production", Version: moved.Previous, Actor: "vigil (compensation)",
+			Reason: fmt.Sprintf("promotion of %s failed: %v", version, err),
+		}).Get(dctx, nil)
+		err = errors.Join(err, cerr)
+	}()
+	deployCtx := workflow.WithActivityOptions(ctx, activityOptions(15*time.Minute, 3))
+	if err := workflow.ExecuteActivity(deployCtx, a.Deploy, activities.DeployInput{Model: w.in.Model, Version: version}).Get(ctx, nil); err != nil {
+		return fmt.Errorf("deploy %s of %s: %w", version, w.in.Model, err)
+	}
+	return nil
+}
+
+func (w *retrainWorkflow) record(ctx workflow.Context, version, status, reason, actor string) {
+	short := workflow.WithActivityOptions(ctx, activityOptions(time.Minute, 10))
+	if err := workflow.ExecuteActivity(short, a.RecordOutcome, activities.RecordOutcomeInput{
+		Model: w.in.Model, Version: version, Status: status, Reason: reason, Actor: actor,
+	}).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Error("record retrain outcome", "model", w.in.Model, "err", err)
+	}
+}
+
+// Gate decides whether a challenger may replace the champion: it must break
+// no baseline constraint and beat the champion by at least minImprovement
+// on the validation metric (in the metric's better direction).
+func Gate(v activities.ValidateResult, minImprovement float64) (bool, string) {
+	if len(v.Violations) > 0 {
+		return false, fmt.Sprintf("challenger breaks %d constraint(s): %v", len(v.Violations), v.Violations)
+	}
+	if !v.HasChampion {
+		return true, "no champion in production"
+	}
+	gain := v.Challenger - v.Champion
+	if !v.HigherIsBetter {
+		gain = -gain
+	}
+	if gain < minImprovement {
+		return false, fmt.Sprintf("%s: challenger %.4f vs champion %.4f, improvement %.4f < required %.4f",
+			v.Metric, v.Challenger, v.Champion, gain, minImprovement)
+	}
+	return true, fmt.Sprintf("%s improved by %.4f", v.Metric, gain)
+}
+
+// RollbackWorkflow moves production back to an earlier version and records
+// why; its fixed ID per model keeps two rollbacks from racing.
+func RollbackWorkflow(ctx workflow.Context, in activities.RollbackInput) (*activities.RollbackResult, error) {
+	short := workflow.WithActivityOptions(ctx, activityOptions(time.Minute, 10))
+	var res activities.RollbackResult
+	if err := workflow.ExecuteActivity(short, a.Rollback, in).Get(ctx, &res); err != nil {
+		return nil, fmt.Errorf("roll back %s: %w", in.Model, err)
+	}
+	deployCtx := workflow.WithActivityOptions(ctx, activityOptions(15*time.Minute, 3))
+	if err := workflow.ExecuteActivity(deployCtx, a.Deploy, activities.DeployInput{Model: in.Model, Version: res.To}).Get(ctx, nil); err != nil {
+		return nil, fmt.Errorf("deploy %s of %s after rollback: %w", res.To, in.Model, err)
+	}
+	return &res, nil
+}

@@ -1,0 +1,169 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/vigilml/vigil/config"
+)
+
+// ScheduleChange is what ApplySchedules did to one model's schedule.
+type ScheduleChange struct {
+	Model  string
+	ID     string
+	Action string // created | updated | unchanged | deleted
+}
+
+// ScheduleOptions is the schedule Vigil wants for a model: every
+// `schedule.every`, overlapping runs skipped (a slow evaluation must not pile
+// up), missed runs made up within `catchup_window` after an outage.
+func ScheduleOptions(m *config.Model, taskQueue string) client.ScheduleOptions {
+	return client.ScheduleOptions{
+		ID: ScheduleID(m.Name),
+		Spec: client.ScheduleSpec{
+			Intervals: []client.ScheduleIntervalSpec{{Every: m.Schedule.Every.D()}},
+		},
+		Action: &client.ScheduleWorkflowAction{
+			ID:                    ScheduleID(m.Name),
+			Workflow:              MonitorWorkflow,
+			Args:                  []any{MonitorInput{Model: m.Name}},
+			TaskQueue:             taskQueue,
+			TypedSearchAttributes: modelAttrs(m.Name),
+		},
+		Overlap:       enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+		CatchupWindow: m.Schedule.CatchupWindow.D(),
+		Paused:        m.Schedule.Paused,
+		Note:          "managed by vigil: edit the config and run `starter apply`",
+	}
+}
+
+// ApplySchedules creates or updates one schedule per configured model; with
+// prune it deletes Vigil schedules whose model left the config. Running it
+// twice changes nothing the second time.
+func ApplySchedules(ctx context.Context, c client.Client, cfg *config.Config, prune bool) ([]ScheduleChange, error) {
+	sc := c.ScheduleClient()
+	var changes []ScheduleChange
+	wanted := map[string]bool{}
+	for i := range cfg.Models {
+		m := &cfg.Models[i]
+		opts := ScheduleOptions(m, cfg.Temporal.TaskQueue)
+		wanted[opts.ID] = true
+		action, err := applyOne(ctx, sc, opts)
+		if err != nil {
+			return changes, fmt.Errorf("schedule of model %s: %w", m.Name, err)
+		}
+		changes = append(changes, ScheduleChange{Model: m.Name, ID: opts.ID, Action: action})
+	}
+	if !prune {
+		return changes, nil
+	}
+	iter, err := sc.List(ctx, client.ScheduleListOptions{PageSize: 100})
+	if err != nil {
+		return changes, fmt.Errorf("list schedules: %w", err)
+	}
+	var stale []string
+	for iter.HasNext() {
+		e, err := iter.Next()
+		if err != nil {
+			return changes, fmt.Errorf("list schedules: %w", err)
+		}
+		if strings.HasPrefix(e.ID, ScheduleID("")) && !wanted[e.ID] {
+			stale = append(stale, e.ID)
+		}
+	}
+	sort.Strings(stale)
+	for _, id := range stale {
+		if err := sc.GetHandle(ctx, id).Delete(ctx); err != nil {
+			return changes, fmt.Errorf("delete schedule %s: %w", id, err)
+		}
+		changes = append(changes, ScheduleChange{Model: strings.TrimPrefix(id, ScheduleID("")), ID: id, Action: "deleted"})
+	}
+	return changes, nil
+}
+
+func applyOne(ctx context.Context, sc client.ScheduleClient, opts client.ScheduleOptions) (string, error) {
+	_, err := sc.Create(ctx, opts)
+	if err == nil {
+		return "created", nil
+	}
+	var exists *serviceerror.AlreadyExists
+	if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) && !errors.As(err, &exists) {
+		return "", err
+	}
+	h := sc.GetHandle(ctx, opts.ID)
+	desc, err := h.Describe(ctx)
+	if err != nil {
+		return "", err
+	}
+	if sameSchedule(desc, opts) {
+		return "unchanged", nil
+	}
+	err = h.Update(ctx, client.ScheduleUpdateOptions{
+		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
+			s := in.Description.Schedule
+			s.Spec = &opts.Spec
+			s.Action = opts.Action
+			s.Policy = &client.SchedulePolicies{Overlap: opts.Overlap, CatchupWindow: opts.CatchupWindow}
+			s.State.Paused = opts.Paused
+			s.State.Note = opts.Note
+			return &client.ScheduleUpdate{Schedule: &s}, nil
+		},
+	})
+	if err != nil {
+		return "", err
+	}
+	return "updated", nil
+}
+
+// sameSchedule compares what ApplySchedules manages; other fields (recent
+// actions, the schedule's own memo) are left alone.
+func sameSchedule(d *client.ScheduleDescription, want client.ScheduleOptions) bool {
+	s := d.Schedule
+	if s.Spec == nil || s.Policy == nil || s.State == nil {
+		return false
+	}
+	if len(s.Spec.Intervals) != 1 || s.Spec.Intervals[0].Every != want.Spec.Intervals[0].Every || s.Spec.Intervals[0].Offset != 0 {
+		return false
+	}
+	if s.Policy.Overlap != want.Overlap || s.Policy.CatchupWindow != want.CatchupWindow || s.State.Paused != want.Paused {
+		return false
+	}
+	act, ok := s.Action.(*client.ScheduleWorkflowAction)
+	if !ok {
+		return false
+	}
+	wantAct := want.Action.(*client.ScheduleWorkflowAction)
+	return act.TaskQueue == wantAct.TaskQueue && act.ID == wantAct.ID && workflowName(act.Workflow) == "MonitorWorkflow" &&
+		len(act.Args) == 1 && argModel(act.Args[0]) == wantAct.Args[0].(MonitorInput).Model
+}
+
+func workflowName(w any) string {
+	if s, ok := w.(string); ok {
+		return s
+	}
+	return fmt.Sprintf("%T", w)
+}
+
+// argModel decodes the schedule's recorded argument (a payload on describe).
+func argModel(arg any) string {
+	var in MonitorInput
+	switch v := arg.(type) {
+	case MonitorInput:
+		return v.Model
+	case *commonpb.Payload:
+		if converter.GetDefaultDataConverter().FromPayload(v, &in) == nil {
+			return in.Model
+		}
+	}
+	return ""
+}

@@ -48,8 +48,8 @@ type Activities struct {
 	Notifiers map[string]notify.Notifier
 	// Workflows starts and signals workflows (incident, retrain).
 	Workflows Workflows
-	Metrics  Metrics
-	Logger   *slog.Logger
+	Metrics   Metrics
+	Logger    *slog.Logger
 	// Models is the model lifecycle backend (registry, trainers, serving);
 	// nil when no model has a retrain section.
 	Models ModelOps

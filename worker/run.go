@@ -292,5 +292,3 @@ func firstModel(cfg *config.Config) string {
 	}
 	return cfg.Models[0].Name
 }
-
-

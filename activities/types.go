@@ -162,6 +162,13 @@ type TrainInput struct {
 	Model  string
 	RunID  string
 	Reason string
+	// The data windows, fixed by the workflow so that retries and
+	// validation see exactly the same records: training data is the labeled
+	// production traffic in [TrainFrom, TrainTo), the held-out validation
+	// data is [TrainTo, HoldoutTo).
+	TrainFrom time.Time
+	TrainTo   time.Time
+	HoldoutTo time.Time
 }
 
 // TrainResult describes the challenger a run produced.
@@ -192,6 +199,11 @@ type ValidateInput struct {
 	Model      string
 	Champion   string // "" when nothing is in production yet
 	Challenger string
+	// RunID and the held-out window [HoldoutFrom, HoldoutTo) are the
+	// training run's.
+	RunID       string
+	HoldoutFrom time.Time
+	HoldoutTo   time.Time
 }
 
 // ValidateResult is the comparison the gate decides on.

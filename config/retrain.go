@@ -25,6 +25,12 @@ type Retrain struct {
 	ApprovalTimeout Duration `yaml:"approval_timeout"`
 	// Timeout bounds one training run.
 	Timeout Duration `yaml:"timeout"`
+	// TrainWindow is how much labeled production data, ending where the
+	// validation window starts, the challenger is trained on.
+	TrainWindow Duration `yaml:"train_window"`
+	// ValidationWindow is the most recent labeled data, held out from
+	// training, on which champion and challenger are compared.
+	ValidationWindow Duration `yaml:"validation_window"`
 	// Output is where training runs write their artifacts, one sub-directory
 	// (or sub-prefix) per run: a local dir or file:// URI for trainer:
 	// command, an s3:// prefix for sagemaker. Default: <storage.registry>/<model>/runs.
@@ -111,6 +117,8 @@ func (r *Retrain) applyDefaults() {
 	orDefault(&r.Approval, "none")
 	orDefault(&r.ApprovalTimeout, Duration(24*time.Hour))
 	orDefault(&r.Timeout, Duration(2*time.Hour))
+	orDefault(&r.TrainWindow, Duration(7*24*time.Hour))
+	orDefault(&r.ValidationWindow, Duration(24*time.Hour))
 	if s := r.SageMaker; s != nil {
 		orDefault(&s.InstanceType, "ml.m5.large")
 		orDefault(&s.InstanceCount, 1)

@@ -115,6 +115,9 @@ func (w *retrainWorkflow) run(ctx workflow.Context) (*RetrainResult, error) {
 	champion := spec.Version
 	w.state.Champion = champion
 	runID := workflow.GetInfo(ctx).WorkflowExecution.RunID
+	holdoutTo := workflow.Now(ctx).UTC().Truncate(time.Second)
+	trainTo := holdoutTo.Add(-spec.Retrain.ValidationWindow.D())
+	trainFrom := trainTo.Add(-spec.Retrain.TrainWindow.D())
 
 	w.state.Step = "training"
 	trainCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
@@ -126,7 +129,9 @@ func (w *retrainWorkflow) run(ctx workflow.Context) (*RetrainResult, error) {
 		},
 	})
 	var trained activities.TrainResult
-	if err := workflow.ExecuteActivity(trainCtx, a.Train, activities.TrainInput{Model: w.in.Model, RunID: runID, Reason: w.in.Reason}).Get(ctx, &trained); err != nil {
+	if err := workflow.ExecuteActivity(trainCtx, a.Train, activities.TrainInput{
+		Model: w.in.Model, RunID: runID, Reason: w.in.Reason, TrainFrom: trainFrom, TrainTo: trainTo, HoldoutTo: holdoutTo,
+	}).Get(ctx, &trained); err != nil {
 		return nil, fmt.Errorf("train %s: %w", w.in.Model, err)
 	}
 
@@ -143,7 +148,9 @@ func (w *retrainWorkflow) run(ctx workflow.Context) (*RetrainResult, error) {
 		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 5, NonRetryableErrorTypes: permanentErrors},
 	})
 	var val activities.ValidateResult
-	if err := workflow.ExecuteActivity(validateCtx, a.Validate, activities.ValidateInput{Model: w.in.Model, Champion: champion, Challenger: reg.Version}).Get(ctx, &val); err != nil {
+	if err := workflow.ExecuteActivity(validateCtx, a.Validate, activities.ValidateInput{
+		Model: w.in.Model, Champion: champion, Challenger: reg.Version, RunID: runID, HoldoutFrom: trainTo, HoldoutTo: holdoutTo,
+	}).Get(ctx, &val); err != nil {
 		return nil, fmt.Errorf("validate challenger %s of %s: %w", reg.Version, w.in.Model, err)
 	}
 	w.state.Validation = &val

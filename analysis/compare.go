@@ -87,7 +87,8 @@ var ErrSchemaMismatch = errors.New("analysis: profiles have different schemas")
 // CompareProfiles builds the report of a current window from its profile and
 // the reference's. Both must be made with the same Schema (InferSchema on the
 // reference) — for a sharded window, profile each shard with NewProfiler,
-// Merge them, then compare.
+// Merge them, then compare. It sorts exact samples in place and caches
+// moments, so it must not run concurrently on the same profiles.
 func CompareProfiles(ref, cur *Profile, opts Options) (*Report, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err

@@ -24,10 +24,10 @@ type analyzeFlags struct {
 }
 
 func (f *analyzeFlags) register(fs *flag.FlagSet, withCurrent bool) {
-	fs.StringVar(&f.reference, "reference", "", "reference window: a local file (csv, jsonl, ...)")
+	fs.StringVar(&f.reference, "reference", "", "reference window: a local `file` (csv, jsonl, ...)")
 	if withCurrent {
-		fs.StringVar(&f.current, "current", "", "current window to compare with the reference (required)")
-		fs.StringVar(&f.baseline, "baseline", "", "baseline.json made by `starter baseline`: report its violated constraints")
+		fs.StringVar(&f.current, "current", "", "current window `file` to compare with the reference (required)")
+		fs.StringVar(&f.baseline, "baseline", "", "a `file` written by 'starter baseline': report the constraints the current window violates\n(with -baseline, -reference may be omitted: constraints and quality only, no drift)")
 		fs.StringVar(&f.out, "o", "", "write the JSON report to this file instead of stdout")
 		fs.StringVar(&f.driftMethod, "drift-method", "auto", "drift test: auto|ks|psi|wasserstein|jensenshannon|chisquare|hellinger|linf")
 		fs.Float64Var(&f.datasetShare, "dataset-drift-share", 0.5, "share of drifted features at which the dataset counts as drifted")
@@ -163,7 +163,8 @@ Flags:
 	}
 	refPath := f.reference
 	if refPath == "" {
-		// Constraints only: compare the window with itself for drift.
+		// Constraints only: the window is its own reference, so every drift
+		// statistic is 0; the baseline's constraints still apply.
 		refPath = f.current
 	}
 	ref, refC, err := openInput(ctx, refPath, inputFormat(refPath, f.format))

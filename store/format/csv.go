@@ -160,32 +160,36 @@ func (c *CSV) readRecord() ([]string, error) {
 		if len(line) == 0 {
 			continue
 		}
-		if strings.IndexByte(line, '"') < 0 {
-			return c.split(line), nil
+		if fields, ok := c.split(line); ok {
+			return fields, nil
 		}
 		return c.parseQuoted(line)
 	}
 }
 
 // split cuts an unquoted line at the delimiter; the cells share its memory.
-func (c *CSV) split(s string) []string {
+// It reports false when the line has a quote (see parseQuoted).
+func (c *CSV) split(s string) ([]string, bool) {
 	out := c.row[:0]
 	if c.columns == nil {
 		out = make([]string, 0, 16)
 	}
-	for {
-		i := strings.IndexByte(s, c.comma)
-		if i < 0 {
-			out = append(out, s)
-			break
+	// A byte loop beats IndexByte on short cells.
+	start := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case c.comma:
+			out = append(out, s[start:i])
+			start = i + 1
+		case '"':
+			return nil, false
 		}
-		out = append(out, s[:i])
-		s = s[i+1:]
 	}
+	out = append(out, s[start:])
 	if c.columns != nil && len(out) == len(c.columns) && cap(out) == cap(c.row) {
 		c.row = out
 	}
-	return out
+	return out, true
 }
 
 // parseQuoted parses a record with quoted fields, which may span lines.

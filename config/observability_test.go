@@ -1,0 +1,36 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestObservabilityValidate(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		o    Observability
+		want []string // substrings of the errors, in order; none for valid
+	}{
+		{"zero value", Observability{}, nil},
+		{"udp agent", Observability{MaxFeatures: 20, Datadog: &Datadog{Address: "127.0.0.1:8125", Tags: []string{"env:prod"}}}, nil},
+		{"unix socket", Observability{Datadog: &Datadog{Address: "unix:///var/run/datadog/dsd.socket", Namespace: "ml.vigil."}}, nil},
+		{"negative cap", Observability{MaxFeatures: -1}, []string{"observability.max_features: want 0 (default 50) to 10000"}},
+		{"no address", Observability{Datadog: &Datadog{}}, []string{"observability.datadog.address: required"}},
+		{"no port", Observability{Datadog: &Datadog{Address: "agent"}}, []string{"observability.datadog.address: want host:port"}},
+		{"empty socket", Observability{Datadog: &Datadog{Address: "unix://"}}, []string{"needs a socket path"}},
+		{"bad tag", Observability{Datadog: &Datadog{Address: "agent:8125", Tags: []string{"ok:1", "a,b"}}}, []string{"observability.datadog.tags[1]"}},
+		{"bad namespace", Observability{Datadog: &Datadog{Address: "agent:8125", Namespace: "my ns"}}, []string{"observability.datadog.namespace"}},
+	} {
+		d := &decoder{file: "vigil.yaml", lines: map[string]int{}}
+		c.o.validate(d)
+		if len(d.errs) != len(c.want) {
+			t.Errorf("%s: errors %v, want %d", c.name, d.errs, len(c.want))
+			continue
+		}
+		for i, w := range c.want {
+			if !strings.Contains(d.errs[i].Error(), w) {
+				t.Errorf("%s: error %q, want it to contain %q", c.name, d.errs[i].Error(), w)
+			}
+		}
+	}
+}

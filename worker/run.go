@@ -105,12 +105,10 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		return err
 	}
 	defer w.Client.Close()
-	if !o.dev {
-		// Registering search attributes needs operator rights; a worker
-		// without them still works, the UI filters just won't.
-		if err := devserver.EnsureSearchAttributes(ctx, w.Client, cfg.Temporal.Namespace, workflows.SearchAttributes()); err != nil {
-			log.Warn("could not register Vigil's search attributes; run `starter apply` with operator rights", "err", err)
-		}
+	// Registering search attributes needs operator rights; a worker without
+	// them still works, the UI filters just won't.
+	if err := (&workflows.Client{C: w.Client}).EnsureSearchAttributes(ctx, cfg.Temporal.Namespace); err != nil {
+		log.Warn("could not register Vigil's search attributes; run `starter apply` with operator rights", "err", err)
 	}
 
 	w.Store = store.New(cfg.Storage, store.WithLogger(log))

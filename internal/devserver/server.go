@@ -21,7 +21,6 @@ import (
 	uiconfig "github.com/temporalio/ui-server/v2/server/config"
 	uioptions "github.com/temporalio/ui-server/v2/server/server_options"
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/server/common/authorization"
@@ -53,7 +52,7 @@ type Options struct {
 	Namespace string
 	// Retention is how long closed workflows stay visible.
 	Retention time.Duration
-	// SearchAttributes are registered on the namespace (idempotently).
+	// SearchAttributes are registered on the namespace when it is created.
 	SearchAttributes map[string]enumspb.IndexedValueType
 	// Logger receives the server's warnings and errors; nil discards them.
 	Logger *slog.Logger
@@ -214,8 +213,9 @@ func serverConfig(sqlConf *config.SQL, grpcPorts map[primitives.ServiceName]int,
 	return &c
 }
 
-// ensureNamespace brings an existing namespace up to the options: retention
-// and search attributes may have changed since the file was created.
+// ensureNamespace brings an existing namespace's retention up to the
+// options. Search attributes are registered at creation; callers add ones
+// that a newer version introduced through the operator API.
 func (s *Server) ensureNamespace(ctx context.Context) error {
 	c, err := s.Client(ctx)
 	if err != nil {
@@ -234,30 +234,6 @@ func (s *Server) ensureNamespace(ctx context.Context) error {
 		}); err != nil {
 			return fmt.Errorf("devserver: update namespace retention: %w", err)
 		}
-	}
-	return EnsureSearchAttributes(ctx, c, s.opts.Namespace, s.opts.SearchAttributes)
-}
-
-// EnsureSearchAttributes registers the custom search attributes that are
-// missing; existing ones are left alone, so it is safe to call at every start.
-func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string, attrs map[string]enumspb.IndexedValueType) error {
-	have, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
-	if err != nil {
-		return fmt.Errorf("list search attributes: %w", err)
-	}
-	missing := map[string]enumspb.IndexedValueType{}
-	for name, typ := range attrs {
-		if _, ok := have.GetCustomAttributes()[name]; !ok {
-			missing[name] = typ
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	if _, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
-		Namespace: namespace, SearchAttributes: missing,
-	}); err != nil {
-		return fmt.Errorf("add search attributes: %w", err)
 	}
 	return nil
 }

@@ -1,0 +1,129 @@
+// Command starter is Vigil's CLI: validate a config, apply schedules, run
+// and inspect evaluations, retrain, roll back, acknowledge and silence
+// incidents, analyze files offline. Everything it does through Temporal can
+// also be done with the plain temporal CLI (see the README).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+var commands = map[string]command{
+	"validate":  {"check a config file; print every error with file:line", cmdValidate},
+	"apply":     {"create or update one Temporal Schedule per model (-prune deletes removed models')", cmdApply},
+	"list":      {"models, their schedules and last status", cmdList},
+	"trigger":   {"run an evaluation of a model now", cmdTrigger},
+	"backfill":  {"re-evaluate past windows of a model through its schedule", cmdBackfill},
+	"history":   {"past evaluations, incidents and retrains of a model", cmdHistory},
+	"incidents": {"open incidents of a model (the incident workflow's state)", cmdIncidents},
+	"ack":       {"acknowledge a model's open incidents (stops escalation)", cmdAck},
+	"silence":   {"mute a model's alerts for a while", cmdSilence},
+	"retrain":   {"start a retrain of a model (refused while one runs)", cmdRetrain},
+	"approve":   {"approve the challenger a retrain is waiting on", cmdApprove},
+	"reject":    {"reject the challenger a retrain is waiting on", cmdReject},
+	"rollback":  {"move a model's production alias back (RollbackWorkflow)", cmdRollback},
+	"models":    {"model registry: list | history | show", cmdModels},
+	"promote":   {"point production at a registered version", cmdPromote},
+	"analyze":   {"compare two data files offline: performance, drift, quality", cmdAnalyze},
+	"baseline":  {"profile a reference file into statistics and constraints", cmdBaseline},
+	"report":    {"print a stored evaluation report", cmdReport},
+	"notify":    {"notify test: send a test alert through each integration", cmdNotify},
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(runMain(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// runMain dispatches a command line and returns the exit code: 0 ok, 1 the
+// command failed, 2 usage.
+func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd, ok := commands[args[0]]
+	if !ok || cmd.run == nil {
+		fmt.Fprintf(stderr, "starter: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	err := cmd.run(ctx, args[1:], stdout, stderr)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	}
+	fmt.Fprintf(stderr, "starter %s: %v\n", args[0], err)
+	return 1
+}
+
+// errUsage marks errors already explained by the flag set's usage text.
+var errUsage = errors.New("usage")
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `Usage: starter <command> [flags]
+
+Vigil's command line. Commands that talk to Temporal read temporal.address and
+temporal.namespace from -config (default vigil.yaml; the built-in demo config
+when that file does not exist) or VIGIL_TEMPORAL_ADDRESS.
+
+Commands:
+`)
+	names := make([]string, 0, len(commands))
+	for name := range commands {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if commands[name].run != nil {
+			fmt.Fprintf(w, "  %-10s %s\n", name, commands[name].summary)
+		}
+	}
+	fmt.Fprint(w, "\nRun 'starter <command> -h' for a command's flags.\n")
+}
+
+func cmdNotify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "test" {
+		fmt.Fprintln(stderr, "Usage: starter notify test [-config vigil.yaml] [-route NAME]")
+		return errUsage
+	}
+	return cmdNotifyTest(ctx, args[1:], stdout, stderr)
+}
+
+// parseFlags parses args and turns a usage problem into errUsage (the flag
+// set has printed it).
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
+		return errUsage
+	}
+	return nil
+}

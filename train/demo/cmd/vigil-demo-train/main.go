@@ -4,7 +4,10 @@
 //
 //	VIGIL_TRAIN_DATA        file or directory of JSONL/CSV records with labels
 //	VIGIL_VALIDATION_DATA   optional; metrics are computed on it (else on the training data)
-//	VIGIL_OUTPUT_DIR        where model.json and metrics.json are written
+//	VIGIL_OUTPUT_DIR        where model.json and metrics.json are written, and,
+//	                        with validation data, validation_predictions.jsonl
+//	                        ({event_id, prediction, score} per validation record
+//	                        that has an event_id)
 //	VIGIL_HYPERPARAMETERS   JSON object; understood keys: l2, max_iter, target, features
 //
 // Flags override the environment:
@@ -104,6 +107,13 @@ func run(args []string, getenv func(string) string, stdout io.Writer) error {
 	}
 	if err := m.Save(filepath.Join(*outDir, "model.json")); err != nil {
 		return err
+	}
+	if *valPath != "" {
+		n, err := writePredictions(strings.TrimPrefix(*valPath, "file://"), m, filepath.Join(*outDir, predictionsFile))
+		if err != nil {
+			return fmt.Errorf("validation predictions: %w", err)
+		}
+		fmt.Fprintf(stdout, "wrote %d validation predictions to %s\n", n, predictionsFile)
 	}
 	b, _ := json.MarshalIndent(metrics, "", "  ")
 	return os.WriteFile(filepath.Join(*outDir, "metrics.json"), append(b, '\n'), 0o644)

@@ -1,0 +1,406 @@
+package lifecycle
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/vigilml/vigil/activities"
+	"github.com/vigilml/vigil/analysis"
+	"github.com/vigilml/vigil/config"
+	"github.com/vigilml/vigil/store"
+	"github.com/vigilml/vigil/train"
+)
+
+// Challenger sources, as the validation report records them.
+const (
+	// SourcePredictions: the trainer's validation_predictions.jsonl joined
+	// to the held-out labels and analysed like the champion's traffic.
+	SourcePredictions = "validation-predictions"
+	// SourceTrainerMetrics: the trainer wrote no predictions; the value is
+	// its own metrics.json figure (same name without "performance."), which
+	// Vigil cannot check uses the same definition.
+	SourceTrainerMetrics = "trainer-metrics"
+)
+
+// ValidationReport is what Validate stores next to the run's artifacts.
+type ValidationReport struct {
+	Model            string           `json:"model"`
+	RunID            string           `json:"run_id"`
+	HoldoutFrom      time.Time        `json:"holdout_from"`
+	HoldoutTo        time.Time        `json:"holdout_to"`
+	Metric           string           `json:"metric"`
+	HigherIsBetter   bool             `json:"higher_is_better"`
+	Champion         string           `json:"champion,omitempty"`
+	ChampionValue    *float64         `json:"champion_value,omitempty"`
+	Challenger       string           `json:"challenger"`
+	ChallengerValue  float64          `json:"challenger_value"`
+	ChallengerSource string           `json:"challenger_source"`
+	Rows             int64            `json:"rows"`
+	Violations       []string         `json:"violations"`
+	Notes            []string         `json:"notes,omitempty"`
+	ChampionReport   *analysis.Report `json:"champion_report,omitempty"`
+	ChallengerReport *analysis.Report `json:"challenger_report,omitempty"`
+}
+
+// lowerIsBetter lists the metrics whose smaller values are better.
+var lowerIsBetter = map[string]bool{"log_loss": true, "mae": true, "mse": true, "rmse": true, "mape": true}
+
+// HigherIsBetter reports a metric's better direction ("performance.rmse": false).
+func HigherIsBetter(metric string) bool {
+	name := metric[strings.LastIndex(metric, ".")+1:]
+	return !lowerIsBetter[name]
+}
+
+// Validate scores champion and challenger on the same held-out labeled rows
+// with the analysis engine: the champion on its own logged predictions of
+// [HoldoutFrom, HoldoutTo), the challenger on the predictions its trainer
+// wrote for validation.jsonl (the same window's labeled rows, exported by
+// Train), restricted to the events both sides have. The comparison report
+// is stored as validation-report.json in the run's output.
+func (o *Ops) Validate(ctx context.Context, in activities.ValidateInput) (*activities.ValidateResult, error) {
+	cfg, m, err := o.retrainModel(in.Model)
+	if err != nil {
+		return nil, err
+	}
+	chall, err := ParseVersion(in.Challenger)
+	if err != nil {
+		return nil, err
+	}
+	if chall == 0 {
+		return nil, permanentf("validate %s: no challenger version", in.Model)
+	}
+	if _, err := ParseVersion(in.Champion); err != nil {
+		return nil, err
+	}
+	metric := m.Retrain.Metric
+	if metric == "" {
+		metric = config.MainMetric(m.Task)
+	}
+	output := train.RunOutput(cfg, m, in.RunID)
+	man, err := o.readManifest(ctx, output)
+	if err != nil {
+		return nil, err
+	}
+	if man == nil {
+		return nil, permanentf("validate %s: run %s has no exported data (%s/%s); was it trained by this worker?", in.Model, in.RunID, output, DataManifestFile)
+	}
+	rep := &ValidationReport{Model: m.Name, RunID: in.RunID, HoldoutFrom: in.HoldoutFrom, HoldoutTo: in.HoldoutTo,
+		Metric: metric, HigherIsBetter: HigherIsBetter(metric), Champion: in.Champion, Challenger: in.Challenger,
+		Violations: []string{}}
+	rep.Notes = append(rep.Notes, "no baseline constraints are configured for retraining; violations are not checked")
+
+	// The challenger's predictions, by event id (memory: the held-out window).
+	preds, err := o.readPredictions(ctx, output)
+	if err != nil {
+		return nil, err
+	}
+	// The held-out events both sides are scored on.
+	ids := map[string]bool{}
+	if err := o.eachValidationID(ctx, man, func(id string) {
+		if id != "" && (preds == nil || preds[id] != [2]string{}) {
+			ids[id] = true
+		}
+	}); err != nil {
+		return nil, err
+	}
+
+	chOpts := activities.AnalysisOptions(m)
+	predCol, scoreCol := orDefault(m.Columns.Prediction, "prediction"), orDefault(m.Columns.Score, "score")
+	chOpts.Prediction, chOpts.Score, chOpts.Latency, chOpts.Time, chOpts.EventID = predCol, "", "", "", "event_id"
+	if m.Columns.Score != "" {
+		chOpts.Score = scoreCol
+	}
+	if preds != nil {
+		open := func() (analysis.Rows, error) {
+			r, c, err := o.st.OpenURI(ctx, man.ValidationURI, "jsonl", store.ReadOptions{})
+			if err != nil {
+				return nil, err
+			}
+			return newJoinRows(r, c, preds, predCol, scoreCol), nil
+		}
+		r, err := o.analyze(open, chOpts)
+		if err != nil {
+			return nil, fmt.Errorf("validate %s: challenger %s: %w", in.Model, in.Challenger, err)
+		}
+		v, ok := r.Metric(metric)
+		if !ok {
+			return nil, permanentf("validate %s: the challenger's report has no %s (labeled rows: %d)", in.Model, metric, r.Rows.Labeled)
+		}
+		rep.ChallengerValue, rep.ChallengerSource, rep.ChallengerReport, rep.Rows = v, SourcePredictions, r, r.Rows.Labeled
+	} else {
+		ver, err := o.reg.Get(ctx, in.Model, chall)
+		if err != nil {
+			return nil, err
+		}
+		name := strings.TrimPrefix(metric, "performance.")
+		v, ok := ver.Metrics[name]
+		if !ok {
+			return nil, permanentf("validate %s: challenger %s wrote no %s and its metrics.json has no %q: write validation predictions (see train/README.md) or report the metric",
+				in.Model, in.Challenger, ValidationPredictionsFile, name)
+		}
+		rep.ChallengerValue, rep.ChallengerSource = v, SourceTrainerMetrics
+		rep.Notes = append(rep.Notes, fmt.Sprintf("the trainer wrote no %s: the challenger's %s is its own metrics.json value, computed on validation.jsonl by the trainer", ValidationPredictionsFile, name))
+		o.log.Warn("challenger scored by its trainer's metrics", "model", in.Model, "challenger", in.Challenger, "metric", name)
+	}
+
+	res := &activities.ValidateResult{Metric: metric, Challenger: rep.ChallengerValue, HigherIsBetter: rep.HigherIsBetter}
+	if in.Champion != "" {
+		open := func() (analysis.Rows, error) {
+			rows, _, err := o.st.OpenWindow(ctx, m, in.HoldoutFrom, in.HoldoutTo)
+			if err != nil {
+				return nil, err
+			}
+			return newFilterRows(rows, m, ids), nil
+		}
+		r, err := o.analyze(open, activities.AnalysisOptions(m))
+		if err != nil {
+			return nil, fmt.Errorf("validate %s: champion %s: %w", in.Model, in.Champion, err)
+		}
+		v, ok := r.Metric(metric)
+		if !ok {
+			return nil, permanentf("validate %s: the champion's report has no %s (labeled rows: %d)", in.Model, metric, r.Rows.Labeled)
+		}
+		rep.ChampionValue, rep.ChampionReport = &v, r
+		res.Champion, res.HasChampion = v, true
+		if rep.ChallengerSource != SourcePredictions {
+			rep.Rows = r.Rows.Labeled
+		} else if r.Rows.Labeled != rep.Rows {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("champion scored on %d rows, challenger on %d (events missing from the store since training)", r.Rows.Labeled, rep.Rows))
+		}
+	}
+	if rep.Rows == 0 {
+		rep.Rows = man.ValidationRows
+	}
+	res.Rows = rep.Rows
+	res.Violations = rep.Violations
+
+	data, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	uri, err := o.st.PutObject(ctx, output, ValidationReportFile, append(data, '\n'))
+	if err != nil {
+		return nil, fmt.Errorf("validate %s: store report: %w", in.Model, err)
+	}
+	res.ReportURI = uri
+	o.log.Info("validated challenger", "model", in.Model, "metric", metric, "champion", in.Champion,
+		"champion_value", res.Champion, "challenger", in.Challenger, "challenger_value", res.Challenger, "rows", res.Rows, "report", uri)
+	return res, nil
+}
+
+func orDefault(v, def string) string {
+	if v != "" {
+		return v
+	}
+	return def
+}
+
+// analyze runs the engine with the rows as both reference and current: only
+// performance is wanted, and drift of a window against itself is nil.
+func (o *Ops) analyze(open func() (analysis.Rows, error), opts analysis.Options) (*analysis.Report, error) {
+	ref, err := open()
+	if err != nil {
+		return nil, err
+	}
+	defer closeRows(ref)
+	cur, err := open()
+	if err != nil {
+		return nil, err
+	}
+	defer closeRows(cur)
+	rep, err := analysis.Analyze(ref, cur, opts)
+	if err != nil {
+		if ioErr := errors.Join(ref.Err(), cur.Err()); ioErr != nil {
+			return nil, ioErr
+		}
+		return nil, &permanentError{err}
+	}
+	if err := cur.Err(); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// readPredictions reads the trainer's validation predictions; nil when the
+// trainer wrote none.
+func (o *Ops) readPredictions(ctx context.Context, output string) (map[string][2]string, error) {
+	blobs, err := o.st.Blobs(ctx, output)
+	if err != nil {
+		return nil, err
+	}
+	data, _, err := blobs.Get(ctx, ValidationPredictionsFile)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	preds := map[string][2]string{}
+	sc := bufio.NewScanner(strings.NewReader(string(data)))
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for line := 1; sc.Scan(); line++ {
+		text := strings.TrimSpace(sc.Text())
+		if text == "" {
+			continue
+		}
+		var rec struct {
+			EventID    any             `json:"event_id"`
+			Prediction json.RawMessage `json:"prediction"`
+			Score      json.RawMessage `json:"score"`
+		}
+		if err := json.Unmarshal([]byte(text), &rec); err != nil {
+			return nil, permanentf("%s/%s line %d: %v", output, ValidationPredictionsFile, line, err)
+		}
+		id := cell(rec.EventID)
+		if id == "" || len(rec.Prediction) == 0 {
+			continue
+		}
+		preds[id] = [2]string{rawCell(rec.Prediction), rawCell(rec.Score)}
+	}
+	if len(preds) == 0 {
+		return nil, permanentf("%s/%s has no records with event_id and prediction", output, ValidationPredictionsFile)
+	}
+	return preds, sc.Err()
+}
+
+// eachValidationID calls fn with the event id of every exported held-out row.
+func (o *Ops) eachValidationID(ctx context.Context, man *dataManifest, fn func(string)) error {
+	r, c, err := o.st.OpenURI(ctx, man.ValidationURI, "jsonl", store.ReadOptions{})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	idx := -1
+	for i, col := range r.Columns() {
+		if col == "event_id" {
+			idx = i
+		}
+	}
+	for r.Next() {
+		if idx >= 0 {
+			fn(r.Row()[idx])
+		}
+	}
+	return r.Err()
+}
+
+func cell(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	default:
+		b, _ := json.Marshal(v)
+		return string(b)
+	}
+}
+
+func rawCell(raw json.RawMessage) string {
+	if len(raw) == 0 || string(raw) == "null" {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	return string(raw)
+}
+
+// joinRows adds the challenger's prediction and score to the exported
+// held-out rows, dropping rows it has no prediction for.
+type joinRows struct {
+	analysis.Rows
+	c     io.Closer
+	preds map[string][2]string
+	id    int
+	keep  []int
+	cols  []string
+	row   []string
+}
+
+func newJoinRows(r analysis.Rows, c io.Closer, preds map[string][2]string, predCol, scoreCol string) *joinRows {
+	j := &joinRows{Rows: r, c: c, preds: preds, id: -1}
+	for i, col := range r.Columns() {
+		if col == "event_id" {
+			j.id = i
+		}
+		if col != predCol && col != scoreCol {
+			j.keep = append(j.keep, i)
+			j.cols = append(j.cols, col)
+		}
+	}
+	j.cols = append(j.cols, predCol, scoreCol)
+	return j
+}
+
+func (j *joinRows) Columns() []string { return j.cols }
+func (j *joinRows) Row() []string     { return j.row }
+func (j *joinRows) Close() error      { return j.c.Close() }
+
+func (j *joinRows) Next() bool {
+	if j.id < 0 {
+		return false
+	}
+	for j.Rows.Next() {
+		row := j.Rows.Row()
+		p, ok := j.preds[row[j.id]]
+		if !ok {
+			continue
+		}
+		j.row = j.row[:0]
+		for _, i := range j.keep {
+			j.row = append(j.row, row[i])
+		}
+		j.row = append(j.row, p[0], p[1])
+		return true
+	}
+	return false
+}
+
+// filterRows keeps the champion's labeled rows of the held-out events.
+type filterRows struct {
+	analysis.Rows
+	ids        map[string]bool
+	id, target int
+}
+
+func newFilterRows(r analysis.Rows, m *config.Model, ids map[string]bool) *filterRows {
+	f := &filterRows{Rows: r, ids: ids, id: -1, target: -1}
+	for i, col := range r.Columns() {
+		switch col {
+		case m.Columns.EventID:
+			f.id = i
+		case m.Columns.Target:
+			f.target = i
+		}
+	}
+	return f
+}
+
+func (f *filterRows) Close() error {
+	if c, ok := f.Rows.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
+
+func (f *filterRows) Next() bool {
+	for f.Rows.Next() {
+		row := f.Rows.Row()
+		if f.target < 0 || row[f.target] == "" {
+			continue
+		}
+		if f.id >= 0 && len(f.ids) > 0 && !f.ids[row[f.id]] {
+			continue
+		}
+		return true
+	}
+	return false
+}

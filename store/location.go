@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -55,17 +54,6 @@ func (l location) String() string {
 		return "s3://" + l.bucket + "/" + l.path
 	}
 	return "file://" + filepath.ToSlash(l.path)
-}
-
-// join appends slash-separated elements to the location.
-func (l location) join(elem ...string) location {
-	if l.scheme == "s3" {
-		l.path = strings.TrimPrefix(path.Join(append([]string{l.path}, elem...)...), "/")
-		return l
-	}
-	parts := append([]string{l.path}, elem...)
-	l.path = filepath.Join(parts...)
-	return l
 }
 
 // object is one listed file or S3 object.

@@ -50,13 +50,14 @@ func OpenParquet(r io.Reader) (analysis.Rows, error) {
 		leaf, _ := f.Schema().Lookup(path...)
 		p.render[i] = renderer(leaf.Node)
 	}
-	p.reader = parquet.NewReader(f)
+	p.groups = f.RowGroups()
 	return p, nil
 }
 
 type parquetRows struct {
 	file    *parquet.File
-	reader  *parquet.Reader
+	groups  []parquet.RowGroup // row groups not opened yet
+	rows    parquet.Rows       // the open row group's rows
 	cleanup func()
 	cols    []string
 	render  []func(parquet.Value) string
@@ -78,17 +79,23 @@ func (p *parquetRows) Next() bool {
 		if p.done {
 			return false
 		}
-		n, err := p.reader.ReadRows(p.buf)
+		if p.rows == nil {
+			if len(p.groups) == 0 {
+				p.done = true
+				return false
+			}
+			p.rows, p.groups = p.groups[0].Rows(), p.groups[1:]
+		}
+		n, err := p.rows.ReadRows(p.buf)
 		p.n, p.i = n, 0
 		if err != nil {
-			p.done = true
+			p.rows.Close()
+			p.rows = nil
 			if !errors.Is(err, io.EOF) {
+				p.done = true
 				p.err = fmt.Errorf("parquet: %w", err)
 				return false
 			}
-		}
-		if n == 0 && p.done {
-			return false
 		}
 	}
 	clear(p.row)
@@ -109,9 +116,11 @@ func (p *parquetRows) Next() bool {
 
 // Close releases the reader and any temporary file.
 func (p *parquetRows) Close() error {
-	if p.reader != nil {
-		p.reader.Close()
+	if p.rows != nil {
+		p.rows.Close()
+		p.rows = nil
 	}
+	p.done = true
 	if p.cleanup != nil {
 		p.cleanup()
 		p.cleanup = nil

@@ -163,3 +163,52 @@ func TestCSVMatchesEncodingCSV(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkJSONL(b *testing.B) {
+	var sb strings.Builder
+	for i := 0; i < 10000; i++ {
+		fmt.Fprintf(&sb, `{"event_id":"e%d","model":"churn","model_version":"3","time":"2026-01-01T00:00:%02dZ","features":{"age":%d,"income":%d.5,"plan":"pro","tenure":%d,"score_a":0.%d},"prediction":1,"score":0.83,"latency_ms":12.5}`+"\n", i, i%60, 20+i%50, 1000+i, i%36, i%97)
+	}
+	data := sb.String()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		rows, _ := NewJSONL(strings.NewReader(data), Options{})
+		for rows.Next() {
+		}
+	}
+}
+
+func TestJSONLScanner(t *testing.T) {
+	tests := []struct {
+		line string
+		want string // k=v pairs joined by ';', or "invalid"
+	}{
+		{`{"a":1,"b":-2.5e3,"c":true,"d":false,"e":null}`, "a=1;b=-2.5e3;c=true;d=false;e="},
+		{` { "a" : "x" , "b" : { "c" : { "d" : 1 } } } `, "a=x;b.c.d=1"},
+		{`{"features":{"x":1,"y":{"z":2}},"s":"q\"uote\u00e9"}`, "x=1;y.z=2;s=q\"uoteé"},
+		{`{"k\u00e9y":[1,{"a":"]"},[2]],"n":0}`, `kéy=[1,{"a":"]"},[2]];n=0`},
+		{`{}`, ""},
+		{`{"a":1,}`, "invalid"},
+		{`{"a" 1}`, "invalid"},
+		{`{"a":tru}`, "invalid"},
+		{`{"a":"x}`, "invalid"},
+		{`{"a":1} trailing`, "invalid"},
+		{`[1,2]`, "invalid"},
+		{`{"a":[1,2}`, "invalid"},
+	}
+	for _, tc := range tests {
+		rec, err := flatten([]byte(tc.line), nil)
+		got := "invalid"
+		if err == nil {
+			var parts []string
+			for _, f := range rec {
+				parts = append(parts, f.k+"="+f.v)
+			}
+			got = strings.Join(parts, ";")
+		}
+		if got != tc.want {
+			t.Errorf("flatten(%s) = %q, want %q", tc.line, got, tc.want)
+		}
+	}
+}

@@ -35,8 +35,9 @@ func (g genBackend) open(_ context.Context, key string) (io.ReadCloser, error) {
 	return io.NopCloser(&genReader{n: g.perObject}), nil
 }
 
-func (genBackend) put(context.Context, string, []byte) error { return nil }
-func (genBackend) remove(context.Context, string) error      { return nil }
+func (genBackend) dirs(context.Context, string) ([]string, error) { return nil, nil }
+func (genBackend) put(context.Context, string, []byte) error      { return nil }
+func (genBackend) remove(context.Context, string) error           { return nil }
 
 // genReader produces n inference records, one per line.
 type genReader struct {

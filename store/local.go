@@ -83,6 +83,23 @@ func (b localBackend) list(ctx context.Context, prefix string, fn func(object) e
 	return nil
 }
 
+func (b localBackend) dirs(_ context.Context, prefix string) ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(b.root, filepath.FromSlash(prefix)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", b.uri(prefix), err)
+	}
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}
+
 func (b localBackend) open(_ context.Context, key string) (io.ReadCloser, error) {
 	f, err := os.Open(filepath.Join(b.root, filepath.FromSlash(key)))
 	if errors.Is(err, fs.ErrNotExist) {

@@ -69,6 +69,9 @@ type backend interface {
 	// list calls fn for every object whose key starts with prefix (a key
 	// prefix, not only a directory), in key order.
 	list(ctx context.Context, prefix string, fn func(object) error) error
+	// dirs lists the names of the immediate "directories" under prefix
+	// ("" or ending in "/"): sub-directories, or S3 common prefixes.
+	dirs(ctx context.Context, prefix string) ([]string, error)
 	// open streams one object.
 	open(ctx context.Context, key string) (io.ReadCloser, error)
 	// put writes an object atomically: readers see all of it or nothing.

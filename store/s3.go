@@ -97,6 +97,32 @@ func (b *s3Backend) list(ctx context.Context, prefix string, fn func(object) err
 	return nil
 }
 
+func (b *s3Backend) dirs(ctx context.Context, prefix string) ([]string, error) {
+	full := b.key(prefix)
+	if prefix == "" && b.prefix != "" {
+		full = b.prefix + "/"
+	}
+	p := s3.NewListObjectsV2Paginator(b.client, &s3.ListObjectsV2Input{
+		Bucket:    aws.String(b.bucket),
+		Prefix:    aws.String(full),
+		Delimiter: aws.String("/"),
+	})
+	var out []string
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, classify("list", b.uri(prefix), err)
+		}
+		for _, cp := range page.CommonPrefixes {
+			name := strings.TrimSuffix(strings.TrimPrefix(aws.ToString(cp.Prefix), full), "/")
+			if name != "" {
+				out = append(out, name)
+			}
+		}
+	}
+	return out, nil
+}
+
 func (b *s3Backend) open(ctx context.Context, key string) (io.ReadCloser, error) {
 	out, err := b.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(b.key(key))})
 	if err != nil {

@@ -91,7 +91,13 @@ func (s *Store) OpenWindow(ctx context.Context, m *config.Model, from, to time.T
 	if err != nil {
 		return nil, nil, err
 	}
-	objs, err := listHours(ctx, be, from, to)
+	roots := []string{""}
+	if m.Source.Format == "sagemaker" {
+		if roots, err = captureRoots(ctx, be); err != nil {
+			return nil, nil, fmt.Errorf("model %s: %w", m.Name, err)
+		}
+	}
+	objs, err := listHoursUnder(ctx, be, roots, from, to)
 	if err != nil {
 		return nil, nil, fmt.Errorf("model %s: %w", m.Name, err)
 	}

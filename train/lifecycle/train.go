@@ -317,7 +317,7 @@ func appendString(b []byte, s string) []byte {
 	return append(b, q...)
 }
 
-// rowsCloser closes analysis rows that hold files open.
+// closeRows closes analysis rows that hold files open.
 func closeRows(r analysis.Rows) {
 	if c, ok := r.(io.Closer); ok {
 		c.Close()

@@ -1,0 +1,363 @@
+package lifecycle
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigilml/vigil/activities"
+	"github.com/vigilml/vigil/config"
+	"github.com/vigilml/vigil/store"
+	"github.com/vigilml/vigil/train"
+	"github.com/vigilml/vigil/train/demo"
+	"github.com/vigilml/vigil/train/registry"
+	"github.com/vigilml/vigil/workflows"
+)
+
+var trainerBinary string
+
+// TestMain builds vigil-demo-train once: the tests run it through the
+// command backend exactly as the worker does.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "vigil-lifecycle")
+	if err != nil {
+		panic(err)
+	}
+	trainerBinary = filepath.Join(dir, "vigil-demo-train")
+	if out, err := exec.Command("go", "build", "-o", trainerBinary, "github.com/vigilml/vigil/train/demo/cmd/vigil-demo-train").CombinedOutput(); err != nil {
+		os.Stderr.Write(out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+var driftAt = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+
+type fixture struct {
+	dir string
+	cfg *config.Config
+	st  *store.Store
+	reg *registry.Registry
+	ops *Ops
+	gen *demo.Generator
+	v1  *demo.Model
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	yaml := fmt.Sprintf(`
+storage:
+  reports: file://%[1]s/reports
+  registry: file://%[1]s/registry
+models:
+  - name: demo
+    task: binary
+    schedule: {every: 1h}
+    columns: {target: label, prediction: prediction, score: score, latency: latency_ms}
+    source: {uri: "file://%[1]s/predictions", format: jsonl}
+    ground_truth: {uri: "file://%[1]s/ground-truth", format: jsonl}
+    reference: {uri: "file://%[1]s/reference.csv"}
+    retrain:
+      trainer: command
+      command: [%[2]q]
+      train_window: 4h
+      validation_window: 2h
+      min_improvement: 0.05
+`, dir, trainerBinary)
+	cfg, err := config.Parse("test.yaml", []byte(yaml), config.Options{SkipEnv: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.New(cfg.Storage, store.WithClock(func() time.Time { return driftAt.Add(24 * time.Hour) }))
+	blobs, err := st.Blobs(ctx, cfg.Storage.Registry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := registry.New(blobs)
+	g := demo.NewGenerator(demo.GeneratorConfig{Seed: 11, DriftAt: driftAt})
+	v, err := demo.Bootstrap(ctx, reg, "demo", filepath.Join(dir, "registry", "demo", "runs"), filepath.Join(dir, "reference.csv"), g, driftAt.Add(-time.Hour), 2000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1, err := demo.LoadURI(v.ArtifactURI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := New(func() *config.Config { return cfg }, st, reg, train.Deps{Getenv: func(string) string { return "" }}, nil)
+	return &fixture{dir: dir, cfg: cfg, st: st, reg: reg, ops: ops, gen: g, v1: v1}
+}
+
+// traffic writes n predictions per hour in [from, to), scored by v1, into
+// the hour partitions the ingest writes, and their labels (all but every
+// tenth, which has not arrived) 10 minutes later.
+func (f *fixture) traffic(t *testing.T, from, to time.Time, n int) {
+	t.Helper()
+	for h := from; h.Before(to); h = h.Add(time.Hour) {
+		var preds, labels strings.Builder
+		for i := 0; i < n; i++ {
+			at := h.Add(time.Duration(i) * time.Hour / time.Duration(n))
+			ex := f.gen.Sample(at)
+			score, pred, err := f.v1.Score(ex.FeatureMap())
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := fmt.Sprintf("e-%s-%04d", h.Format("0102T15"), i)
+			rec, _ := json.Marshal(map[string]any{"event_id": id, "model": "demo", "model_version": "v1",
+				"time": at.Format(time.RFC3339Nano), "features": ex.FeatureMap(), "prediction": pred, "score": score,
+				"latency_ms": ex.LatencyMS})
+			preds.Write(append(rec, '\n'))
+			if i%10 != 9 {
+				fmt.Fprintf(&labels, `{"event_id":%q,"label":%d,"time":%q}`+"\n", id, ex.Label, at.Add(10*time.Minute).Format(time.RFC3339Nano))
+			}
+		}
+		part := h.Format("2006/01/02/15")
+		write(t, filepath.Join(f.dir, "predictions", part, "part-0.jsonl"), preds.String())
+		write(t, filepath.Join(f.dir, "ground-truth", part, "part-0.jsonl"), labels.String())
+	}
+}
+
+func write(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRetrainCycleTrainRegisterValidatePromoteRollback(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.traffic(t, driftAt.Add(-3*time.Hour), driftAt, 200)
+	f.traffic(t, driftAt, driftAt.Add(6*time.Hour), 300)
+	in := activities.TrainInput{Model: "demo", RunID: "run-1", Reason: "accuracy-drop",
+		TrainFrom: driftAt, TrainTo: driftAt.Add(4 * time.Hour), HoldoutTo: driftAt.Add(6 * time.Hour)}
+
+	if got, err := f.ops.Production(ctx, "demo"); err != nil || got != "v1" {
+		t.Fatalf("Production = %q, %v; want v1", got, err)
+	}
+
+	// Train twice with one run id: one export, one training run.
+	var lines []string
+	res, err := f.ops.Train(ctx, in, func(s string) { lines = append(lines, s) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(f.dir, "registry", "demo", "runs", "run-1")
+	trainPath := filepath.Join(out, TrainFile)
+	st1, err := os.Stat(trainPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res2, err := f.ops.Train(ctx, in, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st2, _ := os.Stat(trainPath); !st2.ModTime().Equal(st1.ModTime()) {
+		t.Error("second Train rewrote train.jsonl")
+	}
+	if !reflect.DeepEqual(res, res2) {
+		t.Errorf("second Train = %+v, want %+v", res2, res)
+	}
+	if log, _ := os.ReadFile(filepath.Join(out, "train.log")); strings.Count(string(log), "fitted in") != 1 {
+		t.Errorf("trainer ran %d times, want once:\n%s", strings.Count(string(log), "fitted in"), log)
+	}
+	// 4h × 300 rows, 9 in 10 labeled; the holdout 2h × 300.
+	if res.Metrics["train_rows"] != 1080 || res.Metrics["rows"] != 540 {
+		t.Errorf("metrics = %v, want 1080 training and 540 validation rows", res.Metrics)
+	}
+	if want := []string{"file://" + trainPath, "file://" + filepath.Join(out, ValidationFile)}; !reflect.DeepEqual(res.DataURIs, want) {
+		t.Errorf("DataURIs = %v, want %v", res.DataURIs, want)
+	}
+	if res.ArtifactURI != "file://"+filepath.Join(out, "model.json") || res.LogsURI == "" || res.JobID == "" {
+		t.Errorf("result = %+v", res)
+	}
+	first, _ := os.ReadFile(trainPath)
+	var rec map[string]any
+	if err := json.Unmarshal(first[:strings.IndexByte(string(first), '\n')], &rec); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec) != 6 || rec["event_id"] == "" || rec["x1"] == nil || rec["label"] == nil {
+		t.Errorf("exported record = %v, want event_id, x1..x4, label", rec)
+	}
+	t.Logf("progress: %q", lines)
+
+	// Register twice: one version.
+	reg, err := f.ops.Register(ctx, activities.RegisterInput{Model: "demo", RunID: in.RunID, Reason: in.Reason, Train: *res})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg2, err := f.ops.Register(ctx, activities.RegisterInput{Model: "demo", RunID: in.RunID, Reason: in.Reason, Train: *res})
+	if err != nil || reg.Version != "v2" || reg2.Version != "v2" {
+		t.Fatalf("Register = %v, %v, %v; want v2 twice", reg, reg2, err)
+	}
+	v2, _ := f.reg.Get(ctx, "demo", 2)
+	if len(v2.Data) != 2 || !strings.HasPrefix(v2.Data[0].SHA256, "sha256:") || v2.Reason != "accuracy-drop" {
+		t.Errorf("lineage = %+v", v2)
+	}
+
+	// Validate on the held-out window.
+	vin := activities.ValidateInput{Model: "demo", Champion: "v1", Challenger: "v2", RunID: in.RunID,
+		HoldoutFrom: in.TrainTo, HoldoutTo: in.HoldoutTo}
+	val, err := f.ops.Validate(ctx, vin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("validation: %s champion %.4f challenger %.4f on %d rows (%s)", val.Metric, val.Champion, val.Challenger, val.Rows, val.ReportURI)
+	if val.Metric != "performance.accuracy" || !val.HasChampion || !val.HigherIsBetter || val.Rows != 540 {
+		t.Errorf("validation = %+v", val)
+	}
+	if val.Champion > 0.7 || val.Challenger < 0.85 {
+		t.Errorf("champion %.3f, challenger %.3f: want the post-drift challenger clearly better", val.Champion, val.Challenger)
+	}
+	if ok, why := workflows.Gate(*val, f.cfg.Model("demo").Retrain.MinImprovement); !ok {
+		t.Errorf("gate failed: %s", why)
+	}
+	var report ValidationReport
+	if data, err := os.ReadFile(strings.TrimPrefix(val.ReportURI, "file://")); err != nil {
+		t.Fatal(err)
+	} else if err := json.Unmarshal(data, &report); err != nil {
+		t.Fatal(err)
+	}
+	if report.ChallengerSource != SourcePredictions || report.ChampionReport == nil || report.ChallengerReport == nil ||
+		report.ChampionReport.Rows.Labeled != 540 || report.ChallengerReport.Rows.Labeled != 540 {
+		t.Errorf("report: source %s, rows %d", report.ChallengerSource, report.Rows)
+	}
+	// Validate is a pure function of its inputs.
+	if again, err := f.ops.Validate(ctx, vin); err != nil || !reflect.DeepEqual(again, val) {
+		t.Errorf("second Validate = %+v, %v", again, err)
+	}
+
+	// Without the trainer's predictions, the trainer's own metric is used.
+	os.Rename(filepath.Join(out, ValidationPredictionsFile), filepath.Join(out, "moved.jsonl"))
+	fb, err := f.ops.Validate(ctx, vin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fb.Challenger != res.Metrics["accuracy"] || fb.Champion != val.Champion {
+		t.Errorf("fallback: challenger %.4f (trainer said %.4f), champion %.4f", fb.Challenger, res.Metrics["accuracy"], fb.Champion)
+	}
+	os.Rename(filepath.Join(out, "moved.jsonl"), filepath.Join(out, ValidationPredictionsFile))
+
+	// Promote (twice: a retried activity), deploy, production, rollback (twice).
+	for i := 0; i < 2; i++ {
+		sa, err := f.ops.SetAlias(ctx, activities.SetAliasInput{Model: "demo", Alias: "production", Version: "v2", Actor: "vigil", Reason: "gate passed"})
+		if err != nil || sa.Previous != "v1" {
+			t.Fatalf("SetAlias #%d = %+v, %v; want previous v1", i+1, sa, err)
+		}
+	}
+	if d, err := f.ops.Deploy(ctx, activities.DeployInput{Model: "demo", Version: "v2"}); err != nil || d.Target != "registry" {
+		t.Errorf("Deploy = %+v, %v", d, err)
+	}
+	if got, _ := f.ops.Production(ctx, "demo"); got != "v2" {
+		t.Errorf("Production = %q after promotion", got)
+	}
+	for i := 0; i < 2; i++ {
+		rb, err := f.ops.Rollback(ctx, activities.RollbackInput{Model: "demo", Reason: "bad canary", Actor: "oncall"})
+		if err != nil || rb.From != "v2" || rb.To != "v1" {
+			t.Fatalf("Rollback #%d = %+v, %v; want v2 → v1", i+1, rb, err)
+		}
+	}
+	if got, _ := f.ops.Production(ctx, "demo"); got != "v1" {
+		t.Errorf("Production = %q after rollback", got)
+	}
+	m, _ := f.reg.Model(ctx, "demo")
+	if n := len(m.History); n != 3 {
+		t.Errorf("%d alias moves, want 3 (bootstrap, promote, rollback): %+v", n, m.History)
+	}
+	// Compensation: removing the alias, and restoring it.
+	if sa, err := f.ops.SetAlias(ctx, activities.SetAliasInput{Model: "demo", Alias: "production", Version: "", Actor: "t", Reason: "r"}); err != nil || sa.Previous != "v1" {
+		t.Errorf("remove alias = %+v, %v", sa, err)
+	}
+	if got, _ := f.ops.Production(ctx, "demo"); got != "" {
+		t.Errorf("Production = %q with no alias", got)
+	}
+	if sa, err := f.ops.SetAlias(ctx, activities.SetAliasInput{Model: "demo", Alias: "production", Version: "v1", Actor: "t", Reason: "r"}); err != nil || sa.Previous != "" {
+		t.Errorf("restore alias = %+v, %v", sa, err)
+	}
+
+	// A rejected challenger is recorded; a bad version is permanent.
+	if err := f.ops.RecordOutcome(ctx, activities.RecordOutcomeInput{Model: "demo", Version: "v2", Status: "rejected", Reason: "test", Actor: "gate"}); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := f.reg.Get(ctx, "demo", 2); v.Status != registry.Rejected {
+		t.Errorf("status = %s", v.Status)
+	}
+	if _, err := f.ops.SetAlias(ctx, activities.SetAliasInput{Model: "demo", Alias: "production", Version: "v9"}); !f.ops.IsPermanent(err) {
+		t.Errorf("unknown version: %v, want permanent", err)
+	}
+	if _, err := f.ops.Rollback(ctx, activities.RollbackInput{Model: "demo", To: "latest", Reason: "x"}); !f.ops.IsPermanent(err) {
+		t.Errorf("garbage version: %v, want permanent", err)
+	}
+}
+
+func TestTooFewLabeledRowsIsAPermanentError(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.traffic(t, driftAt, driftAt.Add(3*time.Hour), 10)
+	_, err := f.ops.Train(ctx, activities.TrainInput{Model: "demo", RunID: "few", TrainFrom: driftAt,
+		TrainTo: driftAt.Add(2 * time.Hour), HoldoutTo: driftAt.Add(3 * time.Hour)}, nil)
+	if err == nil || !f.ops.IsPermanent(err) || !strings.Contains(err.Error(), "only 18 labeled rows in the training window") {
+		t.Fatalf("err = %v, want a permanent too-few-rows error", err)
+	}
+	if _, err := f.ops.Train(ctx, activities.TrainInput{Model: "nope", RunID: "r"}, nil); !f.ops.IsPermanent(err) {
+		t.Errorf("unknown model: %v, want permanent", err)
+	}
+}
+
+func TestFirstChallengerHasNoChampion(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.traffic(t, driftAt, driftAt.Add(3*time.Hour), 100)
+	in := activities.TrainInput{Model: "demo", RunID: "r", TrainFrom: driftAt, TrainTo: driftAt.Add(2 * time.Hour), HoldoutTo: driftAt.Add(3 * time.Hour)}
+	res, err := f.ops.Train(ctx, in, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := f.ops.Register(ctx, activities.RegisterInput{Model: "demo", RunID: "r", Train: *res})
+	if err != nil {
+		t.Fatal(err)
+	}
+	val, err := f.ops.Validate(ctx, activities.ValidateInput{Model: "demo", Challenger: reg.Version, RunID: "r", HoldoutFrom: in.TrainTo, HoldoutTo: in.HoldoutTo})
+	if err != nil || val.HasChampion || val.Rows != 90 {
+		t.Fatalf("Validate = %+v, %v", val, err)
+	}
+	if ok, _ := workflows.Gate(*val, 0.05); !ok {
+		t.Error("gate should pass without a champion")
+	}
+}
+
+func TestVersions(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int
+		ok   bool
+	}{{"", 0, true}, {"v1", 1, true}, {"v42", 42, true}, {"7", 7, true},
+		{"v0", 0, false}, {"v", 0, false}, {"v-1", 0, false}, {"v01", 0, false}, {"latest", 0, false}, {"v1.2", 0, false}} {
+		n, err := ParseVersion(tc.in)
+		if (err == nil) != tc.ok || n != tc.want {
+			t.Errorf("ParseVersion(%q) = %d, %v", tc.in, n, err)
+		}
+		if err != nil && !(&Ops{}).IsPermanent(err) {
+			t.Errorf("ParseVersion(%q): error not permanent", tc.in)
+		}
+		if tc.ok && FormatVersion(n) != map[bool]string{true: "", false: "v" + fmt.Sprint(n)}[n == 0] {
+			t.Errorf("FormatVersion(%d) = %q", n, FormatVersion(n))
+		}
+	}
+	if HigherIsBetter("performance.log_loss") || HigherIsBetter("performance.rmse") || !HigherIsBetter("performance.accuracy") {
+		t.Error("HigherIsBetter")
+	}
+}

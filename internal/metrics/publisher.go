@@ -4,10 +4,11 @@
 // call it after each evaluation. `starter analyze -push` pushes the same
 // series to a Pushgateway.
 //
-// Every metric is a gauge set from a report, so publishing is idempotent: an
-// activity retried by Temporal writes the same values again. Counters count
-// events (failures, notifications, retrains), where a retried activity may
-// count twice; the alert rules use them only for rates.
+// What Evaluation publishes are gauges set from a report, so publishing is
+// idempotent: an activity retried by Temporal writes the same values again.
+// Counters count events (evaluations, failures, notifications, retrains),
+// where a retried activity may count twice; the alert rules use them only
+// for rates.
 //
 // Label cardinality is bounded: models come from the config, features are
 // capped per model (most drifted first, Options.MaxFeatures), metric and

@@ -29,6 +29,13 @@
 // p-values on huge windows are approximate (a p-value test at n = 10^6 turns
 // on differences of that order anyway). Report.Mode says which mode was used.
 //
+// Size of a profile: an exact column holds its values (~20 bytes each in
+// JSON); a sketched one about 21k points (~400 KB of JSON) with the default
+// SketchCap 8192, ~4k points (~80 KB) with SketchCap 1024, for 10^6 values.
+// To pass shard profiles through Temporal (2 MB payload limit), store them as
+// blobs and pass references, or profile shards with ExactLimit 1 and a small
+// SketchCap.
+//
 // # Drift definitions
 //
 // Missing cells (empty, NaN) and ±Inf are dropped before any test.

@@ -38,10 +38,13 @@ type objectRows struct {
 	cur     analysis.Rows
 	closer  io.Closer
 	mapping []int // cur column → output column, -1 = dropped
-	row     []string
-	invalid int64 // invalid rows of finished objects
-	err     error
-	closed  bool
+	// consumed counts the rows taken from cur, attempt its read attempts.
+	consumed int64
+	attempt  int
+	row      []string
+	invalid  int64 // invalid rows of finished objects
+	err      error
+	closed   bool
 }
 
 func newObjectRows(ctx context.Context, be backend, objs []object, spec readSpec, info *WindowInfo) *objectRows {
@@ -86,42 +89,90 @@ func (r *objectRows) mapCols(cols []string) []int {
 	return m
 }
 
+// Reading an object is tried readAttempts times; a failure mid-stream
+// reopens the object and skips the rows already delivered (decoding is
+// deterministic), so a dropped connection neither loses nor repeats rows.
+const readAttempts = 3
+
+var retryDelay = 200 * time.Millisecond
+
 // openNext opens objs[next]; on failure it records the object and leaves cur nil.
 func (r *objectRows) openNext() {
 	o := r.objs[r.next]
 	r.next++
-	if err := r.ctx.Err(); err != nil {
-		r.err = err
-		return
+	r.consumed, r.attempt = 0, 0
+	if r.openObject(o) {
+		r.info.Objects++
+		r.info.Bytes += o.Size
 	}
-	rc, err := r.be.open(r.ctx, o.Key)
-	if err != nil {
+}
+
+// openObject opens o into cur, retrying transient failures.
+func (r *objectRows) openObject(o object) bool {
+	var err error
+	for ; r.attempt < readAttempts; r.attempt++ {
+		if r.attempt > 0 {
+			select {
+			case <-time.After(retryDelay << (r.attempt - 1)):
+			case <-r.ctx.Done():
+			}
+		}
+		if cerr := r.ctx.Err(); cerr != nil {
+			r.err = cerr
+			return false
+		}
+		var rows analysis.Rows
+		var rc io.ReadCloser
+		rows, rc, err = r.tryOpen(o)
+		if err == nil {
+			r.cur, r.closer = rows, rc
+			return true
+		}
 		if IsPermanent(err) {
 			r.err = err
-			return
+			return false
 		}
-		r.info.fail(r.be.uri(o.Key), err)
-		return
+		if errors.Is(err, ErrNotFound) {
+			break // deleted since the listing: retrying will not bring it back
+		}
+	}
+	r.info.fail(r.be.uri(o.Key), err)
+	return false
+}
+
+func (r *objectRows) tryOpen(o object) (analysis.Rows, io.ReadCloser, error) {
+	rc, err := r.be.open(r.ctx, o.Key)
+	if err != nil {
+		return nil, nil, err
 	}
 	var body io.Reader = rc
 	if !r.isParquet(o.Key) || strings.HasSuffix(o.Key, ".gz") {
 		// Parquet needs random access: a local file is read in place.
 		body, err = maybeGunzip(rc)
 	}
-	if err != nil {
-		rc.Close()
-		r.info.fail(r.be.uri(o.Key), err)
-		return
+	var rows analysis.Rows
+	if err == nil {
+		rows, err = decode(body, o.Key, r.spec)
 	}
-	rows, err := decode(body, o.Key, r.spec)
-	if err != nil {
-		rc.Close()
-		r.info.fail(r.be.uri(o.Key), err)
-		return
+	// Skip what an earlier attempt delivered.
+	for n := int64(0); err == nil && n < r.consumed; n++ {
+		if !rows.Next() {
+			err = rows.Err()
+			if err == nil {
+				err = fmt.Errorf("object shrank on re-read (%d rows, had %d)", n, r.consumed)
+			}
+		}
 	}
-	r.info.Objects++
-	r.info.Bytes += o.Size
-	r.cur, r.closer = rows, rc
+	if err != nil {
+		if rows != nil {
+			if c, ok := rows.(io.Closer); ok {
+				c.Close()
+			}
+		}
+		rc.Close()
+		return nil, nil, err
+	}
+	return rows, rc, nil
 }
 
 func (r *objectRows) isParquet(key string) bool {
@@ -168,6 +219,7 @@ func (r *objectRows) Next() bool {
 			r.finishCurrent()
 			continue
 		}
+		r.consumed++
 		cells := r.cur.Row()
 		clear(r.row)
 		for i, c := range cells {
@@ -187,7 +239,15 @@ func (r *objectRows) Next() bool {
 
 func (r *objectRows) finishCurrent() {
 	o := r.objs[r.next-1]
-	if err := r.cur.Err(); err != nil {
+	err := r.cur.Err()
+	if err != nil && !IsPermanent(err) && r.attempt+1 < readAttempts && r.ctx.Err() == nil {
+		// Failed mid-stream: reopen and resume after the delivered rows.
+		r.closeCurrent()
+		r.attempt++
+		r.openObject(o)
+		return
+	}
+	if err != nil {
 		r.info.fail(r.be.uri(o.Key), err)
 	}
 	r.invalid += r.cur.Invalid()

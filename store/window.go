@@ -33,8 +33,10 @@ type WindowInfo struct {
 	Labels       int
 	// LabelsFrom/LabelsTo is the range of ground-truth partitions read.
 	LabelsFrom, LabelsTo time.Time
-	// Incomplete is set when an object could not be read (after the SDK's
-	// retries): the window is a partial view. Errors says which (at most 20).
+	// Incomplete is set when an object could not be read after retries (the
+	// SDK's per request, and three reads per object, resuming after the rows
+	// already delivered): the window is a partial view. Errors says which
+	// objects and why (at most 20).
 	Incomplete bool
 	Errors     []string
 }

@@ -109,6 +109,10 @@ func (o *Ops) Validate(ctx context.Context, in activities.ValidateInput) (*activ
 	}); err != nil {
 		return nil, err
 	}
+	if preds != nil && len(ids) == 0 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("%s matches no held-out event id", ValidationPredictionsFile))
+		preds = nil
+	}
 
 	chOpts := activities.AnalysisOptions(m)
 	predCol, scoreCol := orDefault(m.Columns.Prediction, "prediction"), orDefault(m.Columns.Score, "score")

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -158,5 +161,41 @@ func TestClosedLoopBootstrapDriftRetrainPromoteRollback(t *testing.T) {
 	pr, err := p.Rollback(ctx, "demo", 0, "oncall", "demo rollback", nil)
 	if err != nil || pr.Version != v1.Version {
 		t.Fatalf("rollback = %+v, %v", pr, err)
+	}
+}
+
+func TestValidationPredictionsAreWrittenForRecordsWithAnEventID(t *testing.T) {
+	dir := t.TempDir()
+	g := demo.NewGenerator(demo.GeneratorConfig{Seed: 5})
+	writeData(t, filepath.Join(dir, "train.jsonl"), g.Samples(300, time.Time{}))
+	var val strings.Builder
+	for i, ex := range g.Samples(40, time.Time{}) {
+		id := fmt.Sprintf(`"event_id":"e%d",`, i)
+		if i == 0 {
+			id = "" // no id: cannot be joined, so not predicted
+		}
+		fmt.Fprintf(&val, `{%s"features":{"x1":%g,"x2":%g,"x3":%g,"x4":%g},"label":%d}`+"\n", id, ex.X[0], ex.X[1], ex.X[2], ex.X[3], ex.Label)
+	}
+	os.WriteFile(filepath.Join(dir, "val.jsonl"), []byte(val.String()), 0o644)
+	out := filepath.Join(dir, "out")
+	if err := run([]string{"-train", filepath.Join(dir, "train.jsonl"), "-validation", filepath.Join(dir, "val.jsonl"), "-output", out},
+		func(string) string { return "" }, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(out, "validation_predictions.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	var rec struct {
+		EventID    string  `json:"event_id"`
+		Prediction *int    `json:"prediction"`
+		Score      float64 `json:"score"`
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) != 39 || rec.EventID != "e1" || rec.Prediction == nil || rec.Score <= 0 || rec.Score >= 1 {
+		t.Errorf("%d predictions, first %+v", len(lines), rec)
 	}
 }

@@ -14,6 +14,16 @@
 // for labels up to a week after the window). Each object is written
 // atomically (temporary file + rename, or one S3 PutObject), so readers never
 // see a torn file.
+//
+// The worker mounts it beside its other endpoints:
+//
+//	h := ingest.New(cfg.Models, st, ingest.Options{Token: os.Getenv(cfg.Worker.IngestTokenEnv)})
+//	mux.Handle("/v1/", h)
+//
+// Status codes: 200 stored ({"accepted": n, "objects": [...]}), 400 a bad
+// record ({"error", "line"}), 401 missing or wrong token, 404 unknown model,
+// 405 not POST, 409 the model's source cannot take JSONL, 413 body too large,
+// 503 the store failed (retry), 500 the store refused (permanent).
 package ingest
 
 import (

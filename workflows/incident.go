@@ -138,6 +138,9 @@ func (w *incidentWorkflow) run(ctx workflow.Context) error {
 		}
 		sel.Select(ctx)
 		cancelTimer()
+		if err := ctx.Err(); err != nil {
+			return err // cancelled: the timer above would fire at once, forever
+		}
 
 		if w.state.Evaluations >= evaluationsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
 			// Handle what is already queued, let running handlers finish,

@@ -21,6 +21,8 @@ type Config struct {
 	Storage  Storage  `yaml:"storage"`
 	Notify   Notify   `yaml:"notify"`
 	Models   []Model  `yaml:"models"`
+	// Observability tunes the exported metrics (Prometheus, DogStatsD).
+	Observability Observability `yaml:"observability"`
 
 	// File is the path the config was loaded from (for messages).
 	File string `yaml:"-"`

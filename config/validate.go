@@ -62,6 +62,7 @@ func (c *Config) validate(d *decoder, opts Options) {
 	env.check("temporal.api_key_env", c.Temporal.APIKeyEnv)
 	env.check("worker.ingest_token_env", c.Worker.IngestTokenEnv)
 	c.Notify.validate(d, env)
+	c.Observability.validate(d)
 
 	seen := map[string]int{}
 	for i := range c.Models {

@@ -178,7 +178,7 @@ func TestValidationPredictionsAreWrittenForRecordsWithAnEventID(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(dir, "val.jsonl"), []byte(val.String()), 0o644)
 	out := filepath.Join(dir, "out")
-	if err := run([]string{"-train", filepath.Join(dir, "train.jsonl"), "-validation", filepath.Join(dir, "val.jsonl"), "-output", out},
+	if err := demo.RunTrainer([]string{"-train", filepath.Join(dir, "train.jsonl"), "-validation", filepath.Join(dir, "val.jsonl"), "-output", out},
 		func(string) string { return "" }, io.Discard); err != nil {
 		t.Fatal(err)
 	}

@@ -55,8 +55,10 @@ func InferSchema(columns []string, sample [][]string, opts Options) (*Schema, er
 		return nil, err
 	}
 	has := func(n string) bool { return slices.Contains(columns, n) }
+	// Time and event id are not required: a reference (a training set)
+	// usually has neither, while the production window has both.
 	for _, c := range []struct{ flag, name string }{{"target", opts.Target}, {"prediction", opts.Prediction},
-		{"score", opts.Score}, {"latency", opts.Latency}, {"time", opts.Time}, {"event id", opts.EventID}} {
+		{"score", opts.Score}, {"latency", opts.Latency}} {
 		if c.name != "" && !has(c.name) {
 			return nil, fmt.Errorf("analysis: %s column %q is not in the data (columns: %s)", c.flag, c.name, strings.Join(columns, ","))
 		}

@@ -2,6 +2,7 @@ package config
 
 import (
 	_ "embed"
+	"os"
 	"strings"
 )
 
@@ -9,8 +10,13 @@ import (
 var demoYAML string
 
 // Demo is the built-in config of `worker -dev`: one demo model whose data the
-// dev worker generates under dataDir.
+// dev worker generates under dataDir, retrained by the running binary's
+// `demo-train` subcommand.
 func Demo(dataDir string) (*Config, error) {
-	src := strings.ReplaceAll(demoYAML, "{{data_dir}}", dataDir)
+	self, err := os.Executable()
+	if err != nil {
+		self = "worker"
+	}
+	src := strings.NewReplacer("{{data_dir}}", dataDir, "{{self}}", self).Replace(demoYAML)
 	return Parse("demo.yaml (built in)", []byte(src), Options{})
 }

@@ -14,9 +14,21 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
+
+	"github.com/vigilml/vigil/train/demo"
 )
 
 func main() {
+	// The dev-mode demo retrains through the command backend by running this
+	// very binary as its trainer.
+	if len(os.Args) > 1 && os.Args[1] == "demo-train" {
+		if err := demo.RunTrainer(os.Args[2:], os.Getenv, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "demo-train:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var o options
 	flag.StringVar(&o.configPath, "config", "", "path to vigil.yaml (with -dev and no -config: the built-in demo)")
 	flag.BoolVar(&o.dev, "dev", false, "run an embedded Temporal server (SQLite in -data-dir) with its Web UI, and apply the models' schedules")
@@ -24,6 +36,8 @@ func main() {
 	flag.StringVar(&o.logLevel, "log-level", "info", "debug | info | warn | error")
 	flag.StringVar(&o.logFormat, "log-format", "", "json | text (default: text with -dev, json otherwise)")
 	flag.BoolVar(&o.noDemo, "no-demo-traffic", false, "with -dev: do not generate demo traffic")
+	flag.DurationVar(&o.demoDriftAfter, "demo-drift-after", 3*time.Minute, "with -dev: when the demo's concept drifts (first start only)")
+	o.demoRate, o.demoTick = 10, time.Second
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), `Usage: worker [-dev] [-config vigil.yaml] [flags]
 
@@ -57,6 +71,10 @@ type options struct {
 	logLevel   string
 	logFormat  string
 	noDemo     bool
+	// demo traffic
+	demoDriftAfter time.Duration
+	demoRate       int
+	demoTick       time.Duration
 	// set by tests
 	frontendPort, uiPort, httpPort int
 	ready                          chan<- *Worker

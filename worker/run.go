@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
@@ -22,8 +23,13 @@ import (
 	"github.com/vigilml/vigil/activities"
 	"github.com/vigilml/vigil/config"
 	"github.com/vigilml/vigil/internal/devserver"
+	"github.com/vigilml/vigil/internal/metrics"
 	"github.com/vigilml/vigil/notify/integrations"
 	"github.com/vigilml/vigil/store"
+	"github.com/vigilml/vigil/store/ingest"
+	"github.com/vigilml/vigil/train"
+	"github.com/vigilml/vigil/train/lifecycle"
+	"github.com/vigilml/vigil/train/registry"
 	"github.com/vigilml/vigil/workflows"
 )
 
@@ -34,6 +40,7 @@ type Worker struct {
 	Dev      *devserver.Server
 	HTTPAddr string
 	Store    *store.Store
+	Registry *prometheus.Registry
 	ready    atomic.Bool
 }
 
@@ -67,7 +74,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	w := &Worker{Config: cfg}
+	w := &Worker{Config: cfg, Registry: metrics.NewRegistry()}
 	started := time.Now()
 
 	if o.dev {
@@ -100,7 +107,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		}
 	}
 
-	w.Client, err = dial(ctx, cfg, log)
+	w.Client, err = dial(ctx, cfg, log, w.Registry)
 	if err != nil {
 		return err
 	}
@@ -116,13 +123,33 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("notifiers: %w", err)
 	}
+	mopts := metrics.Options{MaxFeatures: cfg.Observability.MaxFeatures}
+	if dd := cfg.Observability.Datadog; dd != nil && dd.Address != "" {
+		sd, err := metrics.NewDogStatsD(*dd)
+		if err != nil {
+			return fmt.Errorf("observability.datadog: %w", err)
+		}
+		defer sd.Close()
+		mopts.StatsD = sd
+	}
+	pub := metrics.New(w.Registry, mopts)
+	for _, m := range cfg.Models {
+		pub.Cadence(m.Name, m.Schedule.Every.D())
+	}
+	blobs, err := w.Store.Blobs(ctx, cfg.Storage.Registry)
+	if err != nil {
+		return fmt.Errorf("model registry at %s: %w", cfg.Storage.Registry, err)
+	}
+	reg := registry.New(blobs)
 	wfClient := &workflows.Client{C: w.Client, TaskQueue: cfg.Temporal.TaskQueue}
 	acts := &activities.Activities{
 		Config:    func() *config.Config { return cfg },
 		Store:     w.Store,
 		Notifiers: notifiers,
 		Workflows: wfClient,
+		Metrics:   pub,
 		Logger:    log,
+		Models:    lifecycle.New(func() *config.Config { return cfg }, w.Store, reg, train.Deps{Getenv: os.Getenv}, log),
 	}
 
 	tw := worker.New(w.Client, cfg.Temporal.TaskQueue, worker.Options{})
@@ -141,6 +168,12 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		}
 		fmt.Fprintln(rw, "ready")
 	})
+	mux.Handle("GET /metrics", metrics.Handler(w.Registry))
+	var token string
+	if cfg.Worker.IngestTokenEnv != "" {
+		token = os.Getenv(cfg.Worker.IngestTokenEnv)
+	}
+	mux.Handle("/v1/", ingest.New(cfg.Models, w.Store, ingest.Options{Token: token, Logger: log}))
 	if h, err := integrations.SlackInteractions(cfg.Notify, os.Getenv, slackActions{wfClient}, log); err != nil {
 		return fmt.Errorf("slack interactivity: %w", err)
 	} else if h != nil {
@@ -176,6 +209,15 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 			log.Info("schedule", "model", c.Model, "id", c.ID, "action", c.Action)
 		}
 	}
+	if o.dev && !o.noDemo && cfg.Model(demoModel) != nil && o.configPath == "" {
+		d := &demoTraffic{cfg: cfg, reg: reg, ingestURL: "http://" + w.HTTPAddr, driftAfter: o.demoDriftAfter,
+			rate: o.demoRate, tick: o.demoTick, log: log.With("component", "demo")}
+		go func() {
+			if err := d.run(ctx); err != nil {
+				log.Error("demo traffic stopped", "err", err)
+			}
+		}()
+	}
 	w.ready.Store(true)
 	log.Info("worker ready", "task_queue", cfg.Temporal.TaskQueue, "temporal", cfg.Temporal.Address,
 		"http", "http://"+w.HTTPAddr, "models", len(cfg.Models), "took", time.Since(started).Round(time.Millisecond))
@@ -200,11 +242,12 @@ func register(r worker.Registry, acts *activities.Activities) {
 	r.RegisterActivity(acts)
 }
 
-func dial(ctx context.Context, cfg *config.Config, log *slog.Logger) (client.Client, error) {
+func dial(ctx context.Context, cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) (client.Client, error) {
 	opts := client.Options{
-		HostPort:  cfg.Temporal.Address,
-		Namespace: cfg.Temporal.Namespace,
-		Logger:    sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
+		HostPort:       cfg.Temporal.Address,
+		Namespace:      cfg.Temporal.Namespace,
+		Logger:         sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
+		MetricsHandler: metrics.TemporalHandler(reg),
 	}
 	if cfg.Temporal.TLS.Enabled() {
 		t, err := tlsConfig(cfg.Temporal.TLS)

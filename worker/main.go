@@ -55,6 +55,7 @@ Flags:
 		flag.PrintDefaults()
 	}
 	flag.Parse()
+	o.demoTraffic = o.dev && o.configPath == "" && !o.noDemo
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -71,7 +72,8 @@ type options struct {
 	logLevel   string
 	logFormat  string
 	noDemo     bool
-	// demo traffic
+	// demo traffic: on for the built-in demo config
+	demoTraffic    bool
 	demoDriftAfter time.Duration
 	demoRate       int
 	demoTick       time.Duration

@@ -209,7 +209,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 			log.Info("schedule", "model", c.Model, "id", c.ID, "action", c.Action)
 		}
 	}
-	if o.dev && !o.noDemo && cfg.Model(demoModel) != nil && o.configPath == "" {
+	if o.demoTraffic && cfg.Model(demoModel) != nil {
 		d := &demoTraffic{cfg: cfg, reg: reg, ingestURL: "http://" + w.HTTPAddr, driftAfter: o.demoDriftAfter,
 			rate: o.demoRate, tick: o.demoTick, log: log.With("component", "demo")}
 		go func() {

@@ -108,6 +108,10 @@ models:
 	if err != nil || breaches < 3 {
 		t.Errorf("%d breach evaluations visible (err %v), want ≥ 3", breaches, err)
 	}
+	if dst := os.Getenv("VIGIL_RECORD_REPLAY"); dst != "" {
+		record(t, w, dst, "retrain-promoted.json", workflows.RetrainWorkflowID("demo"))
+		record(t, w, dst, "incident-retrain-resolve.json", workflows.IncidentWorkflowID("demo"))
+	}
 	fmt.Fprintf(os.Stderr, "closed loop: %d breach windows, challenger %.3f vs champion %.3f, final accuracy %.3f\n",
 		breaches, res.Validation.Challenger, res.Validation.Champion, acc)
 }

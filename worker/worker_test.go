@@ -266,3 +266,7 @@ func countWorkflows(ctx context.Context, w *Worker, query string) (int, error) {
 	}
 	return int(resp.Count), nil
 }
+
+func listRequest(query string) *workflowservice.ListWorkflowExecutionsRequest {
+	return &workflowservice.ListWorkflowExecutionsRequest{Query: query}
+}

@@ -236,4 +236,3 @@ func asContinueAsNew(err error, target **workflow.ContinueAsNewError) bool {
 	}
 	return false
 }
-

@@ -162,11 +162,13 @@ func CheckRules(spec activities.ModelSpec, res activities.AnalyzeResult) []activ
 	return out
 }
 
+// statusOf is breach when a critical rule breached, warning for a lesser
+// one, else no-data for an empty window and ok otherwise.
 func statusOf(spec activities.ModelSpec, res activities.AnalyzeResult, results []activities.RuleResult) string {
-	if res.Rows == 0 {
-		return StatusNoData
-	}
 	status := StatusOK
+	if res.Rows == 0 {
+		status = StatusNoData
+	}
 	for i, rr := range results {
 		if !rr.Breached {
 			continue

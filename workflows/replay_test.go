@@ -1,0 +1,71 @@
+package workflows
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/vigilml/vigil/activities"
+)
+
+// Histories recorded from real runs (the worker's integration tests with
+// VIGIL_RECORD_REPLAY=$PWD/workflows/testdata/replay) must replay without
+// non-determinism against the current code. A change that alters the
+// sequence of commands of a running workflow fails here; version it with
+// workflow.GetVersion (see the README's "Changing workflows").
+func TestReplayRecordedHistories(t *testing.T) {
+	files, err := filepath.Glob("testdata/replay/*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no recorded histories in testdata/replay")
+	}
+	for _, f := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(f), ".json"), func(t *testing.T) {
+			r := worker.NewWorkflowReplayer()
+			r.RegisterWorkflow(MonitorWorkflow)
+			r.RegisterWorkflow(IncidentWorkflow)
+			r.RegisterWorkflow(RetrainWorkflow)
+			r.RegisterWorkflow(RollbackWorkflow)
+			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
+				t.Fatalf("replay %s: %v", f, err)
+			}
+		})
+	}
+}
+
+// A replay test that cannot fail proves nothing: changing a workflow's
+// commands must break replay of its old history.
+func TestReplayDetectsNonDeterminism(t *testing.T) {
+	path := "testdata/replay/monitor-breach.json"
+	if _, err := os.Stat(path); err != nil {
+		t.Skip("no monitor history recorded")
+	}
+	r := worker.NewWorkflowReplayer()
+	r.RegisterWorkflowWithOptions(changedMonitor, workflow.RegisterOptions{Name: "MonitorWorkflow"})
+	if err := r.ReplayWorkflowHistoryFromJSONFile(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)), path); err == nil {
+		t.Fatal("replaying a monitor history with changed workflow code succeeded")
+	}
+}
+
+// changedMonitor is MonitorWorkflow with a step inserted after LoadModel,
+// the kind of edit that breaks running workflows.
+func changedMonitor(ctx workflow.Context, in MonitorInput) (*MonitorResult, error) {
+	ctx = workflow.WithActivityOptions(ctx, activityOptions(30*time.Second, 5))
+	var spec activities.ModelSpec
+	if err := workflow.ExecuteActivity(ctx, a.LoadModel, activities.LoadModelInput{Model: in.Model}).Get(ctx, &spec); err != nil {
+		return nil, err
+	}
+	if err := workflow.Sleep(ctx, time.Second); err != nil {
+		return nil, err
+	}
+	return &MonitorResult{}, nil
+}

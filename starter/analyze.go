@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/vigilml/vigil/analysis"
+	"github.com/vigilml/vigil/config"
+	"github.com/vigilml/vigil/store"
 	"github.com/vigilml/vigil/store/format"
 )
 
@@ -21,6 +23,7 @@ type analyzeFlags struct {
 	features, categorical, driftMethod, format, out, baseline, positive            string
 	driftThreshold, datasetShare                                                   float64
 	exactLimit                                                                     int
+	push, pushJob, pushModel                                                       string
 }
 
 func (f *analyzeFlags) register(fs *flag.FlagSet, withCurrent bool) {
@@ -31,6 +34,9 @@ func (f *analyzeFlags) register(fs *flag.FlagSet, withCurrent bool) {
 		fs.StringVar(&f.out, "o", "", "write the JSON report to this file instead of stdout")
 		fs.StringVar(&f.driftMethod, "drift-method", "auto", "drift test: auto|ks|psi|wasserstein|jensenshannon|chisquare|hellinger|linf")
 		fs.Float64Var(&f.datasetShare, "dataset-drift-share", 0.5, "share of drifted features at which the dataset counts as drifted")
+		fs.StringVar(&f.push, "push", "", "also push the report's metrics to this Prometheus Pushgateway `URL` (for one-off runs in CI jobs)")
+		fs.StringVar(&f.pushJob, "push-job", "vigil-analyze", "the Pushgateway job name")
+		fs.StringVar(&f.pushModel, "model", "offline", "model label of the pushed metrics")
 	} else {
 		fs.StringVar(&f.out, "o", "baseline.json", "write the baseline to this file ('-' for stdout)")
 		fs.StringVar(&f.driftMethod, "drift-method", "auto", "drift test the suggested drift constraints use")
@@ -88,7 +94,14 @@ func inputFormat(path, flagValue string) string {
 // openInput opens one input for reading as rows. Paths are local files for
 // now; this is the one place that learns other schemes (s3://).
 func openInput(ctx context.Context, path, formatName string) (analysis.Rows, io.Closer, error) {
-	_ = ctx
+	if strings.HasPrefix(path, "s3://") || strings.HasPrefix(path, "file://") {
+		// Through the store: S3 (default AWS credentials; AWS_ENDPOINT_URL_S3
+		// and VIGIL_S3_PATH_STYLE=true for MinIO), prefixes, gzip.
+		st := store.New(config.Storage{S3: config.S3{
+			Endpoint: os.Getenv("AWS_ENDPOINT_URL_S3"), PathStyle: os.Getenv("VIGIL_S3_PATH_STYLE") == "true",
+		}})
+		return st.OpenURI(ctx, path, formatName, store.ReadOptions{})
+	}
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
@@ -180,6 +193,11 @@ Flags:
 	rep, err := analysis.Analyze(ref, cur, opts)
 	if err != nil {
 		return fmt.Errorf("analyze: %w", err)
+	}
+	if f.push != "" {
+		if err := pushReport(ctx, f.push, f.pushJob, f.pushModel, rep); err != nil {
+			return fmt.Errorf("analyze: push to %s: %w", f.push, err)
+		}
 	}
 	return writeJSON(f.out, stdout, rep)
 }

@@ -177,7 +177,9 @@ func args(v any) []string {
 
 type mount struct{ source, target, mode string }
 
-func (m mount) bind() bool { return strings.HasPrefix(m.source, ".") || strings.HasPrefix(m.source, "/") }
+func (m mount) bind() bool {
+	return strings.HasPrefix(m.source, ".") || strings.HasPrefix(m.source, "/")
+}
 
 func (s *service) mounts() []mount {
 	var out []mount

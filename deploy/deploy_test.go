@@ -954,9 +954,6 @@ func TestDockerfileFinalStage(t *testing.T) {
 // TestDockerfileBuildsCompile runs each `go build` of the Dockerfile's
 // builder the way it runs there: static (CGO_ENABLED=0), -trimpath.
 func TestDockerfileBuildsCompile(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: not compiling the Dockerfile's binaries")
-	}
 	stages := loadDockerfile(t)
 	var builds []goBuild
 	for _, st := range stages {
@@ -974,6 +971,17 @@ func TestDockerfileBuildsCompile(t *testing.T) {
 			t.Errorf("Dockerfile: does not build %s (builds %v)", want, pkgs)
 		}
 	}
+	for _, b := range builds {
+		if b.pkg == "" || b.out == "" {
+			t.Fatalf("Dockerfile: go build without -o OUT ./pkg: %+v", b)
+		}
+		if fi, err := os.Stat(filepath.Join(root, b.pkg)); err != nil || !fi.IsDir() {
+			t.Fatalf("Dockerfile builds %s: no such package directory", b.pkg)
+		}
+	}
+	if testing.Short() {
+		t.Skip("-short: not compiling the Dockerfile's binaries")
+	}
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("go not on PATH")
@@ -981,12 +989,6 @@ func TestDockerfileBuildsCompile(t *testing.T) {
 	for _, b := range builds {
 		t.Run(strings.TrimPrefix(b.pkg, "./"), func(t *testing.T) {
 			t.Parallel()
-			if b.pkg == "" || b.out == "" {
-				t.Fatalf("Dockerfile: go build without -o OUT ./pkg: %+v", b)
-			}
-			if fi, err := os.Stat(filepath.Join(root, b.pkg)); err != nil || !fi.IsDir() {
-				t.Fatalf("Dockerfile builds %s: no such package directory", b.pkg)
-			}
 			// A cold cache compiles the embedded Temporal server: minutes.
 			ctx := context.Background()
 			if d, ok := t.Deadline(); ok {

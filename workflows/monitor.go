@@ -5,7 +5,6 @@ import (
 	"slices"
 	"time"
 
-	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -137,12 +136,6 @@ func windowEnd(ctx workflow.Context, in MonitorInput) time.Time {
 	key := temporal.NewSearchAttributeKeyTime("TemporalScheduledStartTime")
 	if t, ok := workflow.GetTypedSearchAttributes(ctx).GetTime(key); ok && !t.IsZero() {
 		return t.UTC()
-	}
-	if p := workflow.GetInfo(ctx).SearchAttributes.GetIndexedFields()["TemporalScheduledStartTime"]; p != nil {
-		var t time.Time
-		if converter.GetDefaultDataConverter().FromPayload(p, &t) == nil && !t.IsZero() {
-			return t.UTC()
-		}
 	}
 	return workflow.Now(ctx).UTC()
 }

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"sort"
 	"time"
 
@@ -37,6 +36,9 @@ type Metrics interface {
 	Evaluation(model, version, status string, rep *analysis.Report, windowEnd time.Time, took time.Duration)
 	EvaluationFailed(model, stage string)
 	Notification(integration, kind string, err error)
+	IncidentOpened(model, rule, severity string)
+	IncidentResolved(model, rule, severity string)
+	Retrain(model, outcome string)
 }
 
 // Activities holds the clients activities use. The worker builds one.
@@ -147,6 +149,7 @@ func (a *Activities) Analyze(ctx context.Context, in AnalyzeInput) (*AnalyzeResu
 	res := &AnalyzeResult{
 		ReportURI: uri, Rows: rep.Rows.Current, Labeled: rep.Rows.Labeled, Invalid: rep.Rows.Invalid,
 		Incomplete: info.Incomplete, Metrics: map[string]float64{}, TopDrifted: topDrifted(rep, 5),
+		Took: time.Since(started),
 	}
 	for _, path := range in.Metrics {
 		if v, ok := rep.Metric(path); ok {
@@ -258,7 +261,8 @@ func (a *Activities) PublishMetrics(ctx context.Context, in PublishMetricsInput)
 	if a.Metrics == nil {
 		return nil
 	}
-	body, _, err := a.Store.ReadReport(ctx, in.Model, in.WindowEnd)
+	// Reports are keyed by window start: the latest at or before it is this one.
+	body, _, err := a.Store.ReadReport(ctx, in.Model, in.WindowStart)
 	if err != nil {
 		return storeErr(fmt.Errorf("read report %s: %w", in.ReportURI, err))
 	}
@@ -266,7 +270,28 @@ func (a *Activities) PublishMetrics(ctx context.Context, in PublishMetricsInput)
 	if err := json.Unmarshal(body, &rep); err != nil {
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("decode report %s: %v", in.ReportURI, err), ErrBadData, err)
 	}
-	a.Metrics.Evaluation(in.Model, in.Version, in.Status, &rep, in.WindowEnd, 0)
+	a.Metrics.Evaluation(in.Model, in.Version, in.Status, &rep, in.WindowEnd, in.Took)
+	return nil
+}
+
+// IncidentChanged exports an incident opening or resolving.
+func (a *Activities) IncidentChanged(_ context.Context, in IncidentChangeInput) error {
+	if a.Metrics == nil {
+		return nil
+	}
+	if in.Open {
+		a.Metrics.IncidentOpened(in.Model, in.Rule, in.Severity)
+	} else {
+		a.Metrics.IncidentResolved(in.Model, in.Rule, in.Severity)
+	}
+	return nil
+}
+
+// RetrainFinished exports a retrain's outcome.
+func (a *Activities) RetrainFinished(_ context.Context, in RetrainFinishedInput) error {
+	if a.Metrics != nil {
+		a.Metrics.Retrain(in.Model, in.Outcome)
+	}
 	return nil
 }
 
@@ -328,7 +353,7 @@ func EventOf(in NotifyInput, cfg *config.Config) notify.Event {
 		Value: inc.Value, Threshold: inc.Threshold, WindowStart: inc.WindowStart, WindowEnd: inc.WindowEnd,
 		TopDrifted: inc.TopDrifted, AckedBy: inc.AckedBy, Ref: inc.Refs[in.Integration],
 		WorkflowURL: notify.WorkflowURL(cfg.Temporal.UIURL, cfg.Temporal.Namespace, inc.WorkflowID),
-		ReportURL:   reportURL(inc.ReportURI),
+		ReportURL:   inc.ReportURI,
 	}
 	switch in.Kind {
 	case "acknowledge":
@@ -337,13 +362,6 @@ func EventOf(in NotifyInput, cfg *config.Config) notify.Event {
 		ev.Summary = fmt.Sprintf("%s recovered", inc.Metric)
 	}
 	return ev
-}
-
-func reportURL(uri string) string {
-	if u, err := url.Parse(uri); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
-		return uri
-	}
-	return uri // file:// and s3:// are still useful to an operator
 }
 
 // StartRetrain starts the model's RetrainWorkflow unless one is running.

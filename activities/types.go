@@ -60,15 +60,33 @@ type AnalyzeResult struct {
 	Metrics    map[string]float64
 	TopDrifted []string
 	Version    string
+	// Took is how long reading and analysing the window took.
+	Took time.Duration
 }
 
 // PublishMetricsInput points at a stored report.
 type PublishMetricsInput struct {
-	Model     string
-	Version   string
-	ReportURI string
-	Status    string
-	WindowEnd time.Time
+	Model       string
+	Version     string
+	ReportURI   string
+	Status      string
+	WindowStart time.Time // the report's key
+	WindowEnd   time.Time
+	Took        time.Duration
+}
+
+// IncidentChangeInput records an incident opening or resolving (metrics).
+type IncidentChangeInput struct {
+	Model    string
+	Rule     string
+	Severity string
+	Open     bool
+}
+
+// RetrainFinishedInput records a retrain's outcome (metrics).
+type RetrainFinishedInput struct {
+	Model   string
+	Outcome string
 }
 
 // RuleResult is one rule checked against one window.

@@ -238,6 +238,7 @@ func (w *incidentWorkflow) open(ctx workflow.Context, rule config.Rule, rs *Rule
 		inc.EscalateAt = now.Add(rule.EscalateAfter.D())
 	}
 	rs.Open = inc
+	w.record(ctx, inc, true)
 	w.send(ctx, "trigger", inc, route.Notify)
 	if rule.Retrain {
 		w.startRetrain(ctx, inc)
@@ -260,8 +261,19 @@ func (w *incidentWorkflow) resolve(ctx workflow.Context, rule config.Rule, rs *R
 	inc.ResolvedAt = workflow.Now(ctx)
 	w.send(ctx, "resolve", inc, slices.Clone(inc.Notified))
 	rs.Open = nil
+	w.record(ctx, inc, false)
 	rs.Resolved++
 	rs.CooldownUntil = inc.ResolvedAt.Add(rule.Cooldown.D())
+}
+
+// record exports the change to metrics; best effort.
+func (w *incidentWorkflow) record(ctx workflow.Context, inc *activities.Incident, open bool) {
+	short := workflow.WithActivityOptions(ctx, activityOptions(30*time.Second, 3))
+	if err := workflow.ExecuteActivity(short, a.IncidentChanged, activities.IncidentChangeInput{
+		Model: inc.Model, Rule: inc.Rule, Severity: inc.Severity, Open: open,
+	}).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Warn("record incident metrics", "err", err)
+	}
 }
 
 // send notifies each integration once per kind; a failed integration is

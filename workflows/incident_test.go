@@ -53,6 +53,7 @@ func (s *incidentSuite) SetupTest() {
 	s.env = s.NewTestWorkflowEnvironment()
 	s.env.RegisterWorkflow(IncidentWorkflow)
 	s.env.OnActivity(a.LoadModel, mock.Anything, mock.Anything).Return(spec(), nil)
+	s.env.OnActivity(a.IncidentChanged, mock.Anything, mock.Anything).Return(nil)
 	s.env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.NotifyInput) (*activities.NotifyResult, error) {
 			s.mu.Lock()
@@ -204,6 +205,7 @@ func TestContinueAsNewCarriesState(t *testing.T) {
 	env := ts.NewTestWorkflowEnvironment()
 	env.RegisterWorkflow(IncidentWorkflow)
 	env.OnActivity(a.LoadModel, mock.Anything, mock.Anything).Return(spec(), nil)
+	env.OnActivity(a.IncidentChanged, mock.Anything, mock.Anything).Return(nil)
 	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(&activities.NotifyResult{}, nil)
 	env.OnActivity(a.StartRetrain, mock.Anything, mock.Anything).Return(&activities.StartRetrainResult{}, nil)
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

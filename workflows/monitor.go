@@ -106,7 +106,8 @@ func MonitorWorkflow(ctx workflow.Context, in MonitorInput) (*MonitorResult, err
 
 	// Metrics are best effort: a scrape gap must not fail the evaluation.
 	pubErr := workflow.ExecuteActivity(short, a.PublishMetrics, activities.PublishMetricsInput{
-		Model: spec.Name, Version: version, ReportURI: res.ReportURI, Status: status, WindowEnd: end,
+		Model: spec.Name, Version: version, ReportURI: res.ReportURI, Status: status,
+		WindowStart: start, WindowEnd: end, Took: res.Took,
 	}).Get(ctx, nil)
 	if pubErr != nil {
 		log.Warn("publish metrics failed", "model", spec.Name, "err", pubErr)

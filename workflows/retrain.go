@@ -61,11 +61,20 @@ type ApprovalInput struct {
 // the champion on the same held-out window, gates it, optionally waits for a
 // person's approval, and promotes it — restoring the previous production
 // version if a step after the alias move fails.
-func RetrainWorkflow(ctx workflow.Context, in RetrainInput) (*RetrainResult, error) {
+func RetrainWorkflow(ctx workflow.Context, in RetrainInput) (res *RetrainResult, err error) {
 	w := &retrainWorkflow{in: in, state: &RetrainState{Step: "starting"}}
 	if err := w.setup(ctx); err != nil {
 		return nil, err
 	}
+	defer func() {
+		outcome := "failed"
+		if err == nil {
+			outcome = res.Outcome
+		}
+		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		dctx = workflow.WithActivityOptions(dctx, activityOptions(30*time.Second, 3))
+		_ = workflow.ExecuteActivity(dctx, a.RetrainFinished, activities.RetrainFinishedInput{Model: in.Model, Outcome: outcome}).Get(dctx, nil)
+	}()
 	return w.run(ctx)
 }
 

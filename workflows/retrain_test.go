@@ -30,6 +30,7 @@ func newRetrainEnv(t *testing.T, approval string, challenger float64, deployErr 
 	s.Retrain = &config.Retrain{MinImprovement: 0.05, Approval: approval, ApprovalTimeout: config.Duration(time.Hour),
 		Timeout: config.Duration(time.Hour), TrainWindow: config.Duration(time.Hour), ValidationWindow: config.Duration(10 * time.Minute)}
 	e.OnActivity(a.LoadModel, mock.Anything, mock.Anything).Return(s, nil)
+	e.OnActivity(a.RetrainFinished, mock.Anything, mock.Anything).Return(nil)
 	e.OnActivity(a.Train, mock.Anything, mock.Anything).Return(&activities.TrainResult{ArtifactURI: "file:///m.json"}, nil)
 	e.OnActivity(a.Register, mock.Anything, mock.Anything).Return(&activities.RegisterResult{Version: "v2"}, nil)
 	e.OnActivity(a.Validate, mock.Anything, mock.Anything).Return(&activities.ValidateResult{

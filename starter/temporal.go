@@ -42,6 +42,14 @@ func (c *common) load() (*config.Config, error) {
 	return config.Load(c.configPath, config.Options{SkipEnv: true})
 }
 
+// connect parses the command line and dials Temporal; the caller closes wc.C.
+func (c *common) connect(ctx context.Context, fs *flag.FlagSet, args []string) (*config.Config, *workflows.Client, error) {
+	if err := parseFlags(fs, args); err != nil {
+		return nil, nil, err
+	}
+	return c.dial(ctx)
+}
+
 func (c *common) dial(ctx context.Context) (*config.Config, *workflows.Client, error) {
 	cfg, err := c.load()
 	if err != nil {
@@ -115,10 +123,7 @@ func cmdApply(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlags("apply", "apply [-config vigil.yaml] [-prune]", stderr)
 	c.register(fs)
 	prune := fs.Bool("prune", false, "delete the schedules of models no longer in the config")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	cfg, wc, err := c.dial(ctx)
+	cfg, wc, err := c.connect(ctx, fs, args)
 	if err != nil {
 		return err
 	}
@@ -137,10 +142,7 @@ func cmdList(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var c common
 	fs := newFlags("list", "list [-config vigil.yaml]", stderr)
 	c.register(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	cfg, wc, err := c.dial(ctx)
+	cfg, wc, err := c.connect(ctx, fs, args)
 	if err != nil {
 		return err
 	}
@@ -205,10 +207,7 @@ func cmdTrigger(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	model := fs.String("model", "", "the model to evaluate")
 	at := fs.String("at", "", "end of the window to evaluate (RFC 3339); default now")
 	wait := fs.Bool("wait", true, "wait for the evaluation and print its result")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	cfg, wc, err := c.dial(ctx)
+	cfg, wc, err := c.connect(ctx, fs, args)
 	if err != nil {
 		return err
 	}
@@ -257,10 +256,7 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	model := fs.String("model", "", "the model")
 	from := fs.String("from", "", "start (RFC 3339)")
 	to := fs.String("to", "", "end (RFC 3339)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	cfg, wc, err := c.dial(ctx)
+	cfg, wc, err := c.connect(ctx, fs, args)
 	if err != nil {
 		return err
 	}
@@ -293,10 +289,7 @@ func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	model := fs.String("model", "", "the model")
 	limit := fs.Int("limit", 20, "how many runs")
 	status := fs.String("status", "", "only evaluations with this status (ok, warning, breach, no-data)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	_, wc, err := c.dial(ctx)
+	_, wc, err := c.connect(ctx, fs, args)
 	if err != nil {
 		return err
 	}
@@ -334,10 +327,7 @@ func cmdIncidents(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs := newFlags("incidents", "incidents -model M", stderr)
 	c.register(fs)
 	model := fs.String("model", "", "the model")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	_, wc, err := c.dial(ctx)
+	_, wc, err := c.connect(ctx, fs, args)
 	if err != nil {
 		return err
 	}
@@ -370,10 +360,7 @@ func cmdAck(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	model := fs.String("model", "", "the model")
 	rule := fs.String("rule", "", "only this rule's incident (default: all open incidents)")
 	by := fs.String("by", defaultActor(), "who acknowledges (shown in Slack and the history)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	_, wc, err := c.dial(ctx)
+	_, wc, err := c.connect(ctx, fs, args)
 	if err != nil {
 		return err
 	}
@@ -394,10 +381,7 @@ func cmdSilence(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	rule := fs.String("rule", "", "only this rule (default: every rule)")
 	d := fs.Duration("for", 2*time.Hour, "how long")
 	by := fs.String("by", defaultActor(), "who silences")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	_, wc, err := c.dial(ctx)
+	_, wc, err := c.connect(ctx, fs, args)
 	if err != nil {
 		return err
 	}
@@ -417,10 +401,7 @@ func cmdRetrain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	model := fs.String("model", "", "the model")
 	reason := fs.String("reason", "manual", "why (kept in the registry's lineage)")
 	wait := fs.Bool("wait", false, "wait for the outcome")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	cfg, wc, err := c.dial(ctx)
+	cfg, wc, err := c.connect(ctx, fs, args)
 	if err != nil {
 		return err
 	}
@@ -464,10 +445,7 @@ func decide(ctx context.Context, name string, approve bool, args []string, stdou
 	model := fs.String("model", "", "the model")
 	reason := fs.String("reason", "", "why")
 	by := fs.String("by", defaultActor(), "who decides")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	_, wc, err := c.dial(ctx)
+	_, wc, err := c.connect(ctx, fs, args)
 	if err != nil {
 		return err
 	}

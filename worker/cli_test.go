@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -89,6 +91,19 @@ models:
 	waitFor(t, 60*time.Second, "the triggered evaluation to open an incident", func() (bool, error) {
 		st, err := wc.Incidents(ctx, "churn")
 		return err == nil && st != nil && st.Rules["no-traffic"] != nil && st.Rules["no-traffic"].Open != nil, err
+	})
+
+	// The evaluation reached Prometheus: the worker's /metrics has its status.
+	waitFor(t, 20*time.Second, "the evaluation's metrics", func() (bool, error) {
+		resp, err := http.Get("http://" + w.HTTPAddr + "/metrics")
+		if err != nil {
+			return false, err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		return strings.Contains(string(body), `vigil_evaluation_status{model="churn",status="breach"} 1`) &&
+			strings.Contains(string(body), `vigil_window_rows{kind="current",model="churn"} 0`) &&
+			strings.Contains(string(body), `vigil_incidents_open{model="churn",rule="no-traffic",severity="critical"} 1`), err
 	})
 
 	if out := temporal("workflow", "query", "--workflow-id", "vigil-incident-churn", "--type", "state"); !strings.Contains(out, `"no-traffic"`) {

@@ -3,6 +3,7 @@ package devserver
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/server/common/log"
@@ -12,12 +13,18 @@ import (
 // slogAdapter sends the server's own logs to slog. The server is chatty at
 // info level about internals a Vigil user cannot act on, so only warnings
 // and errors pass.
-type slogAdapter struct{ l *slog.Logger }
+//
+// While the server stops, its services log every poll and connection they
+// lose at warning level; stopping is set then and those lines are dropped.
+type slogAdapter struct {
+	l        *slog.Logger
+	stopping *atomic.Bool
+}
 
 var _ log.Logger = slogAdapter{}
 
 func (a slogAdapter) emit(level slog.Level, msg string, tags []tag.Tag) {
-	if !a.l.Enabled(context.Background(), level) {
+	if (a.stopping != nil && a.stopping.Load()) || !a.l.Enabled(context.Background(), level) {
 		return
 	}
 	args := make([]any, 0, 2*len(tags))
@@ -45,7 +52,7 @@ func (a slogAdapter) With(tags ...tag.Tag) log.Logger {
 	for _, t := range tags {
 		args = append(args, t.Key(), t.Value())
 	}
-	return slogAdapter{l: a.l.With(args...)}
+	return slogAdapter{l: a.l.With(args...), stopping: a.stopping}
 }
 
 func slogSDK(l *slog.Logger) sdklog.Logger { return sdklog.NewStructuredLogger(l) }

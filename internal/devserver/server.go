@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	uiserver "github.com/temporalio/ui-server/v2/server"
@@ -65,6 +66,7 @@ type Server struct {
 	ui       *uiserver.Server
 	frontend string
 	uiAddr   string
+	stopping atomic.Bool
 }
 
 // Start starts the server and waits until it serves the namespace with its
@@ -115,7 +117,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	for svc, port := range grpcPorts {
 		hosts[svc] = static.SingleLocalHost(fmt.Sprintf("%s:%d", host, port))
 	}
-	logger := slogAdapter{l: opts.Logger.With("component", "temporal-server")}
+	logger := slogAdapter{l: opts.Logger.With("component", "temporal-server"), stopping: &s.stopping}
 	authorizer, err := authorization.GetAuthorizerFromConfig(&conf.Global.Authorization)
 	if err != nil {
 		return nil, fmt.Errorf("devserver: authorizer: %w", err)
@@ -290,6 +292,7 @@ func (s *Server) Client(ctx context.Context) (client.Client, error) {
 
 // Stop stops the UI and the server; the SQLite file keeps everything.
 func (s *Server) Stop() error {
+	s.stopping.Store(true)
 	if s.ui != nil {
 		s.ui.Stop()
 	}

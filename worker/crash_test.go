@@ -1,0 +1,698 @@
+package main
+
+// Issue 9, "Worker crash": the worker runs as a separate process against a
+// Temporal server embedded in the test process and is killed with SIGKILL in
+// the middle of an evaluation, of a notification (Slack head message or
+// PagerDuty trigger in flight) and of a training run, then restarted. Every
+// workflow must still complete, with one Slack head message and one
+// PagerDuty page per incident and one retrain.
+//
+//	go test -run TestWorkerSurvivesKill9 -v ./worker                          # 3 kills (CI)
+//	VIGIL_CRASH_KILLS=20 go test -run TestWorkerSurvivesKill9 -v -timeout 30m ./worker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/vigilml/vigil/internal/devserver"
+	"github.com/vigilml/vigil/workflows"
+)
+
+// Kill phases, in the order a model's incident goes through them.
+const (
+	phaseEvaluation = "evaluation" // MonitorWorkflow just started
+	phaseSlack      = "slack-head" // chat.postMessage of the head message received, not answered
+	phasePagerDuty  = "pd-trigger" // PagerDuty trigger received, not answered
+	phaseTraining   = "training"   // RetrainWorkflow in step "training", the trainer program running
+	crashChannel    = "C0CRASH01"  // a channel ID, so the notifier can find its head message after a restart
+	crashSlowAnswer = 800 * time.Millisecond
+)
+
+func TestWorkerSurvivesKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the worker and kills it repeatedly against a Temporal server (about 3 minutes)")
+	}
+	kills := 3
+	if s := os.Getenv("VIGIL_CRASH_KILLS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			t.Fatalf("VIGIL_CRASH_KILLS=%q: want a positive number", s)
+		}
+		kills = n
+	}
+	// Each model (one incident) takes its kills from this cycle; CI's three
+	// kills are one evaluation, one notification and one training run.
+	cycle := []string{phaseEvaluation, phaseSlack, phaseTraining, phasePagerDuty}
+	var plans [][]string
+	for left := kills; left > 0; {
+		n := min(left, len(cycle))
+		plan := slices.Clone(cycle[:n])
+		if len(plans)%2 == 1 && n >= 2 { // alternate which notification is hit first
+			plan[1] = phasePagerDuty
+			if n == 4 {
+				plan[3] = phaseSlack
+			}
+		}
+		plans = append(plans, sortPhases(plan))
+		left -= n
+	}
+	began := time.Now()
+	dir := t.TempDir()
+
+	// The worker binary, once per test run.
+	bin := filepath.Join(dir, "worker")
+	build := exec.Command("go", "build", "-o", bin, "github.com/vigilml/vigil/worker")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build worker: %v\n%s", err, out)
+	}
+	t.Logf("built the worker in %s", time.Since(began).Round(time.Second))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, err := devserver.Start(ctx, devserver.Options{
+		DBFile: filepath.Join(dir, "temporal.db"), FrontendPort: freePort(t), UIPort: -1,
+		Namespace: "default", Retention: 24 * time.Hour, SearchAttributes: workflows.SearchAttributes(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := srv.Stop(); err != nil {
+			t.Logf("stop temporal: %v", err)
+		}
+	}()
+	c, err := client.Dial(client.Options{HostPort: srv.Address(), Namespace: "default", Logger: quietLogger{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	slack := &crashSlack{t: t}
+	slackSrv := httptest.NewServer(slack)
+	defer slackSrv.Close()
+	pd := &crashPagerDuty{t: t}
+	pdSrv := httptest.NewServer(pd)
+	defer pdSrv.Close()
+
+	// The trainer: records every start, trains for a few seconds, writes a model.
+	trainerLog := filepath.Join(dir, "trainer-starts.log")
+	trainer := filepath.Join(dir, "train.sh")
+	if err := os.WriteFile(trainer, []byte(`#!/bin/sh
+echo "$VIGIL_MODEL $VIGIL_RUN_ID $$" >> "$CRASH_TRAINER_LOG"
+echo "training $VIGIL_MODEL on $VIGIL_TRAIN_DATA"
+sleep 3
+echo '{"weights": [1]}' > "$VIGIL_OUTPUT_DIR/model.json"
+echo '{"accuracy": 0.9}' > "$VIGIL_OUTPUT_DIR/metrics.json"
+echo "trained $VIGIL_MODEL"
+`), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	models := make([]string, len(plans))
+	var yaml strings.Builder
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	fmt.Fprintf(&yaml, `temporal: {address: %q}
+worker: {http_addr: %q}
+storage: {reports: "file://{{dir}}/reports", registry: "file://{{dir}}/registry"}
+notify:
+  slack: {token_env: CRASH_SLACK_TOKEN, channel: %s, api_url: %q}
+  pagerduty: {routing_key_env: CRASH_PD_KEY, events_url: %q}
+models:
+`, srv.Address(), httpAddr, crashChannel, slackSrv.URL+"/api/", pdSrv.URL)
+	for i := range plans {
+		models[i] = fmt.Sprintf("crash-%d", i+1)
+		writeCrashData(t, filepath.Join(dir, models[i]))
+		fmt.Fprintf(&yaml, `  - name: %[1]s
+    task: binary
+    schedule: {every: 1h, window: 10m}
+    columns: {target: label, prediction: prediction}
+    features: [x1, x2]
+    source: {uri: "file://{{dir}}/%[1]s/data"}
+    reference: {uri: "file://{{dir}}/%[1]s/ref.csv"}
+    rules:
+      # 120 rows per hour partition: always breached.
+      - {name: low-traffic, metric: rows.current, below: 100000, severity: critical, escalate_after: 2s, retrain: true}
+    retrain:
+      trainer: command
+      command: ["%[2]s"]
+      train_window: 10m
+      validation_window: 1m
+      min_improvement: 0
+      # Bounds how long a training attempt lost with its worker blocks the retry.
+      timeout: 12s
+`, models[i], trainer)
+	}
+	cfgPath := writeConfig(t, dir, yaml.String())
+
+	wp := &workerProc{t: t, bin: bin, cfg: cfgPath, http: httpAddr, logPath: filepath.Join(dir, "worker.log"),
+		env: []string{"CRASH_SLACK_TOKEN=xoxb-crash", "CRASH_PD_KEY=crash-routing-key", "CRASH_TRAINER_LOG=" + trainerLog}}
+	wp.start()
+	defer wp.stop()
+	defer func() {
+		if t.Failed() {
+			if b, err := os.ReadFile(wp.logPath); err == nil {
+				t.Logf("worker log (tail):\n%s", tail(string(b), 60))
+			}
+		}
+	}()
+	wc := &workflows.Client{C: c, TaskQueue: "vigil"}
+
+	survived := 0
+	lostPD := map[string]int{} // dedup key → triggers in flight at a kill
+	for i, model := range models {
+		if _, err := wc.Trigger(ctx, model, time.Time{}); err != nil {
+			t.Fatalf("trigger %s: %v", model, err)
+		}
+		for _, phase := range plans[i] {
+			at := time.Now()
+			what := waitPhase(t, ctx, c, slack, pd, trainerLog, model, phase)
+			wp.kill()
+			survived++
+			// A request in flight at the kill loses its answer and is sent again.
+			for _, k := range pd.inFlightKeys() {
+				lostPD[k]++
+			}
+			t.Logf("kill %d/%d: %s of %s (%s), %s after the previous step", survived, kills, phase, model, what, time.Since(at).Round(10*time.Millisecond))
+			wp.start()
+		}
+	}
+
+	// Everything completes after the last restart.
+	for _, model := range models {
+		waitFor(t, 150*time.Second, model+"'s retrain to complete", func() (bool, error) {
+			d, err := c.DescribeWorkflowExecution(ctx, workflows.RetrainWorkflowID(model), "")
+			if err != nil {
+				return false, err
+			}
+			st := d.WorkflowExecutionInfo.Status
+			if st != enums.WORKFLOW_EXECUTION_STATUS_RUNNING && st != enums.WORKFLOW_EXECUTION_STATUS_COMPLETED {
+				t.Fatalf("retrain of %s closed as %s", model, st)
+			}
+			return st == enums.WORKFLOW_EXECUTION_STATUS_COMPLETED, nil
+		})
+		waitFor(t, 150*time.Second, model+"'s incident to reach Slack and PagerDuty", func() (bool, error) {
+			qctx, qcancel := context.WithTimeout(ctx, 5*time.Second)
+			defer qcancel()
+			st, err := wc.Incidents(qctx, model)
+			if err != nil || st == nil || st.Rules["low-traffic"] == nil || st.Rules["low-traffic"].Open == nil {
+				return false, err
+			}
+			inc := st.Rules["low-traffic"].Open
+			return inc.Escalated && slices.Contains(inc.Notified, "slack") && slices.Contains(inc.Notified, "pagerduty") &&
+				inc.Refs["slack"] != "", nil
+		})
+	}
+
+	// Exactly once, per incident.
+	var res workflows.RetrainResult
+	dupSlack, dupPD, resent, extraTrainer := 0, 0, 0, 0
+	starts := trainerStarts(t, trainerLog)
+	for _, model := range models {
+		st, err := wc.Incidents(ctx, model)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inc := st.Rules["low-traffic"].Open
+		heads := slack.heads(inc.ID)
+		if heads != 1 {
+			t.Errorf("%s: %d Slack head messages for incident %s, want 1", model, heads, inc.ID)
+			dupSlack += max(heads-1, 0)
+		}
+		if want := crashChannel + ":" + slack.headTS(inc.ID); inc.Refs["slack"] != want {
+			t.Errorf("%s: incident refers to Slack message %s, want the head message %s", model, inc.Refs["slack"], want)
+		}
+		key := "vigil/" + model + "/low-traffic"
+		triggers, pages := pd.count(key)
+		if pages != 1 {
+			t.Errorf("%s: PagerDuty paged %d times for %s, want 1", model, pages, key)
+		}
+		// A trigger whose answer was lost with the worker is sent again, with
+		// the same dedup key: PagerDuty folds it into the open incident.
+		if triggers < 1 || triggers > 1+lostPD[key] {
+			t.Errorf("%s: %d PagerDuty triggers for %s, want 1 (+1 per kill during a trigger: %d)", model, triggers, key, lostPD[key])
+		}
+		resent += triggers - 1
+		dupPD += max(pages-1, 0)
+		if keys := pd.keys(); len(keys) != len(models) {
+			t.Errorf("PagerDuty dedup keys %v, want one per model", keys)
+		}
+		n, err := countWorkflows(ctx, &Worker{Client: c}, fmt.Sprintf(`WorkflowType = "RetrainWorkflow" AND VigilModel = %q`, model))
+		if err != nil || n != 1 {
+			t.Errorf("%s: %d RetrainWorkflow runs (err %v), want exactly 1", model, n, err)
+		}
+		if err := c.GetWorkflow(ctx, workflows.RetrainWorkflowID(model), "").Get(ctx, &res); err != nil {
+			t.Errorf("%s: retrain: %v", model, err)
+		}
+		runs := map[string]int{}
+		for _, s := range starts[model] {
+			runs[s]++
+		}
+		if len(runs) != 1 {
+			t.Errorf("%s: trainer started for %d run ids %v, want 1", model, len(runs), runs)
+		}
+		// The command backend does not re-attach to a trainer orphaned by a
+		// dead worker: the retry starts it again (see the report of issue 9).
+		trainKills := 0
+		for _, p := range plans[slices.Index(models, model)] {
+			if p == phaseTraining {
+				trainKills++
+			}
+		}
+		if len(starts[model]) > 1+trainKills {
+			t.Errorf("%s: trainer started %d times with %d kills during training", model, len(starts[model]), trainKills)
+		}
+		extraTrainer += len(starts[model]) - 1
+		t.Logf("%s: incident %s, %d Slack head, %d PagerDuty triggers (%d pages), retrain %s (challenger %s), trainer started %d times",
+			model, inc.ID, heads, triggers, pages, res.Outcome, res.Challenger, len(starts[model]))
+	}
+	// No workflow failed, timed out or was terminated; only incident workflows run on.
+	list, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: "default", PageSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	monitors := 0
+	for _, e := range list.Executions {
+		typ, st := e.Type.GetName(), e.Status
+		switch {
+		case typ == "IncidentWorkflow" && st == enums.WORKFLOW_EXECUTION_STATUS_RUNNING:
+		case st == enums.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+			if typ == "MonitorWorkflow" {
+				monitors++
+			}
+		default:
+			t.Errorf("%s %s is %s", typ, e.Execution.GetWorkflowId(), st)
+		}
+	}
+	if monitors != len(models) {
+		t.Errorf("%d completed MonitorWorkflows, want %d", monitors, len(models))
+	}
+	took := time.Since(began).Round(time.Second)
+	summary := fmt.Sprintf("crash test: %d kills survived over %d incidents; duplicates: %d Slack head messages, %d PagerDuty pages "+
+		"(%d triggers re-sent after a lost answer, same dedup key), %d extra trainer starts; took %s",
+		survived, len(models), dupSlack, dupPD, resent, extraTrainer, took)
+	t.Log(summary)
+	fmt.Fprintln(os.Stderr, summary)
+}
+
+// sortPhases puts phases in the order an incident reaches them.
+func sortPhases(p []string) []string {
+	order := map[string]int{phaseEvaluation: 0, phaseSlack: 1, phasePagerDuty: 2, phaseTraining: 3}
+	slices.SortFunc(p, func(a, b string) int { return order[a] - order[b] })
+	return p
+}
+
+// waitPhase returns when model reaches phase, saying what it saw.
+func waitPhase(t *testing.T, ctx context.Context, c client.Client, slack *crashSlack, pd *crashPagerDuty, trainerLog, model, phase string) string {
+	t.Helper()
+	deadline := time.Now().Add(150 * time.Second)
+	for time.Now().Before(deadline) {
+		switch phase {
+		case phaseEvaluation:
+			// Prefer a kill while one of its activities runs; settle for a
+			// workflow task after a few seconds.
+			d, err := c.DescribeWorkflowExecution(ctx, workflows.MonitorWorkflowID(model), "")
+			if err == nil && (len(d.PendingActivities) > 0 || time.Until(deadline) < 147*time.Second) {
+				var acts []string
+				for _, a := range d.PendingActivities {
+					acts = append(acts, a.ActivityType.GetName())
+				}
+				return fmt.Sprintf("monitor %s, pending activities %v", d.WorkflowExecutionInfo.Status, acts)
+			}
+		case phaseSlack:
+			if slack.inFlight(model) {
+				return "head message posted, answer pending"
+			}
+		case phasePagerDuty:
+			if pd.inFlight("vigil/" + model + "/low-traffic") {
+				return "trigger received, answer pending"
+			}
+		case phaseTraining:
+			// Not while a notification is in flight: that kill is its own phase.
+			if len(trainerStarts(t, trainerLog)[model]) > 0 && !slack.inFlight(model) && len(pd.inFlightKeys()) == 0 {
+				qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				v, err := c.QueryWorkflow(qctx, workflows.RetrainWorkflowID(model), "", workflows.QueryState)
+				cancel()
+				var st workflows.RetrainState
+				if err == nil && v.Get(&st) == nil {
+					if st.Step != "training" {
+						t.Fatalf("trainer running but retrain in step %q", st.Step)
+					}
+					return "retrain step training, trainer running"
+				}
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s never reached phase %s", model, phase)
+	return ""
+}
+
+// trainerStarts maps a model to the run ids its trainer was started for.
+func trainerStarts(t *testing.T, path string) map[string][]string {
+	b, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	out := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if f := strings.Fields(line); len(f) == 3 {
+			out[f[0]] = append(out[f[0]], f[1])
+		}
+	}
+	return out
+}
+
+// writeCrashData writes a reference and 120 labeled rows into the previous,
+// current and next hour partitions, so every window of the test has data.
+func writeCrashData(t *testing.T, dir string) {
+	t.Helper()
+	row := func(w io.Writer, i int) {
+		fmt.Fprintf(w, `{"event_id":"e%d","x1":%d,"x2":%g,"label":%d,"prediction":%d}`+"\n", i, i%7, float64(i%11)/10, i%2, (i/2)%2)
+	}
+	var ref strings.Builder
+	ref.WriteString("x1,x2,label,prediction\n")
+	for i := range 200 {
+		fmt.Fprintf(&ref, "%d,%g,%d,%d\n", i%7, float64(i%11)/10, i%2, (i/2)%2)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ref.csv"), []byte(ref.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	for h := -1; h <= 1; h++ {
+		hour := now.Add(time.Duration(h) * time.Hour)
+		p := filepath.Join(dir, "data", hour.Format("2006/01/02/15"))
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for i := range 120 {
+			row(&b, (h+1)*1000+i)
+		}
+		if err := os.WriteFile(filepath.Join(p, "part-0.jsonl"), []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// workerProc is the worker binary, started and killed by the test.
+type workerProc struct {
+	t       *testing.T
+	bin     string
+	cfg     string
+	http    string
+	logPath string
+	env     []string
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	starts  int
+}
+
+func (w *workerProc) start() {
+	w.t.Helper()
+	logf, err := os.OpenFile(w.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer logf.Close()
+	w.starts++
+	fmt.Fprintf(logf, "----- start %d -----\n", w.starts)
+	cmd := exec.Command(w.bin, "-config", w.cfg, "-log-level", "info", "-log-format", "text")
+	cmd.Env = append(os.Environ(), w.env...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		w.t.Fatal(err)
+	}
+	w.cmd = cmd
+	exited := make(chan struct{})
+	w.exited = exited
+	go func() { _ = cmd.Wait(); close(exited) }()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get("http://" + w.http + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				w.exited = exited
+				return
+			}
+		}
+		select {
+		case <-exited:
+			w.t.Fatalf("worker exited during start %d (see %s)", w.starts, w.logPath)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			w.t.Fatalf("worker not ready 60s after start %d", w.starts)
+		}
+	}
+}
+
+// kill is kill -9.
+func (w *workerProc) kill() {
+	w.t.Helper()
+	if err := w.cmd.Process.Kill(); err != nil {
+		w.t.Fatalf("kill worker: %v", err)
+	}
+	<-w.exited
+}
+
+// stop ends the last worker gracefully.
+func (w *workerProc) stop() {
+	if w.cmd == nil {
+		return
+	}
+	select {
+	case <-w.exited:
+		return
+	default:
+	}
+	_ = w.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-w.exited:
+	case <-time.After(20 * time.Second):
+		_ = w.cmd.Process.Kill()
+		<-w.exited
+	}
+}
+
+// crashSlack is the Slack Web API as the notifier uses it, answering head
+// messages slowly so a kill can land between the post and its answer.
+type crashSlack struct {
+	t        *testing.T
+	mu       sync.Mutex
+	messages []crashMessage
+	pending  map[string]int // model → head posts not answered yet
+	nextTS   int
+}
+
+type crashMessage struct {
+	TS       string          `json:"ts"`
+	ThreadTS string          `json:"thread_ts,omitempty"`
+	Text     string          `json:"text"`
+	Metadata json.RawMessage `json:"metadata,omitempty"`
+}
+
+type slackMetadata struct {
+	EventType    string            `json:"event_type"`
+	EventPayload map[string]string `json:"event_payload"`
+}
+
+func (f *crashSlack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	reply := func(v any) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(v)
+	}
+	if r.PostForm.Get("token") != "xoxb-crash" {
+		reply(map[string]any{"ok": false, "error": "invalid_auth"})
+		return
+	}
+	switch strings.TrimPrefix(r.URL.Path, "/api/") {
+	case "chat.postMessage":
+		f.mu.Lock()
+		f.nextTS++
+		m := crashMessage{TS: fmt.Sprintf("1764300000.%06d", f.nextTS), ThreadTS: r.PostForm.Get("thread_ts"), Text: r.PostForm.Get("text")}
+		if md := r.PostForm.Get("metadata"); md != "" {
+			m.Metadata = json.RawMessage(md)
+		}
+		f.messages = append(f.messages, m)
+		model := ""
+		if m.ThreadTS == "" {
+			var md slackMetadata
+			_ = json.Unmarshal(m.Metadata, &md)
+			model = md.EventPayload["model"]
+			if f.pending == nil {
+				f.pending = map[string]int{}
+			}
+			f.pending[model]++
+		}
+		f.mu.Unlock()
+		if m.ThreadTS == "" { // posted; the answer takes a while
+			time.Sleep(crashSlowAnswer)
+			f.mu.Lock()
+			f.pending[model]--
+			f.mu.Unlock()
+		}
+		reply(map[string]any{"ok": true, "channel": crashChannel, "ts": m.TS})
+	case "chat.update":
+		reply(map[string]any{"ok": true, "channel": r.PostForm.Get("channel"), "ts": r.PostForm.Get("ts")})
+	case "conversations.history":
+		f.mu.Lock()
+		var top []crashMessage
+		for i := len(f.messages) - 1; i >= 0; i-- { // newest first, as Slack
+			if f.messages[i].ThreadTS == "" {
+				top = append(top, f.messages[i])
+			}
+		}
+		f.mu.Unlock()
+		reply(map[string]any{"ok": true, "messages": top, "has_more": false})
+	default:
+		reply(map[string]any{"ok": false, "error": "unknown_method"})
+	}
+}
+
+func (f *crashSlack) inFlight(model string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.pending[model] > 0
+}
+
+// heads counts head messages (not thread replies) of an incident.
+func (f *crashSlack) heads(incident string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, m := range f.messages {
+		var md slackMetadata
+		if m.ThreadTS == "" && json.Unmarshal(m.Metadata, &md) == nil && md.EventPayload["incident_id"] == incident {
+			n++
+		}
+	}
+	return n
+}
+
+func (f *crashSlack) headTS(incident string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, m := range f.messages {
+		var md slackMetadata
+		if m.ThreadTS == "" && json.Unmarshal(m.Metadata, &md) == nil && md.EventPayload["incident_id"] == incident {
+			return m.TS
+		}
+	}
+	return ""
+}
+
+// crashPagerDuty is the Events API v2: it counts trigger events per dedup
+// key, and pages as PagerDuty does, once per key until it is resolved.
+type crashPagerDuty struct {
+	t        *testing.T
+	mu       sync.Mutex
+	triggers map[string]int
+	pages    map[string]int
+	open     map[string]bool
+	pending  map[string]int
+}
+
+func (f *crashPagerDuty) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var ev struct {
+		RoutingKey string `json:"routing_key"`
+		Action     string `json:"event_action"`
+		DedupKey   string `json:"dedup_key"`
+	}
+	if r.URL.Path != "/v2/enqueue" || json.NewDecoder(r.Body).Decode(&ev) != nil || ev.RoutingKey != "crash-routing-key" {
+		http.Error(w, `{"status":"invalid event"}`, http.StatusBadRequest)
+		return
+	}
+	f.mu.Lock()
+	if f.triggers == nil {
+		f.triggers, f.pages, f.open, f.pending = map[string]int{}, map[string]int{}, map[string]bool{}, map[string]int{}
+	}
+	switch ev.Action {
+	case "trigger":
+		f.triggers[ev.DedupKey]++
+		if !f.open[ev.DedupKey] {
+			f.open[ev.DedupKey] = true
+			f.pages[ev.DedupKey]++
+		}
+	case "resolve":
+		f.open[ev.DedupKey] = false
+	}
+	f.pending[ev.DedupKey]++
+	f.mu.Unlock()
+	time.Sleep(crashSlowAnswer)
+	f.mu.Lock()
+	f.pending[ev.DedupKey]--
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusAccepted)
+	_ = json.NewEncoder(w).Encode(map[string]string{"status": "success", "message": "Event processed", "dedup_key": ev.DedupKey})
+}
+
+func (f *crashPagerDuty) inFlight(key string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.pending[key] > 0
+}
+
+func (f *crashPagerDuty) inFlightKeys() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for k, n := range f.pending {
+		if n > 0 {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func (f *crashPagerDuty) count(key string) (triggers, pages int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.triggers[key], f.pages[key]
+}
+
+func (f *crashPagerDuty) keys() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for k := range f.triggers {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// quietLogger keeps the test client's SDK logs out of the test output.
+type quietLogger struct{}
+
+func (quietLogger) Debug(string, ...any) {}
+func (quietLogger) Info(string, ...any)  {}
+func (quietLogger) Warn(string, ...any)  {}
+func (quietLogger) Error(string, ...any) {}

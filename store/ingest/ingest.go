@@ -22,8 +22,15 @@
 //
 // Status codes: 200 stored ({"accepted": n, "objects": [...]}), 400 a bad
 // record ({"error", "line"}), 401 missing or wrong token, 404 unknown model,
-// 405 not POST, 409 the model's source cannot take JSONL, 413 body too large,
-// 503 the store failed (retry), 500 the store refused (permanent).
+// 405 not POST, 409 the model's source cannot take JSONL, 413 body too large
+// or a line over Options.MaxLine ({"error", "line"}), 429 the model's rate
+// limit (Retry-After says when to retry), 503 the store failed or timed out
+// (retry), 500 the store refused (permanent).
+//
+// Limits: the body (MaxBody, 8 MiB), each line of it (MaxLine, 1 MiB), the
+// request rate per model (a token bucket, RateLimit/s with Burst, 50/s and
+// 100 by default) and each store write (StoreTimeout, 30 s). The worker's
+// http.Server bounds reading headers and bodies.
 package ingest
 
 import (
@@ -42,14 +49,21 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vigilml/vigil/config"
 	"github.com/vigilml/vigil/store"
 )
 
-// DefaultMaxBody is the default request body limit.
-const DefaultMaxBody = 8 << 20
+// Defaults for Options.
+const (
+	DefaultMaxBody      = 8 << 20
+	DefaultMaxLine      = 1 << 20
+	DefaultRateLimit    = 50  // requests per second per model
+	DefaultBurst        = 100 // requests at once per model
+	DefaultStoreTimeout = 30 * time.Second
+)
 
 // Options configure the handler.
 type Options struct {
@@ -59,6 +73,16 @@ type Options struct {
 	// MaxBody limits the request body in bytes (0 = DefaultMaxBody); larger
 	// bodies get 413.
 	MaxBody int64
+	// MaxLine limits one line of the body in bytes (0 = DefaultMaxLine); a
+	// longer line fails the request with 413 and its number.
+	MaxLine int
+	// RateLimit is how many requests per second each model accepts, sustained
+	// (0 = DefaultRateLimit, negative = no limit); Burst how many it accepts
+	// at once (0 = DefaultBurst). Over it, requests get 429 and Retry-After.
+	RateLimit float64
+	Burst     int
+	// StoreTimeout bounds each write to the store (0 = DefaultStoreTimeout).
+	StoreTimeout time.Duration
 	// Now replaces time.Now (tests).
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -77,6 +101,10 @@ type Handler struct {
 	opts   Options
 	token  [32]byte
 	mux    *http.ServeMux
+	// limits holds one bucket per configured model (nil: no limit); the map is
+	// never written after New, so unknown names cannot grow it.
+	limits map[string]*bucket
+	clock  func() time.Time // the rate limiter's clock (tests)
 }
 
 // New builds the handler for the config's models.
@@ -84,15 +112,33 @@ func New(models []config.Model, w Writer, opts Options) *Handler {
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = DefaultMaxBody
 	}
+	if opts.MaxLine <= 0 {
+		opts.MaxLine = DefaultMaxLine
+	}
+	if opts.RateLimit == 0 {
+		opts.RateLimit = DefaultRateLimit
+	}
+	if opts.Burst <= 0 {
+		opts.Burst = DefaultBurst
+	}
+	if opts.StoreTimeout <= 0 {
+		opts.StoreTimeout = DefaultStoreTimeout
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	h := &Handler{models: map[string]config.Model{}, w: w, opts: opts, mux: http.NewServeMux()}
+	h := &Handler{models: map[string]config.Model{}, w: w, opts: opts, mux: http.NewServeMux(), clock: time.Now}
 	for _, m := range models {
 		h.models[m.Name] = m
+	}
+	if opts.RateLimit > 0 {
+		h.limits = map[string]*bucket{}
+		for _, m := range models {
+			h.limits[m.Name] = &bucket{rate: opts.RateLimit, burst: float64(opts.Burst), tokens: float64(opts.Burst)}
+		}
 	}
 	h.token = sha256.Sum256([]byte(opts.Token))
 	h.mux.HandleFunc("POST /v1/models/{model}/predictions", func(w http.ResponseWriter, r *http.Request) { h.serve(w, r, kindPrediction) })
@@ -115,11 +161,11 @@ func (h *Handler) authorized(r *http.Request) bool {
 	if h.opts.Token == "" {
 		return true
 	}
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
+	auth := r.Header.Get("Authorization")
+	if len(auth) < len("Bearer ") || !strings.EqualFold(auth[:len("Bearer ")], "Bearer ") { // the scheme is case-insensitive (RFC 9110)
 		return false
 	}
-	sum := sha256.Sum256([]byte(strings.TrimSpace(got)))
+	sum := sha256.Sum256([]byte(strings.TrimSpace(auth[len("Bearer "):])))
 	return subtle.ConstantTimeCompare(sum[:], h.token[:]) == 1
 }
 
@@ -167,6 +213,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, k kind) {
 		writeError(w, http.StatusConflict, fmt.Sprintf("model %q cannot take ingest here: its %s must be a jsonl directory or prefix (file://dir or s3://bucket/prefix), is %q (%s)", name, k.section(), src.URI, src.Format), 0)
 		return
 	}
+	if b := h.limits[name]; b != nil {
+		if ok, wait := b.take(h.clock()); !ok {
+			secs := max(1, int((wait+time.Second-1)/time.Second))
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			writeError(w, http.StatusTooManyRequests, fmt.Sprintf("model %q takes at most %g requests/s (burst %d): retry after %d s, or send larger batches", name, b.rate, int(b.burst), secs), 0)
+			return
+		}
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -175,6 +229,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, k kind) {
 			return
 		}
 		writeError(w, http.StatusBadRequest, "read body: "+err.Error(), 0)
+		return
+	}
+	if line, n := longLine(body, h.opts.MaxLine); line > 0 {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("line %d is %d bytes, over the %d-byte limit for one line: split the record or send it smaller", line, n, h.opts.MaxLine), line)
 		return
 	}
 	now := h.opts.Now().UTC()
@@ -209,11 +267,17 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, k kind) {
 	var uris []string
 	for _, hr := range hours {
 		key := hr.Format("2006/01/02/15") + "/" + strconv.FormatInt(now.UnixNano(), 10) + "-" + randomHex() + ".jsonl"
-		uri, err := h.w.PutObject(r.Context(), src.URI, key, groups[hr].Bytes())
+		ctx, cancel := context.WithTimeout(r.Context(), h.opts.StoreTimeout)
+		uri, err := h.w.PutObject(ctx, src.URI, key, groups[hr].Bytes())
+		cancel()
 		if err != nil {
-			// All or nothing: take back what this request already wrote.
+			// All or nothing: take back what this request already wrote, even
+			// when the client has gone.
 			for _, k := range written {
-				if derr := h.w.DeleteObject(context.WithoutCancel(r.Context()), src.URI, k); derr != nil {
+				ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.opts.StoreTimeout)
+				derr := h.w.DeleteObject(ctx, src.URI, k)
+				cancel()
+				if derr != nil {
 					h.opts.Logger.Error("ingest: could not roll back a partial request", "model", name, "key", k, "error", derr)
 				}
 			}
@@ -253,4 +317,46 @@ func randomHex() string {
 	b := make([]byte, 6)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// longLine returns the 1-based number and length of the first line of body
+// longer than limit bytes (0, 0 when there is none).
+func longLine(body []byte, limit int) (line, n int) {
+	for i := 1; len(body) > 0; i++ {
+		l := bytes.IndexByte(body, '\n')
+		if l < 0 {
+			l = len(body)
+		}
+		if l > limit {
+			return i, l
+		}
+		body = body[min(l+1, len(body)):]
+	}
+	return 0, 0
+}
+
+// bucket is a token bucket: it holds up to burst tokens, refills at rate per
+// second, and each request takes one.
+type bucket struct {
+	mu          sync.Mutex
+	rate, burst float64
+	tokens      float64
+	last        time.Time
+}
+
+// take takes a token at now, or says how long until one is there.
+func (b *bucket) take(now time.Time) (bool, time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.last.IsZero() && now.After(b.last) {
+		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	}
+	if b.last.IsZero() || now.After(b.last) {
+		b.last = now
+	}
+	if b.tokens >= 1 {
+		b.tokens--
+		return true, 0
+	}
+	return false, time.Duration((1 - b.tokens) / b.rate * float64(time.Second))
 }

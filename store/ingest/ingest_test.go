@@ -209,7 +209,7 @@ func TestIngestAuthAndLimits(t *testing.T) {
 // the reader must only ever see complete objects (every line a full record,
 // every object the size of a request).
 func TestIngestConcurrentWritersNoTornFiles(t *testing.T) {
-	f := newFixture(t, Options{})
+	f := newFixture(t, Options{RateLimit: -1}) // 120 requests at once: more than the default burst
 	const writers, requests, perRequest = 8, 15, 20
 	var done atomic.Bool
 	var torn atomic.Int64
@@ -273,5 +273,147 @@ func TestIngestConcurrentWritersNoTornFiles(t *testing.T) {
 	}
 	if info.Rows != writers*requests*perRequest || info.Objects != writers*requests {
 		t.Errorf("stored %d rows in %d objects, want %d in %d", info.Rows, info.Objects, writers*requests*perRequest, writers*requests)
+	}
+}
+
+func TestIngestRejectsALineOverMaxLine(t *testing.T) {
+	f := newFixture(t, Options{MaxLine: 100})
+	short := `{"event_id":"e1","prediction":1}`
+	long := `{"event_id":"e2","prediction":1,"features":{"blob":"` + strings.Repeat("x", 100) + `"}}`
+	for _, tt := range []struct {
+		name, body string
+		status     int
+		line       int
+	}{
+		{"a line at the limit is fine", short + strings.Repeat(" ", 100-len(short)), 200, 0},
+		{"the long line is named", short + "\n" + short + "\n" + long + "\n", 413, 3},
+		{"inside an array too", "[\n" + short + ",\n" + long + "\n]", 413, 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(files(t, f.dir))
+			code, e := f.post(t, "/v1/models/churn/predictions", "", tt.body)
+			if code != tt.status || e.Line != tt.line {
+				t.Fatalf("got %d %+v, want %d naming line %d", code, e, tt.status, tt.line)
+			}
+			if code != 200 && (!strings.Contains(e.Error, "100-byte limit") || len(files(t, f.dir)) != before) {
+				t.Errorf("error %q (wants the limit) or the request wrote something", e.Error)
+			}
+		})
+	}
+}
+
+func TestIngestRateLimitsEachModel(t *testing.T) {
+	dir := t.TempDir()
+	model := func(name string) config.Model {
+		return config.Model{Name: name, Source: config.Source{URI: "file://" + dir + "/" + name, Format: "jsonl"}}
+	}
+	clock := now
+	h := New([]config.Model{model("churn"), model("fraud")}, store.New(config.Storage{}), Options{RateLimit: 2, Burst: 3, Now: func() time.Time { return now }})
+	h.clock = func() time.Time { return clock }
+	post := func(m string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/models/"+m+"/predictions", strings.NewReader(`{"event_id":"e1","prediction":1}`)))
+		return rec
+	}
+	for i := 1; i <= 3; i++ {
+		if rec := post("churn"); rec.Code != 200 {
+			t.Fatalf("request %d of a burst of 3: %d %s", i, rec.Code, rec.Body)
+		}
+	}
+	rec := post("churn")
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "1" || !strings.Contains(rec.Body.String(), "2 requests/s") {
+		t.Fatalf("the 4th request at once: %d Retry-After=%q %s, want 429 with Retry-After 1", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+	}
+	if rec := post("fraud"); rec.Code != 200 {
+		t.Errorf("another model shares the limit: %d %s", rec.Code, rec.Body)
+	}
+	clock = clock.Add(500 * time.Millisecond) // 2/s: one token back
+	if rec := post("churn"); rec.Code != 200 {
+		t.Errorf("after 0.5s at 2/s: %d %s", rec.Code, rec.Body)
+	}
+	if rec := post("churn"); rec.Code != http.StatusTooManyRequests {
+		t.Errorf("the token was used: %d", rec.Code)
+	}
+	clock = clock.Add(time.Hour) // refills to the burst, no further
+	for i := 1; i <= 4; i++ {
+		want := 200
+		if i == 4 {
+			want = http.StatusTooManyRequests
+		}
+		if rec := post("churn"); rec.Code != want {
+			t.Errorf("after an idle hour, request %d: %d, want %d", i, rec.Code, want)
+		}
+	}
+	if rec := post("nope"); rec.Code != http.StatusNotFound {
+		t.Errorf("an unknown model: %d, want 404 (and no bucket)", rec.Code)
+	}
+	if len(h.limits) != 2 {
+		t.Errorf("%d buckets, want one per configured model", len(h.limits))
+	}
+}
+
+func TestIngestRateLimitDefaultsAreGenerous(t *testing.T) {
+	h := New([]config.Model{{Name: "churn"}}, nil, Options{})
+	if b := h.limits["churn"]; b == nil || b.rate != DefaultRateLimit || b.burst != DefaultBurst {
+		t.Errorf("default bucket %+v, want %d/s burst %d", b, DefaultRateLimit, DefaultBurst)
+	}
+	if h := New([]config.Model{{Name: "churn"}}, nil, Options{RateLimit: -1}); h.limits != nil {
+		t.Error("a negative RateLimit still limits")
+	}
+}
+
+func TestIngestTokenCheck(t *testing.T) {
+	f := newFixture(t, Options{Token: "s3cret"})
+	ok := `{"event_id":"e1","prediction":1}`
+	for _, tt := range []struct {
+		name, header string
+		status       int
+	}{
+		{"the token", "Bearer s3cret", 200},
+		{"the scheme in any case (RFC 9110)", "bearer s3cret", 200},
+		{"a prefix of the token", "Bearer s3cre", 401},
+		{"the token with more after it", "Bearer s3cretx", 401},
+		{"another scheme", "Basic s3cret", 401},
+		{"the token without a scheme", "s3cret", 401},
+		{"an empty token", "Bearer ", 401},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/v1/models/churn/predictions", strings.NewReader(ok))
+			req.Header.Set("Authorization", tt.header)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.status {
+				t.Errorf("got %d, want %d", resp.StatusCode, tt.status)
+			}
+			if resp.StatusCode == 401 && resp.Header.Get("WWW-Authenticate") == "" {
+				t.Error("401 without WWW-Authenticate")
+			}
+		})
+	}
+}
+
+// slowWriter blocks until its context ends.
+type slowWriter struct{ deleted atomic.Int32 }
+
+func (s *slowWriter) PutObject(ctx context.Context, _, _ string, _ []byte) (string, error) {
+	<-ctx.Done()
+	return "", ctx.Err()
+}
+func (s *slowWriter) DeleteObject(context.Context, string, string) error {
+	s.deleted.Add(1)
+	return nil
+}
+
+func TestIngestStoreTimeoutIsRetryable(t *testing.T) {
+	m := config.Model{Name: "churn", Source: config.Source{URI: "s3://bucket/pred", Format: "jsonl"}}
+	h := New([]config.Model{m}, &slowWriter{}, Options{StoreTimeout: 50 * time.Millisecond})
+	rec := httptest.NewRecorder()
+	start := time.Now()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/models/churn/predictions", strings.NewReader(`{"event_id":"e1","prediction":1}`)))
+	if rec.Code != http.StatusServiceUnavailable || time.Since(start) > 5*time.Second {
+		t.Errorf("a hung store: %d after %s, want 503 after the 50ms store timeout", rec.Code, time.Since(start))
 	}
 }

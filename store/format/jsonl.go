@@ -159,9 +159,18 @@ func flatten(line []byte, out []kv) ([]kv, error) {
 }
 
 type scanner struct {
-	s string
-	i int
+	s     string
+	i     int
+	depth int // objects open at the cursor
 }
+
+// maxDepth bounds object nesting. Each level's column names carry the
+// prefix of the levels above, so without a bound a line of n nested
+// objects would allocate O(n²) bytes (a 1 MiB line, tens of gigabytes)
+// and recurse n deep.
+const maxDepth = 64
+
+var errTooDeep = errors.New("format: jsonl: objects nested deeper than 64 levels")
 
 var errSyntax = errors.New("format: jsonl: malformed JSON")
 
@@ -187,6 +196,10 @@ func (sc *scanner) eat(c byte) bool {
 
 // object reads the members of an object whose '{' was consumed.
 func (sc *scanner) object(prefix string, top bool, out []kv) ([]kv, error) {
+	if sc.depth++; sc.depth > maxDepth {
+		return nil, errTooDeep
+	}
+	defer func() { sc.depth-- }()
 	if sc.eat('}') {
 		return out, nil
 	}

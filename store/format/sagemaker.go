@@ -70,7 +70,7 @@ func OpenSageMaker(r io.Reader, o SageMakerOptions) (analysis.Rows, error) {
 	s := &smRows{opts: o, sc: bufio.NewScanner(r)}
 	s.sc.Buffer(make([]byte, 0, 64<<10), 64<<20)
 	// Read until the first valid record fixes the columns.
-	for len(s.pending) == 0 && s.scan() {
+	for s.cur == nil && s.scan() {
 	}
 	if s.err != nil {
 		return nil, s.err
@@ -113,7 +113,11 @@ type smRows struct {
 	cols    []string
 	index   map[string]int
 	nIn     int // input columns after the 3 metadata columns
-	pending [][]string
+	// cur is the decoded record whose rows Next has not all returned; they
+	// are built one at a time into row, so a batch costs its fields, not
+	// rows × columns (a wide first record followed by long batches of
+	// short lines would otherwise allocate quadratically in the input).
+	cur     *smPending
 	row     []string
 	invalid int64
 	err     error
@@ -125,14 +129,48 @@ func (s *smRows) Invalid() int64    { return s.invalid }
 func (s *smRows) Err() error        { return s.err }
 
 func (s *smRows) Next() bool {
-	for len(s.pending) == 0 {
+	for s.cur == nil || s.cur.next >= s.cur.rows() {
+		s.cur = nil
 		if !s.scan() {
 			return false
 		}
 	}
-	copy(s.row, s.pending[0])
-	s.pending = s.pending[1:]
+	s.fill(s.row, s.cur, s.cur.next)
+	s.cur.next++
 	return true
+}
+
+// smPending is one decoded record: a ground-truth label, or a capture's
+// input (and output) records, one row each.
+type smPending struct {
+	meta    [3]string // event id, inference id, time
+	label   string    // ground truth
+	in, out [][]field // capture
+	next    int       // the next row to return
+}
+
+func (p *smPending) rows() int {
+	if p.in == nil {
+		return 1
+	}
+	return len(p.in)
+}
+
+// fill writes row i of p into row.
+func (s *smRows) fill(row []string, p *smPending, i int) {
+	clear(row)
+	if p.in == nil {
+		row[0], row[1] = p.meta[0], p.label
+		return
+	}
+	row[0], row[1], row[2] = p.meta[0], p.meta[1], p.meta[2]
+	if len(p.in) > 1 && row[0] != "" {
+		row[0] += "-" + strconv.Itoa(i) // one event, several rows: keep ids unique
+	}
+	s.place(row, p.in[i], 3, s.opts.Columns, "f")
+	if p.out != nil {
+		s.placeOutput(row, p.out[i])
+	}
 }
 
 // scan reads one line and queues its rows; false at the end or on error.
@@ -152,16 +190,16 @@ func (s *smRows) scan() bool {
 		s.invalid++
 		return true
 	}
-	rows, ok := s.decode(&rec)
+	p, ok := s.decode(&rec)
 	if !ok {
 		s.invalid++
 		return true
 	}
-	s.pending = append(s.pending, rows...)
+	s.cur = p
 	return true
 }
 
-func (s *smRows) decode(rec *smRecord) ([][]string, bool) {
+func (s *smRows) decode(rec *smRecord) (*smPending, bool) {
 	switch {
 	case rec.GroundTruthData != nil && (s.cols == nil || s.groundT):
 		return s.decodeGroundTruth(rec)
@@ -171,7 +209,7 @@ func (s *smRows) decode(rec *smRecord) ([][]string, bool) {
 	return nil, false
 }
 
-func (s *smRows) decodeGroundTruth(rec *smRecord) ([][]string, bool) {
+func (s *smRows) decodeGroundTruth(rec *smRecord) (*smPending, bool) {
 	if rec.EventMetadata.EventID == "" {
 		return nil, false
 	}
@@ -187,7 +225,7 @@ func (s *smRows) decodeGroundTruth(rec *smRecord) ([][]string, bool) {
 		s.groundT = true
 		s.cols = []string{s.opts.EventID, s.opts.Target}
 	}
-	return [][]string{{rec.EventMetadata.EventID, label}}, true
+	return &smPending{meta: [3]string{rec.EventMetadata.EventID}, label: label}, true
 }
 
 func (s *smRows) labelOf(fs []field) (string, bool) {
@@ -204,7 +242,7 @@ func (s *smRows) labelOf(fs []field) (string, bool) {
 	return "", false
 }
 
-func (s *smRows) decodeCapture(rec *smRecord) ([][]string, bool) {
+func (s *smRows) decodeCapture(rec *smRecord) (*smPending, bool) {
 	cd := rec.CaptureData
 	in, ok := payload(cd.EndpointInput)
 	if !ok || len(in) == 0 {
@@ -222,20 +260,8 @@ func (s *smRows) decodeCapture(rec *smRecord) ([][]string, bool) {
 	if s.cols == nil {
 		s.fixColumns(in[0], out)
 	}
-	rows := make([][]string, len(in))
-	for i := range in {
-		row := make([]string, len(s.cols))
-		row[0], row[1], row[2] = rec.EventMetadata.EventID, rec.EventMetadata.InferenceID, rec.EventMetadata.InferenceTime
-		if len(in) > 1 && row[0] != "" {
-			row[0] += "-" + strconv.Itoa(i) // one event, several rows: keep ids unique
-		}
-		s.place(row, in[i], 3, s.opts.Columns, "f")
-		if out != nil {
-			s.placeOutput(row, out[i])
-		}
-		rows[i] = row
-	}
-	return rows, true
+	m := rec.EventMetadata
+	return &smPending{meta: [3]string{m.EventID, m.InferenceID, m.InferenceTime}, in: in, out: out}, true
 }
 
 // fixColumns derives the columns from the first valid record.

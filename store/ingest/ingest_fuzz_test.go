@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -58,9 +60,10 @@ func FuzzIngest(f *testing.F) {
 		Source:      config.Source{URI: "mem://pred", Format: "jsonl"},
 		GroundTruth: config.Source{URI: "mem://gt", Format: "jsonl"},
 	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	f.Fuzz(func(t *testing.T, body []byte, groundTruth bool, failAt uint8) {
 		mw := &memWriter{objects: map[string][]byte{}, failAt: int(failAt % 4)}
-		h := New([]config.Model{model}, mw, Options{MaxBody: 64 << 10, MaxLine: 4 << 10, RateLimit: -1, Now: func() time.Time { return now }})
+		h := New([]config.Model{model}, mw, Options{MaxBody: 64 << 10, MaxLine: 4 << 10, RateLimit: -1, Now: func() time.Time { return now }, Logger: quiet})
 		path := "/v1/models/churn/predictions"
 		if groundTruth {
 			path = "/v1/models/churn/ground-truth"

@@ -188,7 +188,10 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		return fmt.Errorf("listen on worker.http_addr %s: %w", addr, err)
 	}
 	w.HTTPAddr = ln.Addr().String()
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// Bounded so a slow or stalled client cannot hold connections forever;
+	// ingest bodies are at most a few MiB (ingest.Options.MaxBody).
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server", "err", err)

@@ -23,11 +23,11 @@
 // Status codes: 200 stored ({"accepted": n, "objects": [...]}), 400 a bad
 // record ({"error", "line"}), 401 missing or wrong token, 404 unknown model,
 // 405 not POST, 409 the model's source cannot take JSONL, 413 body too large
-// or a line over Options.MaxLine ({"error", "line"}), 429 the model's rate
+// or a record over Options.MaxLine ({"error", "line"}), 429 the model's rate
 // limit (Retry-After says when to retry), 503 the store failed or timed out
 // (retry), 500 the store refused (permanent).
 //
-// Limits: the body (MaxBody, 8 MiB), each line of it (MaxLine, 1 MiB), the
+// Limits: the body (MaxBody, 8 MiB), each record (MaxLine, 1 MiB), the
 // request rate per model (a token bucket, RateLimit/s with Burst, 50/s and
 // 100 by default) and each store write (StoreTimeout, 30 s). The worker's
 // http.Server bounds reading headers and bodies.
@@ -73,8 +73,9 @@ type Options struct {
 	// MaxBody limits the request body in bytes (0 = DefaultMaxBody); larger
 	// bodies get 413.
 	MaxBody int64
-	// MaxLine limits one line of the body in bytes (0 = DefaultMaxLine); a
-	// longer line fails the request with 413 and its number.
+	// MaxLine limits one record in bytes — a line of JSON lines, an element
+	// of a JSON array (0 = DefaultMaxLine); a longer one fails the request
+	// with 413 and its line.
 	MaxLine int
 	// RateLimit is how many requests per second each model accepts, sustained
 	// (0 = DefaultRateLimit, negative = no limit); Burst how many it accepts
@@ -231,8 +232,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, k kind) {
 		writeError(w, http.StatusBadRequest, "read body: "+err.Error(), 0)
 		return
 	}
-	if line, n := longLine(body, h.opts.MaxLine); line > 0 {
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("line %d is %d bytes, over the %d-byte limit for one line: split the record or send it smaller", line, n, h.opts.MaxLine), line)
+	if line, n := longRecord(body, h.opts.MaxLine); line > 0 {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("line %d: a record of %d bytes, over the %d-byte limit for one record: send it smaller", line, n, h.opts.MaxLine), line)
 		return
 	}
 	now := h.opts.Now().UTC()
@@ -319,9 +320,28 @@ func randomHex() string {
 	return hex.EncodeToString(b)
 }
 
-// longLine returns the 1-based number and length of the first line of body
-// longer than limit bytes (0, 0 when there is none).
-func longLine(body []byte, limit int) (line, n int) {
+// longRecord returns the 1-based line and length of the first record of body
+// longer than limit bytes (0, 0 when there is none): a line of JSON lines, an
+// element of a JSON array (which may share its line with others, as in a
+// compact array). A body that does not parse is left to parse to report.
+func longRecord(body []byte, limit int) (line, n int) {
+	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) > 0 && t[0] == '[' {
+		dec := json.NewDecoder(bytes.NewReader(body))
+		if _, err := dec.Token(); err != nil {
+			return 0, 0
+		}
+		for dec.More() {
+			start := dec.InputOffset()
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				return 0, 0
+			}
+			if len(raw) > limit {
+				return lineAt(body, start), len(raw)
+			}
+		}
+		return 0, 0
+	}
 	for i := 1; len(body) > 0; i++ {
 		l := bytes.IndexByte(body, '\n')
 		if l < 0 {

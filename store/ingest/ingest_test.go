@@ -276,7 +276,7 @@ func TestIngestConcurrentWritersNoTornFiles(t *testing.T) {
 	}
 }
 
-func TestIngestRejectsALineOverMaxLine(t *testing.T) {
+func TestIngestRejectsARecordOverMaxLine(t *testing.T) {
 	f := newFixture(t, Options{MaxLine: 100})
 	short := `{"event_id":"e1","prediction":1}`
 	long := `{"event_id":"e2","prediction":1,"features":{"blob":"` + strings.Repeat("x", 100) + `"}}`
@@ -287,7 +287,9 @@ func TestIngestRejectsALineOverMaxLine(t *testing.T) {
 	}{
 		{"a line at the limit is fine", short + strings.Repeat(" ", 100-len(short)), 200, 0},
 		{"the long line is named", short + "\n" + short + "\n" + long + "\n", 413, 3},
-		{"inside an array too", "[\n" + short + ",\n" + long + "\n]", 413, 3},
+		{"an array element is named by its line", "[\n" + short + ",\n" + long + "\n]", 413, 3},
+		{"a compact array's line may be long, its records not", "[" + short + "," + short + "," + short + "," + short + "]", 200, 0},
+		{"a long element of a compact array", "[" + short + "," + long + "]", 413, 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			before := len(files(t, f.dir))
@@ -295,7 +297,7 @@ func TestIngestRejectsALineOverMaxLine(t *testing.T) {
 			if code != tt.status || e.Line != tt.line {
 				t.Fatalf("got %d %+v, want %d naming line %d", code, e, tt.status, tt.line)
 			}
-			if code != 200 && (!strings.Contains(e.Error, "100-byte limit") || len(files(t, f.dir)) != before) {
+			if code != 200 && (!strings.Contains(e.Error, "100-byte limit for one record") || len(files(t, f.dir)) != before) {
 				t.Errorf("error %q (wants the limit) or the request wrote something", e.Error)
 			}
 		})

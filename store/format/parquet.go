@@ -30,7 +30,7 @@ func OpenParquet(r io.Reader) (analysis.Rows, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := parquet.OpenFile(ra, size)
+	f, err := openParquetFile(ra, size)
 	if err != nil {
 		cleanup()
 		return nil, fmt.Errorf("parquet: %w", err)
@@ -74,7 +74,25 @@ func (p *parquetRows) Row() []string     { return p.row }
 func (p *parquetRows) Invalid() int64    { return 0 }
 func (p *parquetRows) Err() error        { return p.err }
 
-func (p *parquetRows) Next() bool {
+// openParquetFile is parquet.OpenFile with its panics on corrupt input
+// turned into errors.
+func openParquetFile(ra io.ReaderAt, size int64) (f *parquet.File, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			f, err = nil, fmt.Errorf("corrupt file: %v", r)
+		}
+	}()
+	return parquet.OpenFile(ra, size)
+}
+
+func (p *parquetRows) Next() (ok bool) {
+	// parquet-go (v0.32) panics on some corrupt pages (found by FuzzParquet):
+	// end the rows with an error instead.
+	defer func() {
+		if r := recover(); r != nil {
+			p.done, p.err, ok = true, fmt.Errorf("parquet: corrupt file: %v", r), false
+		}
+	}()
 	for p.i >= p.n {
 		if p.done {
 			return false

@@ -203,7 +203,7 @@ models:
 			}
 			st := d.WorkflowExecutionInfo.Status
 			if st != enums.WORKFLOW_EXECUTION_STATUS_RUNNING && st != enums.WORKFLOW_EXECUTION_STATUS_COMPLETED {
-				t.Fatalf("retrain of %s closed as %s", model, st)
+				t.Fatalf("retrain of %s closed as %s:\n%s", model, st, failures(ctx, c, workflows.RetrainWorkflowID(model)))
 			}
 			return st == enums.WORKFLOW_EXECUTION_STATUS_COMPLETED, nil
 		})
@@ -297,7 +297,7 @@ models:
 				monitors++
 			}
 		default:
-			t.Errorf("%s %s is %s", typ, e.Execution.GetWorkflowId(), st)
+			t.Errorf("%s %s is %s:\n%s", typ, e.Execution.GetWorkflowId(), st, failures(ctx, c, e.Execution.GetWorkflowId()))
 		}
 	}
 	if monitors != len(models) {
@@ -309,6 +309,34 @@ models:
 		survived, len(models), dupSlack, dupPD, resent, extraTrainer, took)
 	t.Log(summary)
 	fmt.Fprintln(os.Stderr, summary)
+}
+
+// failures lists the failed and timed-out activities and the failure of a
+// workflow, from its history.
+func failures(ctx context.Context, c client.Client, id string) string {
+	var b strings.Builder
+	iter := c.GetWorkflowHistory(ctx, id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			return b.String() + err.Error()
+		}
+		at := ev.GetEventTime().AsTime().Format("15:04:05.000")
+		switch {
+		case ev.GetActivityTaskScheduledEventAttributes() != nil:
+			fmt.Fprintf(&b, "%s scheduled %s\n", at, ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName())
+		case ev.GetActivityTaskStartedEventAttributes() != nil:
+			a := ev.GetActivityTaskStartedEventAttributes()
+			fmt.Fprintf(&b, "%s started (attempt %d) %s\n", at, a.GetAttempt(), a.GetLastFailure().GetMessage())
+		case ev.GetActivityTaskTimedOutEventAttributes() != nil:
+			fmt.Fprintf(&b, "%s activity timed out: %s\n", at, ev.GetActivityTaskTimedOutEventAttributes().GetFailure().GetMessage())
+		case ev.GetActivityTaskFailedEventAttributes() != nil:
+			fmt.Fprintf(&b, "%s activity failed: %s\n", at, ev.GetActivityTaskFailedEventAttributes().GetFailure().GetMessage())
+		case ev.GetWorkflowExecutionFailedEventAttributes() != nil:
+			fmt.Fprintf(&b, "%s workflow failed: %s\n", at, ev.GetWorkflowExecutionFailedEventAttributes().GetFailure().GetMessage())
+		}
+	}
+	return b.String()
 }
 
 // sortPhases puts phases in the order an incident reaches them.

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -80,6 +82,43 @@ models:
 		return pd.triggers() >= 1, nil
 	})
 	time.Sleep(3 * time.Second) // room for a duplicate message or page to show up
+
+	// The rest of the incident's life goes through history and logs too:
+	// an ack edits the Slack head and acknowledges the page, and recovery
+	// (traffic arrives) resolves both.
+	if _, err := wc.Ack(ctx, "churn", "", "alice"); err != nil {
+		t.Fatalf("ack: %v", err)
+	}
+	waitFor(t, 30*time.Second, "the ack to reach Slack and PagerDuty", func() (bool, error) {
+		return slices.Contains(slack.methods(), "chat.update") && slices.Contains(pd.actions(), "acknowledge"), nil
+	})
+	now := time.Now().UTC()
+	part := filepath.Join(dir, "data", now.Format("2006/01/02/15"))
+	if err := os.MkdirAll(part, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rec := fmt.Sprintf(`{"event_id":"e1","time":%q,"x":2,"prediction":1}`+"\n", now.Add(-time.Second).Format(time.RFC3339Nano))
+	if err := os.WriteFile(filepath.Join(part, "a.jsonl"), []byte(rec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wc.Trigger(ctx, "churn", now); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "recovery to resolve the page", func() (bool, error) {
+		return slices.Contains(pd.actions(), "resolve"), nil
+	})
+	waitFor(t, 10*time.Second, "recovery to reach Slack", func() (bool, error) {
+		n := 0
+		for _, m := range slack.methods() {
+			if m == "chat.update" {
+				n++
+			}
+		}
+		return n >= 2, nil
+	})
+	if got := pd.actions(); !slices.Equal(got, []string{"trigger", "acknowledge", "resolve"}) {
+		t.Errorf("PagerDuty events = %v, want trigger, acknowledge, resolve", got)
+	}
 
 	// Every workflow in the namespace, every event of its history. Listing
 	// goes through visibility, which lags a moment behind.

@@ -132,9 +132,14 @@ func (w *retrainWorkflow) run(ctx workflow.Context) (*RetrainResult, error) {
 	trainCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: spec.Retrain.Timeout.D(),
 		HeartbeatTimeout:    2 * time.Minute,
+		// Retries are bounded by time, not by count: every worker lost during
+		// training (crash, OOM kill, deploy) costs an attempt that times out,
+		// and three of them used to fail the retrain for good. A failing
+		// trainer is non-retryable (ErrTraining) and still fails at once.
+		ScheduleToCloseTimeout: 3*spec.Retrain.Timeout.D() + time.Hour,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: 10 * time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute,
-			MaximumAttempts: 3, NonRetryableErrorTypes: append(permanentErrors, activities.ErrTraining),
+			NonRetryableErrorTypes: append(permanentErrors, activities.ErrTraining),
 		},
 	})
 	var trained activities.TrainResult

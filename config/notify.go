@@ -127,30 +127,18 @@ func (n *Notify) validate(d *decoder, env envChecker) {
 		env.check("notify.slack.signing_secret_env", s.SigningSecretEnv)
 	}
 	if p := n.PagerDuty; p != nil {
-		if p.RoutingKeyEnv == "" {
-			d.at("notify.pagerduty.routing_key_env", "required: the variable holding the Events API v2 routing key")
-		}
 		checkBaseURL(d, "notify.pagerduty.events_url", p.EventsURL)
-		env.check("notify.pagerduty.routing_key_env", p.RoutingKeyEnv)
+		env.require("notify.pagerduty.routing_key_env", p.RoutingKeyEnv, "the variable holding the Events API v2 routing key")
 	}
 	if t := n.Teams; t != nil {
-		if t.WebhookURLEnv == "" {
-			d.at("notify.teams.webhook_url_env", "required")
-		}
-		env.check("notify.teams.webhook_url_env", t.WebhookURLEnv)
+		env.require("notify.teams.webhook_url_env", t.WebhookURLEnv, "the variable holding the incoming webhook or Workflows URL")
 	}
 	if o := n.Opsgenie; o != nil {
-		if o.APIKeyEnv == "" {
-			d.at("notify.opsgenie.api_key_env", "required")
-		}
 		checkBaseURL(d, "notify.opsgenie.api_url", o.APIURL)
-		env.check("notify.opsgenie.api_key_env", o.APIKeyEnv)
+		env.require("notify.opsgenie.api_key_env", o.APIKeyEnv, "the variable holding the Alert API key")
 	}
 	if w := n.Webhook; w != nil {
-		if w.URLEnv == "" {
-			d.at("notify.webhook.url_env", "required")
-		}
-		env.check("notify.webhook.url_env", w.URLEnv)
+		env.require("notify.webhook.url_env", w.URLEnv, "the variable holding the URL to post to")
 		env.check("notify.webhook.secret_env", w.SecretEnv)
 	}
 	configured := n.Integrations()

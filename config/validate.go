@@ -238,6 +238,15 @@ type envChecker struct {
 	skip   bool
 }
 
+// require is check for a secret the integration cannot work without.
+func (e envChecker) require(path, name, what string) {
+	if name == "" {
+		e.d.at(path, "required: %s", what)
+		return
+	}
+	e.check(path, name)
+}
+
 func (e envChecker) check(path, name string) {
 	if name == "" {
 		return

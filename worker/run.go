@@ -205,11 +205,13 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 
 	if o.dev {
 		changes, err := workflows.ApplySchedules(ctx, w.Client, cfg, false)
-		if err != nil {
-			return fmt.Errorf("apply schedules: %w", err)
-		}
 		for _, c := range changes {
 			log.Info("schedule", "model", c.Model, "id", c.ID, "action", c.Action)
+		}
+		if err != nil {
+			// The worker still serves the models that are scheduled; the
+			// rest are applied at the next start or by `starter apply`.
+			log.Error("some schedules were not applied", "err", err)
 		}
 	}
 	if o.demoTraffic && cfg.Model(demoModel) != nil {

@@ -146,6 +146,17 @@ models:
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The SQLite file runs in WAL mode (header bytes 18 and 19 are 2).
+	header := make([]byte, 20)
+	if f, err := os.Open(filepath.Join(dir, "state", "temporal.db")); err != nil {
+		t.Fatal(err)
+	} else {
+		_, err = io.ReadFull(f, header)
+		f.Close()
+		if err != nil || header[18] != 2 || header[19] != 2 {
+			t.Errorf("temporal.db is not in WAL mode: header bytes 18-19 = %v (err %v)", header[18:20], err)
+		}
+	}
 	stopping := time.Now()
 	w.shutdown()
 	t.Logf("shutdown took %s", time.Since(stopping).Round(time.Millisecond))

@@ -48,11 +48,13 @@ func ScheduleOptions(m *config.Model, taskQueue string) client.ScheduleOptions {
 }
 
 // ApplySchedules creates or updates one schedule per configured model; with
-// prune it deletes Vigil schedules whose model left the config. Running it
-// twice changes nothing the second time.
+// prune it deletes Vigil schedules whose model left the config (only when
+// every model applied). Running it twice changes nothing the second time. A
+// failure for one model is reported after the others were applied.
 func ApplySchedules(ctx context.Context, c client.Client, cfg *config.Config, prune bool) ([]ScheduleChange, error) {
 	sc := c.ScheduleClient()
 	var changes []ScheduleChange
+	var errs []error
 	wanted := map[string]bool{}
 	for i := range cfg.Models {
 		m := &cfg.Models[i]
@@ -60,12 +62,14 @@ func ApplySchedules(ctx context.Context, c client.Client, cfg *config.Config, pr
 		wanted[opts.ID] = true
 		action, err := applyOne(ctx, sc, opts)
 		if err != nil {
-			return changes, fmt.Errorf("schedule of model %s: %w", m.Name, err)
+			// One model's failure must not leave the others unscheduled.
+			errs = append(errs, fmt.Errorf("schedule of model %s: %w", m.Name, err))
+			continue
 		}
 		changes = append(changes, ScheduleChange{Model: m.Name, ID: opts.ID, Action: action})
 	}
-	if !prune {
-		return changes, nil
+	if !prune || len(errs) > 0 {
+		return changes, errors.Join(errs...)
 	}
 	iter, err := sc.List(ctx, client.ScheduleListOptions{PageSize: 100})
 	if err != nil {

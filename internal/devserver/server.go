@@ -96,9 +96,13 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	s := &Server{opts: opts, frontend: fmt.Sprintf("%s:%d", host, opts.FrontendPort)}
 
 	sqlConf := &config.SQL{
-		PluginName:        sqliteplugin.PluginName,
-		DatabaseName:      opts.DBFile,
-		ConnectAttributes: map[string]string{"mode": "rwc", "_journal_mode": "wal", "_synchronous": "normal"},
+		PluginName:   sqliteplugin.PluginName,
+		DatabaseName: opts.DBFile,
+		// The plugin turns unknown keys into pragmas, by their exact name:
+		// WAL lets readers run beside the one writer, and synchronous=normal
+		// is safe with WAL (a crash loses at most the last commits, never
+		// corrupts). Measured: 2.6× faster at 1,000 models (bench/scale.md).
+		ConnectAttributes: map[string]string{"mode": "rwc", "journal_mode": "wal", "synchronous": "normal"},
 	}
 	if err := prepareDB(sqlConf, opts); err != nil {
 		return nil, err

@@ -47,6 +47,11 @@ const (
 	// DoneFile records a finished run's Result in its output dir; a retry of
 	// the same run id finds it and does not train again.
 	DoneFile = "vigil-result.json"
+	// PidFile names the trainer process of a running attempt. A worker that
+	// dies (kill -9, OOM) leaves its trainer running; the next attempt stops
+	// that process group before starting its own, so two trainers never
+	// write the same output dir.
+	PidFile = "vigil-trainer.pid"
 )
 
 // Command runs a local training program.
@@ -83,6 +88,9 @@ func (c *Command) Train(ctx context.Context, job Job, progress func(string)) (*R
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, fmt.Errorf("train: create output dir: %w", err)
+	}
+	if pid, stopped := stopOrphan(out, c.grace()); stopped {
+		progress(fmt.Sprintf("stopped trainer pid %d left running by an earlier attempt", pid))
 	}
 	hp, err := json.Marshal(orEmpty(job.Hyperparameters))
 	if err != nil {
@@ -130,6 +138,8 @@ func (c *Command) Train(ctx context.Context, job Job, progress func(string)) (*R
 		return nil, &PermanentError{Backend: "command", JobID: job.RunID, Reason: fmt.Sprintf("start %q: %v", c.Argv[0], err)}
 	}
 	pid := cmd.Process.Pid
+	recordPid(out, pid)
+	defer os.Remove(filepath.Join(out, PidFile))
 	progress(fmt.Sprintf("started %s (pid %d)", strings.Join(c.Argv, " "), pid))
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait(); pw.Close() }()

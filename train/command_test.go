@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -203,3 +204,51 @@ func alive(pid int) bool {
 	rest := string(stat[strings.LastIndexByte(string(stat), ')')+1:])
 	return !strings.HasPrefix(strings.TrimSpace(rest), "Z")
 }
+
+// A worker killed during training leaves its trainer running. The retried
+// attempt stops that trainer before starting its own, so two never write
+// the same output dir at once.
+func TestCommandRetryStopsTheTrainerACrashedAttemptLeft(t *testing.T) {
+	out := t.TempDir()
+	// The orphan: a trainer in its own process group, as Train starts them,
+	// whose worker is gone (only its pid file remains).
+	orphan := exec.Command("/bin/sh", "-c", "sleep 60")
+	setProcessGroup(orphan)
+	if err := orphan.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = orphan.Wait(); close(exited) }() // reap it, as init would
+	recordPid(out, orphan.Process.Pid)
+
+	argv := script(t, `echo m > "$VIGIL_OUTPUT_DIR/model.bin"`)
+	var got lines
+	job := Job{Model: "churn", RunID: "r-retry", TrainData: "file:///d.jsonl", Output: "file://" + out}
+	if _, err := (&Command{Argv: argv, KillGrace: 200 * time.Millisecond}).Train(context.Background(), job, got.add); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the orphaned trainer is still running")
+	}
+	if !strings.Contains(got.all(), "stopped trainer pid "+strconv.Itoa(orphan.Process.Pid)) {
+		t.Errorf("progress does not say the orphan was stopped:\n%s", got.all())
+	}
+	if _, err := os.Stat(filepath.Join(out, PidFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("pid file left behind after a finished run: %v", err)
+	}
+}
+
+// A pid file whose process is gone (or whose pid now belongs to another
+// process) stops nothing.
+func TestCommandIgnoresAStalePidFile(t *testing.T) {
+	out := t.TempDir()
+	if err := os.WriteFile(filepath.Join(out, PidFile), []byte(strconv.Itoa(os.Getpid())+" 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if pid, stopped := stopOrphan(out, time.Second); stopped {
+		t.Fatalf("stopped pid %d although its start time does not match", pid)
+	}
+}
+

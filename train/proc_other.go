@@ -13,3 +13,9 @@ func killGroup(cmd *exec.Cmd, _ time.Duration, waited <-chan error) {
 	_ = cmd.Process.Kill()
 	<-waited
 }
+
+// recordPid and stopOrphan are Unix-only: elsewhere a retried attempt
+// cannot stop a trainer its crashed worker left behind.
+func recordPid(string, int) {}
+
+func stopOrphan(string, time.Duration) (int, bool) { return 0, false }

@@ -251,4 +251,3 @@ func TestCommandIgnoresAStalePidFile(t *testing.T) {
 		t.Fatalf("stopped pid %d although its start time does not match", pid)
 	}
 }
-

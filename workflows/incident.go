@@ -279,7 +279,10 @@ func (w *incidentWorkflow) record(ctx workflow.Context, inc *activities.Incident
 // send notifies each integration once per kind; a failed integration is
 // logged and does not keep the others from hearing about the incident.
 func (w *incidentWorkflow) send(ctx workflow.Context, kind string, inc *activities.Incident, integrations []string) {
-	opts := activityOptions(time.Minute, 0) // retried until delivered or permanent
+	// Provider APIs answer in seconds; a short limit also means a notification
+	// lost with a crashed worker is retried soon. Retried until delivered or
+	// permanent, for up to an hour.
+	opts := activityOptions(20*time.Second, 0)
 	opts.ScheduleToCloseTimeout = time.Hour
 	actx := workflow.WithActivityOptions(ctx, opts)
 	futures := make([]workflow.Future, len(integrations))

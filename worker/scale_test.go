@@ -21,7 +21,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -454,29 +453,16 @@ func scaleDecodeTime(data []byte, ts *time.Time) error {
 // schedules created so far are kept ("unchanged").
 func startScaleWorker(t *testing.T, o options, timeout time.Duration, attempts int) *running {
 	t.Helper()
-	o.dev = true
 	o.uiPort = -1
 	for attempt := 1; ; attempt++ {
-		o.frontendPort = freePort(t)
-		o.httpPort = freePort(t)
-		ready := make(chan *Worker, 1)
-		o.ready = ready
-		ctx, cancel := context.WithCancel(context.Background())
-		r := &running{stop: cancel, done: make(chan error, 1)}
-		go func() { r.done <- run(ctx, o, io.Discard) }()
-		select {
-		case r.Worker = <-ready:
-			t.Cleanup(r.shutdown)
+		o.frontendPort = 0 // a fresh port: the failed attempt's may linger
+		r, err := launchWorker(t, o, timeout)
+		if err == nil {
 			return r
-		case err := <-r.done:
-			cancel()
-			if attempt >= attempts {
-				t.Fatalf("worker did not start (attempt %d): %v", attempt, err)
-			}
-			t.Logf("worker did not start (attempt %d): %v; starting it again on the same state", attempt, err)
-		case <-time.After(timeout):
-			cancel()
-			t.Fatalf("worker not ready after %s", timeout)
 		}
+		if attempt >= attempts {
+			t.Fatalf("attempt %d: %v", attempt, err)
+		}
+		t.Logf("attempt %d: %v; starting it again on the same state", attempt, err)
 	}
 }

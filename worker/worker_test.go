@@ -59,15 +59,26 @@ type running struct {
 // startWorker runs the worker with -dev on dataDir and waits until ready.
 func startWorker(t *testing.T, o options) *running {
 	t.Helper()
-	o.dev = true
 	if o.logLevel == "" {
 		o.logLevel = "warn"
 	}
-	if o.frontendPort == 0 {
-		o.frontendPort = freePort(t)
-	}
 	if o.uiPort == 0 {
 		o.uiPort = -1
+	}
+	r, err := launchWorker(t, o, 90*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// launchWorker runs the worker with -dev (free ports unless set) and waits up
+// to timeout for it to be ready. An error means it exited while starting.
+func launchWorker(t *testing.T, o options, timeout time.Duration) (*running, error) {
+	t.Helper()
+	o.dev = true
+	if o.frontendPort == 0 {
+		o.frontendPort = freePort(t)
 	}
 	o.httpPort = freePort(t)
 	ready := make(chan *Worker, 1)
@@ -77,15 +88,16 @@ func startWorker(t *testing.T, o options) *running {
 	go func() { r.done <- run(ctx, o, io.Discard) }()
 	select {
 	case r.Worker = <-ready:
+		t.Cleanup(r.shutdown)
+		return r, nil
 	case err := <-r.done:
 		cancel()
-		t.Fatalf("worker did not start: %v", err)
-	case <-time.After(90 * time.Second):
+		return nil, fmt.Errorf("worker did not start: %w", err)
+	case <-time.After(timeout):
 		cancel()
-		t.Fatal("worker not ready after 90s")
+		t.Fatalf("worker not ready after %s", timeout)
+		return nil, nil
 	}
-	t.Cleanup(r.shutdown)
-	return r
 }
 
 func (r *running) shutdown() {

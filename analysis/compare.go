@@ -63,6 +63,13 @@ type prefixRows struct {
 	i   int
 }
 
+func (p *prefixRows) EstimatedRows() int64 {
+	if e, ok := p.Rows.(RowEstimator); ok {
+		return e.EstimatedRows()
+	}
+	return 0
+}
+
 func (p *prefixRows) Next() bool {
 	if p.i+1 < len(p.buf) {
 		p.i++

@@ -246,3 +246,36 @@ func TestSortFloatsIsAPermutationInFloatOrder(t *testing.T) {
 		}
 	}
 }
+
+// The branch-free unit-weight walks agree with the general weighted walks
+// (given weights of one), on continuous data and on data made of ties.
+func TestUnitWeightWalksMatchWeightedWalks(t *testing.T) {
+	ones := func(n int) []float64 {
+		w := make([]float64, n)
+		for i := range w {
+			w[i] = 1
+		}
+		return w
+	}
+	for seed := uint64(1); seed <= 40; seed++ {
+		na, nb := 1+int(seed*37%500), 1+int(seed*53%700)
+		a := genSample(genSpec{Seed: seed, N: na, Kind: "normal", Scale: 1})
+		b := genSample(genSpec{Seed: seed + 100, N: nb, Kind: "normal", Scale: 1 + float64(seed%3)})
+		if seed%2 == 0 { // ties everywhere, across and within samples
+			for i := range a {
+				a[i] = math.Round(a[i] * 2)
+			}
+			for i := range b {
+				b[i] = math.Round(b[i] * 2)
+			}
+		}
+		sortFloats(a)
+		sortFloats(b)
+		if got, want := ksStatistic(a, b), ksStatisticWeighted(a, ones(na), b, ones(nb)); math.Abs(got-want) > 1e-15 {
+			t.Errorf("seed %d: ks %v, weighted walk %v", seed, got, want)
+		}
+		if got, want := wasserstein(a, b), wassersteinWeighted(a, ones(na), b, ones(nb)); math.Abs(got-want) > 1e-12*math.Max(1, want) {
+			t.Errorf("seed %d: wasserstein %v, weighted walk %v", seed, got, want)
+		}
+	}
+}

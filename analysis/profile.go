@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"encoding/binary"
 	"fmt"
 	"hash/fnv"
 	"math"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // Column kinds and roles.
@@ -146,40 +148,71 @@ var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 // false for anything else (exponents, inf, nan, too many digits), which
 // falls back to strconv.
 func parseDecimal(s string) (float64, bool) {
-	i, neg := 0, false
-	if len(s) > 0 && (s[0] == '-' || s[0] == '+') {
-		neg = s[0] == '-'
+	n := len(s)
+	if n == 0 {
+		return 0, false
+	}
+	// Signs are as good as random in real data: no branches on them.
+	var sign uint64
+	if s[0] == '-' {
+		sign = 1 << 63
+	}
+	i := int(sign >> 63)
+	if s[0] == '+' {
 		i = 1
 	}
 	var m uint64
-	nd, dot := 0, -1
-	for ; i < len(s); i++ {
-		if d := s[i] - '0'; d < 10 {
-			m = m*10 + uint64(d)
-			nd++
-			continue
-		}
-		if s[i] == '.' && dot < 0 {
-			dot = i
-			continue
-		}
-		return 0, false
+	first := i
+	for ; i < n && s[i]-'0' < 10; i++ {
+		m = m*10 + uint64(s[i]-'0')
 	}
-	if nd == 0 || nd > 19 || m > 1<<53 {
-		return 0, false
-	}
-	frac := 0
-	if dot >= 0 {
-		frac = len(s) - dot - 1
-		if frac > 22 {
+	nd, frac := i-first, 0
+	if i < n && s[i] == '.' {
+		frac = n - i - 1
+		if nd+frac > 19 || frac > 22 {
 			return 0, false
 		}
+		if frac > 0 && frac <= 8 && n >= 8 {
+			// The decimals are the last frac bytes of s: convert the 8 bytes
+			// ending there at once, with the ones before the decimals set
+			// to '0'. This breaks the digit-by-digit dependency chain.
+			w := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[n-8:]), 8))
+			keep := uint(8 * (8 - frac))
+			d, ok := eightDigits(w>>keep<<keep | 0x3030303030303030>>(64-keep))
+			if !ok {
+				return 0, false
+			}
+			m = m*pow10u[frac] + d
+		} else {
+			for i++; i < n; i++ {
+				d := s[i] - '0'
+				if d >= 10 {
+					return 0, false
+				}
+				m = m*10 + uint64(d)
+			}
+		}
+		nd += frac
+		i = n
 	}
-	v := float64(m) / pow10[frac]
-	if neg {
-		v = -v
+	if i != n || nd == 0 || nd > 19 || m > 1<<53 {
+		return 0, false
 	}
-	return v, true
+	return math.Float64frombits(math.Float64bits(float64(m)/pow10[frac]) | sign), true
+}
+
+var pow10u = [...]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8}
+
+// eightDigits converts eight ASCII digits, the first in the low byte, to
+// their value with three multiplications (the SWAR method of simdjson), and
+// reports false if any byte is not a digit.
+func eightDigits(w uint64) (uint64, bool) {
+	if (w&0xf0f0f0f0f0f0f0f0)|(((w+0x0606060606060606)&0xf0f0f0f0f0f0f0f0)>>4) != 0x3333333333333333 {
+		return 0, false
+	}
+	w = (w & 0x0f0f0f0f0f0f0f0f) * 2561 >> 8
+	w = (w & 0x00ff00ff00ff00ff) * 6553601 >> 16
+	return (w & 0x0000ffff0000ffff) * 42949672960001 >> 32, true
 }
 
 // parseNumber parses a numeric cell. Leading/trailing spaces are allowed.
@@ -528,6 +561,15 @@ func (pr *Profiler) bind(columns []string) {
 // from rows counts as missing) and its invalid-record count.
 func (pr *Profiler) AddRows(rows Rows) error {
 	pr.bind(rows.Columns())
+	if e, ok := rows.(RowEstimator); ok {
+		if n := e.EstimatedRows(); n > 0 {
+			for _, c := range pr.p.Columns {
+				if c.Values != nil {
+					c.Values.reserve(n)
+				}
+			}
+		}
+	}
 	for rows.Next() {
 		pr.add(rows.Row())
 	}

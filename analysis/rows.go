@@ -23,3 +23,11 @@ type Rows interface {
 	// Err is the fatal error that ended the stream, if any.
 	Err() error
 }
+
+// RowEstimator is implemented by Rows that can estimate how many records
+// they will yield (a CSV file of known size, from the length of its first
+// lines). Profilers use it to size their samples once instead of growing
+// them by doubling, which copies every value about twice.
+type RowEstimator interface {
+	EstimatedRows() int64
+}

@@ -34,6 +34,20 @@ func newSample(limit, capacity int) *Sample {
 	return &Sample{Limit: limit, Cap: capacity}
 }
 
+// reserve makes room for n more exact values (up to the exact limit).
+func (s *Sample) reserve(n int64) {
+	if s.Levels != nil || n <= 0 {
+		return
+	}
+	want := int64(len(s.Exact)) + n
+	want = min(want+want/16, int64(s.Limit)+1) // estimates err a little either way
+	if want > int64(cap(s.Exact)) {
+		grown := make([]float64, len(s.Exact), want)
+		copy(grown, s.Exact)
+		s.Exact = grown
+	}
+}
+
 // IsExact reports whether every value is still held.
 func (s *Sample) IsExact() bool { return s.Levels == nil }
 

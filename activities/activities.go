@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -29,7 +30,16 @@ const (
 	ErrBadData  = "VigilBadData"  // the data cannot be analysed as configured
 	ErrAuth     = "VigilAuth"     // credentials refused
 	ErrTraining = "VigilTraining" // the training program or job failed
+	// ErrIncomplete marks a window some of whose objects could not be read
+	// (retryable: the next attempt reads the window again).
+	ErrIncomplete = "VigilIncomplete"
 )
+
+// IncompleteAttempts is the attempt of Analyze from which a window that is
+// still incomplete is reported as such, on the rows that could be read,
+// instead of failing for another read: attempts before it heal transient
+// storage errors that outlast the client's own retries.
+const IncompleteAttempts = 3
 
 // Metrics is what the activities report to Prometheus (internal/metrics).
 type Metrics interface {
@@ -124,11 +134,19 @@ func (a *Activities) Analyze(ctx context.Context, in AnalyzeInput) (*AnalyzeResu
 	}
 	started := time.Now()
 	rep, info, err := a.analyzeWindow(ctx, m, in.WindowStart, in.WindowEnd)
+	if err == nil && info.Incomplete && activity.IsActivity(ctx) && activity.GetInfo(ctx).Attempt < IncompleteAttempts {
+		err = temporal.NewApplicationError(fmt.Sprintf("window of %s incomplete, reading it again: %s",
+			m.Name, strings.Join(info.Errors, "; ")), ErrIncomplete)
+	}
 	if err != nil {
 		if a.Metrics != nil {
 			a.Metrics.EvaluationFailed(m.Name, "analyze")
 		}
 		return nil, err
+	}
+	if info.Incomplete {
+		a.log(ctx).Warn("window incomplete: reported on the rows that could be read", "model", m.Name,
+			"window_start", in.WindowStart, "window_end", in.WindowEnd, "errors", info.Errors)
 	}
 	body, err := json.MarshalIndent(struct {
 		Model       string    `json:"model"`
@@ -180,7 +198,9 @@ func (a *Activities) analyzeWindow(ctx context.Context, m *config.Model, from, t
 	}
 	stop := heartbeat(ctx, 10*time.Second)
 	defer stop()
-	rep, err := analysis.Analyze(ref, cur, opts)
+	// Unreadable objects are in info (Incomplete, Errors); the analysis runs
+	// on the rest, and the caller decides what a partial window is worth.
+	rep, err := analysis.Analyze(ref, readableRows{cur}, opts)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()
@@ -193,6 +213,17 @@ func (a *Activities) analyzeWindow(ctx context.Context, m *config.Model, from, t
 		return nil, nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("analyze %s: %v", m.Name, err), ErrBadData, err)
 	}
 	return rep, info, nil
+}
+
+// readableRows ends the stream of a window without an error when the only
+// failure was objects that could not be read (store.ErrIncomplete).
+type readableRows struct{ analysis.Rows }
+
+func (r readableRows) Err() error {
+	if err := r.Rows.Err(); !errors.Is(err, store.ErrIncomplete) {
+		return err
+	}
+	return nil
 }
 
 // AnalysisOptions maps a model's config to the analysis engine's options.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -316,5 +317,64 @@ func TestReports(t *testing.T) {
 				t.Errorf("a traversing model name: %v", err)
 			}
 		})
+	}
+}
+
+// A window on S3 whose objects misbehave: one answers SlowDown once (the
+// client's retry heals it), one is deleted between listing and reading, one
+// is a truncated gzip stream. The readable rows arrive, each once; the
+// window is incomplete, and its errors name the two broken objects.
+func TestS3UnreadableObjectsMakeTheWindowIncomplete(t *testing.T) {
+	be := s3mem.New()
+	if err := be.CreateBucket("logs"); err != nil {
+		t.Fatal(err)
+	}
+	var throttled atomic.Bool
+	h := gofakes3.New(be).Server()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/slow.jsonl") && throttled.CompareAndSwap(false, true) {
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	isolateAWSEnv(t)
+	s := New(config.Storage{S3: config.S3{Endpoint: srv.URL, PathStyle: true, Region: "eu-west-1"}})
+
+	hour := "churn/2026/03/01/10/"
+	putObject(t, be, "logs", hour+"a.jsonl", []byte(pred("a", t0.Add(time.Minute), 1, 1)))
+	putObject(t, be, "logs", hour+"gone.jsonl", []byte(pred("gone", t0.Add(2*time.Minute), 2, 0)))
+	putObject(t, be, "logs", hour+"slow.jsonl", []byte(pred("slow", t0.Add(3*time.Minute), 3, 1)))
+	corrupt := []byte{0x1f, 0x8b, 8, 0, 0, 0}
+	if _, err := be.PutObject("logs", hour+"z.jsonl.gz", map[string]string{}, bytes.NewReader(corrupt), int64(len(corrupt)), nil); err != nil {
+		t.Fatal(err)
+	}
+
+	rows, info, err := s.OpenWindow(context.Background(), model("s3://logs/churn", ""), t0, t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := be.DeleteObject("logs", hour+"gone.jsonl"); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for rows.Next() {
+		ids = append(ids, rows.Row()[slices.Index(rows.Columns(), "event_id")])
+	}
+	if strings.Join(ids, ",") != "a,slow" {
+		t.Errorf("rows %v, want a and slow", ids)
+	}
+	if !throttled.Load() {
+		t.Error("slow.jsonl was never throttled")
+	}
+	errs := strings.Join(info.Errors, "\n")
+	if !info.Incomplete || len(info.Errors) != 2 || !strings.Contains(errs, "gone.jsonl") || !strings.Contains(errs, "z.jsonl.gz") {
+		t.Errorf("incomplete %v, errors:\n%s\nwant gone.jsonl and z.jsonl.gz named", info.Incomplete, errs)
+	}
+	if !errors.Is(rows.Err(), ErrIncomplete) {
+		t.Errorf("Err() = %v, want ErrIncomplete", rows.Err())
 	}
 }

@@ -100,7 +100,11 @@ func MonitorWorkflow(ctx workflow.Context, in MonitorInput) (*MonitorResult, err
 	if err := workflow.UpsertTypedSearchAttributes(ctx, attrs...); err != nil {
 		log.Warn("upsert search attributes", "err", err)
 	}
-	if err := workflow.UpsertMemo(ctx, map[string]any{"report": res.ReportURI, "rows": res.Rows}); err != nil {
+	memo := map[string]any{"report": res.ReportURI, "rows": res.Rows}
+	if res.Incomplete {
+		memo["incomplete"] = true
+	}
+	if err := workflow.UpsertMemo(ctx, memo); err != nil {
 		log.Warn("upsert memo", "err", err)
 	}
 
@@ -143,11 +147,15 @@ func windowEnd(ctx workflow.Context, in MonitorInput) time.Time {
 
 // CheckRules applies the model's rules to an analysis result. A rule whose
 // metric has no value (no labels yet, no latency column) neither breaches
-// nor recovers.
+// nor recovers; nor does any rule on an incomplete window, whose numbers
+// (in its report) cover only the objects that could be read.
 func CheckRules(spec activities.ModelSpec, res activities.AnalyzeResult) []activities.RuleResult {
 	out := make([]activities.RuleResult, 0, len(spec.Rules))
 	for _, r := range spec.Rules {
 		v, ok := res.Metrics[r.Metric]
+		if res.Incomplete {
+			v, ok = 0, false
+		}
 		out = append(out, activities.RuleResult{
 			Rule: r.Name, Metric: r.Metric, Value: v, HasValue: ok,
 			Breached: ok && r.Breached(v), Threshold: r.Threshold(),
@@ -156,9 +164,13 @@ func CheckRules(spec activities.ModelSpec, res activities.AnalyzeResult) []activ
 	return out
 }
 
-// statusOf is breach when a critical rule breached, warning for a lesser
-// one, else no-data for an empty window and ok otherwise.
+// statusOf is incomplete for a window with unreadable objects, else breach
+// when a critical rule breached, warning for a lesser one, no-data for an
+// empty window and ok otherwise.
 func statusOf(spec activities.ModelSpec, res activities.AnalyzeResult, results []activities.RuleResult) string {
+	if res.Incomplete {
+		return StatusIncomplete
+	}
 	status := StatusOK
 	if res.Rows == 0 {
 		status = StatusNoData

@@ -47,6 +47,9 @@ const (
 	StatusWarning = "warning"
 	StatusBreach  = "breach"
 	StatusNoData  = "no-data"
+	// StatusIncomplete: some objects of the window stayed unreadable; the
+	// report covers the rest, and no rule breaches or recovers on it.
+	StatusIncomplete = "incomplete"
 )
 
 // ScheduleID is the Temporal Schedule that evaluates a model.

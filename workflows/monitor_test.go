@@ -1,0 +1,140 @@
+package workflows
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/vigilml/vigil/activities"
+	"github.com/vigilml/vigil/config"
+	"github.com/vigilml/vigil/store"
+)
+
+// incompleteWindow lays out a model whose window has one readable object
+// and one truncated gzip object, and returns its config.
+func incompleteWindow(t *testing.T) (cfg *config.Config, badObject, goodContent string) {
+	t.Helper()
+	dir := t.TempDir()
+	var ref, good strings.Builder
+	ref.WriteString("x,prediction,label\n")
+	for i := range 200 {
+		fmt.Fprintf(&ref, "%d,%d,%d\n", i%10, i%2, i%2)
+		fmt.Fprintf(&good, `{"event_id":"e%d","time":"2026-03-01T11:%02d:%02dZ","features":{"x":%d},"prediction":%d,"label":%d}`+"\n",
+			i, i/60, i%60, i%10, i%2, i%2)
+	}
+	hour := filepath.Join(dir, "pred", "2026", "03", "01", "11")
+	if err := os.MkdirAll(hour, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ref.csv"), []byte(ref.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(hour, "a.jsonl"), []byte(good.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	badObject = filepath.Join(hour, "b.jsonl.gz")
+	if err := os.WriteFile(badObject, []byte{0x1f, 0x8b, 8, 0, 0, 0}, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	yaml := fmt.Sprintf(`
+models:
+  - name: churn
+    task: binary
+    schedule: {every: 1h, window: 1h}
+    columns: {target: label, prediction: prediction}
+    features: [x]
+    source: {uri: "file://%s/pred", format: jsonl}
+    reference: {uri: "file://%s/ref.csv"}
+    rules:
+      - {name: accuracy-drop, metric: performance.accuracy, below: 2, severity: critical}
+`, dir, dir)
+	cfg, err := config.Parse(filepath.Join(dir, "vigil.yaml"), []byte(yaml), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Storage.Reports = "file://" + filepath.Join(dir, "reports")
+	return cfg, badObject, good.String()
+}
+
+// An object that cannot be read is read again (Analyze fails with a
+// retryable VigilIncomplete error) and, if it stays unreadable, the window
+// is reported as incomplete: the report covers the readable rows and names
+// the object, and no rule breaches on the partial numbers.
+func TestIncompleteWindowIsReadAgainThenReportedWithoutVerdicts(t *testing.T) {
+	for _, heals := range []bool{false, true} {
+		t.Run(fmt.Sprintf("heals=%v", heals), func(t *testing.T) {
+			cfg, bad, good := incompleteWindow(t)
+			acts := &activities.Activities{Config: func() *config.Config { return cfg }, Store: store.New(cfg.Storage)}
+			var ts testsuite.WorkflowTestSuite
+			env := ts.NewTestWorkflowEnvironment()
+			env.RegisterActivity(acts)
+			env.OnActivity(a.PublishMetrics, mock.Anything, mock.Anything).Return(nil)
+			var got activities.Evaluation
+			env.OnActivity(a.SignalIncident, mock.Anything, mock.Anything).Return(
+				func(_ context.Context, in activities.SignalIncidentInput) error {
+					got = in.Evaluation
+					return nil
+				})
+			attempts := 0
+			env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
+				if info.ActivityType.Name != "Analyze" {
+					return
+				}
+				attempts = int(info.Attempt)
+				if heals && info.Attempt == 2 { // the object is rewritten before the second read
+					if err := os.WriteFile(bad, []byte(strings.ReplaceAll(good, `"e`, `"f`)), 0o644); err != nil {
+						t.Error(err)
+					}
+				}
+			})
+			env.ExecuteWorkflow(MonitorWorkflow, MonitorInput{Model: "churn", WindowEnd: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)})
+			if err := env.GetWorkflowError(); err != nil {
+				t.Fatal(err)
+			}
+			var res MonitorResult
+			if err := env.GetWorkflowResult(&res); err != nil {
+				t.Fatal(err)
+			}
+			body, err := os.ReadFile(strings.TrimPrefix(res.ReportURI, "file://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var report struct {
+				Incomplete bool     `json:"incomplete"`
+				ReadErrors []string `json:"read_errors"`
+			}
+			if err := json.Unmarshal(body, &report); err != nil {
+				t.Fatal(err)
+			}
+			if heals {
+				if attempts != 2 || res.Status != StatusBreach || res.Rows != 400 || report.Incomplete || !got.Results[0].Breached {
+					t.Errorf("healed: %d attempts, status %s, %d rows, report incomplete %v, results %+v; want 2, breach, 400, false, a breach",
+						attempts, res.Status, res.Rows, report.Incomplete, got.Results)
+				}
+				return
+			}
+			if attempts != activities.IncompleteAttempts {
+				t.Errorf("Analyze ran %d times, want %d", attempts, activities.IncompleteAttempts)
+			}
+			if res.Status != StatusIncomplete || res.Rows != 200 {
+				t.Errorf("status %s over %d rows, want incomplete over the 200 readable ones", res.Status, res.Rows)
+			}
+			if !report.Incomplete || len(report.ReadErrors) != 1 || !strings.Contains(report.ReadErrors[0], "b.jsonl.gz") {
+				t.Errorf("report: incomplete %v, read errors %q; want the unreadable object named", report.Incomplete, report.ReadErrors)
+			}
+			if len(got.Results) != 1 || got.Results[0].HasValue || got.Results[0].Breached {
+				t.Errorf("signalled %+v, want the rule without a value (neither breach nor recovery)", got.Results)
+			}
+		})
+	}
+}

@@ -35,6 +35,10 @@ const (
 	ErrIncomplete = "VigilIncomplete"
 )
 
+// StatusIncomplete is the evaluation status of a window reported with
+// unreadable objects (workflows.StatusIncomplete).
+const StatusIncomplete = "incomplete"
+
 // IncompleteAttempts is the attempt of Analyze from which a window that is
 // still incomplete is reported as such, on the rows that could be read,
 // instead of failing for another read: attempts before it heal transient
@@ -290,6 +294,12 @@ func topDrifted(rep *analysis.Report, n int) []string {
 // PublishMetrics re-reads a stored report and exports it to Prometheus.
 func (a *Activities) PublishMetrics(ctx context.Context, in PublishMetricsInput) error {
 	if a.Metrics == nil {
+		return nil
+	}
+	if in.Status == StatusIncomplete {
+		// Partial numbers would move dashboards and Prometheus alerts as if
+		// they were the window's: publish the status alone.
+		a.Metrics.Evaluation(in.Model, in.Version, in.Status, nil, in.WindowEnd, in.Took)
 		return nil
 	}
 	// Reports are keyed by window start: the latest at or before it is this one.

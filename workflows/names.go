@@ -7,6 +7,8 @@ package workflows
 import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/vigilml/vigil/activities"
 )
 
 // Names that callers outside the workflows (starter, worker, the temporal
@@ -49,7 +51,7 @@ const (
 	StatusNoData  = "no-data"
 	// StatusIncomplete: some objects of the window stayed unreadable; the
 	// report covers the rest, and no rule breaches or recovers on it.
-	StatusIncomplete = "incomplete"
+	StatusIncomplete = activities.StatusIncomplete
 )
 
 // ScheduleID is the Temporal Schedule that evaluates a model.

@@ -131,7 +131,7 @@ func cmdApply(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := ensureSearchAttributes(ctx, wc, cfg); err != nil {
 		fmt.Fprintf(stderr, "warning: %v\n", err)
 	}
-	changes, err := workflows.ApplySchedules(ctx, wc.C, cfg, *prune)
+	changes, err := workflows.ApplySchedules(ctx, wc.C, nil, cfg, *prune)
 	for _, ch := range changes {
 		fmt.Fprintf(stdout, "%-9s %s (model %s)\n", ch.Action, ch.ID, ch.Model)
 	}

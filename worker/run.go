@@ -204,7 +204,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	}()
 
 	if o.dev {
-		changes, err := workflows.ApplySchedules(ctx, w.Client, cfg, false)
+		changes, err := workflows.ApplySchedules(ctx, w.Client, nil, cfg, false)
 		for _, c := range changes {
 			log.Info("schedule", "model", c.Model, "id", c.ID, "action", c.Action)
 		}

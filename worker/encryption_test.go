@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -41,7 +42,8 @@ const canary = "plaintext-canary-5e1d9b7a"
 //   - the worker's codec endpoint decrypts those payloads back to the canary,
 //   - the dev Web UI is configured with that endpoint and the endpoint
 //     accepts the UI's CORS preflight,
-//   - the temporal CLI shows the canary with --codec-endpoint and not without.
+//   - the temporal CLI shows the canary with --codec-endpoint and not without,
+//   - the key appears in no log line (the key ID does).
 func TestEncryptedPayloadsStayEncryptedInHistory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
@@ -78,8 +80,9 @@ models:
 	key := make([]byte, codec.KeySize)
 	rand.Read(key)
 	t.Setenv("VIGIL_TEST_ENCRYPTION_KEY", base64.StdEncoding.EncodeToString(key))
+	logs := captureStderr(t)
 	started := time.Now()
-	w := startWorker(t, options{configPath: cfgPath, uiPort: freePort(t)})
+	w := startWorker(t, options{configPath: cfgPath, uiPort: freePort(t), logLevel: "debug"})
 	t.Logf("worker with the embedded server and UI ready in %s", time.Since(started).Round(time.Millisecond))
 	ctx := context.Background()
 	wc := &workflows.Client{C: w.Client, TaskQueue: w.Config.Temporal.TaskQueue}
@@ -239,6 +242,17 @@ models:
 			t.Errorf("temporal workflow show --codec-endpoint did not decode the result:\n%s", out)
 		}
 	})
+
+	w.shutdown()
+	logged := logs()
+	if !strings.Contains(logged, "payload encryption on") || !strings.Contains(logged, codec.KeyID(key)) {
+		t.Errorf("the worker should log that encryption is on, with the key's ID %s", codec.KeyID(key))
+	}
+	for _, form := range []string{base64.StdEncoding.EncodeToString(key), base64.RawStdEncoding.EncodeToString(key)[:20], hex.EncodeToString(key)} {
+		if strings.Contains(logged, form) {
+			t.Errorf("the worker's log contains the key (%d lines checked)", strings.Count(logged, "\n"))
+		}
+	}
 }
 
 // walk calls raw with every string and bytes value in m at any depth (map

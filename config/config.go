@@ -38,6 +38,8 @@ type Temporal struct {
 	APIKeyEnv string `yaml:"api_key_env"`
 	// UIURL is the Temporal Web UI's base URL, used in links from alerts.
 	UIURL string `yaml:"ui_url"`
+	// Encryption, when set, encrypts payloads in Temporal (see Encryption).
+	Encryption *Encryption `yaml:"encryption"`
 }
 
 // TLS holds client certificate paths; files, not secrets inline.

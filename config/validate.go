@@ -61,6 +61,9 @@ func (c *Config) validate(d *decoder, opts Options) {
 	env := envChecker{d: d, getenv: opts.Getenv, skip: opts.SkipEnv}
 	env.check("temporal.api_key_env", c.Temporal.APIKeyEnv)
 	env.check("worker.ingest_token_env", c.Worker.IngestTokenEnv)
+	if c.Temporal.Encryption != nil {
+		c.Temporal.Encryption.validate(d, env)
+	}
 	c.Notify.validate(d, env)
 	c.Observability.validate(d)
 
@@ -239,23 +242,30 @@ type envChecker struct {
 }
 
 // require is check for a secret the integration cannot work without.
-func (e envChecker) require(path, name, what string) {
+func (e envChecker) require(path, name, what string) bool {
 	if name == "" {
 		e.d.at(path, "required: %s", what)
-		return
+		return false
 	}
-	e.check(path, name)
+	return e.check(path, name)
 }
 
-func (e envChecker) check(path, name string) {
+// check reports a badly named or unset variable; it returns true when the
+// variable is set and its value may be inspected (not with SkipEnv).
+func (e envChecker) check(path, name string) bool {
 	if name == "" {
-		return
+		return false
 	}
-	if strings.ContainsAny(name, " /:=") || strings.HasPrefix(name, "http") || strings.HasPrefix(name, "xox") {
+	if strings.ContainsAny(name, " /:=+") || strings.HasPrefix(name, "http") || strings.HasPrefix(name, "xox") {
 		e.d.at(path, "want the NAME of an environment variable, not a secret value (e.g. SLACK_BOT_TOKEN)")
-		return
+		return false
 	}
-	if !e.skip && e.getenv(name) == "" {
+	if e.skip {
+		return false
+	}
+	if e.getenv(name) == "" {
 		e.d.at(path, "environment variable %s is not set", name)
+		return false
 	}
+	return true
 }

@@ -14,8 +14,10 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/vigilml/vigil/activities"
+	"github.com/vigilml/vigil/codec"
 	"github.com/vigilml/vigil/config"
 	"github.com/vigilml/vigil/workflows"
 )
@@ -25,6 +27,8 @@ type common struct {
 	configPath string
 	address    string
 	namespace  string
+	// dc is the client's data converter once dialled (nil: the default).
+	dc converter.DataConverter
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -61,15 +65,33 @@ func (c *common) dial(ctx context.Context) (*config.Config, *workflows.Client, e
 	if c.namespace != "" {
 		cfg.Temporal.Namespace = c.namespace
 	}
+	opts, err := clientOptions(cfg, os.Getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	c.dc = opts.DataConverter
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	tc, err := client.DialContext(dctx, client.Options{
-		HostPort: cfg.Temporal.Address, Namespace: cfg.Temporal.Namespace, Logger: quietLogger{},
-	})
+	tc, err := client.DialContext(dctx, opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to Temporal at %s: %w (is the worker running? try `go run ./worker -dev`)", cfg.Temporal.Address, err)
 	}
 	return cfg, &workflows.Client{C: tc, TaskQueue: cfg.Temporal.TaskQueue}, nil
+}
+
+// clientOptions are the CLI's Temporal client options. With
+// temporal.encryption the CLI encrypts what it sends and decrypts what it
+// reads, so it needs the worker's keys in its environment.
+func clientOptions(cfg *config.Config, getenv func(string) string) (client.Options, error) {
+	opts := client.Options{HostPort: cfg.Temporal.Address, Namespace: cfg.Temporal.Namespace, Logger: quietLogger{}}
+	if e := cfg.Temporal.Encryption; e != nil {
+		c, err := codec.FromEnv(getenv, e.KeyEnv, e.PreviousKeyEnvs...)
+		if err != nil {
+			return opts, fmt.Errorf("%s: temporal.encryption: %w (the CLI needs the worker's encryption keys)", cfg.File, err)
+		}
+		opts.DataConverter = codec.NewDataConverter(c)
+	}
+	return opts, nil
 }
 
 func newFlags(name, usage string, stderr io.Writer) *flag.FlagSet {
@@ -131,7 +153,7 @@ func cmdApply(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := ensureSearchAttributes(ctx, wc, cfg); err != nil {
 		fmt.Fprintf(stderr, "warning: %v\n", err)
 	}
-	changes, err := workflows.ApplySchedules(ctx, wc.C, cfg, *prune)
+	changes, err := workflows.ApplySchedules(ctx, wc.C, c.dc, cfg, *prune)
 	for _, ch := range changes {
 		fmt.Fprintf(stdout, "%-9s %s (model %s)\n", ch.Action, ch.ID, ch.Model)
 	}

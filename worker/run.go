@@ -17,10 +17,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/vigilml/vigil/activities"
+	"github.com/vigilml/vigil/codec"
 	"github.com/vigilml/vigil/config"
 	"github.com/vigilml/vigil/internal/devserver"
 	"github.com/vigilml/vigil/internal/metrics"
@@ -39,9 +41,12 @@ type Worker struct {
 	Client   client.Client
 	Dev      *devserver.Server
 	HTTPAddr string
-	Store    *store.Store
-	Registry *prometheus.Registry
-	ready    atomic.Bool
+	// CodecEndpoint is the codec server's URL (http://<http_addr>/codec)
+	// when it is served, else "".
+	CodecEndpoint string
+	Store         *store.Store
+	Registry      *prometheus.Registry
+	ready         atomic.Bool
 }
 
 func loadConfig(o options) (*config.Config, error) {
@@ -76,6 +81,35 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	}
 	w := &Worker{Config: cfg, Registry: metrics.NewRegistry()}
 	started := time.Now()
+	enc, err := newEncryption(cfg, o.dev, os.Getenv)
+	if err != nil {
+		return err
+	}
+	if enc != nil {
+		log.Info("payload encryption on", "key_id", enc.codec.KeyID(), "decrypts_key_ids", enc.codec.KeyIDs())
+	}
+
+	// Listen before the dev server starts, so that its Web UI can be given
+	// the codec endpoint's address.
+	addr := cfg.Worker.HTTPAddr
+	if o.httpPort != 0 {
+		addr = fmt.Sprintf("127.0.0.1:%d", o.httpPort)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on worker.http_addr %s: %w", addr, err)
+	}
+	defer ln.Close()
+	w.HTTPAddr = ln.Addr().String()
+	var uiCodec string
+	if enc.serve() {
+		w.CodecEndpoint = "http://" + browserAddr(ln.Addr()) + "/codec"
+		if enc.token == "" {
+			uiCodec = w.CodecEndpoint
+		} else if o.dev {
+			log.Warn("the embedded Web UI cannot send temporal.encryption.codec_server.token_env's token, so it shows payloads encrypted; use the temporal CLI with --codec-auth")
+		}
+	}
 
 	if o.dev {
 		if o.frontendPort != 0 {
@@ -91,6 +125,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 			Namespace:        cfg.Temporal.Namespace,
 			Retention:        cfg.Dev.Retention.D(),
 			SearchAttributes: workflows.SearchAttributes(),
+			CodecEndpoint:    uiCodec,
 			Logger:           log,
 		})
 		if err != nil {
@@ -107,7 +142,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		}
 	}
 
-	w.Client, err = dial(ctx, cfg, log, w.Registry)
+	w.Client, err = dial(ctx, cfg, log, w.Registry, enc.dataConverter())
 	if err != nil {
 		return err
 	}
@@ -179,15 +214,11 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	} else if h != nil {
 		mux.Handle("POST /slack/interactions", h)
 	}
-	addr := cfg.Worker.HTTPAddr
-	if o.httpPort != 0 {
-		addr = fmt.Sprintf("127.0.0.1:%d", o.httpPort)
+	if w.CodecEndpoint != "" {
+		mux.Handle("/codec/", codec.NewHandler(enc.codec, codec.HandlerOptions{
+			AllowedOrigins: enc.origins(w.Dev), Token: enc.token,
+		}))
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen on worker.http_addr %s: %w", addr, err)
-	}
-	w.HTTPAddr = ln.Addr().String()
 	// Bounded so a slow or stalled client cannot hold connections forever;
 	// ingest bodies are at most a few MiB (ingest.Options.MaxBody).
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
@@ -204,7 +235,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	}()
 
 	if o.dev {
-		changes, err := workflows.ApplySchedules(ctx, w.Client, cfg, false)
+		changes, err := workflows.ApplySchedules(ctx, w.Client, enc.dataConverter(), cfg, false)
 		for _, c := range changes {
 			log.Info("schedule", "model", c.Model, "id", c.ID, "action", c.Action)
 		}
@@ -247,12 +278,14 @@ func register(r worker.Registry, acts *activities.Activities) {
 	r.RegisterActivity(acts)
 }
 
-func dial(ctx context.Context, cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) (client.Client, error) {
+// dial connects to Temporal; dc is nil without payload encryption.
+func dial(ctx context.Context, cfg *config.Config, log *slog.Logger, reg prometheus.Registerer, dc converter.DataConverter) (client.Client, error) {
 	opts := client.Options{
 		HostPort:       cfg.Temporal.Address,
 		Namespace:      cfg.Temporal.Namespace,
 		Logger:         sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
 		MetricsHandler: metrics.TemporalHandler(reg),
+		DataConverter:  dc,
 	}
 	if cfg.Temporal.TLS.Enabled() {
 		t, err := tlsConfig(cfg.Temporal.TLS)
@@ -320,7 +353,7 @@ func printDevBanner(out io.Writer, w *Worker) {
   Temporal Web UI   %s/namespaces/%s/workflows
   Temporal frontend %s   (temporal CLI: --address %s)
   Worker HTTP       http://%s   (/healthz, /metrics, ingest)
-  State             %s
+%s  State             %s
 
   Try:
     temporal schedule list --address %s
@@ -329,7 +362,7 @@ func printDevBanner(out io.Writer, w *Worker) {
     go run ./starter trigger -model %s
 
 `, cfg.Temporal.UIURL, cfg.Temporal.Namespace, cfg.Temporal.Address, cfg.Temporal.Address, w.HTTPAddr,
-		absDir(cfg.Dev.DataDir), cfg.Temporal.Address, cfg.Temporal.Address, firstModel(cfg))
+		codecBanner(w), absDir(cfg.Dev.DataDir), cfg.Temporal.Address, cfg.Temporal.Address, firstModel(cfg))
 }
 
 func firstModel(cfg *config.Config) string {
@@ -337,4 +370,12 @@ func firstModel(cfg *config.Config) string {
 		return "<model>"
 	}
 	return cfg.Models[0].Name
+}
+
+func codecBanner(w *Worker) string {
+	if w.CodecEndpoint == "" {
+		return ""
+	}
+	return fmt.Sprintf("  Codec server      %s   (payloads are encrypted; temporal CLI: --codec-endpoint %s)\n",
+		w.CodecEndpoint, w.CodecEndpoint)
 }

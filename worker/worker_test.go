@@ -213,7 +213,7 @@ models:
 	ctx := context.Background()
 	cfg := w.Config
 
-	changes, err := workflows.ApplySchedules(ctx, w.Client, cfg, false)
+	changes, err := workflows.ApplySchedules(ctx, w.Client, nil, cfg, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ models:
 		t.Fatal(err)
 	}
 	changed.Models = changed.Models[:1] // b removed from the config
-	changes, err = workflows.ApplySchedules(ctx, w.Client, changed, true)
+	changes, err = workflows.ApplySchedules(ctx, w.Client, nil, changed, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,11 @@
 package workflows
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 
@@ -51,7 +53,10 @@ func ScheduleOptions(m *config.Model, taskQueue string) client.ScheduleOptions {
 // prune it deletes Vigil schedules whose model left the config (only when
 // every model applied). Running it twice changes nothing the second time. A
 // failure for one model is reported after the others were applied.
-func ApplySchedules(ctx context.Context, c client.Client, cfg *config.Config, prune bool) ([]ScheduleChange, error) {
+func ApplySchedules(ctx context.Context, c client.Client, dc converter.DataConverter, cfg *config.Config, prune bool) ([]ScheduleChange, error) {
+	if dc == nil {
+		dc = converter.GetDefaultDataConverter()
+	}
 	sc := c.ScheduleClient()
 	var changes []ScheduleChange
 	var errs []error
@@ -60,7 +65,7 @@ func ApplySchedules(ctx context.Context, c client.Client, cfg *config.Config, pr
 		m := &cfg.Models[i]
 		opts := ScheduleOptions(m, cfg.Temporal.TaskQueue)
 		wanted[opts.ID] = true
-		action, err := applyOne(ctx, sc, opts)
+		action, err := applyOne(ctx, sc, dc, opts)
 		if err != nil {
 			// One model's failure must not leave the others unscheduled.
 			errs = append(errs, fmt.Errorf("schedule of model %s: %w", m.Name, err))
@@ -95,7 +100,7 @@ func ApplySchedules(ctx context.Context, c client.Client, cfg *config.Config, pr
 	return changes, nil
 }
 
-func applyOne(ctx context.Context, sc client.ScheduleClient, opts client.ScheduleOptions) (string, error) {
+func applyOne(ctx context.Context, sc client.ScheduleClient, dc converter.DataConverter, opts client.ScheduleOptions) (string, error) {
 	_, err := sc.Create(ctx, opts)
 	if err == nil {
 		return "created", nil
@@ -109,7 +114,7 @@ func applyOne(ctx context.Context, sc client.ScheduleClient, opts client.Schedul
 	if err != nil {
 		return "", err
 	}
-	if sameSchedule(desc, opts) {
+	if sameSchedule(desc, opts, dc) {
 		return "unchanged", nil
 	}
 	err = h.Update(ctx, client.ScheduleUpdateOptions{
@@ -130,8 +135,9 @@ func applyOne(ctx context.Context, sc client.ScheduleClient, opts client.Schedul
 }
 
 // sameSchedule compares what ApplySchedules manages; other fields (recent
-// actions, the schedule's own memo) are left alone.
-func sameSchedule(d *client.ScheduleDescription, want client.ScheduleOptions) bool {
+// actions, the schedule's own memo) are left alone. dc is the client's data
+// converter, which reads the recorded argument.
+func sameSchedule(d *client.ScheduleDescription, want client.ScheduleOptions, dc converter.DataConverter) bool {
 	s := d.Schedule
 	if s.Spec == nil || s.Policy == nil || s.State == nil {
 		return false
@@ -148,7 +154,7 @@ func sameSchedule(d *client.ScheduleDescription, want client.ScheduleOptions) bo
 	}
 	wantAct := want.Action.(*client.ScheduleWorkflowAction)
 	return act.TaskQueue == wantAct.TaskQueue && act.ID == wantAct.ID && workflowName(act.Workflow) == "MonitorWorkflow" &&
-		len(act.Args) == 1 && argModel(act.Args[0]) == wantAct.Args[0].(MonitorInput).Model
+		len(act.Args) == 1 && sameArg(act.Args[0], wantAct.Args[0].(MonitorInput), dc)
 }
 
 func workflowName(w any) string {
@@ -158,16 +164,21 @@ func workflowName(w any) string {
 	return fmt.Sprintf("%T", w)
 }
 
-// argModel decodes the schedule's recorded argument (a payload on describe).
-func argModel(arg any) string {
-	var in MonitorInput
+// sameArg compares the schedule's recorded argument (a payload on describe)
+// with the wanted one. The payload must also be encoded as dc would encode
+// it now, so turning payload encryption on or off, or rotating its key,
+// rewrites the argument the schedule stores.
+func sameArg(arg any, want MonitorInput, dc converter.DataConverter) bool {
 	switch v := arg.(type) {
 	case MonitorInput:
-		return v.Model
+		return v.Model == want.Model && v.WindowEnd.Equal(want.WindowEnd)
 	case *commonpb.Payload:
-		if converter.GetDefaultDataConverter().FromPayload(v, &in) == nil {
-			return in.Model
+		fresh, err := dc.ToPayload(want)
+		if err != nil || !maps.EqualFunc(v.GetMetadata(), fresh.GetMetadata(), bytes.Equal) {
+			return false
 		}
+		var in MonitorInput
+		return dc.FromPayload(v, &in) == nil && in.Model == want.Model && in.WindowEnd.Equal(want.WindowEnd)
 	}
-	return ""
+	return false
 }

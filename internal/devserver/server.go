@@ -49,6 +49,9 @@ type Options struct {
 	FrontendPort int
 	// UIPort serves the Web UI; 0 picks a free one, -1 runs no UI.
 	UIPort int
+	// CodecEndpoint, when set, is the codec server the Web UI decodes
+	// payloads with (its browser calls <endpoint>/decode).
+	CodecEndpoint string
 	// Namespace is created on first start.
 	Namespace string
 	// Retention is how long closed workflows stay visible.
@@ -264,6 +267,7 @@ func (s *Server) startUI(ports []int) error {
 		CORS:                uiconfig.CORS{CookieInsecure: true},
 		HideLogs:            true,
 		DisableNewsFetch:    true, // no network beyond loopback is assumed
+		Codec:               uiconfig.Codec{Endpoint: s.opts.CodecEndpoint},
 	}))
 	go func() {
 		// Start blocks until Stop; it only returns an error we can't act on.

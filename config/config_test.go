@@ -165,3 +165,25 @@ func TestDemoConfigIsValid(t *testing.T) {
 		t.Fatal("demo config has no model")
 	}
 }
+
+// The config reference in the README is a config: it parses and validates
+// (environment variables aside), so the documentation cannot drift from the
+// schema.
+func TestReadmeConfigReferenceParses(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(readme), "## Config reference")
+	if !ok {
+		t.Fatal("README has no config reference")
+	}
+	_, block, ok := strings.Cut(after, "```yaml\n")
+	block, _, closed := strings.Cut(block, "```")
+	if !ok || !closed {
+		t.Fatal("the config reference has no yaml block")
+	}
+	if _, err := Parse("README.md", []byte(block), Options{SkipEnv: true}); err != nil {
+		t.Errorf("the README's config reference does not parse:\n%v", err)
+	}
+}

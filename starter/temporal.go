@@ -19,6 +19,7 @@ import (
 	"github.com/vigilml/vigil/activities"
 	"github.com/vigilml/vigil/codec"
 	"github.com/vigilml/vigil/config"
+	"github.com/vigilml/vigil/internal/dial"
 	"github.com/vigilml/vigil/workflows"
 )
 
@@ -83,7 +84,11 @@ func (c *common) dial(ctx context.Context) (*config.Config, *workflows.Client, e
 // temporal.encryption the CLI encrypts what it sends and decrypts what it
 // reads, so it needs the worker's keys in its environment.
 func clientOptions(cfg *config.Config, getenv func(string) string) (client.Options, error) {
-	opts := client.Options{HostPort: cfg.Temporal.Address, Namespace: cfg.Temporal.Namespace, Logger: quietLogger{}}
+	opts, err := dial.Options(cfg.Temporal, getenv)
+	if err != nil {
+		return opts, fmt.Errorf("%s: %w", cfg.File, err)
+	}
+	opts.Logger = quietLogger{}
 	if e := cfg.Temporal.Encryption; e != nil {
 		c, err := codec.FromEnv(getenv, e.KeyEnv, e.PreviousKeyEnvs...)
 		if err != nil {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +23,7 @@ import (
 	"github.com/vigilml/vigil/codec"
 	"github.com/vigilml/vigil/config"
 	"github.com/vigilml/vigil/internal/devserver"
+	vdial "github.com/vigilml/vigil/internal/dial"
 	"github.com/vigilml/vigil/internal/metrics"
 	"github.com/vigilml/vigil/notify/integrations"
 	"github.com/vigilml/vigil/store"
@@ -280,26 +279,13 @@ func register(r worker.Registry, acts *activities.Activities) {
 
 // dial connects to Temporal; dc is nil without payload encryption.
 func dial(ctx context.Context, cfg *config.Config, log *slog.Logger, reg prometheus.Registerer, dc converter.DataConverter) (client.Client, error) {
-	opts := client.Options{
-		HostPort:       cfg.Temporal.Address,
-		Namespace:      cfg.Temporal.Namespace,
-		Logger:         sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
-		MetricsHandler: metrics.TemporalHandler(reg),
-		DataConverter:  dc,
+	opts, err := vdial.Options(cfg.Temporal, os.Getenv)
+	if err != nil {
+		return nil, err
 	}
-	if cfg.Temporal.TLS.Enabled() {
-		t, err := tlsConfig(cfg.Temporal.TLS)
-		if err != nil {
-			return nil, err
-		}
-		opts.ConnectionOptions.TLS = t
-	}
-	if name := cfg.Temporal.APIKeyEnv; name != "" {
-		opts.Credentials = client.NewAPIKeyStaticCredentials(os.Getenv(name))
-		if opts.ConnectionOptions.TLS == nil {
-			opts.ConnectionOptions.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
-		}
-	}
+	opts.Logger = sdklog.NewStructuredLogger(log.With("component", "temporal-sdk"))
+	opts.MetricsHandler = metrics.TemporalHandler(reg)
+	opts.DataConverter = dc
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	c, err := client.DialContext(dctx, opts)
@@ -307,29 +293,6 @@ func dial(ctx context.Context, cfg *config.Config, log *slog.Logger, reg prometh
 		return nil, fmt.Errorf("dial temporal at %s (namespace %s): %w", cfg.Temporal.Address, cfg.Temporal.Namespace, err)
 	}
 	return c, nil
-}
-
-func tlsConfig(t config.TLS) (*tls.Config, error) {
-	out := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
-	if t.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("temporal.tls: load client certificate: %w", err)
-		}
-		out.Certificates = []tls.Certificate{cert}
-	}
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("temporal.tls.ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("temporal.tls.ca_file %s: no certificate found", t.CAFile)
-		}
-		out.RootCAs = pool
-	}
-	return out, nil
 }
 
 // slackActions turns Slack button clicks into incident Updates.

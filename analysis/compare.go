@@ -294,12 +294,19 @@ func numericDrift(ref, cur *ColumnProfile, opts Options, q *FeatureQuality) Drif
 	return skipped(method, opts, "no values in the current window")
 }
 
+// outside is the weight of the sorted values v below lo or above hi.
 func outside(v, w []float64, lo, hi float64) float64 {
+	below := sort.SearchFloat64s(v, lo) // v[:below] < lo
+	above := sort.Search(len(v), func(i int) bool { return v[i] > hi })
+	if w == nil {
+		return float64(below + len(v) - above)
+	}
 	n := 0.0
-	for i, x := range v {
-		if x < lo || x > hi {
-			n += weightAt(w, i)
-		}
+	for i := range below {
+		n += w[i]
+	}
+	for i := above; i < len(v); i++ {
+		n += w[i]
 	}
 	return n
 }

@@ -288,3 +288,18 @@ func TestUnitWeightWalksMatchWeightedWalks(t *testing.T) {
 		}
 	}
 }
+
+func TestOutsideCountsBelowAndAboveTheRange(t *testing.T) {
+	v := []float64{-3, -2, -2, 0, 1, 1, 4, 5, 5}
+	w := []float64{1, 2, 2, 1, 1, 1, 3, 1, 1}
+	for _, tc := range []struct{ lo, hi, want, wantW float64 }{
+		{-2, 4, 3, 3}, {-10, 10, 0, 0}, {1, 1, 7, 11}, {6, 7, 9, 13}, {-2.5, 4.5, 3, 3},
+	} {
+		if got := outside(v, nil, tc.lo, tc.hi); got != tc.want {
+			t.Errorf("[%v, %v]: %v outside, want %v", tc.lo, tc.hi, got, tc.want)
+		}
+		if got := outside(v, w, tc.lo, tc.hi); got != tc.wantW {
+			t.Errorf("[%v, %v] weighted: %v outside, want %v", tc.lo, tc.hi, got, tc.wantW)
+		}
+	}
+}

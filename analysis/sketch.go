@@ -28,6 +28,9 @@ type Sample struct {
 	// Limit is the largest exact size; Cap is the per-level sketch capacity.
 	Limit int `json:"limit"`
 	Cap   int `json:"cap"`
+	// sortedLen is len(Exact) when Exact was last seen sorted, so repeated
+	// Sorted calls (one per drift method) do not rescan it.
+	sortedLen int
 }
 
 func newSample(limit, capacity int) *Sample {
@@ -154,8 +157,11 @@ func (s *Sample) Merge(o *Sample) {
 // own slice returned: treat it as read-only.
 func (s *Sample) Sorted() (values, weights []float64) {
 	if s.Levels == nil {
-		if !sort.Float64sAreSorted(s.Exact) {
-			sortFloats(s.Exact)
+		if s.sortedLen != len(s.Exact) || len(s.Exact) == 0 {
+			if !sort.Float64sAreSorted(s.Exact) {
+				sortFloats(s.Exact)
+			}
+			s.sortedLen = len(s.Exact)
 		}
 		return s.Exact, nil
 	}

@@ -303,3 +303,51 @@ func TestOutsideCountsBelowAndAboveTheRange(t *testing.T) {
 		}
 	}
 }
+
+// estimated is a stream that knows its length, like a CSV file of known size.
+type estimated struct {
+	Rows
+	n int64
+}
+
+func (e estimated) EstimatedRows() int64 { return e.n }
+
+// A stream announcing far more rows than the exact limit is sketched from its
+// first value (no exact buffer to build and compact), with the verdicts and
+// statistics of the exact path; one announcing fewer keeps its values exactly.
+func TestAnnouncedLargeStreamsSketchFromTheStart(t *testing.T) {
+	const n = 20000
+	cols, ref := normalColumns(21, n, 2, 0)
+	_, cur := normalColumns(22, n, 2, 0.5)
+	schema, _ := InferSchema(cols, ref[:SchemaSampleRows], Options{})
+	exactRef, _ := ProfileRows(newMemRows(cols, ref), schema, Options{})
+	exactCur, _ := ProfileRows(newMemRows(cols, cur), schema, Options{})
+	sk := Options{ExactLimit: 2000}
+	rp, _ := ProfileRows(estimated{newMemRows(cols, ref), n}, schema, sk)
+	cp, _ := ProfileRows(estimated{newMemRows(cols, cur), n}, schema, sk)
+	for _, c := range rp.Columns {
+		if c.Values != nil && (c.Values.IsExact() || len(c.Values.Levels) == 0 || c.Values.N != n) {
+			t.Fatalf("%s: exact=%v N=%d, want a sketch of %d values", c.Name, c.Values.IsExact(), c.Values.N, n)
+		}
+	}
+	for _, m := range []string{MethodKS, MethodWasserstein} {
+		exact, err := CompareProfiles(exactRef, exactCur, Options{DriftMethod: m})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := CompareProfiles(rp, cp, Options{DriftMethod: m, ExactLimit: 2000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, f := range exact.Features {
+			g := got.Features[i].Drift
+			if g.Drifted != f.Drift.Drifted || math.Abs(g.Statistic-f.Drift.Statistic) > 0.01*math.Max(1, f.Drift.Statistic) {
+				t.Errorf("%s %s: sketch %v %.5g, exact %v %.5g", m, f.Name, g.Drifted, g.Statistic, f.Drift.Drifted, f.Drift.Statistic)
+			}
+		}
+	}
+	small, _ := ProfileRows(estimated{newMemRows(cols, ref[:1500]), 1500}, schema, sk)
+	if v := small.Columns[0].Values; !v.IsExact() || cap(v.Exact) < 1500 {
+		t.Errorf("1500 announced rows: exact=%v cap %d, want exact values reserved at once", v.IsExact(), cap(v.Exact))
+	}
+}

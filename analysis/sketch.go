@@ -42,6 +42,13 @@ func (s *Sample) reserve(n int64) {
 	if s.Levels != nil || n <= 0 {
 		return
 	}
+	if s.N == 0 && n/2 > int64(s.Limit) {
+		// Far more values are coming than are kept exactly: sketch from the
+		// first one, instead of holding Limit values only to compact them
+		// (that buffer was most of the peak memory of large windows).
+		s.toSketch()
+		return
+	}
 	want := int64(len(s.Exact)) + n
 	want = min(want+want/16, int64(s.Limit)+1) // estimates err a little either way
 	if want > int64(cap(s.Exact)) {

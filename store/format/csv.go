@@ -29,7 +29,6 @@ type CSV struct {
 	chunk   string
 	pos     int
 	carry   []byte
-	rbuf    []byte
 	eof     bool
 	columns []string
 	row     []string
@@ -156,13 +155,20 @@ func (c *CSV) nextLine() (string, error) {
 // fill reads at least one more block and turns the carried partial line plus
 // the new input, up to its last newline, into the next chunk.
 func (c *CSV) fill() error {
-	if c.rbuf == nil {
-		c.rbuf = make([]byte, csvBlock)
-	}
-	buf := c.carry
+	// Read straight into a fresh block that becomes the chunk's string
+	// (cells are substrings of it, so it is never written again): one copy
+	// of the input fewer than reading into a buffer and converting.
+	buf := make([]byte, len(c.carry), max(csvBlock, 2*len(c.carry)))
+	copy(buf, c.carry)
 	for {
-		n, err := c.r.Read(c.rbuf)
-		buf = append(buf, c.rbuf[:n]...)
+		if len(buf) == cap(buf) {
+			if bytes.IndexByte(buf, '\n') >= 0 {
+				break
+			}
+			buf = append(buf, 0)[:len(buf)] // a line longer than the block: grow
+		}
+		n, err := c.r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
 		if err == io.EOF {
 			c.eof = true
 			break
@@ -170,16 +176,16 @@ func (c *CSV) fill() error {
 		if err != nil {
 			return err
 		}
-		if len(buf) >= csvBlock && bytes.IndexByte(c.rbuf[:n], '\n') >= 0 {
-			break
-		}
 	}
 	cut := len(buf)
 	if !c.eof {
 		cut = bytes.LastIndexByte(buf, '\n') + 1
 	}
-	c.chunk, c.pos = string(buf[:cut]), 0
-	c.carry = append(buf[:0], buf[cut:]...)
+	c.carry = append(c.carry[:0], buf[cut:]...)
+	c.chunk, c.pos = "", 0
+	if cut > 0 {
+		c.chunk = unsafe.String(&buf[0], cut)
+	}
 	return nil
 }
 

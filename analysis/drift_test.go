@@ -240,11 +240,16 @@ func TestSortFloatsIsAPermutationInFloatOrder(t *testing.T) {
 	for i := range decimals {
 		decimals[i] = float64(int64(normal[i%len(normal)]*1e6)) / 1e6
 	}
+	// Spans of 2^17..2^24 take two wide digits; wider ones, bytes.
+	wide := make([]float64, 20000)
+	for i := range wide {
+		wide[i] = float64(int64(normal[i%len(normal)]*3e8)) / 1e6
+	}
 	// One value with more places than the others: back to the IEEE bits.
 	mixed := slices.Clone(decimals)
 	mixed[len(mixed)-1] = 0.1234567891234
 	for name, x := range map[string][]float64{"normal": normal, "constant": constant, "small integers": small,
-		"decimals": decimals, "mixed": mixed} {
+		"decimals": decimals, "wide decimals": wide, "mixed": mixed} {
 		want := slices.Clone(x)
 		slices.Sort(want)
 		sortFloats(x)

@@ -109,25 +109,33 @@ func sortDecimals(x []float64) bool {
 		*bufp = make([]uint32, 2*n)
 	}
 	keys, tmp := (*bufp)[:n], (*bufp)[n:2*n]
-	var counts [4][256]uint32
+	// Digits: two of up to 12 bits when the span allows (two scatter passes
+	// instead of three for six-place values of order one), else bytes.
+	width := uint(8)
+	if b := uint(bits.Len64(uint64(hi - lo))); b > 16 && b <= 24 {
+		width = (b + 1) / 2
+	}
+	mask := uint32(1)<<width - 1
+	passes := (bits.Len64(uint64(hi-lo)) + int(width) - 1) / int(width)
+	var counts [4][4096]uint32
 	for i, v := range x {
 		k := uint32(int64(math.RoundToEven(v*scale)) - lo)
 		keys[i] = k
-		counts[0][k&0xff]++
-		counts[1][(k>>8)&0xff]++
-		counts[2][(k>>16)&0xff]++
-		counts[3][k>>24]++
+		counts[0][k&mask]++
+		counts[1][(k>>width)&mask]++
+		counts[2][(k>>(2*width))&mask]++
+		counts[3][(k>>(3*width))&mask]++
 	}
 	src, dst := keys, tmp
-	for p := range (bits.Len64(uint64(hi-lo)) + 7) / 8 {
-		c := &counts[p]
-		shift := uint(8 * p)
+	for p := range passes {
+		c := counts[p][:mask+1]
+		shift := width * uint(p)
 		var sum uint32
 		for i := range c {
 			c[i], sum = sum, sum+c[i]
 		}
 		for _, k := range src {
-			d := (k >> shift) & 0xff
+			d := (k >> shift) & mask
 			dst[c[d]] = k
 			c[d]++
 		}

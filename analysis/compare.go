@@ -127,9 +127,13 @@ func CompareProfiles(ref, cur *Profile, opts Options) (*Report, error) {
 		case RoleFeature:
 			rep.Features = append(rep.Features, FeatureReport{})
 		case RoleScore:
-			predIdx = i
+			// The score's drift, when the reference has scores; else the
+			// prediction's (a training set may carry labels only).
+			if ref.Columns[i].N() > 0 || predIdx < 0 {
+				predIdx = i
+			}
 		case RolePrediction:
-			if predIdx < 0 || cur.Columns[predIdx].Role != RoleScore {
+			if predIdx < 0 || cur.Columns[predIdx].Role != RoleScore || ref.Columns[predIdx].N() == 0 {
 				predIdx = i
 			}
 		}

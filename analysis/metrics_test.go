@@ -154,3 +154,26 @@ func TestMetricsEdgeCases(t *testing.T) {
 		})
 	}
 }
+
+// A reference (a training set) without the score and latency columns of the
+// production window still gives the window's latency percentiles and
+// performance; the prediction drift is then the prediction column's.
+func TestReferenceWithoutScoreAndLatency(t *testing.T) {
+	ref := newMemRows([]string{"x", "label", "prediction"}, [][]string{
+		{"1", "1", "1"}, {"2", "0", "0"}, {"3", "1", "0"}, {"4", "0", "0"}})
+	cur := newMemRows([]string{"x", "label", "prediction", "score", "latency_ms"}, [][]string{
+		{"1", "1", "1", "0.9", "10"}, {"2", "0", "0", "0.2", "12"}, {"3", "1", "1", "0.6", "30"}})
+	rep, err := Analyze(ref, cur, Options{Task: TaskBinary, Target: "label", Prediction: "prediction", Score: "score", Latency: "latency_ms"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Latency == nil || rep.Latency.P50 != 12 {
+		t.Errorf("latency %+v, want p50 12", rep.Latency)
+	}
+	if rep.Performance["accuracy"] != 1 || rep.Performance["roc_auc"] != 1 {
+		t.Errorf("performance %v", rep.Performance)
+	}
+	if d := rep.PredictionDrift; d == nil || d.Name != "prediction" || d.Drift.Note != "" {
+		t.Errorf("prediction drift %+v, want the prediction column's", d)
+	}
+}

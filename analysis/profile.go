@@ -57,10 +57,11 @@ func InferSchema(columns []string, sample [][]string, opts Options) (*Schema, er
 		return nil, err
 	}
 	has := func(n string) bool { return slices.Contains(columns, n) }
-	// Time and event id are not required: a reference (a training set)
-	// usually has neither, while the production window has both.
-	for _, c := range []struct{ flag, name string }{{"target", opts.Target}, {"prediction", opts.Prediction},
-		{"score", opts.Score}, {"latency", opts.Latency}} {
+	// Time, event id, score and latency are not required: a reference (a
+	// training set) often has none of them, while the production window has
+	// them all. Absent score and latency columns are added to the schema and
+	// read as missing where a stream lacks them.
+	for _, c := range []struct{ flag, name string }{{"target", opts.Target}, {"prediction", opts.Prediction}} {
 		if c.name != "" && !has(c.name) {
 			return nil, fmt.Errorf("analysis: %s column %q is not in the data (columns: %s)", c.flag, c.name, strings.Join(columns, ","))
 		}
@@ -126,6 +127,12 @@ func InferSchema(columns []string, sample [][]string, opts Options) (*Schema, er
 			c.Kind = KindCategorical
 		}
 		s.Columns = append(s.Columns, c)
+	}
+	for _, c := range []SchemaColumn{{Name: opts.Score, Role: RoleScore}, {Name: opts.Latency, Role: RoleLatency}} {
+		if c.Name != "" && !has(c.Name) {
+			c.Kind = KindNumeric
+			s.Columns = append(s.Columns, c)
+		}
 	}
 	return s, nil
 }

@@ -60,6 +60,18 @@ type Worker struct {
 	// IngestTokenEnv names the variable with the bearer token ingest requires
 	// (no token configured: ingest is open, which suits dev mode only).
 	IngestTokenEnv string `yaml:"ingest_token_env"`
+	// Ingest limits the ingest API; zero values take its defaults.
+	Ingest IngestLimits `yaml:"ingest"`
+}
+
+// IngestLimits bounds what the ingest API accepts.
+type IngestLimits struct {
+	MaxBodyBytes   int64 `yaml:"max_body_bytes"`   // per request (default 8 MiB); larger: 413
+	MaxRecordBytes int   `yaml:"max_record_bytes"` // per record (default 1 MiB); larger: 413
+	// RatePerSecond is the sustained requests per second per model (default
+	// 50; -1: no limit); Burst how many it takes at once (default 100).
+	RatePerSecond float64 `yaml:"rate_per_second"`
+	Burst         int     `yaml:"burst"`
 }
 
 // Dev configures `worker -dev`, the one-process server for laptops.
@@ -130,6 +142,9 @@ type Source struct {
 	Format string `yaml:"format"` // csv | jsonl | parquet | sagemaker
 	// Columns names the fields of headerless CSV payloads (SageMaker capture).
 	Columns []string `yaml:"columns"`
+	// Lookahead (ground_truth only) is how long after a window its labels
+	// may still arrive and be joined (default 7d).
+	Lookahead Duration `yaml:"lookahead"`
 }
 
 // Drift configures the drift tests.

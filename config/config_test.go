@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -185,5 +186,37 @@ func TestReadmeConfigReferenceParses(t *testing.T) {
 	}
 	if _, err := Parse("README.md", []byte(block), Options{SkipEnv: true}); err != nil {
 		t.Errorf("the README's config reference does not parse:\n%v", err)
+	}
+}
+
+func TestIngestLimitsAndLabelLookahead(t *testing.T) {
+	base := `
+worker:
+  ingest: {max_body_bytes: 1048576, max_record_bytes: 65536, rate_per_second: %s, burst: 10}
+models:
+  - name: churn
+    source: {uri: "file:///data/pred"%s}
+    ground_truth: {uri: "file:///data/gt", lookahead: %s}
+    reference: {uri: "file:///data/ref.csv"}
+`
+	cfg, err := Parse("vigil.yaml", []byte(fmt.Sprintf(base, "20", "", "30d")), Options{SkipEnv: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := cfg.Worker.Ingest; l.MaxBodyBytes != 1<<20 || l.MaxRecordBytes != 64<<10 || l.RatePerSecond != 20 || l.Burst != 10 {
+		t.Errorf("ingest limits %+v", l)
+	}
+	if got := cfg.Models[0].GroundTruth.Lookahead; time.Duration(got) != 30*24*time.Hour {
+		t.Errorf("lookahead %v, want 30d", got)
+	}
+	for _, tc := range []struct{ rate, src, lookahead, want string }{
+		{"-5", "", "1d", "vigil.yaml:3: worker.ingest.rate_per_second: want requests per second, or -1 for no limit"},
+		{"-1", ", lookahead: 1d", "1d", "vigil.yaml:6: models[0].source.lookahead: lookahead applies to ground_truth only"},
+		{"1", "", "-1h", "vigil.yaml:7: models[0].ground_truth.lookahead: must not be negative"},
+	} {
+		_, err := Parse("vigil.yaml", []byte(fmt.Sprintf(base, tc.rate, tc.src, tc.lookahead)), Options{SkipEnv: true})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("rate %s, source %q, lookahead %s: err %v, want %q", tc.rate, tc.src, tc.lookahead, err, tc.want)
+		}
 	}
 }

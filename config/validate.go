@@ -61,6 +61,12 @@ func (c *Config) validate(d *decoder, opts Options) {
 	env := envChecker{d: d, getenv: opts.Getenv, skip: opts.SkipEnv}
 	env.check("temporal.api_key_env", c.Temporal.APIKeyEnv)
 	env.check("worker.ingest_token_env", c.Worker.IngestTokenEnv)
+	if l := c.Worker.Ingest; l.MaxBodyBytes < 0 || l.MaxRecordBytes < 0 || l.Burst < 0 {
+		d.at("worker.ingest", "limits must not be negative (0 takes the default)")
+	}
+	if r := c.Worker.Ingest.RatePerSecond; r < 0 && r != -1 {
+		d.at("worker.ingest.rate_per_second", "want requests per second, or -1 for no limit, got %g", r)
+	}
 	if c.Temporal.Encryption != nil {
 		c.Temporal.Encryption.validate(d, env)
 	}
@@ -112,6 +118,14 @@ func (m *Model) validate(d *decoder, p string, c *Config) {
 	}
 	if _, written := d.lines[p+".ground_truth.uri"]; written {
 		checkURI(d, p+".ground_truth.uri", m.GroundTruth.URI)
+	}
+	if m.GroundTruth.Lookahead < 0 {
+		d.at(p+".ground_truth.lookahead", "must not be negative, got %s", m.GroundTruth.Lookahead)
+	}
+	for _, f := range []string{".source.lookahead", ".reference.lookahead"} {
+		if _, written := d.lines[p+f]; written {
+			d.at(p+f, "lookahead applies to ground_truth only (how long labels may arrive after a window)")
+		}
 	}
 	for _, s := range []struct {
 		path string

@@ -143,7 +143,11 @@ func (s *Store) readLabels(ctx context.Context, m *config.Model, objs []object, 
 	if err != nil {
 		return nil, err
 	}
-	end := to.Add(s.lookahead)
+	lookahead := s.lookahead
+	if m.GroundTruth.Lookahead > 0 {
+		lookahead = time.Duration(m.GroundTruth.Lookahead)
+	}
+	end := to.Add(lookahead)
 	if now := s.now(); end.After(now) {
 		end = now
 	}

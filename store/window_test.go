@@ -119,19 +119,24 @@ func TestOpenWindowJoinsLateGroundTruth(t *testing.T) {
 	writeFile(t, gt, "2026/02/28/08/a.jsonl", label("e3", 1)) // before the window: never read
 
 	tests := []struct {
-		name    string
-		now     time.Time
-		labeled int64
-		labels  string
+		name      string
+		now       time.Time
+		lookahead time.Duration // the model's ground_truth.lookahead; 0: default
+		labeled   int64
+		labels    string
 	}{
-		{"at the end of the window only same-hour labels exist", t0.Add(time.Hour), 1, "1,,"},
-		{"two days later the late label is joined", t0.Add(50 * time.Hour), 2, "1,1,"},
-		{"a month later the lookahead still stops at 7 days", t0.Add(30 * 24 * time.Hour), 2, "1,1,"},
+		{"at the end of the window only same-hour labels exist", t0.Add(time.Hour), 0, 1, "1,,"},
+		{"two days later the late label is joined", t0.Add(50 * time.Hour), 0, 2, "1,1,"},
+		{"a month later the lookahead still stops at 7 days", t0.Add(30 * 24 * time.Hour), 0, 2, "1,1,"},
+		{"a model's one-day lookahead leaves the late label out", t0.Add(50 * time.Hour), 24 * time.Hour, 1, "1,,"},
+		{"a model's 30-day lookahead takes the very late one", t0.Add(30 * 24 * time.Hour), 30 * 24 * time.Hour, 3, "1,1,0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := New(config.Storage{}, WithClock(func() time.Time { return tt.now }))
-			rows, info, err := s.OpenWindow(context.Background(), model("file://"+src, "file://"+gt), t0, t0.Add(time.Hour))
+			m := model("file://"+src, "file://"+gt)
+			m.GroundTruth.Lookahead = config.Duration(tt.lookahead)
+			rows, info, err := s.OpenWindow(context.Background(), m, t0, t0.Add(time.Hour))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -143,12 +148,16 @@ func TestOpenWindowJoinsLateGroundTruth(t *testing.T) {
 			if strings.Join(labels, ",") != tt.labels || info.Labeled != tt.labeled || info.Rows != 3 {
 				t.Errorf("labels %q labeled %d rows %d, want %q %d 3", strings.Join(labels, ","), info.Labeled, info.Rows, tt.labels, tt.labeled)
 			}
-			if info.Labels > 2 {
+			if int64(info.Labels) > tt.labeled {
 				t.Errorf("kept %d labels; only this window's may be kept", info.Labels)
 			}
-			if end := tt.now; end.After(t0.Add(time.Hour + DefaultLabelLookahead)) {
-				if !info.LabelsTo.Equal(t0.Add(time.Hour + DefaultLabelLookahead)) {
-					t.Errorf("labels read up to %v, want window end + 7d", info.LabelsTo)
+			lookahead := DefaultLabelLookahead
+			if tt.lookahead > 0 {
+				lookahead = tt.lookahead
+			}
+			if end := tt.now; end.After(t0.Add(time.Hour + lookahead)) {
+				if !info.LabelsTo.Equal(t0.Add(time.Hour + lookahead)) {
+					t.Errorf("labels read up to %v, want window end + %v", info.LabelsTo, lookahead)
 				}
 			} else if !info.LabelsTo.Equal(end) {
 				t.Errorf("labels read up to %v, want now %v", info.LabelsTo, end)

@@ -207,7 +207,9 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	if cfg.Worker.IngestTokenEnv != "" {
 		token = os.Getenv(cfg.Worker.IngestTokenEnv)
 	}
-	mux.Handle("/v1/", ingest.New(cfg.Models, w.Store, ingest.Options{Token: token, Logger: log}))
+	mux.Handle("/v1/", ingest.New(cfg.Models, w.Store, ingest.Options{Token: token, Logger: log,
+		MaxBody: cfg.Worker.Ingest.MaxBodyBytes, MaxLine: cfg.Worker.Ingest.MaxRecordBytes,
+		RateLimit: cfg.Worker.Ingest.RatePerSecond, Burst: cfg.Worker.Ingest.Burst}))
 	if h, err := integrations.SlackInteractions(cfg.Notify, os.Getenv, slackActions{wfClient}, log); err != nil {
 		return fmt.Errorf("slack interactivity: %w", err)
 	} else if h != nil {

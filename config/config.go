@@ -121,6 +121,10 @@ type Schedule struct {
 	Window Duration `yaml:"window"`
 	// Delay shifts the window back so late-arriving records are in place.
 	Delay Duration `yaml:"delay"`
+	// Jitter delays each run by a random amount up to it (deterministic per
+	// schedule), so many models on one cadence do not all start at once.
+	// Windows still end at the nominal time.
+	Jitter Duration `yaml:"jitter"`
 	// CatchupWindow bounds how far back missed runs are made up after an outage.
 	CatchupWindow Duration `yaml:"catchup_window"`
 	Paused        bool     `yaml:"paused"`

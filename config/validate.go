@@ -98,6 +98,9 @@ func (m *Model) validate(d *decoder, p string, c *Config) {
 	if m.Schedule.Window.D() <= 0 {
 		d.at(p+".schedule.window", "must be positive, got %s", m.Schedule.Window)
 	}
+	if j := m.Schedule.Jitter.D(); j < 0 || (j > 0 && j >= m.Schedule.Every.D()) {
+		d.at(p+".schedule.jitter", "want 0 up to less than schedule.every (%s), got %s", m.Schedule.Every, m.Schedule.Jitter)
+	}
 	if m.Task != "" {
 		if m.Columns.Target == "" {
 			d.at(p+".columns.target", "task %q needs the ground-truth column name", m.Task)

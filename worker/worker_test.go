@@ -223,7 +223,7 @@ models:
 		}
 	}
 
-	changed, err := config.Parse("v.yaml", []byte(strings.NewReplacer("{{dir}}", dir, "every: 10m", "every: 2m").Replace(yaml)+"    \n"), config.Options{})
+	changed, err := config.Parse("v.yaml", []byte(strings.NewReplacer("{{dir}}", dir, "every: 10m", "every: 2m, jitter: 30s").Replace(yaml)+"    \n"), config.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,8 +243,12 @@ models:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if every := d.Schedule.Spec.Intervals[0].Every; every != 2*time.Minute {
-		t.Errorf("cadence after update = %s, want 2m", every)
+	if every, jitter := d.Schedule.Spec.Intervals[0].Every, d.Schedule.Spec.Jitter; every != 2*time.Minute || jitter != 30*time.Second {
+		t.Errorf("cadence after update = %s with jitter %s, want 2m with 30s", every, jitter)
+	}
+	again, err := workflows.ApplySchedules(ctx, w.Client, nil, changed, true)
+	if err != nil || len(again) != 1 || again[0].Action != "unchanged" {
+		t.Errorf("apply of the same edit again = %+v, %v; want a unchanged", again, err)
 	}
 	if _, err := w.Client.ScheduleClient().GetHandle(ctx, workflows.ScheduleID("b")).Describe(ctx); err == nil {
 		t.Error("pruned schedule still exists")

@@ -27,13 +27,14 @@ type ScheduleChange struct {
 }
 
 // ScheduleOptions is the schedule Vigil wants for a model: every
-// `schedule.every`, overlapping runs skipped (a slow evaluation must not pile
+// `schedule.every` (plus up to `schedule.jitter`), overlapping runs skipped (a slow evaluation must not pile
 // up), missed runs made up within `catchup_window` after an outage.
 func ScheduleOptions(m *config.Model, taskQueue string) client.ScheduleOptions {
 	return client.ScheduleOptions{
 		ID: ScheduleID(m.Name),
 		Spec: client.ScheduleSpec{
 			Intervals: []client.ScheduleIntervalSpec{{Every: m.Schedule.Every.D()}},
+			Jitter:    m.Schedule.Jitter.D(),
 		},
 		Action: &client.ScheduleWorkflowAction{
 			ID:                    ScheduleID(m.Name),
@@ -142,7 +143,8 @@ func sameSchedule(d *client.ScheduleDescription, want client.ScheduleOptions, dc
 	if s.Spec == nil || s.Policy == nil || s.State == nil {
 		return false
 	}
-	if len(s.Spec.Intervals) != 1 || s.Spec.Intervals[0].Every != want.Spec.Intervals[0].Every || s.Spec.Intervals[0].Offset != 0 {
+	if len(s.Spec.Intervals) != 1 || s.Spec.Intervals[0].Every != want.Spec.Intervals[0].Every || s.Spec.Intervals[0].Offset != 0 ||
+		s.Spec.Jitter != want.Spec.Jitter {
 		return false
 	}
 	if s.Policy.Overlap != want.Overlap || s.Policy.CatchupWindow != want.CatchupWindow || s.State.Paused != want.Paused {

@@ -90,24 +90,29 @@ func sortDecimals(x []float64) bool {
 	}
 	scale := pow10[k]
 	n := len(x)
-	// A first pass checks every value (x is untouched if one does not fit).
-	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
-	for _, v := range x {
-		m := int64(math.RoundToEven(v * scale))
-		if float64(m)/scale != v || m >= 1<<53 || m <= -1<<53 {
-			return false
-		}
-		lo, hi = min(lo, m), max(hi, m)
-	}
-	if uint64(hi-lo) >= 1<<32 {
-		return false
-	}
-	// 32-bit keys m − lo: half the memory traffic of the IEEE bits.
 	bufp := decimalBuffers.Get().(*[]uint32)
 	defer decimalBuffers.Put(bufp)
 	if cap(*bufp) < 2*n {
 		*bufp = make([]uint32, 2*n)
 	}
+	// A first pass checks every value (x is untouched if one does not fit)
+	// and keeps its integer in the buffer, seen as n int64s...
+	ints := unsafe.Slice((*int64)(unsafe.Pointer(unsafe.SliceData(*bufp))), n)
+	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+	for i, v := range x {
+		m := int64(math.RoundToEven(v * scale))
+		if float64(m)/scale != v || m >= 1<<53 || m <= -1<<53 {
+			return false
+		}
+		ints[i] = m
+		lo, hi = min(lo, m), max(hi, m)
+	}
+	if uint64(hi-lo) >= 1<<32 {
+		return false
+	}
+	// ...which then become 32-bit keys m − lo in its first half (key i
+	// overwrites only int64s before i+1, already read): half the memory
+	// traffic of the IEEE bits.
 	keys, tmp := (*bufp)[:n], (*bufp)[n:2*n]
 	// Digits: two of up to 12 bits when the span allows (two scatter passes
 	// instead of three for six-place values of order one), else bytes.
@@ -118,8 +123,8 @@ func sortDecimals(x []float64) bool {
 	mask := uint32(1)<<width - 1
 	passes := (bits.Len64(uint64(hi-lo)) + int(width) - 1) / int(width)
 	var counts [4][4096]uint32
-	for i, v := range x {
-		k := uint32(int64(math.RoundToEven(v*scale)) - lo)
+	for i, m := range ints {
+		k := uint32(m - lo)
 		keys[i] = k
 		counts[0][k&mask]++
 		counts[1][(k>>width)&mask]++

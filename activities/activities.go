@@ -50,6 +50,7 @@ type Metrics interface {
 	Evaluation(model, version, status string, rep *analysis.Report, windowEnd time.Time, took time.Duration)
 	EvaluationFailed(model, stage string)
 	Notification(integration, kind string, err error)
+	NotificationUndelivered(integration, kind string)
 	IncidentOpened(model, rule, severity string)
 	IncidentResolved(model, rule, severity string)
 	Retrain(model, outcome string)
@@ -383,6 +384,14 @@ func (a *Activities) Notify(ctx context.Context, in NotifyInput) (*NotifyResult,
 		return nil, err
 	}
 	return &NotifyResult{Ref: ref}, nil
+}
+
+// NotificationUndelivered exports a notification whose retries ran out.
+func (a *Activities) NotificationUndelivered(_ context.Context, in NotificationUndeliveredInput) error {
+	if a.Metrics != nil {
+		a.Metrics.NotificationUndelivered(in.Integration, in.Kind)
+	}
+	return nil
 }
 
 // EventOf turns the workflow's incident into the notifier's event.

@@ -125,6 +125,17 @@ type NotifyInput struct {
 	Incident    Incident
 }
 
+// NotificationUndeliveredInput reports a notification whose retries ran out
+// (metrics); Retrying says whether the workflow sends it again.
+type NotificationUndeliveredInput struct {
+	Integration string
+	Kind        string
+	Model       string
+	Rule        string
+	Incident    string
+	Retrying    bool
+}
+
 // NotifyResult carries the integration's reference to what it posted (a
 // Slack channel:ts), stored in the incident so later events edit that message.
 type NotifyResult struct {

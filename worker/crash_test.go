@@ -12,18 +12,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -104,12 +101,8 @@ func TestWorkerSurvivesKill9(t *testing.T) {
 	}
 	defer c.Close()
 
-	slack := &crashSlack{t: t}
-	slackSrv := httptest.NewServer(slack)
-	defer slackSrv.Close()
-	pd := &crashPagerDuty{t: t}
-	pdSrv := httptest.NewServer(pd)
-	defer pdSrv.Close()
+	slack := newFakeSlack(t, fakeOptions{Credential: "xoxb-crash", Channel: crashChannel, Latency: crashSlowAnswer})
+	pd := newFakePagerDuty(t, fakeOptions{Credential: "crash-routing-key", Latency: crashSlowAnswer})
 
 	// The trainer: records every start, trains for a few seconds, writes a model.
 	trainerLog := filepath.Join(dir, "trainer-starts.log")
@@ -135,7 +128,7 @@ notify:
   slack: {token_env: CRASH_SLACK_TOKEN, channel: %s, api_url: %q}
   pagerduty: {routing_key_env: CRASH_PD_KEY, events_url: %q}
 models:
-`, srv.Address(), httpAddr, crashChannel, slackSrv.URL+"/api/", pdSrv.URL)
+`, srv.Address(), httpAddr, crashChannel, slack.apiURL(), pd.srv.URL)
 	for i := range plans {
 		models[i] = fmt.Sprintf("crash-%d", i+1)
 		writeCrashData(t, filepath.Join(dir, models[i]))
@@ -357,7 +350,7 @@ func sortPhases(p []string) []string {
 }
 
 // waitPhase returns when model reaches phase, saying what it saw.
-func waitPhase(t *testing.T, ctx context.Context, c client.Client, slack *crashSlack, pd *crashPagerDuty, trainerLog, model, phase string) string {
+func waitPhase(t *testing.T, ctx context.Context, c client.Client, slack *fakeSlack, pd *fakePagerDuty, trainerLog, model, phase string) string {
 	t.Helper()
 	began := time.Now()
 	for time.Since(began) < 150*time.Second {
@@ -531,195 +524,6 @@ func (w *workerProc) stop() {
 		_ = w.cmd.Process.Kill()
 		<-w.exited
 	}
-}
-
-// crashSlack is the Slack Web API as the notifier uses it, answering head
-// messages slowly so a kill can land between the post and its answer.
-type crashSlack struct {
-	t        *testing.T
-	mu       sync.Mutex
-	messages []crashMessage
-	pending  map[string]int // model → head posts not answered yet
-	nextTS   int
-}
-
-type crashMessage struct {
-	TS       string          `json:"ts"`
-	ThreadTS string          `json:"thread_ts,omitempty"`
-	Text     string          `json:"text"`
-	Metadata json.RawMessage `json:"metadata,omitempty"`
-}
-
-type slackMetadata struct {
-	EventType    string            `json:"event_type"`
-	EventPayload map[string]string `json:"event_payload"`
-}
-
-func (f *crashSlack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	_ = r.ParseForm()
-	reply := func(v any) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(v)
-	}
-	if r.PostForm.Get("token") != "xoxb-crash" {
-		reply(map[string]any{"ok": false, "error": "invalid_auth"})
-		return
-	}
-	switch strings.TrimPrefix(r.URL.Path, "/api/") {
-	case "chat.postMessage":
-		f.mu.Lock()
-		f.nextTS++
-		m := crashMessage{TS: fmt.Sprintf("1764300000.%06d", f.nextTS), ThreadTS: r.PostForm.Get("thread_ts"), Text: r.PostForm.Get("text")}
-		if md := r.PostForm.Get("metadata"); md != "" {
-			m.Metadata = json.RawMessage(md)
-		}
-		f.messages = append(f.messages, m)
-		model := ""
-		if m.ThreadTS == "" {
-			var md slackMetadata
-			_ = json.Unmarshal(m.Metadata, &md)
-			model = md.EventPayload["model"]
-			if f.pending == nil {
-				f.pending = map[string]int{}
-			}
-			f.pending[model]++
-		}
-		f.mu.Unlock()
-		if m.ThreadTS == "" { // posted; the answer takes a while
-			time.Sleep(crashSlowAnswer)
-			f.mu.Lock()
-			f.pending[model]--
-			f.mu.Unlock()
-		}
-		reply(map[string]any{"ok": true, "channel": crashChannel, "ts": m.TS})
-	case "chat.update":
-		reply(map[string]any{"ok": true, "channel": r.PostForm.Get("channel"), "ts": r.PostForm.Get("ts")})
-	case "conversations.history":
-		f.mu.Lock()
-		var top []crashMessage
-		for i := len(f.messages) - 1; i >= 0; i-- { // newest first, as Slack
-			if f.messages[i].ThreadTS == "" {
-				top = append(top, f.messages[i])
-			}
-		}
-		f.mu.Unlock()
-		reply(map[string]any{"ok": true, "messages": top, "has_more": false})
-	default:
-		reply(map[string]any{"ok": false, "error": "unknown_method"})
-	}
-}
-
-func (f *crashSlack) inFlight(model string) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.pending[model] > 0
-}
-
-// heads counts head messages (not thread replies) of an incident.
-func (f *crashSlack) heads(incident string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n := 0
-	for _, m := range f.messages {
-		var md slackMetadata
-		if m.ThreadTS == "" && json.Unmarshal(m.Metadata, &md) == nil && md.EventPayload["incident_id"] == incident {
-			n++
-		}
-	}
-	return n
-}
-
-func (f *crashSlack) headTS(incident string) string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, m := range f.messages {
-		var md slackMetadata
-		if m.ThreadTS == "" && json.Unmarshal(m.Metadata, &md) == nil && md.EventPayload["incident_id"] == incident {
-			return m.TS
-		}
-	}
-	return ""
-}
-
-// crashPagerDuty is the Events API v2: it counts trigger events per dedup
-// key, and pages as PagerDuty does, once per key until it is resolved.
-type crashPagerDuty struct {
-	t        *testing.T
-	mu       sync.Mutex
-	triggers map[string]int
-	pages    map[string]int
-	open     map[string]bool
-	pending  map[string]int
-}
-
-func (f *crashPagerDuty) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var ev struct {
-		RoutingKey string `json:"routing_key"`
-		Action     string `json:"event_action"`
-		DedupKey   string `json:"dedup_key"`
-	}
-	if r.URL.Path != "/v2/enqueue" || json.NewDecoder(r.Body).Decode(&ev) != nil || ev.RoutingKey != "crash-routing-key" {
-		http.Error(w, `{"status":"invalid event"}`, http.StatusBadRequest)
-		return
-	}
-	f.mu.Lock()
-	if f.triggers == nil {
-		f.triggers, f.pages, f.open, f.pending = map[string]int{}, map[string]int{}, map[string]bool{}, map[string]int{}
-	}
-	switch ev.Action {
-	case "trigger":
-		f.triggers[ev.DedupKey]++
-		if !f.open[ev.DedupKey] {
-			f.open[ev.DedupKey] = true
-			f.pages[ev.DedupKey]++
-		}
-	case "resolve":
-		f.open[ev.DedupKey] = false
-	}
-	f.pending[ev.DedupKey]++
-	f.mu.Unlock()
-	time.Sleep(crashSlowAnswer)
-	f.mu.Lock()
-	f.pending[ev.DedupKey]--
-	f.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusAccepted)
-	_ = json.NewEncoder(w).Encode(map[string]string{"status": "success", "message": "Event processed", "dedup_key": ev.DedupKey})
-}
-
-func (f *crashPagerDuty) inFlight(key string) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.pending[key] > 0
-}
-
-func (f *crashPagerDuty) inFlightKeys() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []string
-	for k, n := range f.pending {
-		if n > 0 {
-			out = append(out, k)
-		}
-	}
-	return out
-}
-
-func (f *crashPagerDuty) count(key string) (triggers, pages int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.triggers[key], f.pages[key]
-}
-
-func (f *crashPagerDuty) keys() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []string
-	for k := range f.triggers {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 func tail(s string, n int) string {

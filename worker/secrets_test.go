@@ -3,11 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -44,8 +41,8 @@ func TestSecretsStayOutOfHistoriesAndLogs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
 	}
-	slack := newFakeSlack(t)
-	pd := newFakePagerDuty(t)
+	slack := newFakeSlack(t, fakeOptions{Credential: secretSlackToken, Channel: "C0VIGIL"})
+	pd := newFakePagerDuty(t, fakeOptions{Credential: secretRoutingKey})
 	t.Setenv("SLACK_BOT_TOKEN", secretSlackToken)
 	t.Setenv("PAGERDUTY_ROUTING_KEY", secretRoutingKey)
 	t.Setenv("SLACK_SIGNING_SECRET", secretSigningSecret)
@@ -69,7 +66,7 @@ models:
     rules:
       # No traffic at all breaches on the first evaluation; nobody acks, so it pages after 2s.
       - {name: no-traffic, metric: rows.current, below: 1, severity: critical, escalate_after: 2s}
-`, slack.srv.URL+"/api/", pd.srv.URL))
+`, slack.apiURL(), pd.srv.URL))
 
 	logs := captureStderr(t)
 	w := startWorker(t, options{configPath: cfgPath, logLevel: "debug"})
@@ -172,7 +169,7 @@ models:
 		}
 	}
 
-	if got := slack.heads(); got != 1 {
+	if got := slack.heads(""); got != 1 {
 		t.Errorf("Slack got %d head messages, want exactly 1 (calls: %v)", got, slack.methods())
 	}
 	if got := pd.triggers(); got != 1 {
@@ -217,139 +214,4 @@ func captureStderr(t *testing.T) (stop func() string) {
 	}
 	t.Cleanup(func() { stop() })
 	return stop
-}
-
-// fakeSlack answers the Web API methods the notifier uses and counts what
-// it was sent.
-type fakeSlack struct {
-	srv   *httptest.Server
-	mu    sync.Mutex
-	calls []slackCall
-	ts    int
-}
-
-type slackCall struct{ method, token, threadTS string }
-
-func newFakeSlack(t *testing.T) *fakeSlack {
-	f := &fakeSlack{}
-	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_ = r.ParseForm()
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		c := slackCall{method: strings.TrimPrefix(r.URL.Path, "/api/"), token: r.PostForm.Get("token"), threadTS: r.PostForm.Get("thread_ts")}
-		if c.token == "" {
-			c.token = strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-		}
-		f.calls = append(f.calls, c)
-		reply := map[string]any{"ok": true}
-		switch c.method {
-		case "chat.postMessage":
-			f.ts++
-			reply["channel"], reply["ts"] = "C0VIGIL", fmt.Sprintf("1732761600.%06d", f.ts)
-		case "chat.update":
-			reply["channel"], reply["ts"] = r.PostForm.Get("channel"), r.PostForm.Get("ts")
-		case "conversations.history":
-			reply["messages"], reply["has_more"] = []any{}, false
-		default:
-			reply = map[string]any{"ok": false, "error": "unknown_method"}
-		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(reply)
-	}))
-	t.Cleanup(f.srv.Close)
-	return f
-}
-
-func (f *fakeSlack) heads() (n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, c := range f.calls {
-		if c.method == "chat.postMessage" && c.threadTS == "" {
-			n++
-		}
-	}
-	return n
-}
-
-func (f *fakeSlack) badTokens() (n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, c := range f.calls {
-		if c.token != secretSlackToken {
-			n++
-		}
-	}
-	return n
-}
-
-func (f *fakeSlack) methods() (out []string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, c := range f.calls {
-		out = append(out, c.method)
-	}
-	return out
-}
-
-// fakePagerDuty is the Events API v2: it accepts every event with 202.
-type fakePagerDuty struct {
-	srv    *httptest.Server
-	mu     sync.Mutex
-	events []pdEvent
-}
-
-type pdEvent struct {
-	RoutingKey  string `json:"routing_key"`
-	EventAction string `json:"event_action"`
-	DedupKey    string `json:"dedup_key"`
-}
-
-func newFakePagerDuty(t *testing.T) *fakePagerDuty {
-	f := &fakePagerDuty{}
-	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var ev pdEvent
-		if r.URL.Path != "/v2/enqueue" || json.NewDecoder(r.Body).Decode(&ev) != nil {
-			http.Error(w, `{"status":"invalid event"}`, http.StatusBadRequest)
-			return
-		}
-		f.mu.Lock()
-		f.events = append(f.events, ev)
-		f.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusAccepted)
-		json.NewEncoder(w).Encode(map[string]string{"status": "success", "message": "Event processed", "dedup_key": ev.DedupKey})
-	}))
-	t.Cleanup(f.srv.Close)
-	return f
-}
-
-func (f *fakePagerDuty) triggers() (n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, e := range f.events {
-		if e.EventAction == "trigger" {
-			n++
-		}
-	}
-	return n
-}
-
-func (f *fakePagerDuty) badKeys() (n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, e := range f.events {
-		if e.RoutingKey != secretRoutingKey {
-			n++
-		}
-	}
-	return n
-}
-
-func (f *fakePagerDuty) actions() (out []string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, e := range f.events {
-		out = append(out, e.EventAction)
-	}
-	return out
 }

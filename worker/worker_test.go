@@ -9,20 +9,25 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/vigilml/vigil/activities"
 	"github.com/vigilml/vigil/config"
 	"github.com/vigilml/vigil/train/demo"
+	"github.com/vigilml/vigil/train/registry"
 	"github.com/vigilml/vigil/workflows"
 )
 
@@ -195,6 +200,215 @@ models:
 	}
 	if got := ns.Config.WorkflowExecutionRetentionTtl.AsDuration(); got != 30*24*time.Hour {
 		t.Errorf("retention = %s, want the 30-day dev default", got)
+	}
+}
+
+// Issue 9, "Temporal server restart": the dev server and worker stop and
+// start again on the same SQLite file with an incident open (Slack head
+// message and page sent) and a retrain in the middle of training. The
+// schedule fires again, the incident is the same one with the same refs
+// (no second head message or page), the retrain completes exactly once, and
+// the incident resolves once the data recovers.
+func TestDevServerRestartResumesIncidentsAndRetrains(t *testing.T) {
+	if testing.Short() {
+		t.Skip("restarts a Temporal server with a retrain in flight (about 40 s)")
+	}
+	began := time.Now()
+	const rule = "accuracy-drop"
+	slack := newFakeSlack(t, fakeOptions{Credential: "xoxb-restart", Channel: "C0RESTART1"})
+	pd := newFakePagerDuty(t, fakeOptions{Credential: "restart-routing-key"})
+	t.Setenv("RESTART_SLACK_TOKEN", "xoxb-restart")
+	t.Setenv("RESTART_PD_KEY", "restart-routing-key")
+	dir := t.TempDir()
+	writeCrashData(t, filepath.Join(dir, "churn")) // accuracy 0.5 in every window
+	trainerLog := filepath.Join(dir, "trainer-starts.log")
+	trainer := filepath.Join(dir, "train.sh")
+	if err := os.WriteFile(trainer, []byte(`#!/bin/sh
+echo "$VIGIL_MODEL $VIGIL_RUN_ID $$" >> "`+trainerLog+`"
+sleep 3
+echo '{"weights": [1]}' > "$VIGIL_OUTPUT_DIR/model.json"
+echo '{"accuracy": 0.9}' > "$VIGIL_OUTPUT_DIR/metrics.json"
+`), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := writeConfig(t, dir, fmt.Sprintf(`
+dev: {data_dir: "{{dir}}/state"}
+notify:
+  slack: {token_env: RESTART_SLACK_TOKEN, channel: C0RESTART1, api_url: %q}
+  pagerduty: {routing_key_env: RESTART_PD_KEY, events_url: %q}
+models:
+  - name: churn
+    task: binary
+    schedule: {every: 3s, window: 10m}
+    columns: {target: label, prediction: prediction}
+    features: [x1, x2]
+    source: {uri: "file://{{dir}}/churn/data"}
+    reference: {uri: "file://{{dir}}/churn/ref.csv"}
+    rules:
+      - {name: %s, metric: performance.accuracy, below: 0.8, severity: critical, escalate_after: 1s, retrain: true}
+    retrain:
+      trainer: command
+      command: [%q]
+      train_window: 10m
+      validation_window: 1m
+      min_improvement: 0
+      # Bounds how long the training attempt lost in the restart blocks the retry.
+      timeout: 8s
+`, slack.apiURL(), pd.srv.URL, rule, trainer))
+	ctx := context.Background()
+	port := freePort(t)
+	w := startWorker(t, options{configPath: cfgPath, frontendPort: port})
+	wc := &workflows.Client{C: w.Client, TaskQueue: "vigil"}
+	if _, err := wc.Trigger(ctx, "churn", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	incident := func(wc *workflows.Client) (*workflows.RuleState, error) {
+		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		st, err := wc.Incidents(qctx, "churn")
+		if err != nil || st == nil || st.Rules[rule] == nil {
+			return nil, err
+		}
+		return st.Rules[rule], nil
+	}
+	var before activities.Incident
+	waitFor(t, 40*time.Second, "an incident told to Slack and paged", func() (bool, error) {
+		rs, err := incident(wc)
+		if rs == nil || rs.Open == nil || len(rs.Open.Notified) < 2 {
+			return false, err
+		}
+		before = *rs.Open
+		return true, nil
+	})
+	waitFor(t, 30*time.Second, "the retrain to be training", func() (bool, error) {
+		if len(trainerStarts(t, trainerLog)["churn"]) == 0 {
+			return false, nil
+		}
+		qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		v, err := w.Client.QueryWorkflow(qctx, workflows.RetrainWorkflowID("churn"), "", workflows.QueryState)
+		var st workflows.RetrainState
+		return err == nil && v.Get(&st) == nil && st.Step == "training", err
+	})
+
+	stopping := time.Now()
+	w.shutdown()
+	stopped := time.Now()
+	w = startWorker(t, options{configPath: cfgPath, frontendPort: port})
+	restarted := time.Now()
+	wc = &workflows.Client{C: w.Client, TaskQueue: "vigil"}
+
+	// The schedule fires again.
+	var fired time.Duration
+	waitFor(t, 20*time.Second, "the schedule to fire after the restart", func() (bool, error) {
+		d, err := w.Client.ScheduleClient().GetHandle(ctx, workflows.ScheduleID("churn")).Describe(ctx)
+		if err != nil {
+			return false, err
+		}
+		for _, a := range d.Info.RecentActions {
+			if a.ActualTime.After(restarted) {
+				fired = a.ActualTime.Sub(restarted)
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	// The incident is the same one, with the same references.
+	rs, err := incident(wc)
+	if err != nil || rs == nil || rs.Open == nil {
+		t.Fatalf("incident after the restart: %+v (err %v), want still open", rs, err)
+	}
+	if after := rs.Open; after.ID != before.ID || !maps.Equal(after.Refs, before.Refs) || !slices.Equal(after.Notified, before.Notified) {
+		t.Errorf("incident after the restart: %s refs %v notified %v; before: %s refs %v notified %v",
+			after.ID, after.Refs, after.Notified, before.ID, before.Refs, before.Notified)
+	}
+	// The retrain completes, once.
+	waitFor(t, 60*time.Second, "the retrain to complete", func() (bool, error) {
+		d, err := w.Client.DescribeWorkflowExecution(ctx, workflows.RetrainWorkflowID("churn"), "")
+		if err != nil {
+			return false, err
+		}
+		if st := d.WorkflowExecutionInfo.Status; st != enums.WORKFLOW_EXECUTION_STATUS_RUNNING && st != enums.WORKFLOW_EXECUTION_STATUS_COMPLETED {
+			t.Fatalf("retrain closed as %s:\n%s", st, failures(ctx, w.Client, workflows.RetrainWorkflowID("churn")))
+		}
+		return d.WorkflowExecutionInfo.Status == enums.WORKFLOW_EXECUTION_STATUS_COMPLETED, nil
+	})
+	retrained := time.Since(restarted)
+	var res workflows.RetrainResult
+	if err := w.Client.GetWorkflow(ctx, workflows.RetrainWorkflowID("churn"), "").Get(ctx, &res); err != nil || res.Outcome != workflows.OutcomePromoted {
+		t.Fatalf("retrain: %+v (err %v), want promoted", res, err)
+	}
+	if n, err := countWorkflows(ctx, w.Worker, `WorkflowType = "RetrainWorkflow"`); err != nil || n != 1 {
+		t.Errorf("%d RetrainWorkflows (err %v), want 1", n, err)
+	}
+	blobs, err := w.Store.Blobs(ctx, w.Config.Storage.Registry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := registry.New(blobs).Model(ctx, "churn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	promotions := 0
+	for _, mv := range doc.History {
+		if mv.Alias == registry.AliasProduction {
+			promotions++
+		}
+	}
+	if len(doc.Versions) != 1 || promotions != 1 {
+		t.Errorf("registry: %d versions, %d production moves, want 1 and 1", len(doc.Versions), promotions)
+	}
+	starts := trainerStarts(t, trainerLog)["churn"]
+	if len(starts) < 1 || len(starts) > 2 || slices.Compact(slices.Clone(starts))[0] != starts[len(starts)-1] {
+		t.Errorf("trainer started for runs %v, want one run, started at most twice (once more after the restart)", starts)
+	}
+
+	// The data recovers: the incident resolves where it was sent.
+	writeAccurateData(t, filepath.Join(dir, "churn"))
+	waitFor(t, 30*time.Second, "the incident to resolve", func() (bool, error) {
+		rs, err := incident(wc)
+		return rs != nil && rs.Open == nil && rs.Resolved == 1, err
+	})
+	waitFor(t, 10*time.Second, "the resolution to reach Slack and PagerDuty", func() (bool, error) {
+		return slices.Contains(pd.actions(), "resolve") && len(slackUpdates(slack)) >= 1, nil
+	})
+	if n := slack.heads(""); n != 1 {
+		t.Errorf("Slack got %d head messages, want 1", n)
+	}
+	for _, u := range slackUpdates(slack) {
+		if "C0RESTART1:"+u.TS != before.Refs["slack"] {
+			t.Errorf("chat.update of %s, want the head %s", u.TS, before.Refs["slack"])
+		}
+	}
+	if got := pd.actions(); !slices.Equal(got, []string{"trigger", "resolve"}) {
+		t.Errorf("PagerDuty events %v, want trigger, resolve", got)
+	}
+	summary := fmt.Sprintf("server restart: stopped in %s, ready again in %s; schedule fired %s after; incident %s kept (1 Slack head, 1 page); "+
+		"retrain completed %s after the restart (trainer started %d times, 1 version, 1 promotion); resolved after recovery; took %s",
+		stopped.Sub(stopping).Round(10*time.Millisecond), restarted.Sub(stopped).Round(10*time.Millisecond), fired.Round(100*time.Millisecond),
+		before.ID, retrained.Round(100*time.Millisecond), len(starts), time.Since(began).Round(time.Second))
+	t.Log(summary)
+	fmt.Fprintln(os.Stderr, summary)
+}
+
+// writeAccurateData rewrites writeCrashData's partitions with predictions
+// that match the labels: accuracy 1.
+func writeAccurateData(t *testing.T, dir string) {
+	t.Helper()
+	now := time.Now().UTC()
+	for h := -1; h <= 1; h++ {
+		p := filepath.Join(dir, "data", now.Add(time.Duration(h)*time.Hour).Format("2006/01/02/15"))
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for i := range 120 {
+			n := (h+1)*1000 + i
+			fmt.Fprintf(&b, `{"event_id":"e%d","x1":%d,"x2":%g,"label":%d,"prediction":%d}`+"\n", n, n%7, float64(n%11)/10, n%2, n%2)
+		}
+		if err := os.WriteFile(filepath.Join(p, "part-0.jsonl"), []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

@@ -3,10 +3,13 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"math"
 	"slices"
 	"sort"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/vigilml/vigil/activities"
@@ -28,6 +31,20 @@ type IncidentState struct {
 	Silences map[string]time.Time
 	// Evaluations counts evaluations processed by this run (for continue-as-new).
 	Evaluations int
+	// Outbox holds the notifications not delivered yet, per integration,
+	// oldest first. Each integration's queue has its own sender, which
+	// delivers it in order, one notification at a time (see deliver).
+	Outbox map[string][]*Notification `json:",omitempty"`
+}
+
+// Notification is one event of one incident waiting in an integration's
+// queue. Incident is the live incident (the same object as RuleState.Open
+// while it is open): what is sent is its state when it is sent, with the
+// references that earlier deliveries returned.
+type Notification struct {
+	Kind     string
+	Incident *activities.Incident
+	Queued   time.Time
 }
 
 // RuleState tracks one rule across windows.
@@ -70,7 +87,7 @@ const evaluationsPerRun = 500
 // responders, escalates to a pager when nobody acknowledges in time, and
 // resolves everything when the model recovers.
 func IncidentWorkflow(ctx workflow.Context, in IncidentInput) error {
-	w := &incidentWorkflow{state: in.State}
+	w := &incidentWorkflow{state: in.State, root: ctx, senders: map[string]bool{}, interrupt: map[string]workflow.CancelFunc{}}
 	if w.state == nil {
 		w.state = &IncidentState{Model: in.Model}
 	}
@@ -80,16 +97,45 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) error {
 	if w.state.Silences == nil {
 		w.state.Silences = map[string]time.Time{}
 	}
+	if w.state.Outbox == nil {
+		w.state.Outbox = map[string][]*Notification{}
+	}
 	w.state.Evaluations = 0
+	// Runs recorded before this change sent notifications inline; see queued.
+	w.queued = workflow.GetVersion(ctx, changeNotifyQueues, workflow.DefaultVersion, 1) >= 1
+	w.relink()
 	if err := w.setup(ctx); err != nil {
 		return err
+	}
+	for _, name := range sortedKeys(w.state.Outbox) { // carried over by continue-as-new
+		w.startSender(name)
 	}
 	return w.run(ctx)
 }
 
+// changeNotifyQueues is the workflow.GetVersion change ID of per-integration
+// notification queues.
+const changeNotifyQueues = "notify-queues"
+
 type incidentWorkflow struct {
 	state *IncidentState
 	spec  activities.ModelSpec
+	root  workflow.Context // the workflow's context, for senders started by handlers
+
+	// queued is set for runs started since version 1 of changeNotifyQueues.
+	// Before, notifications were sent inline: the loop waited for them, so
+	// while Slack was down (up to an hour of retries) evaluations were not
+	// processed, incidents neither escalated nor resolved, retrains waited,
+	// and an ack went only to the integrations already told — an ack during
+	// an outage was lost, and a page still in flight was never
+	// acknowledged. Now state changes at once, and each event is queued for
+	// each integration it concerns and delivered by that integration's
+	// sender, in order; a provider that is down delays only itself.
+	queued    bool
+	senders   map[string]bool                // integrations whose sender runs
+	sending   int                            // deliveries in flight
+	interrupt map[string]workflow.CancelFunc // of the delivery in flight, per integration
+	closing   bool                           // continue-as-new is due: deliver nothing more
 }
 
 func (w *incidentWorkflow) setup(ctx workflow.Context) error {
@@ -143,6 +189,9 @@ func (w *incidentWorkflow) run(ctx workflow.Context) error {
 		}
 
 		if w.state.Evaluations >= evaluationsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			if w.queued {
+				return w.continueAsNew(ctx, evals)
+			}
 			// Handle what is already queued, let running handlers finish,
 			// then carry the state into a fresh history.
 			for {
@@ -156,6 +205,35 @@ func (w *incidentWorkflow) run(ctx workflow.Context) error {
 				return err
 			}
 			return workflow.NewContinueAsNewError(ctx, IncidentWorkflow, IncidentInput{Model: w.state.Model, State: w.state})
+		}
+	}
+}
+
+// continueAsNew carries the state into a fresh history once the evaluations
+// already received are handled, running handlers have finished and no
+// delivery is in flight: deliveries are interrupted and waited for (an
+// activity left running could deliver a second time), which takes one
+// attempt, 20 s at most. Undelivered notifications travel in the state; the
+// next run's senders pick them up.
+func (w *incidentWorkflow) continueAsNew(ctx workflow.Context, evals workflow.ReceiveChannel) error {
+	w.closing = true
+	for _, name := range sortedKeys(w.interrupt) {
+		w.interrupt[name]()
+	}
+	idle := func() bool { return w.sending == 0 && workflow.AllHandlersFinished(ctx) }
+	for {
+		for {
+			var ev activities.Evaluation
+			if !evals.ReceiveAsync(&ev) {
+				break
+			}
+			w.onEvaluation(ctx, ev)
+		}
+		if evals.Len() == 0 && idle() {
+			return workflow.NewContinueAsNewError(ctx, IncidentWorkflow, IncidentInput{Model: w.state.Model, State: w.state})
+		}
+		if err := workflow.Await(ctx, func() bool { return evals.Len() > 0 || idle() }); err != nil {
+			return err
 		}
 	}
 }
@@ -239,7 +317,7 @@ func (w *incidentWorkflow) open(ctx workflow.Context, rule config.Rule, rs *Rule
 	}
 	rs.Open = inc
 	w.record(ctx, inc, true)
-	w.send(ctx, "trigger", inc, route.Notify)
+	w.notify(ctx, "trigger", inc, route.Notify)
 	if rule.Retrain {
 		w.startRetrain(ctx, inc)
 	}
@@ -259,7 +337,7 @@ func (w *incidentWorkflow) startRetrain(ctx workflow.Context, inc *activities.In
 func (w *incidentWorkflow) resolve(ctx workflow.Context, rule config.Rule, rs *RuleState) {
 	inc := rs.Open
 	inc.ResolvedAt = workflow.Now(ctx)
-	w.send(ctx, "resolve", inc, slices.Clone(inc.Notified))
+	w.notify(ctx, "resolve", inc, w.told(inc))
 	rs.Open = nil
 	w.record(ctx, inc, false)
 	rs.Resolved++
@@ -276,15 +354,177 @@ func (w *incidentWorkflow) record(ctx workflow.Context, inc *activities.Incident
 	}
 }
 
-// send notifies each integration once per kind; a failed integration is
-// logged and does not keep the others from hearing about the incident.
+// notifyBudget bounds the retries of one Notify activity.
+const notifyBudget = time.Hour
+
+// notifyOptions: provider APIs answer in seconds, so 20 s per attempt, which
+// also means a notification lost with a crashed worker is retried soon;
+// backoff from 1 s to 1 min (or the provider's Retry-After); for up to
+// notifyBudget. Attempts are bounded by that time, not by count: the count
+// is only set because "unlimited" (0) means 10 attempts in the SDK's test
+// environment, which would end a simulated outage after four minutes.
+func notifyOptions() workflow.ActivityOptions {
+	opts := activityOptions(20*time.Second, math.MaxInt32)
+	opts.ScheduleToCloseTimeout = notifyBudget
+	return opts
+}
+
+// notify tells integrations about an event of an incident: queued for each
+// (see deliver), or, in runs from before the queues, sent inline.
+func (w *incidentWorkflow) notify(ctx workflow.Context, kind string, inc *activities.Incident, integrations []string) {
+	if !w.queued {
+		w.send(ctx, kind, inc, integrations)
+		return
+	}
+	now := workflow.Now(ctx)
+	for _, name := range integrations {
+		w.state.Outbox[name] = append(w.state.Outbox[name], &Notification{Kind: kind, Incident: inc, Queued: now})
+		w.startSender(name)
+	}
+}
+
+// told lists the integrations an incident's follow-ups (acknowledge,
+// resolve) go to: those it was delivered to and those it is queued for.
+func (w *incidentWorkflow) told(inc *activities.Incident) []string {
+	out := slices.Clone(inc.Notified)
+	for _, name := range sortedKeys(w.state.Outbox) {
+		if !slices.Contains(out, name) && slices.ContainsFunc(w.state.Outbox[name], func(n *Notification) bool { return n.Incident.ID == inc.ID }) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// startSender starts the sender of an integration's queue unless it runs.
+func (w *incidentWorkflow) startSender(name string) {
+	if w.senders[name] {
+		return
+	}
+	w.senders[name] = true
+	workflow.Go(w.root, func(ctx workflow.Context) {
+		for {
+			if err := workflow.Await(ctx, func() bool { return len(w.state.Outbox[name]) > 0 && !w.closing }); err != nil {
+				return
+			}
+			if !w.deliver(ctx, name, w.state.Outbox[name][0]) {
+				continue // interrupted: it stays queued
+			}
+			if rest := w.state.Outbox[name][1:]; len(rest) > 0 {
+				w.state.Outbox[name] = rest
+			} else {
+				delete(w.state.Outbox, name)
+			}
+		}
+	})
+}
+
+// deliver sends one queued notification and reports whether it was done
+// with it: false when continue-as-new or cancellation interrupted it.
+//
+// Each Notify activity retries for up to notifyBudget. When that runs out
+// (the provider is down for longer), the notification is sent again, with a
+// new budget, for as long as its incident is open: the people it is meant
+// for still need to hear about an open incident, and only this
+// integration's queue waits for it. Once the incident is resolved, or on a
+// permanent error (bad credentials, a 4xx), it is dropped. Every spent
+// budget is logged and counted (vigil_notifications_undelivered_total).
+func (w *incidentWorkflow) deliver(ctx workflow.Context, name string, n *Notification) bool {
+	dctx, interrupt := workflow.WithCancel(ctx)
+	w.sending++
+	w.interrupt[name] = interrupt
+	defer func() {
+		w.sending--
+		delete(w.interrupt, name)
+		interrupt()
+	}()
+	opts := notifyOptions()
+	// Interrupted, the activity is cancelled and waited for: an attempt in
+	// flight (20 s at most) either delivers, and is recorded, or does not.
+	opts.WaitForCancellation = true
+	actx := workflow.WithActivityOptions(dctx, opts)
+	inc := n.Incident
+	for {
+		var res activities.NotifyResult
+		err := workflow.ExecuteActivity(actx, a.Notify, activities.NotifyInput{Integration: name, Kind: n.Kind, Incident: *inc}).Get(dctx, &res)
+		if err == nil {
+			w.delivered(name, inc, res)
+			if late := workflow.Now(ctx).Sub(n.Queued); late >= time.Minute {
+				workflow.GetLogger(ctx).Info("notification delivered late", "integration", name, "kind", n.Kind, "incident", inc.ID, "late", late)
+			}
+			return true
+		}
+		if dctx.Err() != nil {
+			return false
+		}
+		retry := !permanent(err) && w.isOpen(inc)
+		workflow.GetLogger(ctx).Error("notification not delivered", "integration", name, "kind", n.Kind, "incident", inc.ID,
+			"queued", n.Queued, "retrying", retry, "err", err)
+		short := workflow.WithActivityOptions(ctx, activityOptions(30*time.Second, 3))
+		if err := workflow.ExecuteActivity(short, a.NotificationUndelivered, activities.NotificationUndeliveredInput{
+			Integration: name, Kind: n.Kind, Model: inc.Model, Rule: inc.Rule, Incident: inc.ID, Retrying: retry,
+		}).Get(ctx, nil); err != nil {
+			workflow.GetLogger(ctx).Warn("record notification failure metrics", "err", err)
+		}
+		if !retry {
+			return true
+		}
+	}
+}
+
+// permanent says whether retrying cannot help (the activity said so).
+func permanent(err error) bool {
+	var ae *temporal.ApplicationError
+	return errors.As(err, &ae) && (ae.NonRetryable() || slices.Contains(permanentErrors, ae.Type()))
+}
+
+func (w *incidentWorkflow) isOpen(inc *activities.Incident) bool {
+	rs := w.state.Rules[inc.Rule]
+	return rs != nil && rs.Open != nil && rs.Open.ID == inc.ID
+}
+
+// delivered records an integration's reference and that it was told.
+func (w *incidentWorkflow) delivered(name string, inc *activities.Incident, res activities.NotifyResult) {
+	if inc.Refs == nil {
+		inc.Refs = map[string]string{}
+	}
+	if res.Ref != "" && inc.Refs[name] == "" {
+		inc.Refs[name] = res.Ref
+	}
+	if !slices.Contains(inc.Notified, name) {
+		inc.Notified = append(inc.Notified, name)
+	}
+}
+
+// relink makes queued notifications share incident objects again after
+// continue-as-new (the state went through JSON): one object per incident,
+// the open one while it is open.
+func (w *incidentWorkflow) relink() {
+	byID := map[string]*activities.Incident{}
+	for _, name := range sortedKeys(w.state.Rules) {
+		if inc := w.state.Rules[name].Open; inc != nil {
+			byID[inc.ID] = inc
+		}
+	}
+	for _, name := range sortedKeys(w.state.Outbox) {
+		for _, n := range w.state.Outbox[name] {
+			if same, ok := byID[n.Incident.ID]; ok {
+				n.Incident = same
+			} else {
+				byID[n.Incident.ID] = n.Incident
+			}
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	return slices.Sorted(maps.Keys(m))
+}
+
+// send is how runs from before the queues notify: each integration once,
+// in parallel, waiting for all; a failed integration is logged and does not
+// keep the others from hearing about the incident.
 func (w *incidentWorkflow) send(ctx workflow.Context, kind string, inc *activities.Incident, integrations []string) {
-	// Provider APIs answer in seconds; a short limit also means a notification
-	// lost with a crashed worker is retried soon. Retried until delivered or
-	// permanent, for up to an hour.
-	opts := activityOptions(20*time.Second, 0)
-	opts.ScheduleToCloseTimeout = time.Hour
-	actx := workflow.WithActivityOptions(ctx, opts)
+	actx := workflow.WithActivityOptions(ctx, notifyOptions())
 	futures := make([]workflow.Future, len(integrations))
 	for i, name := range integrations {
 		futures[i] = workflow.ExecuteActivity(actx, a.Notify, activities.NotifyInput{Integration: name, Kind: kind, Incident: *inc})
@@ -295,12 +535,7 @@ func (w *incidentWorkflow) send(ctx workflow.Context, kind string, inc *activiti
 			workflow.GetLogger(ctx).Error("notify failed", "integration", integrations[i], "kind", kind, "incident", inc.ID, "err", err)
 			continue
 		}
-		if res.Ref != "" && inc.Refs[integrations[i]] == "" {
-			inc.Refs[integrations[i]] = res.Ref
-		}
-		if !slices.Contains(inc.Notified, integrations[i]) {
-			inc.Notified = append(inc.Notified, integrations[i])
-		}
+		w.delivered(integrations[i], inc, res)
 	}
 }
 
@@ -328,7 +563,7 @@ func (w *incidentWorkflow) escalateDue(ctx workflow.Context) {
 		if w.silenced(inc.Rule, now) {
 			continue
 		}
-		w.send(ctx, "escalate", inc, w.spec.Severity[inc.Severity].Escalate)
+		w.notify(ctx, "escalate", inc, w.spec.Severity[inc.Severity].Escalate)
 	}
 }
 
@@ -360,7 +595,8 @@ func (w *incidentWorkflow) ack(ctx workflow.Context, in AckInput) (*AckResult, e
 	for _, inc := range w.openIncidents(in.Rule, true) {
 		inc.AckedBy, inc.AckedAt = actor, workflow.Now(ctx)
 		res.Incidents = append(res.Incidents, inc.ID)
-		w.send(ctx, "acknowledge", inc, slices.Clone(inc.Notified))
+		// Queued: the ack is answered at once, even while a provider is down.
+		w.notify(ctx, "acknowledge", inc, w.told(inc))
 	}
 	if len(res.Incidents) == 0 {
 		return nil, errors.New("nothing to acknowledge")

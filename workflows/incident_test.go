@@ -2,12 +2,15 @@ package workflows
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/suite"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
@@ -44,21 +47,52 @@ type incidentSuite struct {
 	sent     []string // "integration/kind/rule"
 	retrains int
 	windows  int
+	// Notify fails (a retryable provider error) until downUntil, workflow
+	// time; failedAttempts counts those attempts.
+	downUntil      time.Time
+	fail           func(in activities.NotifyInput, now time.Time) error // more failures, when set
+	failedAttempts int
+	deliveredAt    map[string]time.Time // "integration/kind/rule" → first delivery
+	retrainAt      time.Time
+	undelivered    []string // "integration/kind" reported to metrics
 }
 
 func TestIncidentWorkflow(t *testing.T) { suite.Run(t, new(incidentSuite)) }
 
 func (s *incidentSuite) SetupTest() {
 	s.sent, s.retrains, s.windows = nil, 0, 0
+	s.downUntil, s.fail, s.failedAttempts, s.deliveredAt, s.retrainAt, s.undelivered = time.Time{}, nil, 0, map[string]time.Time{}, time.Time{}, nil
 	s.env = s.NewTestWorkflowEnvironment()
 	s.env.RegisterWorkflow(IncidentWorkflow)
 	s.env.OnActivity(a.LoadModel, mock.Anything, mock.Anything).Return(spec(), nil)
 	s.env.OnActivity(a.IncidentChanged, mock.Anything, mock.Anything).Return(nil)
+	s.env.OnActivity(a.NotificationUndelivered, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.NotificationUndeliveredInput) error {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.undelivered = append(s.undelivered, in.Integration+"/"+in.Kind)
+			return nil
+		})
 	s.env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.NotifyInput) (*activities.NotifyResult, error) {
 			s.mu.Lock()
 			defer s.mu.Unlock()
-			s.sent = append(s.sent, in.Integration+"/"+in.Kind+"/"+in.Incident.Rule)
+			now := s.env.Now()
+			if now.Before(s.downUntil) {
+				s.failedAttempts++
+				return nil, temporal.NewApplicationError(in.Integration+": HTTP 500: Internal Server Error", "")
+			}
+			if s.fail != nil {
+				if err := s.fail(in, now); err != nil {
+					s.failedAttempts++
+					return nil, err
+				}
+			}
+			key := in.Integration + "/" + in.Kind + "/" + in.Incident.Rule
+			s.sent = append(s.sent, key)
+			if _, ok := s.deliveredAt[key]; !ok {
+				s.deliveredAt[key] = now
+			}
 			return &activities.NotifyResult{Ref: in.Integration + "-ref-" + in.Incident.ID}, nil
 		})
 	s.env.OnActivity(a.StartRetrain, mock.Anything, mock.Anything).Return(
@@ -66,6 +100,9 @@ func (s *incidentSuite) SetupTest() {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			s.retrains++
+			if s.retrainAt.IsZero() {
+				s.retrainAt = s.env.Now()
+			}
 			return &activities.StartRetrainResult{Started: s.retrains == 1}, nil
 		})
 }
@@ -200,6 +237,215 @@ func (s *incidentSuite) TestSecondBreachDuringRetrainStartsNoSecondRetrain() {
 	s.Equal(2, s.retrains, "asked twice; the activity's fixed ID refuses the second while the first runs")
 }
 
+// at runs check at offset after the start with the incident state queried
+// then (assertions there are not fatal, so every checkpoint reports).
+func (s *incidentSuite) at(offset time.Duration, check func(st *IncidentState)) {
+	s.env.RegisterDelayedCallback(func() {
+		var st IncidentState
+		v, err := s.env.QueryWorkflow(QueryState)
+		if s.NoError(err) && s.NoError(v.Get(&st)) {
+			check(&st)
+		}
+	}, offset)
+}
+
+// sentTo lists what an integration received, in order ("kind/rule").
+func (s *incidentSuite) sentTo(integration string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, k := range s.sent {
+		if rest, ok := strings.CutPrefix(k, integration+"/"); ok {
+			out = append(out, rest)
+		}
+	}
+	return out
+}
+
+// Slack and PagerDuty are down for 40 minutes while an incident opens,
+// escalates, is acknowledged and resolves. The incident's state follows the
+// data and the people at once; each integration gets every event once,
+// after recovery, in the order it happened.
+func (s *incidentSuite) TestOutageDeliversOnceInOrderAfterRecovery() {
+	start := s.env.Now()
+	s.downUntil = start.Add(40 * time.Minute)
+	s.evaluate(1*time.Minute, 0.70, 0)
+	s.evaluate(2*time.Minute, 0.70, 0) // opens; escalates at 17m
+	s.at(10*time.Minute, func(st *IncidentState) {
+		inc := st.Rules["accuracy-drop"].Open
+		if s.NotNil(inc, "open while Slack is down") {
+			s.False(inc.Escalated)
+			s.Empty(inc.Notified, "nothing delivered yet")
+		}
+		s.Equal(1, s.retrains, "a notification outage does not hold the retrain back")
+	})
+	s.at(18*time.Minute, func(st *IncidentState) {
+		inc := st.Rules["accuracy-drop"].Open
+		if s.NotNil(inc) {
+			s.True(inc.Escalated, "escalated at escalate_after, whatever Slack does")
+		}
+	})
+	var acked time.Time
+	s.env.RegisterDelayedCallback(func() {
+		s.env.UpdateWorkflow(UpdateAck, "ack-1", &testsuite.TestUpdateCallback{
+			OnReject:   func(err error) { s.Fail("ack rejected", err) },
+			OnComplete: func(_ any, err error) { s.NoError(err); acked = s.env.Now() },
+		}, AckInput{Actor: "alice"})
+	}, 20*time.Minute)
+	s.at(21*time.Minute, func(st *IncidentState) {
+		if inc := st.Rules["accuracy-drop"].Open; s.NotNil(inc) {
+			s.Equal("alice", inc.AckedBy)
+		}
+	})
+	s.evaluate(25*time.Minute, 0.95, 0)
+	s.evaluate(26*time.Minute, 0.95, 0) // recover_after: 2 → resolves here
+	s.at(27*time.Minute, func(st *IncidentState) {
+		s.Nil(st.Rules["accuracy-drop"].Open, "resolved when the data recovered, not when Slack did")
+		s.Equal(1, st.Rules["accuracy-drop"].Resolved)
+	})
+	s.run(90 * time.Minute)
+
+	s.Equal([]string{"trigger/accuracy-drop", "acknowledge/accuracy-drop", "resolve/accuracy-drop"}, s.sentTo("slack"))
+	s.Equal([]string{"escalate/accuracy-drop", "acknowledge/accuracy-drop", "resolve/accuracy-drop"}, s.sentTo("pagerduty"))
+	for key, at := range s.deliveredAt {
+		s.False(at.Before(s.downUntil), "%s delivered during the outage", key)
+		s.True(at.Sub(s.downUntil) < 3*time.Minute, "%s delivered %s after recovery", key, at.Sub(s.downUntil))
+	}
+	s.False(acked.IsZero(), "the ack completed")
+	s.True(acked.Sub(start) < 21*time.Minute, "the ack answered at once, not after the outage (%s)", acked.Sub(start))
+	s.Equal(1, s.retrains)
+	s.Positive(s.failedAttempts)
+}
+
+// With only Slack down, the page goes out on time: a provider that is down
+// delays only its own notifications.
+func (s *incidentSuite) TestSlackOutageDoesNotHoldThePageBack() {
+	start := s.env.Now()
+	s.fail = func(in activities.NotifyInput, now time.Time) error {
+		if in.Integration == "slack" && now.Before(start.Add(50*time.Minute)) {
+			return temporal.NewApplicationError("slack: HTTP 500", "")
+		}
+		return nil
+	}
+	s.evaluate(1*time.Minute, 0.70, 0)
+	s.evaluate(2*time.Minute, 0.70, 0) // opens; escalates at 17m
+	s.run(90 * time.Minute)
+	s.Equal([]string{"escalate/accuracy-drop"}, s.sentTo("pagerduty"))
+	s.Equal(start.Add(17*time.Minute), s.deliveredAt["pagerduty/escalate/accuracy-drop"], "paged at escalate_after")
+	s.Equal([]string{"trigger/accuracy-drop"}, s.sentTo("slack"))
+	s.False(s.deliveredAt["slack/trigger/accuracy-drop"].Before(start.Add(50 * time.Minute)))
+}
+
+// An outage longer than a Notify activity's hour of retries: while the
+// incident is open, the notification is sent again with a new budget, so it
+// arrives once, after recovery; each spent budget is logged and counted.
+func (s *incidentSuite) TestOutageLongerThanTheRetryBudgetStillDeliversWhileOpen() {
+	start := s.env.Now()
+	s.downUntil = start.Add(150 * time.Minute)
+	s.evaluate(1*time.Minute, 0.70, 0)
+	s.evaluate(2*time.Minute, 0.70, 0) // opens; escalates at 17m
+	s.at(140*time.Minute, func(st *IncidentState) {
+		inc := st.Rules["accuracy-drop"].Open
+		if s.NotNil(inc) {
+			s.True(inc.Escalated)
+			s.Empty(inc.Notified)
+		}
+		s.Len(st.Outbox["slack"], 1, "the trigger still waits for Slack")
+		s.Len(st.Outbox["pagerduty"], 1, "the page still waits for PagerDuty")
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		// Budgets spent: Slack's at 62m and 122m, PagerDuty's at 77m and 137m.
+		s.ElementsMatch([]string{"slack/trigger", "slack/trigger", "pagerduty/escalate", "pagerduty/escalate"}, s.undelivered)
+	})
+	s.evaluate(160*time.Minute, 0.95, 0)
+	s.evaluate(161*time.Minute, 0.95, 0) // resolves after recovery
+	st := s.run(200 * time.Minute)
+	s.Equal([]string{"trigger/accuracy-drop", "resolve/accuracy-drop"}, s.sentTo("slack"))
+	s.Equal([]string{"escalate/accuracy-drop", "resolve/accuracy-drop"}, s.sentTo("pagerduty"))
+	s.True(s.deliveredAt["slack/trigger/accuracy-drop"].Sub(s.downUntil) < 2*time.Minute, "delivered soon after recovery")
+	s.Nil(st.Rules["accuracy-drop"].Open)
+	s.Empty(st.Outbox)
+}
+
+// An incident that opens and resolves during an outage longer than the
+// retry budget: its notifications are dropped once their budget is spent
+// after it resolved — a late "open" and "resolved" would only be noise —
+// and the drops are logged and counted. The state is right throughout.
+func (s *incidentSuite) TestOutageLongerThanTheRetryBudgetDropsAResolvedIncident() {
+	start := s.env.Now()
+	s.downUntil = start.Add(180 * time.Minute)
+	s.evaluate(1*time.Minute, 0.70, 0)
+	s.evaluate(2*time.Minute, 0.70, 0)  // opens
+	s.evaluate(10*time.Minute, 0.95, 0) // recover_after: 2
+	s.evaluate(11*time.Minute, 0.95, 0) // resolves
+	s.at(12*time.Minute, func(st *IncidentState) {
+		s.Nil(st.Rules["accuracy-drop"].Open)
+		s.Equal(1, st.Rules["accuracy-drop"].Resolved)
+		s.Equal([]string{"trigger", "resolve"}, kinds(st.Outbox["slack"]))
+	})
+	st := s.run(240 * time.Minute)
+	s.Empty(s.sentTo("slack"), "nothing stale after recovery")
+	s.Empty(s.sentTo("pagerduty"), "never escalated: resolved first")
+	s.Equal([]string{"slack/trigger", "slack/resolve"}, s.undelivered)
+	s.Empty(st.Outbox)
+	s.Equal(1, st.Rules["accuracy-drop"].Resolved)
+}
+
+// A permanent error (bad token, unknown channel) is not retried: dropped,
+// logged, counted; the others still hear about the incident.
+func (s *incidentSuite) TestPermanentFailureIsDroppedAtOnce() {
+	s.fail = func(in activities.NotifyInput, _ time.Time) error {
+		if in.Integration == "slack" {
+			return temporal.NewNonRetryableApplicationError("slack: invalid_auth", "NotifyPermanent", nil)
+		}
+		return nil
+	}
+	s.evaluate(1*time.Minute, 0.70, 0)
+	s.evaluate(2*time.Minute, 0.70, 0)
+	st := s.run(30 * time.Minute)
+	s.Equal([]string{"slack/trigger"}, s.undelivered)
+	s.Equal([]string{"escalate/accuracy-drop"}, s.sentTo("pagerduty"))
+	s.Equal([]string{"pagerduty"}, st.Rules["accuracy-drop"].Open.Notified)
+	s.Empty(st.Outbox)
+}
+
+// Notifications still queued at continue-as-new travel in the state: the
+// next run delivers them, in order, on the incident it carries.
+func (s *incidentSuite) TestQueuedNotificationsSurviveContinueAsNew() {
+	opened := time.Date(2026, 1, 1, 0, 2, 0, 0, time.UTC)
+	inc := &activities.Incident{ID: "churn/accuracy-drop/1", Model: "churn", Rule: "accuracy-drop", Severity: "critical",
+		OpenedAt: opened, EscalateAt: opened.Add(15 * time.Minute), Escalated: true, AckedBy: "alice", Refs: map[string]string{}}
+	// As JSON would give them back: separate copies of one incident.
+	cp := func() *activities.Incident { c := *inc; c.Refs = map[string]string{}; return &c }
+	state := &IncidentState{Model: "churn",
+		Rules: map[string]*RuleState{"accuracy-drop": {ConsecutiveBreaches: 2, Open: cp()}},
+		Outbox: map[string][]*Notification{
+			"slack":     {{Kind: "trigger", Incident: cp()}, {Kind: "acknowledge", Incident: cp()}},
+			"pagerduty": {{Kind: "escalate", Incident: cp()}, {Kind: "acknowledge", Incident: cp()}},
+		}}
+	var st *IncidentState
+	s.env.RegisterDelayedCallback(func() {
+		v, err := s.env.QueryWorkflow(QueryState)
+		s.Require().NoError(err)
+		s.Require().NoError(v.Get(&st))
+		s.env.CancelWorkflow()
+	}, time.Minute)
+	s.env.ExecuteWorkflow(IncidentWorkflow, IncidentInput{Model: "churn", State: state})
+	s.Equal([]string{"trigger/accuracy-drop", "acknowledge/accuracy-drop"}, s.sentTo("slack"))
+	s.Equal([]string{"escalate/accuracy-drop", "acknowledge/accuracy-drop"}, s.sentTo("pagerduty"))
+	open := st.Rules["accuracy-drop"].Open
+	s.Equal([]string{"pagerduty", "slack"}, open.Notified, "deliveries recorded on the open incident")
+	s.Equal("slack-ref-"+inc.ID, open.Refs["slack"])
+	s.Empty(st.Outbox)
+}
+
+func kinds(q []*Notification) (out []string) {
+	for _, n := range q {
+		out = append(out, n.Kind)
+	}
+	return out
+}
+
 func TestContinueAsNewCarriesState(t *testing.T) {
 	var ts testsuite.WorkflowTestSuite
 	env := ts.NewTestWorkflowEnvironment()
@@ -221,6 +467,42 @@ func TestContinueAsNewCarriesState(t *testing.T) {
 	var can *workflow.ContinueAsNewError
 	if err == nil || !asContinueAsNew(err, &can) {
 		t.Fatalf("want continue-as-new after %d evaluations, got %v", evaluationsPerRun, err)
+	}
+}
+
+// Continue-as-new during an outage does not wait for the provider: the
+// delivery in flight is interrupted, and the queue travels in the state.
+func TestContinueAsNewInterruptsDeliveriesAndCarriesTheQueue(t *testing.T) {
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(IncidentWorkflow)
+	env.OnActivity(a.LoadModel, mock.Anything, mock.Anything).Return(spec(), nil)
+	env.OnActivity(a.IncidentChanged, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(nil, temporal.NewApplicationError("slack: HTTP 503", ""))
+	start := env.Now()
+	for i := range evaluationsPerRun {
+		end := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i+1) * time.Minute)
+		env.RegisterDelayedCallback(func() { // the drift rule (warning: Slack only) breaches every time
+			env.SignalWorkflow(SignalEvaluation, activities.Evaluation{Model: "churn", WindowEnd: end,
+				Results: []activities.RuleResult{{Rule: "drift", HasValue: true, Breached: true, Value: 0.9}}})
+		}, time.Duration(i+1)*time.Second)
+	}
+	env.ExecuteWorkflow(IncidentWorkflow, IncidentInput{Model: "churn"})
+	var can *workflow.ContinueAsNewError
+	if err := env.GetWorkflowError(); !asContinueAsNew(err, &can) {
+		t.Fatalf("want continue-as-new after %d evaluations, got %v", evaluationsPerRun, err)
+	}
+	if took := env.Now().Sub(start); took > time.Duration(evaluationsPerRun)*time.Second+time.Minute {
+		t.Errorf("continue-as-new came %s after the start: it waited for the outage", took)
+	}
+	var next IncidentInput
+	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
+		t.Fatal(err)
+	}
+	open := next.State.Rules["drift"].Open
+	q := next.State.Outbox["slack"]
+	if open == nil || len(q) != 1 || q[0].Kind != "trigger" || q[0].Incident.ID != open.ID || len(open.Notified) != 0 {
+		t.Fatalf("carried state: open %+v, slack queue %+v; want the open incident's trigger still queued", open, q)
 	}
 }
 

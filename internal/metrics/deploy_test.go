@@ -34,6 +34,7 @@ func exported(t *testing.T) map[string]bool {
 	p.IncidentResolved("churn", "accuracy-drop", "critical")
 	p.IncidentOpened("churn", "drift", "warning")
 	p.Notification("slack", "trigger", nil)
+	p.NotificationUndelivered("slack", "trigger")
 	p.Retrain("churn", "promoted")
 	mfs, err := reg.Gather()
 	if err != nil {

@@ -69,6 +69,7 @@ type Publisher struct {
 	featOmitted, status, lastEvaluation, lastWindowEnd               *gaugeFamily
 	cadence, incidentsOpen                                           *gaugeFamily
 	evaluations, failures, opened, resolved, retrains, notifications *counterFamily
+	undelivered                                                      *counterFamily
 	duration                                                         *prometheus.HistogramVec
 	statsdErrors                                                     prometheus.Counter
 }
@@ -126,6 +127,7 @@ func New(reg prometheus.Registerer, opts Options) *Publisher {
 	p.resolved = c("incidents_resolved_total", "Incidents resolved.", "model", "rule", "severity")
 	p.retrains = c("retrains_total", "Retraining runs by outcome (promoted, rejected, failed, ...).", "model", "outcome")
 	p.notifications = c("notifications_total", "Notifications sent, by integration, kind and result (ok, error).", "integration", "kind", "result")
+	p.undelivered = c("notifications_undelivered_total", "Notifications not delivered after an hour of retries (sent again while the incident is open) or refused for good, by integration and kind.", "integration", "kind")
 	p.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: opts.Namespace, Name: "evaluation_duration_seconds",
 		Help:    "Time to load and analyze one window.",
@@ -327,6 +329,11 @@ func (p *Publisher) Notification(integration, kind string, err error) {
 		result = "error"
 	}
 	p.notifications.inc(integration, kind, result)
+}
+
+// NotificationUndelivered counts a notification whose retries ran out.
+func (p *Publisher) NotificationUndelivered(integration, kind string) {
+	p.undelivered.inc(integration, kind)
 }
 
 // Retrain counts a finished retraining run by outcome (promoted, rejected,

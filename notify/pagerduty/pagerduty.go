@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -57,7 +58,9 @@ func New(opts Options) (*Notifier, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	c := pagerduty.NewClient("", pagerduty.WithV2EventsAPIEndpoint(strings.TrimRight(opts.EventsURL, "/")))
-	c.HTTPClient = opts.HTTPClient
+	hc := *opts.HTTPClient
+	hc.Transport = retryAfterTransport{base: hc.Transport}
+	c.HTTPClient = &hc
 	return &Notifier{key: opts.RoutingKey, client: c, logger: opts.Logger.With("integration", Name)}, nil
 }
 
@@ -147,7 +150,8 @@ func (n *Notifier) event(action, key string, ev notify.Event) *pagerduty.V2Event
 }
 
 func (n *Notifier) send(ctx context.Context, e *pagerduty.V2Event) error {
-	_, err := n.client.ManageEventWithContext(ctx, e)
+	var retryAfter time.Duration
+	_, err := n.client.ManageEventWithContext(context.WithValue(ctx, retryAfterKey{}, &retryAfter), e)
 	if err == nil {
 		return nil
 	}
@@ -175,5 +179,32 @@ func (n *Notifier) send(ctx context.Context, e *pagerduty.V2Event) error {
 	default:
 		msg = e.Action + ": " + notify.Redact(err.Error(), n.key)
 	}
-	return notify.StatusError(Name, status, msg)
+	se := notify.StatusError(Name, status, msg)
+	if status == http.StatusTooManyRequests {
+		se.RetryAfter = retryAfter
+	}
+	return se
+}
+
+// retryAfterTransport hands a 429's Retry-After (seconds) to send, which
+// go-pagerduty's errors do not carry, so that a retry waits as long as
+// PagerDuty asks.
+type retryAfterTransport struct{ base http.RoundTripper }
+
+type retryAfterKey struct{}
+
+func (t retryAfterTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	base := t.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	resp, err := base.RoundTrip(req)
+	if err == nil && resp.StatusCode == http.StatusTooManyRequests {
+		if d, ok := req.Context().Value(retryAfterKey{}).(*time.Duration); ok {
+			if s, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && s > 0 {
+				*d = time.Duration(s) * time.Second
+			}
+		}
+	}
+	return resp, err
 }

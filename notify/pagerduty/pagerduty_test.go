@@ -3,6 +3,7 @@ package pagerduty_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -40,9 +41,10 @@ type v2Event struct {
 }
 
 type fakePD struct {
-	mu     sync.Mutex
-	events []v2Event
-	status int
+	mu         sync.Mutex
+	events     []v2Event
+	status     int
+	retryAfter string
 }
 
 func (f *fakePD) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -59,6 +61,9 @@ func (f *fakePD) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f.events = append(f.events, e)
 	w.Header().Set("Content-Type", "application/json")
+	if f.retryAfter != "" {
+		w.Header().Set("Retry-After", f.retryAfter)
+	}
 	if f.status != 0 {
 		w.WriteHeader(f.status)
 		_, _ = w.Write([]byte(`{"status":"invalid event","message":"Event object is invalid","errors":["routing_key ` + e.RoutingKey + ` is invalid"]}`))
@@ -168,6 +173,22 @@ func TestSeverityMapping(t *testing.T) {
 		if got := pagerduty.Severity(in); got != want {
 			t.Errorf("Severity(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// A 429's Retry-After reaches the activity, which waits that long before
+// the next attempt.
+func TestRateLimitCarriesRetryAfter(t *testing.T) {
+	f, n := setup(t)
+	f.status, f.retryAfter = http.StatusTooManyRequests, "7"
+	_, err := n.Notify(context.Background(), escalation())
+	var e *notify.Error
+	if !errors.As(err, &e) || !e.Retryable || e.RetryAfter != 7*time.Second {
+		t.Fatalf("got %#v, want a retryable error with RetryAfter 7s", err)
+	}
+	f.retryAfter = "soon" // not seconds: ignored
+	if _, err := n.Notify(context.Background(), escalation()); !errors.As(err, &e) || e.RetryAfter != 0 {
+		t.Fatalf("got %#v, want no RetryAfter", err)
 	}
 }
 

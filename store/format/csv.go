@@ -214,30 +214,25 @@ func (c *CSV) split(s string) ([]string, bool) {
 	if c.columns == nil {
 		out = make([]string, 0, 16)
 	}
-	// Eight bytes at a time: a mask of the delimiters and quotes in a word,
-	// then one cell per set bit. Twice as fast as a byte loop on numeric rows.
+	if strings.IndexByte(s, '"') >= 0 {
+		return nil, false // quoted fields: parseQuoted
+	}
+	// Eight bytes at a time: a mask of the delimiters in a word, then one
+	// cell per set bit. Twice as fast as a byte loop on numeric rows.
 	commas := uint64(c.comma) * 0x0101010101010101
-	const quotes = uint64('"') * 0x0101010101010101
 	start, i := 0, 0
 	for ; i+8 <= len(s); i += 8 {
 		w := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:]), 8))
-		m := zeroBytes(w^commas) | zeroBytes(w^quotes)
-		for ; m != 0; m &= m - 1 {
+		for m := zeroBytes(w ^ commas); m != 0; m &= m - 1 {
 			j := i + bits.TrailingZeros64(m)>>3
-			if s[j] == '"' {
-				return nil, false
-			}
 			out = append(out, s[start:j])
 			start = j + 1
 		}
 	}
 	for ; i < len(s); i++ {
-		switch s[i] {
-		case c.comma:
+		if s[i] == c.comma {
 			out = append(out, s[start:i])
 			start = i + 1
-		case '"':
-			return nil, false
 		}
 	}
 	out = append(out, s[start:])

@@ -757,12 +757,17 @@ func (pr *Profiler) addPerf(row []string) {
 		if perf.Confusion == nil {
 			perf.Confusion = map[string]map[string]int64{}
 		}
+		// Keys are cloned once: cells point into the reader's buffers.
 		r := perf.Confusion[tl]
 		if r == nil {
 			r = map[string]int64{}
-			perf.Confusion[tl] = r
+			perf.Confusion[strings.Clone(tl)] = r
 		}
-		r[pl]++
+		if _, seen := r[pl]; seen {
+			r[pl]++
+		} else {
+			r[strings.Clone(pl)] = 1
+		}
 		if scoreOK {
 			pos := tl == pr.opts.PositiveLabel
 			// sklearn log_loss: clip to [eps, 1-eps], expand to [1-p, p],

@@ -42,7 +42,7 @@ func (s *Sample) reserve(n int64) {
 	if s.Levels != nil || n <= 0 {
 		return
 	}
-	if s.N == 0 && n/2 > int64(s.Limit) {
+	if len(s.Exact) <= s.Cap && n/2 > int64(s.Limit) {
 		// Far more values are coming than are kept exactly: sketch from the
 		// first one, instead of holding Limit values only to compact them
 		// (that buffer was most of the peak memory of large windows).
@@ -101,7 +101,7 @@ func (s *Sample) compactAll() {
 // compact halves level h into level h+1.
 func (s *Sample) compact(h int) {
 	if h+1 == len(s.Levels) {
-		s.Levels = append(s.Levels, nil)
+		s.Levels = append(s.Levels, make([]float64, 0, s.Cap+1))
 		s.Parity = append(s.Parity, false)
 	}
 	lv := s.Levels[h]
@@ -173,7 +173,11 @@ func (s *Sample) Sorted() (values, weights []float64) {
 		return s.Exact, nil
 	}
 	type vw struct{ v, w float64 }
-	var all []vw
+	total := 0
+	for _, lv := range s.Levels {
+		total += len(lv)
+	}
+	all := make([]vw, 0, total)
 	for h, lv := range s.Levels {
 		w := float64(int64(1) << h)
 		for _, v := range lv {

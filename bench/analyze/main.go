@@ -10,6 +10,7 @@ import (
 	"flag"
 	"log"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -20,11 +21,8 @@ import (
 )
 
 func open(path string) analysis.Rows {
-	f, err := os.Open(path)
-	if err != nil {
-		log.Fatal(err)
-	}
-	rows, err := format.Open(f, "csv", format.Options{})
+	// As starter analyze opens local CSV files.
+	rows, _, err := format.OpenCSVFile(path, format.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -38,6 +36,7 @@ func main() {
 	exactLimit := flag.Int("exact-limit", 0, "analysis.Options.ExactLimit (0 = default)")
 	out := flag.String("o", "", "report file (default: discard)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
+	memprofile := flag.String("memprofile", "", "write an allocation profile to this file")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -48,6 +47,19 @@ func main() {
 			log.Fatal(err)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *memprofile != "" {
+		runtime.MemProfileRate = 64 << 10
+		defer func() {
+			f, err := os.Create(*memprofile)
+			if err != nil {
+				log.Fatal(err)
+			}
+			defer f.Close()
+			if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+				log.Fatal(err)
+			}
+		}()
 	}
 	opts := analysis.Options{ExactLimit: *exactLimit}
 	start := time.Now()

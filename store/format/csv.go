@@ -39,6 +39,10 @@ type CSV struct {
 	// size is the input's length when known (files, in-memory readers),
 	// for EstimatedRows; 0 otherwise.
 	size int64
+	// release, when set, is told how far the input has been parsed (a
+	// memory-mapped file drops those pages).
+	release     func(upto int)
+	nextRelease int
 }
 
 // ErrNoHeader is returned by NewCSV for an empty input without Options.Columns.
@@ -47,6 +51,11 @@ var ErrNoHeader = errors.New("format: csv: no header line")
 // NewCSV reads the header (unless opts.Columns is set) and returns the rows.
 func NewCSV(r io.Reader, opts Options) (*CSV, error) {
 	c := &CSV{r: r, comma: opts.Comma, size: inputSize(r)}
+	return c.start(opts)
+}
+
+// start reads the header (unless opts.Columns is set).
+func (c *CSV) start(opts Options) (*CSV, error) {
 	if c.comma == 0 {
 		c.comma = ','
 	}
@@ -77,11 +86,12 @@ func (c *CSV) EstimatedRows() int64 {
 	if c.size <= 0 || c.chunk == "" {
 		return 0
 	}
-	lines := strings.Count(c.chunk, "\n")
+	head := c.chunk[:min(len(c.chunk), csvBlock)] // a mapped file is one chunk: sample its start
+	lines := strings.Count(head, "\n")
 	if lines == 0 {
 		return 0
 	}
-	return int64(float64(c.size) / (float64(len(c.chunk)) / float64(lines)))
+	return int64(float64(c.size) / (float64(len(head)) / float64(lines)))
 }
 
 // inputSize is the length of r if it tells (os.File, bytes and strings
@@ -130,12 +140,19 @@ func (c *CSV) Next() bool {
 
 const csvBlock = 256 << 10
 
+// releaseChunk is how often (in bytes parsed) release is called.
+const releaseChunk = 1 << 20
+
 // nextLine returns the next line without its end-of-line bytes.
 func (c *CSV) nextLine() (string, error) {
 	for {
 		if i := strings.IndexByte(c.chunk[c.pos:], '\n'); i >= 0 {
 			line := c.chunk[c.pos : c.pos+i]
 			c.pos += i + 1
+			if c.release != nil && c.pos >= c.nextRelease {
+				c.release(c.pos)
+				c.nextRelease = c.pos + releaseChunk
+			}
 			return strings.TrimSuffix(line, "\r"), nil
 		}
 		if c.pos < len(c.chunk) { // last line at EOF, no newline

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Benchmark: Vigil's analysis (Go) vs pandas+scipy doing the same drift work
 # (KS + normed Wasserstein on every feature of 2 windows × ROWS × 10 features).
-# Prints wall time, CPU time and peak RSS of both, the speed ratio, and the
-# streaming check: peak RSS at BIG rows vs at ROWS rows.
+# Prints the median wall and CPU time and the peak RSS of both, the speed
+# ratios, and the streaming check: peak RSS at BIG rows vs at ROWS rows.
 #
-#   bench/run.sh            # ROWS=200000 BIG=2000000
-#   ROWS=50000 BIG=0 bench/run.sh
+#   bench/run.sh            # ROWS=200000 BIG=2000000, 5 runs each
+#   ROWS=50000 BIG=0 RUNS=1 bench/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${ROWS:-200000}
 BIG=${BIG:-2000000}
 PY=${PY:-/usr/bin/python3}
+RUNS=${RUNS:-5}
 DATA=${DATA:-$(mktemp -d /tmp/vigil-bench.XXXXXX)}
 BIN=$DATA/bin
 mkdir -p "$BIN"
@@ -20,16 +21,26 @@ go build -o "$BIN/analyze" ./bench/analyze
 gen() { # rows shift seed file
 	[ -s "$4" ] || "$BIN/gen" -rows "$1" -shift "$2" -seed "$3" -o "$4"
 }
-# measure LABEL CMD...: runs CMD under /usr/bin/time -v, prints and records wall, cpu, rss
+# measure LABEL CMD...: runs CMD $RUNS times; prints and records the median
+# wall time (nanosecond clock), the median CPU time (user+sys) and the
+# largest peak RSS.
 measure() {
 	local label=$1; shift
-	/usr/bin/time -v "$@" 2> "$DATA/$label.time" >/dev/null || { cat "$DATA/$label.time"; exit 1; }
-	grep -v '^\s' "$DATA/$label.time" | grep -v '^Command' || true
-	local wall cpu rss
-	wall=$(awk -F': ' '/Elapsed \(wall clock\)/{n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$DATA/$label.time")
-	cpu=$(awk -F': ' '/User time/{u=$2} /System time/{s=$2} END{print u+s}' "$DATA/$label.time")
-	rss=$(awk -F': ' '/Maximum resident set size/{print $2}' "$DATA/$label.time")
-	printf '%-24s wall %7.2fs  cpu %7.2fs  peak RSS %8.1f MB\n' "$label" "$wall" "$cpu" "$(echo "$rss/1024" | bc -l)"
+	local walls=() cpus=() rss=0 r t0 t1 u s m
+	for ((r = 0; r < RUNS; r++)); do
+		t0=$(date +%s%N)
+		/usr/bin/time -f "%U %S %M" -o "$DATA/$label.time" "$@" >/dev/null 2>"$DATA/$label.err" || { cat "$DATA/$label.err"; exit 1; }
+		t1=$(date +%s%N)
+		read -r u s m < "$DATA/$label.time"
+		walls+=("$(echo "($t1 - $t0) / 1000000000" | bc -l)")
+		cpus+=("$(echo "$u + $s" | bc -l)")
+		((m > rss)) && rss=$m
+	done
+	local wall cpu
+	wall=$(printf '%s\n' "${walls[@]}" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
+	cpu=$(printf '%s\n' "${cpus[@]}" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
+	printf '%-24s wall %7.3fs  cpu %7.2fs  peak RSS %8.1f MB   (median of %d runs; walls %s)\n' "$label" "$wall" "$cpu" \
+		"$(echo "$rss/1024" | bc -l)" "$RUNS" "$(printf '%s\n' "${walls[@]}" | sort -g | awk '{printf "%s%.3f", (NR>1?" ":""), $1}')"
 	eval "${label//-/_}_wall=$wall; ${label//-/_}_cpu=$cpu; ${label//-/_}_rss=$rss"
 }
 

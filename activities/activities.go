@@ -345,6 +345,9 @@ type Workflows interface {
 	// StartRetrain returns started=false when a retrain of the model is
 	// already running: one breach, one retrain.
 	StartRetrain(ctx context.Context, model, reason, actor string) (started bool, runID string, err error)
+	// LastRetrain is the latest retrain run of the model and when it
+	// started (zero when there is none).
+	LastRetrain(ctx context.Context, model string) (runID string, started time.Time, err error)
 }
 
 // SignalIncident delivers an evaluation to the model's IncidentWorkflow,
@@ -422,6 +425,18 @@ func (a *Activities) StartRetrain(ctx context.Context, in StartRetrainInput) (*S
 	}
 	if m.Retrain == nil {
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("model %s has no retrain section", m.Name), ErrConfig, nil)
+	}
+	if !in.Since.IsZero() {
+		// The retrain workflow ID is reused once a run closes, so a retry
+		// of this activity after a fast retrain finished would start a
+		// second one: look first.
+		runID, at, err := a.Workflows.LastRetrain(ctx, m.Name)
+		if err != nil {
+			return nil, fmt.Errorf("look up the last retrain of %s: %w", m.Name, err)
+		}
+		if !at.IsZero() && !at.Before(in.Since) {
+			return &StartRetrainResult{Started: false, RunID: runID}, nil
+		}
 	}
 	started, runID, err := a.Workflows.StartRetrain(ctx, m.Name, in.Reason, "vigil")
 	if err != nil {

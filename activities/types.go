@@ -175,6 +175,10 @@ type Incident struct {
 type StartRetrainInput struct {
 	Model  string
 	Reason string
+	// Since, when set, makes the start idempotent: a retrain of the model
+	// started at or after it (by an earlier attempt of this activity whose
+	// answer was lost, or by anyone) is taken as this request's.
+	Since time.Time
 }
 
 // StartRetrainResult says whether a new retrain started; false means one was

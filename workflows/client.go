@@ -71,6 +71,21 @@ func (c *Client) StartRetrain(ctx context.Context, model, reason, actor string) 
 	return true, run.GetRunID(), nil
 }
 
+// LastRetrain is the latest RetrainWorkflow run of a model (running or
+// closed) and its start time; zero values when the model never retrained.
+func (c *Client) LastRetrain(ctx context.Context, model string) (string, time.Time, error) {
+	d, err := c.C.DescribeWorkflowExecution(ctx, RetrainWorkflowID(model), "")
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return "", time.Time{}, nil
+	}
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("describe %s: %w", RetrainWorkflowID(model), err)
+	}
+	info := d.GetWorkflowExecutionInfo()
+	return info.GetExecution().GetRunId(), info.GetStartTime().AsTime(), nil
+}
+
 // Trigger runs one evaluation now, outside the schedule, and returns its run.
 func (c *Client) Trigger(ctx context.Context, model string, windowEnd time.Time) (client.WorkflowRun, error) {
 	return c.C.ExecuteWorkflow(ctx, client.StartWorkflowOptions{

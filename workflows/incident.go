@@ -327,7 +327,7 @@ func (w *incidentWorkflow) startRetrain(ctx workflow.Context, inc *activities.In
 	short := workflow.WithActivityOptions(ctx, activityOptions(30*time.Second, 10))
 	var res activities.StartRetrainResult
 	reason := fmt.Sprintf("rule %s: %s = %g (%s) in window ending %s", inc.Rule, inc.Metric, inc.Value, inc.Threshold, inc.WindowEnd.Format(time.RFC3339))
-	if err := workflow.ExecuteActivity(short, a.StartRetrain, activities.StartRetrainInput{Model: inc.Model, Reason: reason}).Get(ctx, &res); err != nil {
+	if err := workflow.ExecuteActivity(short, a.StartRetrain, activities.StartRetrainInput{Model: inc.Model, Reason: reason, Since: inc.OpenedAt}).Get(ctx, &res); err != nil {
 		workflow.GetLogger(ctx).Error("start retrain", "model", inc.Model, "err", err)
 		return
 	}

@@ -35,7 +35,10 @@ func TestStartRetrainIsIdempotentPerIncident(t *testing.T) {
 	cfg, err := config.Parse("vigil.yaml", []byte(`
 models:
   - name: churn
+    task: binary
+    columns: {target: label, prediction: prediction}
     source: {uri: "file:///data/pred"}
+    ground_truth: {uri: "file:///data/gt"}
     reference: {uri: "file:///data/ref.csv"}
     retrain: {trainer: command, command: [train]}
 `), config.Options{SkipEnv: true})

@@ -125,18 +125,7 @@ models:
 	}
 	slack.down(http.StatusTooManyRequests, time.Second)
 	pd.down(http.StatusTooManyRequests, time.Second)
-	now := time.Now().UTC()
-	part := filepath.Join(dir, "data", now.Format("2006/01/02/15"))
-	if err := os.MkdirAll(part, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	rec := fmt.Sprintf(`{"event_id":"e1","time":%q,"x":2,"prediction":1}`+"\n", now.Add(-time.Second).Format(time.RFC3339Nano))
-	if err := os.WriteFile(filepath.Join(part, "a.jsonl"), []byte(rec), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := wc.Trigger(ctx, "churn", now); err != nil {
-		t.Fatal(err)
-	}
+	sendTraffic(t, ctx, wc, dir, "churn")
 	waitFor(t, 20*time.Second, "recovery to resolve the incident during the outage", func() (bool, error) {
 		rs, err := state()
 		return rs != nil && rs.Open == nil && rs.Resolved == 1, err

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -89,18 +88,7 @@ models:
 	waitFor(t, 30*time.Second, "the ack to reach Slack and PagerDuty", func() (bool, error) {
 		return slices.Contains(slack.methods(), "chat.update") && slices.Contains(pd.actions(), "acknowledge"), nil
 	})
-	now := time.Now().UTC()
-	part := filepath.Join(dir, "data", now.Format("2006/01/02/15"))
-	if err := os.MkdirAll(part, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	rec := fmt.Sprintf(`{"event_id":"e1","time":%q,"x":2,"prediction":1}`+"\n", now.Add(-time.Second).Format(time.RFC3339Nano))
-	if err := os.WriteFile(filepath.Join(part, "a.jsonl"), []byte(rec), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := wc.Trigger(ctx, "churn", now); err != nil {
-		t.Fatal(err)
-	}
+	sendTraffic(t, ctx, wc, dir, "churn")
 	waitFor(t, 30*time.Second, "recovery to resolve the page", func() (bool, error) {
 		return slices.Contains(pd.actions(), "resolve"), nil
 	})

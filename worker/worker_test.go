@@ -484,6 +484,24 @@ models:
 	}
 }
 
+// sendTraffic writes one prediction record into the model's current hour
+// under dir/data and evaluates the model now: a rows.current rule recovers.
+func sendTraffic(t *testing.T, ctx context.Context, wc *workflows.Client, dir, model string) {
+	t.Helper()
+	now := time.Now().UTC()
+	part := filepath.Join(dir, "data", now.Format("2006/01/02/15"))
+	if err := os.MkdirAll(part, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rec := fmt.Sprintf(`{"event_id":"e1","time":%q,"x":2,"prediction":1}`+"\n", now.Add(-time.Second).Format(time.RFC3339Nano))
+	if err := os.WriteFile(filepath.Join(part, "a.jsonl"), []byte(rec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wc.Trigger(ctx, model, now); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, error)) {
 	t.Helper()

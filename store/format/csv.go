@@ -81,7 +81,8 @@ func (c *CSV) start(opts Options) (*CSV, error) {
 }
 
 // EstimatedRows implements analysis.RowEstimator: the input's size divided
-// by the mean length of the lines read so far (0 when the size is unknown).
+// by the mean length of the lines in the current block, at most its first
+// 256 KiB (0 when the size is unknown).
 func (c *CSV) EstimatedRows() int64 {
 	if c.size <= 0 || c.chunk == "" {
 		return 0

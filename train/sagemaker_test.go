@@ -96,7 +96,9 @@ func (f *fakeSageMaker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "DescribeTrainingJob":
 		j := f.jobs[str("TrainingJobName")]
 		if j == nil {
-			fail("ResourceNotFound", "Requested resource not found")
+			// What SageMaker really answers (aws/aws-sdk#165), not the
+			// ResourceNotFound its API model declares.
+			fail("ValidationException", "Requested resource not found.")
 			return
 		}
 		st, sec, _ := strings.Cut(j.states[min(j.i, len(j.states)-1)], "/")

@@ -145,6 +145,11 @@ func (o *Ops) Validate(ctx context.Context, in activities.ValidateInput) (*activ
 		name := strings.TrimPrefix(metric, "performance.")
 		v, ok := ver.Metrics[name]
 		if !ok {
+			// A SageMaker metric definition named as the built-in
+			// algorithms name theirs ("validation:accuracy").
+			v, ok = ver.Metrics["validation:"+name]
+		}
+		if !ok {
 			return nil, permanentf("validate %s: challenger %s wrote no %s and its metrics.json has no %q: write validation predictions (see train/README.md) or report the metric",
 				in.Model, in.Challenger, ValidationPredictionsFile, name)
 		}

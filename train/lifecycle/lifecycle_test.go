@@ -14,6 +14,7 @@ import (
 
 	"github.com/vigilml/vigil/activities"
 	"github.com/vigilml/vigil/config"
+	"github.com/vigilml/vigil/internal/motoserver"
 	"github.com/vigilml/vigil/store"
 	"github.com/vigilml/vigil/train"
 	"github.com/vigilml/vigil/train/demo"
@@ -36,6 +37,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	motoserver.Stop()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.temporal.io/sdk/worker"
 
 	"github.com/vigilml/vigil/activities"
 	"github.com/vigilml/vigil/config"
@@ -361,5 +364,49 @@ func TestVersions(t *testing.T) {
 	}
 	if HigherIsBetter("performance.log_loss") || HigherIsBetter("performance.rmse") || !HigherIsBetter("performance.accuracy") {
 		t.Error("HigherIsBetter")
+	}
+}
+
+// TestWorkerShutdownMidTrainingCommand: the worker stops (the SDK cancels
+// the activity with worker.ErrWorkerShutdown) while a command trainer runs.
+// The local process is stopped with the worker, the attempt fails
+// retryably, and the next attempt trains again: one training run that
+// finishes, one version.
+func TestWorkerShutdownMidTrainingCommand(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.cfg.Models[0].Retrain.Command = []string{"sh", "-c", `sleep 0.3; exec "$0"`, trainerBinary}
+	f.traffic(t, driftAt, driftAt.Add(3*time.Hour), 100)
+	in := activities.TrainInput{Model: "demo", RunID: "run-restart", TrainFrom: driftAt, TrainTo: driftAt.Add(2 * time.Hour), HoldoutTo: driftAt.Add(3 * time.Hour)}
+	out := filepath.Join(f.dir, "registry", "demo", "runs", "run-restart")
+
+	actx, shutdown := context.WithCancelCause(ctx)
+	go func() {
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if _, err := os.Stat(filepath.Join(out, train.PidFile)); err == nil {
+				break
+			}
+		}
+		shutdown(worker.ErrWorkerShutdown)
+	}()
+	_, err := f.ops.Train(actx, in, nil)
+	if !errors.Is(err, train.ErrStopped) || f.ops.IsPermanent(err) {
+		t.Fatalf("Train on shutdown = %v, want a retryable train.ErrStopped", err)
+	}
+	res, err := f.ops.Train(ctx, in, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		reg, err := f.ops.Register(ctx, activities.RegisterInput{Model: "demo", RunID: in.RunID, Train: *res})
+		if err != nil || reg.Version != "v2" {
+			t.Fatalf("Register = %+v, %v; want v2", reg, err)
+		}
+	}
+	if m, _ := f.reg.Model(ctx, "demo"); len(m.Versions) != 2 {
+		t.Errorf("registry has %d versions, want the bootstrap's and one challenger", len(m.Versions))
+	}
+	if log, _ := os.ReadFile(filepath.Join(out, "train.log")); strings.Count(string(log), "fitted in") != 1 {
+		t.Errorf("the finished attempt's log:\n%s", log)
 	}
 }

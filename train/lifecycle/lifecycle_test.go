@@ -322,7 +322,10 @@ func TestTooFewLabeledRowsIsAPermanentError(t *testing.T) {
 	}
 }
 
-func TestFirstChallengerHasNoChampion(t *testing.T) {
+// A model with no registered version is still served by something whose
+// predictions are logged: the challenger is compared with that incumbent on
+// the same held-out rows, and the gate holds it to the same bar.
+func TestUnregisteredIncumbentIsScoredOnItsLoggedPredictions(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	f.traffic(t, driftAt, driftAt.Add(3*time.Hour), 100)
@@ -335,12 +338,20 @@ func TestFirstChallengerHasNoChampion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Champion "": the retrain found no production version in the registry.
 	val, err := f.ops.Validate(ctx, activities.ValidateInput{Model: "demo", Challenger: reg.Version, RunID: "r", HoldoutFrom: in.TrainTo, HoldoutTo: in.HoldoutTo})
-	if err != nil || val.HasChampion || val.Rows != 90 {
-		t.Fatalf("Validate = %+v, %v", val, err)
+	if err != nil || !val.HasChampion || val.Rows != 90 || val.Champion > 0.7 || val.Challenger < 0.8 {
+		t.Fatalf("Validate = %+v, %v; want the drifted incumbent (about 0.6) against the challenger on 90 rows", val, err)
 	}
-	if ok, _ := workflows.Gate(*val, 0.05); !ok {
-		t.Error("gate should pass without a champion")
+	if ok, why := workflows.Gate(*val, 0.05); !ok {
+		t.Errorf("a challenger that beats the incumbent is refused: %s", why)
+	}
+	if ok, _ := workflows.Gate(*val, 0.5); ok {
+		t.Error("a challenger that does not beat the incumbent by min_improvement passed the gate")
+	}
+	rep, _, err := mustBlobs(t, f.st, "file://"+filepath.Join(f.dir, "registry", "demo", "runs", "r")).Get(ctx, ValidationReportFile)
+	if err != nil || !strings.Contains(string(rep), `"champion": "`+UnregisteredIncumbent+`"`) {
+		t.Errorf("validation report: %v\n%s", err, rep)
 	}
 }
 

@@ -159,21 +159,35 @@ func (o *Ops) Validate(ctx context.Context, in activities.ValidateInput) (*activ
 	}
 
 	res := &activities.ValidateResult{Metric: metric, Challenger: rep.ChallengerValue, HigherIsBetter: rep.HigherIsBetter}
-	if in.Champion != "" {
-		open := func() (analysis.Rows, error) {
-			rows, _, err := o.st.OpenWindow(ctx, m, in.HoldoutFrom, in.HoldoutTo)
-			if err != nil {
-				return nil, err
-			}
-			return newFilterRows(rows, m, ids), nil
-		}
-		r, err := o.analyze(open, activities.AnalysisOptions(m))
+	// Without a registered champion the model is still served by something
+	// whose predictions are logged (a model deployed before Vigil): that
+	// incumbent is scored on the same rows, so a challenger must beat it
+	// too. Only a window with no scorable logged predictions has no champion.
+	incumbent := in.Champion == ""
+	open := func() (analysis.Rows, error) {
+		rows, _, err := o.st.OpenWindow(ctx, m, in.HoldoutFrom, in.HoldoutTo)
 		if err != nil {
-			return nil, fmt.Errorf("validate %s: champion %s: %w", in.Model, in.Champion, err)
+			return nil, err
 		}
-		v, ok := r.Metric(metric)
-		if !ok {
-			return nil, permanentf("validate %s: the champion's report has no %s (labeled rows: %d)", in.Model, metric, r.Rows.Labeled)
+		return newFilterRows(rows, m, ids), nil
+	}
+	r, err := o.analyze(open, activities.AnalysisOptions(m))
+	if err != nil && !(incumbent && o.IsPermanent(err)) {
+		return nil, fmt.Errorf("validate %s: champion %s: %w", in.Model, in.Champion, err)
+	}
+	v, ok := 0.0, false
+	if err == nil {
+		v, ok = r.Metric(metric)
+	}
+	switch {
+	case !ok && !incumbent:
+		return nil, permanentf("validate %s: the champion's report has no %s (labeled rows: %d)", in.Model, metric, r.Rows.Labeled)
+	case !ok:
+		rep.Notes = append(rep.Notes, fmt.Sprintf("no registered champion and no logged predictions with labels to score in the held-out window (%s): the challenger is compared with nothing", errOr(err, "no "+metric)))
+	default:
+		if incumbent {
+			rep.Champion = UnregisteredIncumbent
+			rep.Notes = append(rep.Notes, "the model has no registered version: the champion is the incumbent that served the held-out window, scored on its logged predictions (`starter models register` imports it as a version)")
 		}
 		rep.ChampionValue, rep.ChampionReport = &v, r
 		res.Champion, res.HasChampion = v, true
@@ -201,6 +215,17 @@ func (o *Ops) Validate(ctx context.Context, in activities.ValidateInput) (*activ
 	o.log.Info("validated challenger", "model", in.Model, "metric", metric, "champion", in.Champion,
 		"champion_value", res.Champion, "challenger", in.Challenger, "challenger_value", res.Challenger, "rows", res.Rows, "report", uri)
 	return res, nil
+}
+
+// UnregisteredIncumbent names, in a validation report, a champion that has
+// no registry version: whatever served the held-out window.
+const UnregisteredIncumbent = "unregistered incumbent"
+
+func errOr(err error, msg string) string {
+	if err != nil {
+		return err.Error()
+	}
+	return msg
 }
 
 func orDefault(v, def string) string {

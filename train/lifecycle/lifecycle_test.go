@@ -421,3 +421,63 @@ func TestWorkerShutdownMidTrainingCommand(t *testing.T) {
 		t.Errorf("the finished attempt's log:\n%s", log)
 	}
 }
+
+// retrain.baseline: the held-out data the challenger is judged on must meet
+// the baseline's constraints, or the gate refuses the promotion.
+func TestBaselineConstraintsGateThePromotion(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.traffic(t, driftAt, driftAt.Add(3*time.Hour), 100)
+	in := activities.TrainInput{Model: "demo", RunID: "r", TrainFrom: driftAt, TrainTo: driftAt.Add(2 * time.Hour), HoldoutTo: driftAt.Add(3 * time.Hour)}
+	res, err := f.ops.Train(ctx, in, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := f.ops.Register(ctx, activities.RegisterInput{Model: "demo", RunID: "r", Train: *res})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, max string
+		want      []string
+	}{
+		{"met", "1e9", nil},
+		{"broken", "-100", []string{"x1: maximum", "is above -100 (range)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(f.dir, tc.name+"-baseline.json")
+			write(t, path, `{"version":1,"rows":1000,"features":[{"name":"x1","statistics":{"kind":"numeric","count":1000},
+				"constraints":{"kind":"numeric","completeness":1,"max":`+tc.max+`}}]}`)
+			f.cfg.Models[0].Retrain.Baseline = "file://" + path
+			val, err := f.ops.Validate(ctx, activities.ValidateInput{Model: "demo", Champion: "v1", Challenger: reg.Version, RunID: "r", HoldoutFrom: in.TrainTo, HoldoutTo: in.HoldoutTo})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Join(val.Violations, "\n")
+			if (len(tc.want) == 0) != (len(val.Violations) == 0) {
+				t.Fatalf("violations = %q, want %q", val.Violations, tc.want)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("violations = %q, want %q", got, w)
+				}
+			}
+			if ok, why := workflows.Gate(*val, 0); ok == (len(tc.want) > 0) {
+				t.Errorf("gate = %v (%s)", ok, why)
+			}
+		})
+	}
+	// Without predictions (the challenger is scored by its own metrics) the
+	// held-out data is still checked.
+	if err := os.Remove(filepath.Join(f.dir, "registry", "demo", "runs", "r", ValidationPredictionsFile)); err != nil {
+		t.Fatal(err)
+	}
+	val, err := f.ops.Validate(ctx, activities.ValidateInput{Model: "demo", Champion: "v1", Challenger: reg.Version, RunID: "r", HoldoutFrom: in.TrainTo, HoldoutTo: in.HoldoutTo})
+	if err != nil || len(val.Violations) != 1 {
+		t.Errorf("without predictions: violations %q, %v; want the range violation", val.Violations, err)
+	}
+	f.cfg.Models[0].Retrain.Baseline = "file://" + filepath.Join(f.dir, "nope.json")
+	if _, err := f.ops.Validate(ctx, activities.ValidateInput{Model: "demo", Champion: "v1", Challenger: reg.Version, RunID: "r", HoldoutFrom: in.TrainTo, HoldoutTo: in.HoldoutTo}); !f.ops.IsPermanent(err) {
+		t.Errorf("a missing baseline: %v, want a permanent error", err)
+	}
+}

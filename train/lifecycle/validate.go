@@ -93,7 +93,14 @@ func (o *Ops) Validate(ctx context.Context, in activities.ValidateInput) (*activ
 	rep := &ValidationReport{Model: m.Name, RunID: in.RunID, HoldoutFrom: in.HoldoutFrom, HoldoutTo: in.HoldoutTo,
 		Metric: metric, HigherIsBetter: HigherIsBetter(metric), Champion: in.Champion, Challenger: in.Challenger,
 		Violations: []string{}}
-	rep.Notes = append(rep.Notes, "no baseline constraints are configured for retraining; violations are not checked")
+	var baseline *analysis.Baseline
+	if uri := m.Retrain.Baseline; uri != "" {
+		if baseline, err = o.readBaseline(ctx, uri); err != nil {
+			return nil, fmt.Errorf("validate %s: retrain.baseline: %w", in.Model, err)
+		}
+	} else {
+		rep.Notes = append(rep.Notes, "retrain.baseline is not set: no constraints are checked")
+	}
 
 	// The challenger's predictions, by event id (memory: the held-out window).
 	preds, err := o.readPredictions(ctx, output)
@@ -120,6 +127,7 @@ func (o *Ops) Validate(ctx context.Context, in activities.ValidateInput) (*activ
 	if m.Columns.Score != "" {
 		chOpts.Score = scoreCol
 	}
+	chOpts.Baseline = baseline
 	if preds != nil {
 		open := func() (analysis.Rows, error) {
 			r, c, err := o.st.OpenURI(ctx, man.ValidationURI, "jsonl", store.ReadOptions{})
@@ -156,6 +164,30 @@ func (o *Ops) Validate(ctx context.Context, in activities.ValidateInput) (*activ
 		rep.ChallengerValue, rep.ChallengerSource = v, SourceTrainerMetrics
 		rep.Notes = append(rep.Notes, fmt.Sprintf("the trainer wrote no %s: the challenger's %s is its own metrics.json value, computed on validation.jsonl by the trainer", ValidationPredictionsFile, name))
 		o.log.Warn("challenger scored by its trainer's metrics", "model", in.Model, "challenger", in.Challenger, "metric", name)
+	}
+
+	if baseline != nil {
+		// The constraints apply to the held-out data the challenger is
+		// judged on (with its predictions, when it wrote them).
+		checked := rep.ChallengerReport
+		if checked == nil {
+			open := func() (analysis.Rows, error) {
+				r, c, err := o.st.OpenURI(ctx, man.ValidationURI, "jsonl", store.ReadOptions{})
+				if err != nil {
+					return nil, err
+				}
+				return &closingRows{Rows: r, c: c}, nil
+			}
+			opts := activities.AnalysisOptions(m)
+			opts.Prediction, opts.Score, opts.Latency, opts.Time, opts.EventID, opts.Task = "", "", "", "", "event_id", ""
+			opts.Baseline = baseline
+			if checked, err = o.analyze(open, opts); err != nil {
+				return nil, fmt.Errorf("validate %s: check retrain.baseline on the held-out data: %w", in.Model, err)
+			}
+		}
+		for _, v := range checked.Violations {
+			rep.Violations = append(rep.Violations, fmt.Sprintf("%s: %s (%s)", v.Feature, v.Description, v.Constraint))
+		}
 	}
 
 	res := &activities.ValidateResult{Metric: metric, Challenger: rep.ChallengerValue, HigherIsBetter: rep.HigherIsBetter}
@@ -216,6 +248,41 @@ func (o *Ops) Validate(ctx context.Context, in activities.ValidateInput) (*activ
 		"champion_value", res.Champion, "challenger", in.Challenger, "challenger_value", res.Challenger, "rows", res.Rows, "report", uri)
 	return res, nil
 }
+
+// readBaseline reads a baseline.json written by `starter baseline`.
+func (o *Ops) readBaseline(ctx context.Context, uri string) (*analysis.Baseline, error) {
+	dir, name := ".", uri
+	if i := strings.LastIndex(uri, "/"); i >= 0 {
+		dir, name = uri[:i], uri[i+1:]
+	}
+	if strings.HasSuffix(dir, ":/") || strings.HasSuffix(dir, ":") { // file:///baseline.json, s3://bucket
+		dir += "/"
+	}
+	blobs, err := o.st.Blobs(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	data, _, err := blobs.Get(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, permanentf("%s does not exist (write it with `starter baseline`)", uri)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var b analysis.Baseline
+	if err := json.Unmarshal(data, &b); err != nil || len(b.Features) == 0 {
+		return nil, permanentf("%s is not a baseline with features (write it with `starter baseline`): %v", uri, err)
+	}
+	return &b, nil
+}
+
+// closingRows closes the reader's object when the rows are closed.
+type closingRows struct {
+	analysis.Rows
+	c io.Closer
+}
+
+func (r *closingRows) Close() error { return r.c.Close() }
 
 // UnregisteredIncumbent names, in a validation report, a champion that has
 // no registry version: whatever served the held-out window.

@@ -258,6 +258,7 @@ func (d *SageMakerDeployer) Restore(ctx context.Context, dep *Deployment, progre
 // minutes to over half an hour: progress reports every poll, so an
 // activity can heartbeat, and ctx bounds the wait.
 func (d *SageMakerDeployer) SetConfig(ctx context.Context, config string, progress func(string)) (previous string, err error) {
+	progress = progressOrNop(progress)
 	cur, err := d.describeEndpoint(ctx)
 	if err != nil {
 		return "", err

@@ -35,6 +35,7 @@ func exported(t *testing.T) map[string]bool {
 	p.IncidentOpened("churn", "drift", "warning")
 	p.Notification("slack", "trigger", nil)
 	p.NotificationUndelivered("slack", "trigger")
+	p.NotificationDropped("slack", "trigger")
 	p.Retrain("churn", "promoted")
 	mfs, err := reg.Gather()
 	if err != nil {

@@ -69,7 +69,7 @@ type Publisher struct {
 	featOmitted, status, lastEvaluation, lastWindowEnd               *gaugeFamily
 	cadence, incidentsOpen                                           *gaugeFamily
 	evaluations, failures, opened, resolved, retrains, notifications *counterFamily
-	undelivered                                                      *counterFamily
+	undelivered, dropped                                             *counterFamily
 	duration                                                         *prometheus.HistogramVec
 	statsdErrors                                                     prometheus.Counter
 }
@@ -127,7 +127,8 @@ func New(reg prometheus.Registerer, opts Options) *Publisher {
 	p.resolved = c("incidents_resolved_total", "Incidents resolved.", "model", "rule", "severity")
 	p.retrains = c("retrains_total", "Retraining runs by outcome (promoted, rejected, failed, ...).", "model", "outcome")
 	p.notifications = c("notifications_total", "Notifications sent, by integration, kind and result (ok, error).", "integration", "kind", "result")
-	p.undelivered = c("notifications_undelivered_total", "Notifications not delivered after an hour of retries (sent again while the incident is open) or refused for good, by integration and kind.", "integration", "kind")
+	p.undelivered = c("notifications_undelivered_total", "Notifications not delivered after an hour of retries (sent again until notify.max_delivery) or refused for good, by integration and kind.", "integration", "kind")
+	p.dropped = c("notifications_dropped_total", "Notifications given up: refused for good (a 4xx, bad credentials) or still undelivered after notify.max_delivery, by integration and kind.", "integration", "kind")
 	p.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: opts.Namespace, Name: "evaluation_duration_seconds",
 		Help:    "Time to load and analyze one window.",
@@ -334,6 +335,11 @@ func (p *Publisher) Notification(integration, kind string, err error) {
 // NotificationUndelivered counts a notification whose retries ran out.
 func (p *Publisher) NotificationUndelivered(integration, kind string) {
 	p.undelivered.inc(integration, kind)
+}
+
+// NotificationDropped counts a notification given up for good.
+func (p *Publisher) NotificationDropped(integration, kind string) {
+	p.dropped.inc(integration, kind)
 }
 
 // Retrain counts a finished retraining run by outcome (promoted, rejected,

@@ -28,6 +28,7 @@ func exported(t *testing.T) map[string]bool {
 	p := metrics.New(reg, metrics.Options{StatsD: nopStatsD{}})
 	rep := churnReport(t)
 	p.Cadence("churn", 15*time.Minute)
+	p.ScheduleSkipped("churn", 2, 0)
 	p.Evaluation("churn", "v3", "warning", rep, now, time.Second)
 	p.EvaluationFailed("churn", "analyze")
 	p.IncidentOpened("churn", "accuracy-drop", "critical")

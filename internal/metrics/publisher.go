@@ -67,7 +67,7 @@ type Publisher struct {
 	predDriftStatistic, predDrifted                                  *gaugeFamily
 	featStatistic, featPValue, featDrifted, featScore, featMissing   *gaugeFamily
 	featOmitted, status, lastEvaluation, lastWindowEnd               *gaugeFamily
-	cadence, incidentsOpen                                           *gaugeFamily
+	cadence, incidentsOpen, scheduleSkipped                          *gaugeFamily
 	evaluations, failures, opened, resolved, retrains, notifications *counterFamily
 	undelivered, dropped                                             *counterFamily
 	duration                                                         *prometheus.HistogramVec
@@ -120,6 +120,7 @@ func New(reg prometheus.Registerer, opts Options) *Publisher {
 	p.lastEvaluation = g("last_evaluation_timestamp_seconds", "Unix time of the last successful evaluation.", "model")
 	p.lastWindowEnd = g("last_window_end_timestamp_seconds", "End of the newest window evaluated (never moves back during backfills).", "model")
 	p.cadence = g("model_cadence_seconds", "Configured evaluation cadence (schedule.every) in seconds.", "model")
+	p.scheduleSkipped = g("schedule_skipped_windows", "Windows the model's Temporal schedule skipped since it was created, as the server counts them: reason overlap (a run still running; they are not made up) or catchup_window (missed for longer than catchup_window).", "model", "reason")
 	p.incidentsOpen = g("incidents_open", "1 while an incident of a model's rule is open.", "model", "rule", "severity")
 	p.evaluations = c("evaluations_total", "Evaluations published, by status.", "model", "status")
 	p.failures = c("evaluation_failures_total", "Evaluations that failed, by the stage that failed (load, analyze, store, ...).", "model", "stage")
@@ -303,6 +304,13 @@ func (p *Publisher) EvaluationFailed(model, stage string) {
 // vigil_last_evaluation_timestamp_seconds with twice this value.
 func (p *Publisher) Cadence(model string, every time.Duration) {
 	p.cadence.set(every.Seconds(), model)
+}
+
+// ScheduleSkipped records the windows a model's schedule skipped, as the
+// Temporal server counts them (cumulative since the schedule was created).
+func (p *Publisher) ScheduleSkipped(model string, overlap, catchup int) {
+	p.scheduleSkipped.set(float64(overlap), model, "overlap")
+	p.scheduleSkipped.set(float64(catchup), model, "catchup_window")
 }
 
 // IncidentOpened marks the incident of a model's rule open. It is

@@ -255,6 +255,11 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 			}
 		}()
 	}
+	models := make([]string, len(cfg.Models))
+	for i, m := range cfg.Models {
+		models[i] = m.Name
+	}
+	go watchSchedules(ctx, w.Client.ScheduleClient(), models, pub, log)
 	w.ready.Store(true)
 	log.Info("worker ready", "task_queue", cfg.Temporal.TaskQueue, "temporal", cfg.Temporal.Address,
 		"http", "http://"+w.HTTPAddr, "models", len(cfg.Models), "took", time.Since(started).Round(time.Millisecond))

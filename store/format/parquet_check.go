@@ -123,6 +123,11 @@ func checkParquet(r io.ReaderAt, size int64, lim ParquetLimits) error {
 		return fmt.Errorf("%w: schema: %v", errCorrupt, err)
 	}
 	c := pageChecker{r: r, dataEnd: size - 8 - footerLen, lim: lim}
+	defer func() {
+		if c.zstd != nil {
+			c.zstd.Close()
+		}
+	}()
 	for g := range md.RowGroups {
 		rg := &md.RowGroups[g]
 		if len(rg.Columns) != len(leaves) {
@@ -225,6 +230,8 @@ type pageChecker struct {
 	buf     []byte
 	values  int64 // values in the last chunk checked
 	zstd    *zstd.Decoder
+	gzip    *gzip.Reader
+	brotli  *brotli.Reader
 }
 
 // chunk checks one column chunk the way parquet-go reads it (FilePages: a
@@ -410,11 +417,23 @@ func (c *pageChecker) decompressed(off, n, want int64, codec pformat.Compression
 		out, err = c.zstd.DecodeAll(src, make([]byte, 0, want))
 		got = int64(len(out))
 	case pformat.Gzip, pformat.Brotli:
+		// One reader per file, reset per page: a brotli reader allocates
+		// about 800 KiB.
 		var zr io.Reader
 		if codec == pformat.Gzip {
-			zr, err = gzip.NewReader(bytes.NewReader(src))
+			if c.gzip == nil {
+				c.gzip, err = gzip.NewReader(bytes.NewReader(src))
+			} else {
+				err = c.gzip.Reset(bytes.NewReader(src))
+			}
+			zr = c.gzip
 		} else {
-			zr = brotli.NewReader(bytes.NewReader(src))
+			if c.brotli == nil {
+				c.brotli = brotli.NewReader(bytes.NewReader(src))
+			} else {
+				err = c.brotli.Reset(bytes.NewReader(src))
+			}
+			zr = c.brotli
 		}
 		if err == nil {
 			got, err = io.Copy(io.Discard, io.LimitReader(zr, want+1))

@@ -406,15 +406,16 @@ func (c *pageChecker) decompressed(off, n, want int64, codec pformat.Compression
 	case pformat.Zstd:
 		if c.zstd == nil {
 			c.zstd, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
-				zstd.WithDecoderMaxMemory(uint64(c.lim.MaxPageBytes)))
+				zstd.WithDecoderMaxMemory(uint64(c.lim.MaxPageBytes)), zstd.WithDecodeAllCapLimit(true))
 			if err != nil {
 				return err
 			}
 		}
 		// MaxMemory also makes DecodeAll refuse a frame that declares more
-		// than the limit, which parquet-go's decoder would allocate.
+		// than the limit, which parquet-go's decoder would allocate; the cap
+		// limit stops it at want+1 bytes.
 		var out []byte
-		out, err = c.zstd.DecodeAll(src, make([]byte, 0, want))
+		out, err = c.zstd.DecodeAll(src, make([]byte, 0, want+1))
 		got = int64(len(out))
 	case pformat.Gzip, pformat.Brotli:
 		// One reader per file, reset per page: a brotli reader allocates

@@ -2,6 +2,7 @@ package format
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"runtime/metrics"
@@ -9,7 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/snappy"
+	"github.com/klauspost/compress/zstd"
 	"github.com/parquet-go/parquet-go"
+	pformat "github.com/parquet-go/parquet-go/format"
+	"github.com/pierrec/lz4/v4"
 )
 
 // parquetFile is a file whose last 8 bytes are footerLen and "PAR1", with
@@ -84,4 +89,51 @@ func allocatedBy(f func()) uint64 {
 	f()
 	metrics.Read(s)
 	return s[0].Value.Uint64() - before
+}
+
+// TestParquetPageDecompressesToWhatItDeclares: a page that decompresses to
+// more than its header declares is refused after holding at most the
+// declared size (parquet-go would grow its buffer to whatever comes out; for
+// corrupt LZ4, forever).
+func TestParquetPageDecompressesToWhatItDeclares(t *testing.T) {
+	zeros := make([]byte, 8<<20)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(zeros)
+	zw.Close()
+	zstdEnc, _ := zstd.NewWriter(nil)
+	zs := zstdEnc.EncodeAll(zeros, nil)
+	lz := make([]byte, lz4.CompressBlockBound(len(zeros)))
+	n, _ := lz4.CompressBlock(zeros, lz, nil)
+	lz = lz[:n]
+	sn := snappy.Encode(nil, zeros)
+	for _, tc := range []struct {
+		codec pformat.CompressionCodec
+		data  []byte
+		want  int64
+		err   string
+	}{
+		{pformat.Gzip, gz.Bytes(), 1 << 20, "decompresses to more than the page's 1048576 bytes"},
+		{pformat.Gzip, gz.Bytes(), 8 << 20, ""},
+		{pformat.Zstd, zs, 1 << 20, "ZSTD"},
+		{pformat.Zstd, zs, 8 << 20, ""},
+		{pformat.Lz4Raw, lz, 1 << 20, "LZ4_RAW"},
+		{pformat.Lz4Raw, lz[:len(lz)/2], 8 << 20, "LZ4_RAW"},
+		{pformat.Lz4Raw, lz, 8 << 20, ""},
+		{pformat.Snappy, sn, 1 << 20, "snappy data of 8388608 bytes in a page of 1048576"},
+		{pformat.Snappy, sn, 8 << 20, ""},
+	} {
+		c := pageChecker{r: bytes.NewReader(tc.data), lim: DefaultParquetLimits}
+		var err error
+		allocated := allocatedBy(func() { err = c.decompressed(0, int64(len(tc.data)), tc.want, tc.codec) })
+		switch {
+		case tc.err == "" && err != nil:
+			t.Errorf("%s into %d: %v", tc.codec, tc.want, err)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%s into %d: err = %v, want one saying %q", tc.codec, tc.want, err, tc.err)
+		}
+		if bound := uint64(tc.want) + uint64(len(tc.data)) + 4<<20; allocated > bound {
+			t.Errorf("%s into %d: allocated %d bytes, want at most %d", tc.codec, tc.want, allocated, bound)
+		}
+	}
 }

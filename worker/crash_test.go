@@ -108,12 +108,26 @@ func TestWorkerSurvivesKill9(t *testing.T) {
 	trainerLog := filepath.Join(dir, "trainer-starts.log")
 	trainer := filepath.Join(dir, "train.sh")
 	if err := os.WriteFile(trainer, []byte(`#!/bin/sh
-echo "$VIGIL_MODEL $VIGIL_RUN_ID $$" >> "$CRASH_TRAINER_LOG"
+# Logs "start" and "end" lines per process. Orphaned by a killed worker (its
+# parent changes), it goes on like a long training job that never notices,
+# until it is stopped or a minute has passed.
+me="$VIGIL_MODEL $VIGIL_RUN_ID $$"
+echo "start $me" >> "$CRASH_TRAINER_LOG"
+trap 'echo "end $me stopped" >> "$CRASH_TRAINER_LOG"; exit 143' TERM
+trap '' PIPE
+parent=$PPID
 echo "training $VIGIL_MODEL on $VIGIL_TRAIN_DATA"
-sleep 3
+for i in 1 2 3; do sleep 1; done
+i=0
+while [ "$(cut -d' ' -f4 /proc/$$/stat)" != "$parent" ]; do
+  i=$((i+1))
+  if [ $i -gt 60 ]; then echo "end $me orphan-gave-up" >> "$CRASH_TRAINER_LOG"; exit 1; fi
+  sleep 1
+done
 echo '{"weights": [1]}' > "$VIGIL_OUTPUT_DIR/model.json"
 echo '{"accuracy": 0.9}' > "$VIGIL_OUTPUT_DIR/metrics.json"
 echo "trained $VIGIL_MODEL"
+echo "end $me done" >> "$CRASH_TRAINER_LOG"
 `), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -168,8 +182,9 @@ models:
 	wc := &workflows.Client{C: c, TaskQueue: "vigil"}
 
 	survived := 0
-	lostPD := map[string]int{}    // dedup key → triggers in flight at a kill
-	hitSlack := map[string]bool{} // model → its head message was in flight at a kill
+	orphans := map[string]string{} // trainer pid left running by a kill → its model
+	lostPD := map[string]int{}     // dedup key → triggers in flight at a kill
+	hitSlack := map[string]bool{}  // model → its head message was in flight at a kill
 	// model → kills while its retrain ran: each may cost a trainer start
 	// (a kill planned for another model's phase lands there too).
 	retrainKills := map[string]int{}
@@ -192,6 +207,11 @@ models:
 			}
 			wp.kill()
 			survived++
+			// After kill -9 nothing of the worker runs on: what is still in
+			// progress now was in progress at the kill.
+			if err := landed(ctx, c, slack, pd, trainerLog, model, phase, orphans); err != nil {
+				t.Errorf("kill %d, aimed at %s of %s (%s), missed: %v", survived, phase, model, what, err)
+			}
 			// A request in flight at the kill loses its answer and is sent again.
 			for _, k := range pd.inFlightKeys() {
 				lostPD[k]++
@@ -236,15 +256,28 @@ models:
 	var res workflows.RetrainResult
 	dupSlack, dupPD, resent, extraTrainer := 0, 0, 0, 0
 	starts := trainerStarts(t, trainerLog)
+	stopped := checkTrainerLives(t, trainerLog, orphans)
+	// Counted by model, across every incident: a second incident for the
+	// same breach would post a second head message under its own ID.
+	headsByModel := map[string]int{}
+	for _, c := range slack.served() {
+		if c.Method == "chat.postMessage" && c.ThreadTS == "" {
+			headsByModel[c.Metadata.EventPayload["model"]]++
+		}
+	}
+	if total := slack.heads(""); total != len(models) {
+		t.Errorf("%d Slack head messages across all incidents, want %d (one per model)", total, len(models))
+	}
 	for _, model := range models {
 		st, err := wc.Incidents(ctx, model)
 		if err != nil {
 			t.Fatal(err)
 		}
 		inc := st.Rules["low-traffic"].Open
-		heads := slack.heads(inc.ID)
-		if heads != 1 {
-			t.Errorf("%s: %d Slack head messages for incident %s, want 1", model, heads, inc.ID)
+		heads := headsByModel[model]
+		if heads != 1 || slack.heads(inc.ID) != 1 {
+			t.Errorf("%s: %d Slack head messages across its incidents, %d for open incident %s, want 1",
+				model, heads, slack.heads(inc.ID), inc.ID)
 			dupSlack += max(heads-1, 0)
 		}
 		if want := crashChannel + ":" + slack.headTS(inc.ID); inc.Refs["slack"] != want {
@@ -311,8 +344,8 @@ models:
 	}
 	took := time.Since(began).Round(time.Second)
 	summary := fmt.Sprintf("crash test: %d kills survived over %d incidents; duplicates: %d Slack head messages, %d PagerDuty pages "+
-		"(%d triggers re-sent after a lost answer, same dedup key), %d extra trainer starts; took %s",
-		survived, len(models), dupSlack, dupPD, resent, extraTrainer, took)
+		"(%d triggers re-sent after a lost answer, same dedup key), %d extra trainer starts, %d orphaned trainers stopped before the retry; took %s",
+		survived, len(models), dupSlack, dupPD, resent, extraTrainer, stopped, took)
 	t.Log(summary)
 	fmt.Fprintln(os.Stderr, summary)
 }
@@ -362,6 +395,9 @@ func waitPhase(t *testing.T, ctx context.Context, c client.Client, slack *fakeSl
 			// Prefer a kill while one of its activities runs; settle for a
 			// workflow task after 300ms, before the evaluation can finish.
 			d, err := c.DescribeWorkflowExecution(ctx, workflows.MonitorWorkflowID(model), "")
+			if err == nil && d.WorkflowExecutionInfo.Status != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+				t.Fatalf("%s: the evaluation finished (%s) before the kill aimed at it", model, d.WorkflowExecutionInfo.Status)
+			}
 			if err == nil && (len(d.PendingActivities) > 0 || time.Since(began) > 300*time.Millisecond) {
 				var acts []string
 				for _, a := range d.PendingActivities {
@@ -398,17 +434,128 @@ func waitPhase(t *testing.T, ctx context.Context, c client.Client, slack *fakeSl
 	return ""
 }
 
-// trainerStarts maps a model to the run ids its trainer was started for.
-func trainerStarts(t *testing.T, path string) map[string][]string {
+// landed checks, right after a kill, that the phase the kill aimed at was
+// still in progress. A kill during training records the trainer it left
+// running in orphans.
+func landed(ctx context.Context, c client.Client, slack *fakeSlack, pd *fakePagerDuty, trainerLog, model, phase string, orphans map[string]string) error {
+	switch phase {
+	case phaseEvaluation:
+		d, err := c.DescribeWorkflowExecution(ctx, workflows.MonitorWorkflowID(model), "")
+		if err != nil {
+			return err
+		}
+		if st := d.WorkflowExecutionInfo.Status; st != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			return fmt.Errorf("the evaluation had finished: monitor %s", st)
+		}
+	case phaseSlack:
+		if !slack.inFlight(model) {
+			return fmt.Errorf("the head message had been answered")
+		}
+	case phasePagerDuty:
+		if !pd.inFlight("vigil/" + model + "/low-traffic") {
+			return fmt.Errorf("the trigger had been answered")
+		}
+	case phaseTraining:
+		lives, err := readTrainerLog(trainerLog)
+		if err != nil {
+			return err
+		}
+		running := 0
+		for _, l := range lives {
+			if l.model == model && l.end == "" {
+				orphans[l.pid] = model
+				running++
+			}
+		}
+		if running == 0 {
+			return fmt.Errorf("no trainer of %s was running", model)
+		}
+	}
+	return nil
+}
+
+// trainerLife is one trainer process, from the trainer's log.
+type trainerLife struct {
+	model, run, pid string
+	end             string // "", done, stopped, orphan-gave-up
+}
+
+// readTrainerLog returns the trainers in the order they started; also reads
+// the "model run pid" start lines of worker_test's trainer.
+func readTrainerLog(path string) ([]*trainerLife, error) {
 	b, err := os.ReadFile(path)
 	if err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
+	var lives []*trainerLife
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		switch f := strings.Fields(line); {
+		case len(f) == 3:
+			lives = append(lives, &trainerLife{model: f[0], run: f[1], pid: f[2]})
+		case len(f) == 4 && f[0] == "start":
+			lives = append(lives, &trainerLife{model: f[1], run: f[2], pid: f[3]})
+		case len(f) == 5 && f[0] == "end":
+			for _, l := range lives {
+				if l.pid == f[3] && l.model == f[1] && l.end == "" {
+					l.end = f[4]
+				}
+			}
+		}
+	}
+	return lives, nil
+}
+
+// checkTrainerLives checks that no trainer started while another of the
+// same model still ran, and that every trainer a kill left running was
+// stopped (by the retry, before it started its own). It returns how many
+// were.
+func checkTrainerLives(t *testing.T, path string, orphans map[string]string) (stopped int) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	running := map[string][]string{} // model → pids started, not ended
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 4 && f[0] == "start":
+			if r := running[f[1]]; len(r) > 0 {
+				t.Errorf("%s: trainer pid %s started while pid %v of an earlier attempt still ran", f[1], f[3], r)
+			}
+			running[f[1]] = append(running[f[1]], f[3])
+		case len(f) == 5 && f[0] == "end":
+			running[f[1]] = slices.DeleteFunc(running[f[1]], func(p string) bool { return p == f[3] })
+		}
+	}
+	lives, err := readTrainerLog(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for pid, model := range orphans {
+		for _, l := range lives {
+			if l.pid != pid || l.model != model {
+				continue
+			}
+			if l.end != "stopped" {
+				t.Errorf("%s: trainer pid %s, left running by a kill, ended %q, want stopped by the retry", model, pid, l.end)
+			} else {
+				stopped++
+			}
+		}
+	}
+	return stopped
+}
+
+// trainerStarts maps a model to the run ids its trainer was started for.
+func trainerStarts(t *testing.T, path string) map[string][]string {
+	lives, err := readTrainerLog(path)
+	if err != nil {
 		t.Fatal(err)
 	}
 	out := map[string][]string{}
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		if f := strings.Fields(line); len(f) == 3 {
-			out[f[0]] = append(out[f[0]], f[1])
-		}
+	for _, l := range lives {
+		out[l.model] = append(out[l.model], l.run)
 	}
 	return out
 }

@@ -25,10 +25,24 @@ import (
 // Cells are rendered as text: integers and floats in Go's shortest form,
 // booleans as true/false, TIMESTAMP columns in RFC 3339 (UTC), DATE as
 // yyyy-mm-dd, nulls as "". Of a repeated column only the first value is kept.
+//
+// What the file declares (footer length, page sizes and counts, decompressed
+// sizes) is checked against the file itself and DefaultParquetLimits before
+// parquet-go reads it, so a hostile or corrupt file is an error, never an
+// allocation of what it claims.
 func OpenParquet(r io.Reader) (analysis.Rows, error) {
+	return OpenParquetLimits(r, DefaultParquetLimits)
+}
+
+// OpenParquetLimits is OpenParquet with other limits.
+func OpenParquetLimits(r io.Reader, lim ParquetLimits) (analysis.Rows, error) {
 	ra, size, cleanup, err := readerAt(r)
 	if err != nil {
 		return nil, err
+	}
+	if err := checkParquet(ra, size, lim); err != nil {
+		cleanup()
+		return nil, fmt.Errorf("parquet: %w", err)
 	}
 	f, err := openParquetFile(ra, size)
 	if err != nil {
@@ -82,7 +96,9 @@ func openParquetFile(ra io.ReaderAt, size int64) (f *parquet.File, err error) {
 			f, err = nil, fmt.Errorf("corrupt file: %v", r)
 		}
 	}()
-	return parquet.OpenFile(ra, size)
+	// The page index and bloom filters are not used to read rows; skipping
+	// them also skips the sizes they declare.
+	return parquet.OpenFile(ra, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 }
 
 func (p *parquetRows) Next() (ok bool) {

@@ -36,6 +36,9 @@ func Analyze(reference, current Rows, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkColumns(schema, current.Columns(), opts); err != nil {
+		return nil, err
+	}
 	ref := &prefixRows{Rows: reference, buf: sample, i: -1}
 	var refP, curP *Profile
 	var refErr, curErr error
@@ -103,6 +106,9 @@ func CompareProfiles(ref, cur *Profile, opts Options) (*Report, error) {
 	opts = opts.withDefaults()
 	if len(ref.Columns) != len(cur.Columns) {
 		return nil, fmt.Errorf("%w: %d and %d columns", ErrSchemaMismatch, len(ref.Columns), len(cur.Columns))
+	}
+	if err := checkClasses(SideCurrent, cur, opts); err != nil {
+		return nil, err
 	}
 	rep := &Report{
 		Rows:     RowCounts{Reference: ref.Rows, Current: cur.Rows, Invalid: cur.Invalid, ReferenceInvalid: ref.Invalid},

@@ -36,9 +36,6 @@ func Analyze(reference, current Rows, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkColumns(schema, current.Columns(), opts); err != nil {
-		return nil, err
-	}
 	ref := &prefixRows{Rows: reference, buf: sample, i: -1}
 	var refP, curP *Profile
 	var refErr, curErr error
@@ -55,6 +52,12 @@ func Analyze(reference, current Rows, opts Options) (*Report, error) {
 	}
 	if curErr != nil {
 		return nil, fmt.Errorf("analysis: reading current window: %w", curErr)
+	}
+	if curP.Rows > 0 {
+		// Checked on rows, not on a header: an empty window is no data.
+		if err := checkColumns(schema, current.Columns(), opts); err != nil {
+			return nil, err
+		}
 	}
 	return CompareProfiles(refP, curP, opts)
 }

@@ -44,12 +44,9 @@ const DefaultMaxClasses = 1000
 
 // checkColumns fails when the current stream cannot be compared with the
 // reference: it shares no feature column with it, or lacks a feature the
-// options name. It is skipped for a current stream without columns (an
-// empty window: no data, not bad data).
+// options name. Analyze runs it only when the current stream had rows (an
+// empty window is no data, not bad data).
 func checkColumns(schema *Schema, current []string, opts Options) error {
-	if len(current) == 0 {
-		return nil
-	}
 	for _, f := range opts.Features {
 		if !slices.Contains(current, f) {
 			return &InputError{Side: SideCurrent, Column: f,

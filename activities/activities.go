@@ -307,6 +307,7 @@ func AnalysisOptions(m *config.Model) analysis.Options {
 		Latency: m.Columns.Latency, Time: m.Columns.Time, EventID: m.Columns.EventID,
 		Features: m.Features, Categorical: m.Categorical,
 		DriftMethod: m.Drift.Method, DriftThreshold: m.Drift.Threshold, DatasetDriftShare: m.Drift.DatasetShare,
+		Threshold: m.Columns.Threshold,
 	}
 }
 

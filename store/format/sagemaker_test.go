@@ -79,7 +79,7 @@ func TestSageMaker(t *testing.T) {
 			opts:    SageMakerOptions{Target: "churned"},
 			cols:    "event_id|churned",
 			rows:    []string{"req-1|1", "a2|0", "b1|1"}, // req-1: a1's inferenceId, the merge key
-			invalid: 1, // no event id
+			invalid: 1,                                   // no event id
 		},
 	}
 	for _, tt := range tests {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -120,6 +121,30 @@ models:
 
 	temporal("workflow", "start", "--task-queue", "vigil", "--type", "RetrainWorkflow",
 		"--workflow-id", "retrain-churn", "--input", `{"Model":"churn","Reason":"manual"}`)
+
+	// What a second start of a running retrain does. This retrain stays
+	// running: no worker polls its task queue.
+	held := []string{"workflow", "start", "--task-queue", "vigil-held", "--type", "RetrainWorkflow",
+		"--workflow-id", "retrain-held", "--input", `{"Model":"held","Reason":"manual"}`}
+	firstRun := runID(t, temporal(append(held, "--output", "json")...))
+	for _, tc := range []struct {
+		name  string
+		flags []string
+	}{
+		// The Go SDK under the CLI answers "already started" with the
+		// running execution, whatever the conflict policy: exit 0, the
+		// running run's ID, nothing new starts.
+		{"default", nil},
+		{"--id-conflict-policy Fail", []string{"--id-conflict-policy", "Fail"}},
+	} {
+		out, err := exec.Command(cli, append(append(held, tc.flags...), "--output", "json", "--address", addr)...).CombinedOutput()
+		if err != nil || runID(t, string(out)) != firstRun {
+			t.Errorf("second start, %s: %v, want exit 0 with the running execution %s\n%s", tc.name, err, firstRun, out)
+		}
+	}
+	if runs := countRuns(t, w, "retrain-held"); runs != 1 {
+		t.Errorf("%d runs of retrain-held after two more starts, want 1", runs)
+	}
 	waitFor(t, 60*time.Second, "the retrain to close", func() (bool, error) {
 		d, err := w.Client.DescribeWorkflowExecution(ctx, "retrain-churn", "")
 		return err == nil && d.WorkflowExecutionInfo.Status != enums.WORKFLOW_EXECUTION_STATUS_RUNNING, err
@@ -140,6 +165,33 @@ models:
 		record(t, w, dst, "incident-ack.json", "vigil-incident-churn")
 		record(t, w, dst, "retrain-train-fails.json", "retrain-churn")
 	}
+}
+
+// runID reads the run ID from `temporal workflow start --output json`.
+func runID(t *testing.T, out string) string {
+	t.Helper()
+	var v struct {
+		RunID string `json:"runId"`
+	}
+	if i := strings.Index(out, "{"); i < 0 || json.Unmarshal([]byte(out[i:]), &v) != nil || v.RunID == "" {
+		t.Errorf("no run ID in %q", out)
+	}
+	return v.RunID
+}
+
+// countRuns counts the runs of a workflow ID, closed or not.
+func countRuns(t *testing.T, w *running, id string) int {
+	t.Helper()
+	var n int
+	waitFor(t, 10*time.Second, "visibility to list "+id, func() (bool, error) {
+		list, err := w.Client.ListWorkflow(context.Background(), listRequest(`WorkflowId = "`+id+`"`))
+		if err != nil {
+			return false, err
+		}
+		n = len(list.Executions)
+		return n > 0, nil
+	})
+	return n
 }
 
 // record writes a workflow's history as `temporal workflow show --output

@@ -39,6 +39,12 @@ const (
 // unreadable objects (workflows.StatusIncomplete).
 const StatusIncomplete = "incomplete"
 
+// StatusInvalid is the evaluation status of a window whose data cannot be
+// analysed as configured: no column shared with the reference, a continuous
+// target under a classification task, no feature with a value
+// (workflows.StatusInvalid).
+const StatusInvalid = "invalid"
+
 // IncompleteAttempts is the attempt of Analyze from which a window that is
 // still incomplete is reported as such, on the rows that could be read,
 // instead of failing for another read: attempts before it heal transient
@@ -140,6 +146,12 @@ func (a *Activities) Analyze(ctx context.Context, in AnalyzeInput) (*AnalyzeResu
 	}
 	started := time.Now()
 	rep, info, err := a.analyzeWindow(ctx, m, in.WindowStart, in.WindowEnd)
+	if reason, ok := invalidData(err); ok {
+		// Bad data does not heal by retrying, and failing the workflow would
+		// hide it among infrastructure failures: the window gets a status of
+		// its own, which alerts as a data problem.
+		return a.invalidWindow(ctx, m, in, info, reason, started)
+	}
 	if err == nil && info.Incomplete && activity.IsActivity(ctx) && activity.GetInfo(ctx).Attempt < IncompleteAttempts {
 		err = temporal.NewApplicationError(fmt.Sprintf("window of %s incomplete, reading it again: %s",
 			m.Name, strings.Join(info.Errors, "; ")), ErrIncomplete)
@@ -207,6 +219,11 @@ func (a *Activities) analyzeWindow(ctx context.Context, m *config.Model, from, t
 	// Unreadable objects are in info (Incomplete, Errors); the analysis runs
 	// on the rest, and the caller decides what a partial window is worth.
 	rep, err := analysis.Analyze(ref, readableRows{cur}, opts)
+	if err == nil {
+		// A window with rows but no verdict is bad data; one without rows
+		// is no data (status no-data).
+		err = analysis.CheckVerdict(rep)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()
@@ -216,9 +233,48 @@ func (a *Activities) analyzeWindow(ctx context.Context, m *config.Model, from, t
 		if ioErr := errors.Join(ref.Err(), cur.Err()); ioErr != nil {
 			return nil, nil, storeErr(fmt.Errorf("read data of %s: %w", m.Name, ioErr))
 		}
-		return nil, nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("analyze %s: %v", m.Name, err), ErrBadData, err)
+		return nil, info, temporal.NewNonRetryableApplicationError(fmt.Sprintf("analyze %s: %v", m.Name, sideError(err, m, from, to)), ErrBadData, err)
 	}
 	return rep, info, nil
+}
+
+// invalidData tells data that cannot be analysed as configured (an
+// ErrBadData application error) from every other failure.
+func invalidData(err error) (string, bool) {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.Type() == ErrBadData {
+		return appErr.Message(), true
+	}
+	return "", false
+}
+
+// invalidWindow stores the report of a window that cannot be analysed (its
+// reason, no numbers) and returns it with status invalid.
+func (a *Activities) invalidWindow(ctx context.Context, m *config.Model, in AnalyzeInput, info *store.WindowInfo, reason string, started time.Time) (*AnalyzeResult, error) {
+	var objects int
+	var rows int64
+	if info != nil {
+		objects, rows = info.Objects, info.Rows
+	}
+	body, err := json.MarshalIndent(struct {
+		Model       string    `json:"model"`
+		WindowStart time.Time `json:"window_start"`
+		WindowEnd   time.Time `json:"window_end"`
+		Status      string    `json:"status"`
+		Reason      string    `json:"invalid"`
+		Objects     int       `json:"objects"`
+	}{m.Name, in.WindowStart, in.WindowEnd, StatusInvalid, reason, objects}, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode report: %w", err)
+	}
+	uri, err := a.Store.WriteReport(ctx, m.Name, in.WindowStart, body)
+	if err != nil {
+		return nil, storeErr(fmt.Errorf("write report of %s: %w", m.Name, err))
+	}
+	a.log(ctx).Warn("window invalid: its data cannot be analysed as configured", "model", m.Name,
+		"window_start", in.WindowStart, "window_end", in.WindowEnd, "reason", reason, "report", uri)
+	return &AnalyzeResult{ReportURI: uri, Rows: rows, InvalidReason: reason, Metrics: map[string]float64{},
+		Took: time.Since(started)}, nil
 }
 
 // readableRows ends the stream of a window without an error when the only
@@ -232,6 +288,19 @@ func (r readableRows) Err() error {
 	return nil
 }
 
+// sideError names the data of the side an analysis error is about: the
+// reference's URI, or the source and window of the current side.
+func sideError(err error, m *config.Model, from, to time.Time) error {
+	var ie *analysis.InputError
+	if !errors.As(err, &ie) {
+		return err
+	}
+	if ie.Side == analysis.SideReference {
+		return fmt.Errorf("reference %s: %w", m.Reference.URI, err)
+	}
+	return fmt.Errorf("window %s [%s, %s): %w", m.Source.URI, from.Format(time.RFC3339), to.Format(time.RFC3339), err)
+}
+
 // AnalysisOptions maps a model's config to the analysis engine's options.
 func AnalysisOptions(m *config.Model) analysis.Options {
 	return analysis.Options{
@@ -239,6 +308,7 @@ func AnalysisOptions(m *config.Model) analysis.Options {
 		Latency: m.Columns.Latency, Time: m.Columns.Time, EventID: m.Columns.EventID,
 		Features: m.Features, Categorical: m.Categorical,
 		DriftMethod: m.Drift.Method, DriftThreshold: m.Drift.Threshold, DatasetDriftShare: m.Drift.DatasetShare,
+		Threshold: m.Columns.Threshold,
 	}
 }
 
@@ -298,7 +368,7 @@ func (a *Activities) PublishMetrics(ctx context.Context, in PublishMetricsInput)
 	if a.Metrics == nil {
 		return nil
 	}
-	if in.Status == StatusIncomplete {
+	if in.Status == StatusIncomplete || in.Status == StatusInvalid {
 		// Partial numbers would move dashboards and Prometheus alerts as if
 		// they were the window's: publish the status alone.
 		a.Metrics.Evaluation(in.Model, in.Version, in.Status, nil, in.WindowEnd, in.Took)

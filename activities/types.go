@@ -58,6 +58,9 @@ type AnalyzeResult struct {
 	Invalid   int64
 	// Incomplete is set when some objects of the window could not be read.
 	Incomplete bool
+	// InvalidReason, when set, says why the window's data cannot be analysed
+	// as configured (status invalid); the result has no metrics.
+	InvalidReason string `json:",omitempty"`
 	// Metrics holds the requested metrics the report has (absent: no value,
 	// e.g. accuracy before any label arrived).
 	Metrics    map[string]float64

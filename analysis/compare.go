@@ -53,6 +53,12 @@ func Analyze(reference, current Rows, opts Options) (*Report, error) {
 	if curErr != nil {
 		return nil, fmt.Errorf("analysis: reading current window: %w", curErr)
 	}
+	if curP.Rows > 0 {
+		// Checked on rows, not on a header: an empty window is no data.
+		if err := checkColumns(schema, current.Columns(), opts); err != nil {
+			return nil, err
+		}
+	}
 	return CompareProfiles(refP, curP, opts)
 }
 
@@ -103,6 +109,9 @@ func CompareProfiles(ref, cur *Profile, opts Options) (*Report, error) {
 	opts = opts.withDefaults()
 	if len(ref.Columns) != len(cur.Columns) {
 		return nil, fmt.Errorf("%w: %d and %d columns", ErrSchemaMismatch, len(ref.Columns), len(cur.Columns))
+	}
+	if err := checkClasses(SideCurrent, cur, opts); err != nil {
+		return nil, err
 	}
 	rep := &Report{
 		Rows:     RowCounts{Reference: ref.Rows, Current: cur.Rows, Invalid: cur.Invalid, ReferenceInvalid: ref.Invalid},

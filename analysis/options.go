@@ -35,6 +35,14 @@ type Options struct {
 	// DatasetDriftShare is the share of drifted features at which the dataset
 	// counts as drifted (0 = 0.5).
 	DatasetDriftShare float64
+	// Threshold is the score at or above which a binary model without a
+	// prediction column (or a row without a prediction) predicts the positive
+	// class (0 = 0.5).
+	Threshold float64
+	// MaxClasses bounds the distinct labels (true and predicted together) of
+	// a binary or multiclass task; more fail the analysis with an InputError
+	// that suggests regression (0 = DefaultMaxClasses).
+	MaxClasses int
 	// PositiveLabel is the positive class of a binary task ("" = "1").
 	// Labels are compared after normalisation: numbers by value ("1.0" = "1").
 	PositiveLabel string
@@ -71,6 +79,12 @@ func (o Options) withDefaults() Options {
 		o.PositiveLabel = "1"
 	}
 	o.PositiveLabel = normLabel(o.PositiveLabel)
+	if o.Threshold == 0 {
+		o.Threshold = 0.5
+	}
+	if o.MaxClasses == 0 {
+		o.MaxClasses = DefaultMaxClasses
+	}
 	if o.Bins == 0 {
 		o.Bins = 10
 	}
@@ -107,6 +121,9 @@ func (o Options) Validate() error {
 	}
 	if o.Task != "" && o.Prediction == "" && !(o.Task == TaskBinary && o.Score != "") {
 		return fmt.Errorf("analysis: task %q needs a prediction column", o.Task)
+	}
+	if o.Threshold < 0 || o.Threshold > 1 {
+		return fmt.Errorf("analysis: score threshold must be in (0,1], got %v", o.Threshold)
 	}
 	if o.Bins < 0 || o.Bins == 1 {
 		return fmt.Errorf("analysis: bins must be at least 2, got %d", o.Bins)

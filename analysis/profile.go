@@ -27,6 +27,11 @@ const (
 	RoleIgnored    = "ignored"
 )
 
+// InferenceIDColumn is the column of SageMaker's caller-supplied inference
+// id (store/format's reader adds it); it is not a feature unless
+// Options.Features names it.
+const InferenceIDColumn = "inference_id"
+
 // SchemaSampleRows is how many leading reference rows InferSchema looks at.
 const SchemaSampleRows = 1000
 
@@ -63,12 +68,12 @@ func InferSchema(columns []string, sample [][]string, opts Options) (*Schema, er
 	// read as missing where a stream lacks them.
 	for _, c := range []struct{ flag, name string }{{"target", opts.Target}, {"prediction", opts.Prediction}} {
 		if c.name != "" && !has(c.name) {
-			return nil, fmt.Errorf("analysis: %s column %q is not in the data (columns: %s)", c.flag, c.name, strings.Join(columns, ","))
+			return nil, &InputError{Side: SideReference, Column: c.name, Msg: fmt.Sprintf("%s column is not in the data (columns: %s)", c.flag, strings.Join(columns, ","))}
 		}
 	}
 	for _, f := range opts.Features {
 		if !has(f) {
-			return nil, fmt.Errorf("analysis: feature %q is not in the data (columns: %s)", f, strings.Join(columns, ","))
+			return nil, &InputError{Side: SideReference, Column: f, Msg: fmt.Sprintf("feature is not in the data (columns: %s)", strings.Join(columns, ","))}
 		}
 	}
 	timeCol, idCol := opts.Time, opts.EventID
@@ -94,6 +99,13 @@ func InferSchema(columns []string, sample [][]string, opts Options) (*Schema, er
 			c.Role = RoleTime
 		case idCol:
 			c.Role = RoleEventID
+		case InferenceIDColumn:
+			// The SageMaker reader's caller-supplied id: an identifier, never
+			// a feature (it would drift in every window), unless named.
+			c.Role = RoleIgnored
+			if slices.Contains(opts.Features, name) {
+				c.Role = RoleFeature
+			}
 		default:
 			if len(opts.Features) > 0 && !slices.Contains(opts.Features, name) {
 				c.Role = RoleIgnored
@@ -395,8 +407,12 @@ type PerfProfile struct {
 	Labeled int64  `json:"labeled"`
 	// PredictionMissing counts labeled rows without a usable prediction.
 	PredictionMissing int64 `json:"prediction_missing"`
-	// Classification: Confusion[true][predicted] counts.
-	Confusion map[string]map[string]int64 `json:"confusion,omitempty"`
+	// Classification: Confusion[true][predicted] counts, over at most
+	// Options.MaxClasses distinct labels; ClassOverflow counts the labeled
+	// rows left out because they would have added one more.
+	Confusion     map[string]map[string]int64 `json:"confusion,omitempty"`
+	ClassOverflow int64                       `json:"class_overflow,omitempty"`
+	labels        map[string]struct{}         // distinct labels in Confusion (rebuilt when nil)
 	// Binary: scores of positive and negative rows, and the sum of the
 	// per-row log loss terms.
 	PosScores      *Sample `json:"pos_scores,omitempty"`
@@ -414,6 +430,8 @@ type PerfProfile struct {
 
 func (p *PerfProfile) merge(o *PerfProfile) {
 	p.Labeled += o.Labeled
+	p.ClassOverflow += o.ClassOverflow
+	p.labels = nil
 	p.PredictionMissing += o.PredictionMissing
 	for t, row := range o.Confusion {
 		if p.Confusion == nil {
@@ -747,7 +765,7 @@ func (pr *Profiler) addPerf(row []string) {
 			pl = normLabel(predCell)
 		case scoreOK:
 			pl = "0"
-			if score >= 0.5 {
+			if score >= pr.opts.Threshold {
 				pl = pr.opts.PositiveLabel
 			}
 		default:
@@ -756,6 +774,9 @@ func (pr *Profiler) addPerf(row []string) {
 		}
 		if perf.Confusion == nil {
 			perf.Confusion = map[string]map[string]int64{}
+		}
+		if !perf.admit(tl, pl, pr.opts.MaxClasses) {
+			return
 		}
 		// Keys are cloned once: cells point into the reader's buffers.
 		r := perf.Confusion[tl]
@@ -783,6 +804,45 @@ func (pr *Profiler) addPerf(row []string) {
 			}
 		}
 	}
+}
+
+// admit reports whether a row of true label t and predicted label q fits
+// in the confusion matrix without exceeding maxClasses distinct labels, and
+// counts it in ClassOverflow when it does not: a continuous target read as
+// classes must not grow a matrix as wide as the data.
+func (p *PerfProfile) admit(t, q string, maxClasses int) bool {
+	if p.labels == nil {
+		p.labels = map[string]struct{}{}
+		for tl, row := range p.Confusion {
+			p.labels[tl] = struct{}{}
+			for ql := range row {
+				p.labels[ql] = struct{}{}
+			}
+		}
+	}
+	_, okT := p.labels[t]
+	_, okQ := p.labels[q]
+	if okT && okQ {
+		return true
+	}
+	n := len(p.labels)
+	if !okT {
+		n++
+	}
+	if !okQ && q != t {
+		n++
+	}
+	if n > maxClasses {
+		p.ClassOverflow++
+		return false
+	}
+	if !okT {
+		p.labels[strings.Clone(t)] = struct{}{}
+	}
+	if !okQ {
+		p.labels[strings.Clone(q)] = struct{}{}
+	}
+	return true
 }
 
 // parseTime reads RFC 3339 timestamps, "2006-01-02 15:04:05" and Unix epoch

@@ -9,6 +9,8 @@ package config
 import (
 	"fmt"
 	"os"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 )
@@ -149,6 +151,10 @@ type Columns struct {
 	Latency    string `yaml:"latency"`
 	Time       string `yaml:"time"`
 	EventID    string `yaml:"event_id"`
+	// Threshold (binary) is the score at or above which a record without a
+	// prediction is predicted positive (0: 0.5), so a model that returns
+	// only a probability needs no prediction column.
+	Threshold float64 `yaml:"threshold"`
 }
 
 // Source is where records are read from.
@@ -240,17 +246,45 @@ func Parse(name string, src []byte, opts Options) (*Config, error) {
 	d := &decoder{file: name, lines: map[string]int{}}
 	var c Config
 	d.decodeYAML(src, &c)
-	if len(d.errs) > 0 {
-		return nil, d.errs
+	decodeErrs := d.errs
+	for _, e := range decodeErrs {
+		if e.Path == "" { // not YAML, or not one document: nothing to validate
+			return nil, d.errs
+		}
 	}
 	c.File = name
 	c.applyEnv(opts.Getenv)
 	c.applyDefaults()
+	// Validate even when some fields did not decode (an unknown field, a
+	// wrong type): one typo must not hide every other problem. A field that
+	// did not decode is left zero, so validation's complaints about it (or
+	// about its parent) repeat the decoding error and are dropped.
+	d.errs = nil
 	c.validate(d, opts)
-	if len(d.errs) > 0 {
-		return nil, d.errs
+	all := slices.Clone(decodeErrs)
+	for _, v := range d.errs {
+		if !slices.ContainsFunc(decodeErrs, func(e Error) bool { return samePlace(e.Path, v.Path) }) {
+			all = append(all, v)
+		}
+	}
+	if len(all) > 0 {
+		// In file order; problems without a line (absent fields) last.
+		sort.SliceStable(all, func(i, j int) bool {
+			li, lj := all[i].Line, all[j].Line
+			return li != 0 && (lj == 0 || li < lj)
+		})
+		return nil, all
 	}
 	return &c, nil
+}
+
+// samePlace reports whether two field paths are the same field or one
+// contains the other (models[0].rules[1] and models[0].rules[1].below).
+func samePlace(a, b string) bool {
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	return a == b || strings.HasPrefix(b, a+".") || strings.HasPrefix(b, a+"[")
 }
 
 func (c *Config) applyEnv(getenv func(string) string) {

@@ -64,21 +64,37 @@ func TestLoadReportsEveryErrorWithLineAndPath(t *testing.T) {
 	if !errors.As(err, &errs) {
 		t.Fatalf("want Errors, got %v", err)
 	}
-	// The decoder stops before validation when types are wrong, so this file
-	// shows decoding errors: every one of them, not just the first.
+	// Decoding errors (an unknown field, wrong types) do not hide the
+	// validation errors: every problem of the file, in file order. The
+	// validation of a field that did not decode (schedule.every, rules[0]'s
+	// threshold) would repeat its decoding error and is left out.
 	want := []string{
+		`testdata/errors.yaml:2: temporal.address: want host:port, got "localhost"`,
 		`testdata/errors.yaml:3: temporal.namespase: unknown field (did you mean "namespace"?)`,
+		`testdata/errors.yaml:6: models[0].task: want one of binary, multiclass, regression, got "binry"`,
 		`testdata/errors.yaml:7: models[0].schedule.every: want a duration like 15m or 2h, got "soon"`,
+		`testdata/errors.yaml:9: models[0].source.uri: unsupported scheme in "ftp://x/y": want file:// or s3://`,
 		`testdata/errors.yaml:14: models[0].rules[0].below: want a number, got "high"`,
+		`testdata/errors.yaml:15: models[0].rules[1].name: rule "acc" is defined twice for model "churn"`,
+		`testdata/errors.yaml:18: models[0].rules[1].retrain: the rule asks for retraining but model "churn" has no retrain section`,
+		`testdata/errors.yaml:19: models[1].name: model "churn" is already defined at models[0]`,
+		`testdata/errors.yaml:23: models[1].rules[0]: set below or above (the threshold that breaches)`,
+		`testdata/errors.yaml:23: models[1].rules[0].severity: want one of info, warning, critical, got "urgent"`,
 	}
-	got := err.Error()
-	for _, w := range want {
-		if !strings.Contains(got, w) {
-			t.Errorf("missing %q in:\n%s", w, got)
-		}
+	if got := strings.Split(err.Error(), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	if len(errs) != len(want) {
-		t.Errorf("want %d errors, got %d:\n%s", len(want), len(errs), got)
+		t.Errorf("want %d errors, got %d", len(want), len(errs))
+	}
+}
+
+// A file that is not YAML has nothing to validate: only the syntax error.
+func TestSyntaxErrorAlone(t *testing.T) {
+	_, err := Parse("vigil.yaml", []byte("models: [\n  - name: x\n"), Options{Getenv: secrets})
+	var errs Errors
+	if !errors.As(err, &errs) || len(errs) != 1 || !strings.Contains(errs[0].Msg, "not valid YAML") {
+		t.Fatalf("got %v, want the one syntax error", err)
 	}
 }
 
@@ -218,5 +234,31 @@ models:
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("rate %s, source %q, lookahead %s: err %v, want %q", tc.rate, tc.src, tc.lookahead, err, tc.want)
 		}
+	}
+}
+
+// A binary model that returns only a probability is configured with
+// columns.score (and columns.threshold); other tasks still need a prediction.
+func TestScoreOnlyBinaryModel(t *testing.T) {
+	cases := []struct {
+		name, task, columns, wantErr string
+	}{
+		{"binary, score only", "binary", "{target: label, score: p}", ""},
+		{"binary, score and threshold", "binary", "{target: label, score: p, threshold: 0.3}", ""},
+		{"threshold out of range", "binary", "{target: label, score: p, threshold: 1.5}", "columns.threshold: want a score in (0, 1], got 1.5"},
+		{"multiclass needs a prediction", "multiclass", "{target: label, score: p}", "columns.prediction: task \"multiclass\" needs the prediction column name"},
+		{"binary without score or prediction", "binary", "{target: label}", "columns.prediction"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			src := fmt.Sprintf("models:\n  - name: m\n    task: %s\n    columns: %s\n    source: {uri: file://data}\n    reference: {uri: file://ref.csv}\n", tc.task, tc.columns)
+			_, err := Parse("vigil.yaml", []byte(src), Options{Getenv: secrets})
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("want no error, got %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("want %q, got %v", tc.wantErr, err)
+			}
+		})
 	}
 }

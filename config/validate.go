@@ -108,9 +108,12 @@ func (m *Model) validate(d *decoder, p string, c *Config) {
 		if m.Columns.Target == "" {
 			d.at(p+".columns.target", "task %q needs the ground-truth column name", m.Task)
 		}
-		if m.Columns.Prediction == "" {
-			d.at(p+".columns.prediction", "task %q needs the prediction column name", m.Task)
+		if m.Columns.Prediction == "" && !(m.Task == "binary" && m.Columns.Score != "") {
+			d.at(p+".columns.prediction", "task %q needs the prediction column name (a binary model may give only columns.score, predicted positive at columns.threshold)", m.Task)
 		}
+	}
+	if t := m.Columns.Threshold; t < 0 || t > 1 {
+		d.at(p+".columns.threshold", "want a score in (0, 1], got %g", t)
 	}
 	if m.Source.URI == "" {
 		d.at(p+".source.uri", "required: where the model's predictions are (file://dir or s3://bucket/prefix)")

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/vigilml/vigil/analysis"
@@ -21,7 +22,8 @@ import (
 type analyzeFlags struct {
 	reference, current, task, target, prediction, score, latency, timeCol, eventID string
 	features, categorical, driftMethod, format, out, baseline, positive            string
-	driftThreshold, datasetShare                                                   float64
+	refFormat, curFormat                                                           string
+	driftThreshold, datasetShare, threshold                                        float64
 	exactLimit                                                                     int
 	push, pushJob, pushModel                                                       string
 }
@@ -50,7 +52,12 @@ func (f *analyzeFlags) register(fs *flag.FlagSet, withCurrent bool) {
 	fs.StringVar(&f.eventID, "event-id", "", "column with the event id, for duplicate detection (default: a column named \"event_id\")")
 	fs.StringVar(&f.features, "features", "", "comma-separated feature columns (default: every column without a role)")
 	fs.StringVar(&f.categorical, "categorical", "", "comma-separated columns to treat as categorical (non-numeric columns are anyway)")
-	fs.StringVar(&f.format, "format", "", "csv|jsonl|parquet|sagemaker (default: from the file extension, else csv)")
+	fs.StringVar(&f.format, "format", "", "csv|jsonl|parquet|sagemaker for both sides (default: detected per file from its extension and content)")
+	fs.StringVar(&f.refFormat, "reference-format", "", "format of the reference only (overrides -format)")
+	if withCurrent {
+		fs.StringVar(&f.curFormat, "current-format", "", "format of the current window only (overrides -format)")
+	}
+	fs.Float64Var(&f.threshold, "threshold", 0.5, "binary: the score at or above which a row without a prediction is predicted positive")
 	fs.StringVar(&f.positive, "positive-label", "1", "positive class of a binary task")
 	fs.Float64Var(&f.driftThreshold, "drift-threshold", 0, "drift threshold (0 = the method's default: p<0.05 for ks/chisquare, >=0.1 for distances)")
 	fs.IntVar(&f.exactLimit, "exact-limit", 0, "values per column kept exactly before switching to a streaming sketch (0 = 250000)")
@@ -62,7 +69,7 @@ func (f *analyzeFlags) options() analysis.Options {
 		Time: f.timeCol, EventID: f.eventID,
 		Features: splitList(f.features), Categorical: splitList(f.categorical),
 		DriftMethod: f.driftMethod, DriftThreshold: f.driftThreshold, DatasetDriftShare: f.datasetShare,
-		PositiveLabel: f.positive, ExactLimit: f.exactLimit,
+		PositiveLabel: f.positive, ExactLimit: f.exactLimit, Threshold: f.threshold,
 	}
 }
 
@@ -76,50 +83,109 @@ func splitList(s string) []string {
 	return out
 }
 
-// inputFormat picks the format of path: the flag, else its extension.
-func inputFormat(path, flagValue string) string {
-	if flagValue != "" {
-		return flagValue
+// sideFormat is the format flag of one side: its own flag, else -format,
+// else "" (detected from the file's name and content).
+func sideFormat(own, all string) string {
+	if own != "" {
+		return own
 	}
-	ext := strings.TrimPrefix(filepath.Ext(strings.TrimSuffix(path, ".gz")), ".")
-	switch ext {
-	case "jsonl", "json", "ndjson":
-		return "jsonl"
-	case "parquet":
-		return "parquet"
-	}
-	return "csv"
+	return all
 }
 
-// openInput opens one input for reading as rows. Paths are local files for
-// now; this is the one place that learns other schemes (s3://).
-func openInput(ctx context.Context, path, formatName string) (analysis.Rows, io.Closer, error) {
-	if strings.HasPrefix(path, "s3://") || strings.HasPrefix(path, "file://") {
-		// Through the store: S3 (default AWS credentials; AWS_ENDPOINT_URL_S3
-		// and VIGIL_S3_PATH_STYLE=true for MinIO), prefixes, gzip.
-		st := store.New(config.Storage{S3: config.S3{
-			Endpoint: os.Getenv("AWS_ENDPOINT_URL_S3"), PathStyle: os.Getenv("VIGIL_S3_PATH_STYLE") == "true",
-		}})
-		return st.OpenURI(ctx, path, formatName, store.ReadOptions{})
+// openInput opens one input for reading as rows and says which format it
+// was read as. Local CSV files are mapped; everything else (other formats,
+// gzip, directories, file:// and s3:// URIs) goes through the store, which
+// detects the format of each object from its name and first bytes when
+// formatName is "" (a prefix of .jsonl.gz objects is read as JSONL, a
+// capture file as SageMaker).
+func openInput(ctx context.Context, path, formatName string) (analysis.Rows, io.Closer, string, error) {
+	local := !strings.Contains(path, "://")
+	if local && formatName == "" {
+		f, err := detectFile(path)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		formatName = f
 	}
-	if formatName == "csv" && !strings.HasSuffix(path, ".gz") {
+	if local && formatName == "csv" && !isGzip(path) {
 		// Mapped rather than read: no copies between the page cache and the parser.
 		rows, closer, err := format.OpenCSVFile(path, format.Options{})
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", path, err)
+			return nil, nil, "", fmt.Errorf("%s: %w", path, err)
 		}
-		return rows, closer, nil
+		return rows, closer, formatName, nil
 	}
+	// Through the store: S3 (default AWS credentials; AWS_ENDPOINT_URL_S3
+	// and VIGIL_S3_PATH_STYLE=true for MinIO), prefixes, gzip.
+	st := store.New(config.Storage{S3: config.S3{
+		Endpoint: os.Getenv("AWS_ENDPOINT_URL_S3"), PathStyle: os.Getenv("VIGIL_S3_PATH_STYLE") == "true",
+	}})
+	rows, closer, err := st.OpenURI(ctx, path, formatName, store.ReadOptions{})
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if formatName == "" {
+		formatName = "detected per object"
+	}
+	return rows, closer, formatName, nil
+}
+
+// detectFile names the format of a local file from its name and first
+// bytes (gzip is looked through); "" for a directory (each file is
+// detected on its own).
+func detectFile(path string) (string, error) {
 	fh, err := os.Open(path)
 	if err != nil {
-		return nil, nil, err
+		return "", err
 	}
-	rows, err := format.Open(fh, formatName, format.Options{})
+	defer fh.Close()
+	st, err := fh.Stat()
 	if err != nil {
-		fh.Close()
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
+		return "", err
 	}
-	return rows, fh, nil
+	if st.IsDir() {
+		return "", nil
+	}
+	var r io.Reader = bufio.NewReaderSize(fh, format.SniffBytes)
+	if magic, _ := r.(*bufio.Reader).Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", path, err)
+		}
+		r = zr
+	}
+	head := make([]byte, format.SniffBytes)
+	n, err := io.ReadFull(r, head)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	return format.Detect(path, head[:n]), nil
+}
+
+// isGzip reports whether a local file starts with the gzip magic bytes.
+func isGzip(path string) bool {
+	fh, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer fh.Close()
+	var magic [2]byte
+	n, _ := io.ReadFull(fh, magic[:])
+	return n == 2 && magic[0] == 0x1f && magic[1] == 0x8b
+}
+
+// sideError names the file and format of the side an analysis error is
+// about (analysis.InputError knows the side and column, not the file).
+func sideError(err error, refPath, refFormat, curPath, curFormat string) error {
+	var ie *analysis.InputError
+	if !errors.As(err, &ie) {
+		return err
+	}
+	p, f, flagName := curPath, curFormat, "-current-format"
+	if ie.Side == analysis.SideReference {
+		p, f, flagName = refPath, refFormat, "-reference-format"
+	}
+	return fmt.Errorf("%s %s (read as %s; %s to override): %w", ie.Side, p, f, flagName, err)
 }
 
 func writeJSON(path string, stdout io.Writer, v any) error {
@@ -188,19 +254,28 @@ Flags:
 		// statistic is 0; the baseline's constraints still apply.
 		refPath = f.current
 	}
-	ref, refC, err := openInput(ctx, refPath, inputFormat(refPath, f.format))
+	ref, refC, refFormat, err := openInput(ctx, refPath, sideFormat(f.refFormat, f.format))
 	if err != nil {
 		return fmt.Errorf("analyze: reference: %w", err)
 	}
 	defer refC.Close()
-	cur, curC, err := openInput(ctx, f.current, inputFormat(f.current, f.format))
+	cur, curC, curFormat, err := openInput(ctx, f.current, sideFormat(f.curFormat, f.format))
 	if err != nil {
 		return fmt.Errorf("analyze: current: %w", err)
 	}
 	defer curC.Close()
 	rep, err := analysis.Analyze(ref, cur, opts)
+	if err == nil && rep.Rows.Current == 0 {
+		// An empty window has no verdict: "drifted: false" would be a
+		// silent wrong answer.
+		err = &analysis.InputError{Side: analysis.SideCurrent, Msg: fmt.Sprintf(
+			"has no rows (%d malformed records skipped): nothing to analyse", rep.Rows.Invalid)}
+	}
+	if err == nil {
+		err = analysis.CheckVerdict(rep)
+	}
 	if err != nil {
-		return fmt.Errorf("analyze: %w", err)
+		return fmt.Errorf("analyze: %w", sideError(err, refPath, refFormat, f.current, curFormat))
 	}
 	if f.push != "" {
 		if err := pushReport(ctx, f.push, f.pushJob, f.pushModel, rep); err != nil {
@@ -239,7 +314,7 @@ Flags:
 		fs.Usage()
 		return errors.New("baseline: -reference is required")
 	}
-	ref, c, err := openInput(ctx, f.reference, inputFormat(f.reference, f.format))
+	ref, c, _, err := openInput(ctx, f.reference, sideFormat(f.refFormat, f.format))
 	if err != nil {
 		return fmt.Errorf("baseline: %w", err)
 	}

@@ -71,7 +71,7 @@ func streamWindow(tb testing.TB, objects, perObject int, each func(int64)) (rows
 	info := &WindowInfo{}
 	r := newObjectRows(context.Background(), be, objs, readSpec{format: "jsonl", names: defaultNames}, info)
 	r.timeIdx, r.from, r.to = r.index["time"], t0, t0.Add(time.Hour)
-	w := &windowRows{objectRows: r, info: info, target: r.addColumn("label"), id: r.index["event_id"]}
+	w := &windowRows{objectRows: r, info: info, target: r.addColumn("label"), key: joinKey(r, "event_id")}
 	spend := r.index["spend"]
 	for w.Next() {
 		v, _ := strconv.ParseFloat(w.Row()[spend], 64)

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"bufio"
+	"errors"
 	"io"
 	"path"
 	"strings"
@@ -21,11 +23,22 @@ func formatOfKey(key string) string {
 	return "jsonl"
 }
 
-// decode opens one object's (decompressed) stream in the spec's format.
+// decode opens one object's (decompressed) stream in the spec's format, or
+// in the format its name and first bytes show (format.Detect) when the
+// spec has none: a prefix of .jsonl.gz objects is JSONL, a capture file is
+// SageMaker, whatever their names.
 func decode(r io.Reader, key string, spec readSpec) (analysis.Rows, error) {
 	f := spec.format
 	if f == "" {
-		f = formatOfKey(key)
+		br, ok := r.(*bufio.Reader)
+		if !ok || br.Size() < format.SniffBytes {
+			br = bufio.NewReaderSize(r, format.SniffBytes)
+		}
+		head, err := br.Peek(format.SniffBytes)
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+			return nil, err
+		}
+		f, r = format.Detect(key, head), br
 	}
 	switch f {
 	case "parquet":

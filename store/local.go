@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 )
 
 // localBackend stores objects as files under root. Writers create a hidden
@@ -120,13 +122,84 @@ func (b localBackend) remove(_ context.Context, key string) error {
 	return err
 }
 
+// StaleTemp is the age from which a ".tmp-" file is taken for the remains
+// of a write whose process died between create and rename: a live write
+// holds its temporary file for the time of one write and fsync.
+const StaleTemp = 10 * time.Minute
+
+// sweepEvery bounds how often one directory is swept (a partition
+// directory can hold many files; listing it at every write would cost
+// more than the write).
+const sweepEvery = 10 * time.Minute
+
+var swept sync.Map // dir → time of its last sweep
+
+// sweepTemps removes the stale temporary files of dir, at the first write
+// to it in this process and then at most every sweepEvery.
+func sweepTemps(dir string, now time.Time) {
+	if last, ok := swept.Load(dir); ok && now.Sub(last.(time.Time)) < sweepEvery {
+		return
+	}
+	swept.Store(dir, now)
+	removeStaleTemps(dir, now)
+}
+
+// removeStaleTemps removes the ".tmp-" files of dir older than StaleTemp
+// and returns how many it removed.
+func removeStaleTemps(dir string, now time.Time) int {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasPrefix(e.Name(), ".tmp-") {
+			continue
+		}
+		if info, err := e.Info(); err == nil && now.Sub(info.ModTime()) >= StaleTemp {
+			if os.Remove(filepath.Join(dir, e.Name())) == nil {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// SweepTemps removes the stale temporary files (older than StaleTemp) that
+// killed writes left anywhere under a local root URI, and says how many; S3
+// roots have none (a PutObject is atomic). The worker runs it at startup
+// over the sources the ingest API writes to.
+func SweepTemps(rootURI string) (int, error) {
+	loc, err := parseURI(rootURI)
+	if err != nil || loc.scheme != "file" {
+		return 0, err
+	}
+	now := time.Now()
+	n := 0
+	err = filepath.WalkDir(loc.path, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() {
+			n += removeStaleTemps(p, now)
+		}
+		return nil
+	})
+	return n, err
+}
+
 // writeFileAtomic writes data to a hidden temporary file beside dst, syncs it
-// and renames it over dst.
+// and renames it over dst. It first sweeps the directory of temporary files
+// left by killed writes (sweepTemps).
 func writeFileAtomic(dst string, data []byte) error {
 	dir := filepath.Dir(dst)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	sweepTemps(dir, time.Now())
 	tmp := filepath.Join(dir, ".tmp-"+randomHex(8)+"-"+path.Base(filepath.ToSlash(dst)))
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {

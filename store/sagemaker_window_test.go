@@ -83,3 +83,45 @@ func TestSageMakerWindowS3(t *testing.T) {
 		t.Errorf("info %+v err %v; want 5 rows from 2 variants, 2 labeled", info, rows.Err())
 	}
 }
+
+// Ground truth joins a capture record on its inferenceId when it has one,
+// else on its eventId, as SageMaker Model Monitor merges them.
+func TestSageMakerGroundTruthJoinKey(t *testing.T) {
+	capture := func(eventID, inferenceID string) string {
+		meta := `"eventId": "` + eventID + `", "inferenceTime": "2026-03-01T10:00:05Z"`
+		if inferenceID != "" {
+			meta += `, "inferenceId": "` + inferenceID + `"`
+		}
+		return `{"captureData": {"endpointInput": {"observedContentType": "text/csv", "mode": "INPUT", "data": "34,pro,1", "encoding": "CSV"}, ` +
+			`"endpointOutput": {"observedContentType": "text/csv", "mode": "OUTPUT", "data": "0.9", "encoding": "CSV"}}, "eventMetadata": {` + meta + `}, "eventVersion": "0"}` + "\n"
+	}
+	truth := func(id string) string {
+		return `{"groundTruthData": {"data": "1", "encoding": "CSV"}, "eventMetadata": {"eventId": "` + id + `"}, "eventVersion": "0"}` + "\n"
+	}
+	cases := []struct {
+		name                 string
+		eventID, inferenceID string
+		groundTruthID        string
+		wantLabel            string
+	}{
+		{"inferenceId present, ground truth keyed by it", "e1", "req-1", "req-1", "1"},
+		{"inferenceId present, ground truth keyed by eventId: not merged", "e1", "req-1", "e1", ""},
+		{"no inferenceId: eventId", "e1", "", "e1", "1"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFile(t, dir, "capture/ep/AllTraffic/2026/03/01/10/a.jsonl", capture(tc.eventID, tc.inferenceID))
+			writeFile(t, dir, "gt/2026/03/01/12/l.jsonl", truth(tc.groundTruthID))
+			s := New(config.Storage{}, WithClock(func() time.Time { return t0.Add(24 * time.Hour) }))
+			rows, _, err := s.OpenWindow(context.Background(), sagemakerModel("file://"+dir+"/capture/ep", "file://"+dir+"/gt"), t0, t0.Add(time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := collect(t, rows)
+			if len(got) != 1 || got[0]["label"] != tc.wantLabel {
+				t.Fatalf("rows %v, want one with label %q", got, tc.wantLabel)
+			}
+		})
+	}
+}

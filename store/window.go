@@ -123,12 +123,9 @@ func (s *Store) OpenWindow(ctx context.Context, m *config.Model, from, to time.T
 	if rows.err != nil {
 		return nil, nil, rows.err
 	}
-	j := &windowRows{objectRows: rows, info: info, labels: labels, target: -1, id: -1}
+	j := &windowRows{objectRows: rows, info: info, labels: labels, target: -1, key: joinKey(rows, m.Columns.EventID)}
 	if m.Columns.Target != "" {
 		j.target = rows.addColumn(m.Columns.Target)
-	}
-	if i, ok := rows.index[m.Columns.EventID]; ok {
-		j.id = i
 	}
 	return j, info, nil
 }
@@ -171,14 +168,14 @@ func (s *Store) readLabels(ctx context.Context, m *config.Model, objs []object, 
 	ids := newBloom(size / 16) // generous: rows are rarely under 16 bytes
 	scratch := &WindowInfo{}
 	pr := open(scratch)
-	idIdx, ok := pr.index[m.Columns.EventID]
-	if !ok {
+	key := joinKey(pr, m.Columns.EventID)
+	if key == nil {
 		pr.Close()
 		s.log.Warn("predictions have no event id column; ground truth cannot be joined", "model", m.Name, "column", m.Columns.EventID)
 		return nil, nil
 	}
 	for pr.Next() {
-		if id := pr.Row()[idIdx]; id != "" {
+		if id := key(pr.Row()); id != "" {
 			ids.add(id)
 		}
 	}
@@ -230,13 +227,36 @@ func (s *Store) readLabels(ctx context.Context, m *config.Model, objs []object, 
 	return labels, nil
 }
 
+// joinKey returns the function that gives a prediction row's ground-truth
+// key, nil when the rows have no event id. SageMaker merges ground truth on
+// the caller's inferenceId when a capture record has one and on its eventId
+// otherwise (AWS, "Ingest Ground Truth labels and merge them with
+// predictions"); the capture reader's inference_id column carries it.
+func joinKey(r *objectRows, eventID string) func(row []string) string {
+	id, okID := r.index[eventID]
+	inf, okInf := r.index[analysis.InferenceIDColumn]
+	switch {
+	case okInf && okID:
+		return func(row []string) string {
+			if k := row[inf]; k != "" {
+				return k
+			}
+			return row[id]
+		}
+	case okID:
+		return func(row []string) string { return row[id] }
+	}
+	return nil
+}
+
 // windowRows fills the target column from the label map and keeps the
 // window's counters.
 type windowRows struct {
 	*objectRows
-	info       *WindowInfo
-	labels     map[string]string
-	target, id int
+	info   *WindowInfo
+	labels map[string]string
+	target int
+	key    func(row []string) string // nil: no event id
 }
 
 func (w *windowRows) Next() bool {
@@ -246,8 +266,8 @@ func (w *windowRows) Next() bool {
 	}
 	row := w.objectRows.row
 	if w.target >= 0 {
-		if row[w.target] == "" && w.id >= 0 && w.labels != nil {
-			row[w.target] = w.labels[row[w.id]]
+		if row[w.target] == "" && w.key != nil && w.labels != nil {
+			row[w.target] = w.labels[w.key(row)]
 		}
 		if row[w.target] != "" {
 			w.info.Labeled++

@@ -210,6 +210,8 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	mux.Handle("/v1/", ingest.New(cfg.Models, w.Store, ingest.Options{Token: token, Logger: log,
 		MaxBody: cfg.Worker.Ingest.MaxBodyBytes, MaxLine: cfg.Worker.Ingest.MaxRecordBytes,
 		RateLimit: cfg.Worker.Ingest.RatePerSecond, Burst: cfg.Worker.Ingest.Burst}))
+	// Temporary files of ingest writes a killed worker left behind.
+	go sweepIngestTemps(cfg.Models, log)
 	if h, err := integrations.SlackInteractions(cfg.Notify, os.Getenv, slackActions{wfClient}, log); err != nil {
 		return fmt.Errorf("slack interactivity: %w", err)
 	} else if h != nil {
@@ -348,4 +350,23 @@ func codecBanner(w *Worker) string {
 	}
 	return fmt.Sprintf("  Codec server      %s   (payloads are encrypted; temporal CLI: --codec-endpoint %s)\n",
 		w.CodecEndpoint, w.CodecEndpoint)
+}
+
+// sweepIngestTemps removes, under every local source and ground-truth
+// location, the temporary files of writes a killed worker left (each
+// later write also sweeps its own directory).
+func sweepIngestTemps(models []config.Model, log *slog.Logger) {
+	for _, m := range models {
+		for _, uri := range []string{m.Source.URI, m.GroundTruth.URI} {
+			if uri == "" {
+				continue
+			}
+			n, err := store.SweepTemps(uri)
+			if err != nil {
+				log.Warn("sweep temporary files", "model", m.Name, "uri", uri, "err", err)
+			} else if n > 0 {
+				log.Info("removed temporary files of interrupted writes", "model", m.Name, "uri", uri, "files", n)
+			}
+		}
+	}
 }

@@ -52,6 +52,11 @@ const (
 	// StatusIncomplete: some objects of the window stayed unreadable; the
 	// report covers the rest, and no rule breaches or recovers on it.
 	StatusIncomplete = activities.StatusIncomplete
+	// StatusInvalid: the window's data cannot be analysed as configured (no
+	// column shared with the reference, a continuous target under a
+	// classification task, ...); the report says why, and no rule breaches
+	// or recovers on it.
+	StatusInvalid = activities.StatusInvalid
 )
 
 // ScheduleID is the Temporal Schedule that evaluates a model.

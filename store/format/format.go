@@ -23,6 +23,9 @@ type Options struct {
 	// DiscoverRecords is how many leading JSONL records are buffered to
 	// discover the columns (0 = 100); keys first seen later are ignored.
 	DiscoverRecords int
+	// MaxRecordBytes bounds one JSONL line (0 = DefaultMaxRecordBytes);
+	// longer lines are skipped and counted as invalid.
+	MaxRecordBytes int
 }
 
 // Formats lists the names Open accepts.

@@ -198,7 +198,7 @@ func TestJSONLScanner(t *testing.T) {
 		{`{"a":[1,2}`, "invalid"},
 	}
 	for _, tc := range tests {
-		rec, err := flatten([]byte(tc.line), nil)
+		rec, err := flatten(tc.line, nil)
 		got := "invalid"
 		if err == nil {
 			var parts []string

@@ -1,8 +1,6 @@
 package format
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -23,7 +21,7 @@ import (
 // are not a JSON object are skipped and counted in Invalid; blank lines are
 // ignored.
 type JSONL struct {
-	r       *bufio.Reader
+	r       *lineReader
 	columns []string
 	index   map[string]int
 	row     []string
@@ -31,14 +29,13 @@ type JSONL struct {
 	invalid int64
 	err     error
 	cur     []kv
-	long    []byte
 }
 
 type kv struct{ k, v string }
 
 // NewJSONL buffers the first records to discover the columns.
 func NewJSONL(r io.Reader, opts Options) (*JSONL, error) {
-	j := &JSONL{r: bufio.NewReaderSize(r, 1<<16), index: map[string]int{}}
+	j := &JSONL{r: newLineReader(r, opts.MaxRecordBytes), index: map[string]int{}}
 	n := opts.DiscoverRecords
 	if n <= 0 {
 		n = 100
@@ -66,22 +63,15 @@ func NewJSONL(r io.Reader, opts Options) (*JSONL, error) {
 // read returns the next valid record's fields, counting invalid lines.
 func (j *JSONL) read() ([]kv, error) {
 	for {
-		line, err := j.r.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
-			j.long = append(j.long[:0], line...)
-			for err == bufio.ErrBufferFull {
-				line, err = j.r.ReadSlice('\n')
-				j.long = append(j.long, line...)
-			}
-			line = j.long
-		}
-		if len(line) == 0 && err != nil {
+		line, tooLong, err := j.r.next()
+		if err != nil {
 			return nil, err
 		}
-		if err != nil && err != io.EOF {
-			return nil, err
+		if tooLong {
+			j.invalid++
+			continue
 		}
-		line = bytes.TrimSpace(line)
+		line = strings.TrimSpace(line)
 		if len(line) == 0 {
 			continue
 		}
@@ -141,8 +131,8 @@ var errNotObject = errors.New("format: jsonl: record is not a JSON object")
 // hand-written scanner: cells are substrings of one string per line (no
 // allocation per value unless a string has escapes or a nested key needs
 // its prefix), which makes it ~10× faster than encoding/json's tokenizer.
-func flatten(line []byte, out []kv) ([]kv, error) {
-	sc := scanner{s: string(line)}
+func flatten(line string, out []kv) ([]kv, error) {
+	sc := scanner{s: line}
 	sc.ws()
 	if !sc.eat('{') {
 		return nil, errNotObject

@@ -1,7 +1,6 @@
 package format
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/base64"
 	"encoding/csv"
@@ -12,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/vigilml/vigil/analysis"
 )
@@ -31,6 +31,9 @@ type SageMakerOptions struct {
 	Time        string // "time" (eventMetadata.inferenceTime)
 	Prediction  string // "prediction"
 	Target      string // "label" (ground-truth files)
+	// MaxRecordBytes bounds one line (0 = DefaultMaxRecordBytes); longer
+	// lines are skipped and counted as invalid.
+	MaxRecordBytes int
 }
 
 func (o *SageMakerOptions) defaults() {
@@ -67,8 +70,7 @@ func (o *SageMakerOptions) defaults() {
 // is counted as invalid and skipped.
 func OpenSageMaker(r io.Reader, o SageMakerOptions) (analysis.Rows, error) {
 	o.defaults()
-	s := &smRows{opts: o, sc: bufio.NewScanner(r)}
-	s.sc.Buffer(make([]byte, 0, 64<<10), 64<<20)
+	s := &smRows{opts: o, lines: newLineReader(r, o.MaxRecordBytes)}
 	// Read until the first valid record fixes the columns.
 	for s.cur == nil && s.scan() {
 	}
@@ -108,7 +110,7 @@ type field struct{ name, value string }
 
 type smRows struct {
 	opts    SageMakerOptions
-	sc      *bufio.Scanner
+	lines   *lineReader
 	groundT bool // ground-truth file
 	cols    []string
 	index   map[string]int
@@ -175,18 +177,25 @@ func (s *smRows) fill(row []string, p *smPending, i int) {
 
 // scan reads one line and queues its rows; false at the end or on error.
 func (s *smRows) scan() bool {
-	if !s.sc.Scan() {
-		if err := s.sc.Err(); err != nil {
+	text, tooLong, err := s.lines.next()
+	if err != nil {
+		if !errors.Is(err, io.EOF) {
 			s.err = fmt.Errorf("sagemaker: %w", err)
 		}
 		return false
 	}
-	line := bytes.TrimSpace(s.sc.Bytes())
-	if len(line) == 0 {
+	if tooLong {
+		// One oversized record must not fail the file: skipped, counted.
+		s.invalid++
+		return true
+	}
+	text = strings.TrimSpace(text)
+	if len(text) == 0 {
 		return true
 	}
 	var rec smRecord
-	if err := json.Unmarshal(line, &rec); err != nil {
+	// json.Unmarshal only reads its input: the line's bytes need no copy.
+	if err := json.Unmarshal(unsafe.Slice(unsafe.StringData(text), len(text)), &rec); err != nil {
 		s.invalid++
 		return true
 	}

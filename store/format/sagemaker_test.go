@@ -78,8 +78,8 @@ func TestSageMaker(t *testing.T) {
 			file:    "groundtruth.jsonl",
 			opts:    SageMakerOptions{Target: "churned"},
 			cols:    "event_id|churned",
-			rows:    []string{"a1|1", "a2|0", "b1|1"},
-			invalid: 1, // no event id
+			rows:    []string{"req-1|1", "a2|0", "b1|1"}, // req-1: a1's inferenceId, the merge key
+			invalid: 1,                                   // no event id
 		},
 	}
 	for _, tt := range tests {

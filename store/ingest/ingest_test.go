@@ -142,6 +142,7 @@ func TestIngestRejects(t *testing.T) {
 		{"an encoded traversal", "/v1/models/..%2F..%2Fetc/predictions", "", `{"event_id":"e1","prediction":1}`, 404, 0, ""},
 		{"an encoded dot-dot", "/v1/models/%2e%2e/predictions", "", `{"event_id":"e1","prediction":1}`, 404, 0, ""},
 		{"a model whose source is not jsonl", "/v1/models/legacy/predictions", "", `{"event_id":"e1","prediction":1}`, 409, 0, "jsonl"},
+		{"neither prediction nor score", "/v1/models/churn/predictions", "", `{"event_id":"e1","score":null}`, 400, 1, "prediction: required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -417,5 +418,18 @@ func TestIngestStoreTimeoutIsRetryable(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/models/churn/predictions", strings.NewReader(`{"event_id":"e1","prediction":1}`)))
 	if rec.Code != http.StatusServiceUnavailable || time.Since(start) > 5*time.Second {
 		t.Errorf("a hung store: %d after %s, want 503 after the 50ms store timeout", rec.Code, time.Since(start))
+	}
+}
+
+// A binary model that returns only a probability logs its score; the
+// analysis predicts from it (columns.threshold).
+func TestIngestAcceptsAScoreWithoutPrediction(t *testing.T) {
+	f := newFixture(t, Options{})
+	code, e := f.post(t, "/v1/models/churn/predictions", "", `{"event_id":"e1","score":0.83}`)
+	if code != http.StatusAccepted && code != http.StatusOK {
+		t.Fatalf("got %d %+v, want the record accepted", code, e)
+	}
+	if got := files(t, f.dir); len(got) != 1 {
+		t.Errorf("wrote %v, want one object", got)
 	}
 }

@@ -138,7 +138,10 @@ func validate(raw []byte, model string, m *config.Model, k kind, now time.Time) 
 
 	switch k {
 	case kindPrediction:
-		if err := scalar(obj, n.prediction, true); err != nil {
+		// A binary model may log only its score: the analysis predicts
+		// positive at columns.threshold.
+		_, hasScore := obj["score"]
+		if err := scalar(obj, n.prediction, !hasScore || obj["score"] == nil); err != nil {
 			return record{}, err
 		}
 		if v, ok := obj["features"]; ok && v != nil {

@@ -255,6 +255,18 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 			}
 		}()
 	}
+	if o.dev {
+		source := "the built-in demo"
+		if o.configPath != "" {
+			source = o.configPath
+		}
+		if path, err := writeDevConfig(cfg, w.HTTPAddr, source); err != nil {
+			// Only `starter` without -config needs it.
+			log.Warn("could not write the dev config for starter; pass starter -config", "err", err)
+		} else {
+			log.Debug("dev config written for starter", "path", path)
+		}
+	}
 	w.ready.Store(true)
 	log.Info("worker ready", "task_queue", cfg.Temporal.TaskQueue, "temporal", cfg.Temporal.Address,
 		"http", "http://"+w.HTTPAddr, "models", len(cfg.Models), "took", time.Since(started).Round(time.Millisecond))

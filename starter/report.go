@@ -81,12 +81,6 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return err
 }
 
-func isFlagSet(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
-}
-
 // parseWhen reads -at: empty is now; RFC 3339; a date (its end, UTC); or a
 // duration before now.
 func parseWhen(s string, now time.Time) (time.Time, error) {

@@ -8,9 +8,9 @@ import (
 	"github.com/vigilml/vigil/config"
 )
 
-// DevConfigFile is where `worker -dev` writes the config it runs, inside its
+// devConfigFile is where `worker -dev` writes the config it runs, inside its
 // data dir; `starter` reads .vigil/vigil.yaml when there is no ./vigil.yaml.
-const DevConfigFile = "vigil.yaml"
+const devConfigFile = "vigil.yaml"
 
 // writeDevConfig writes the effective config of a dev worker (the built-in
 // demo or the -config file, with the addresses it really listens on) to
@@ -29,7 +29,7 @@ func writeDevConfig(cfg *config.Config, httpAddr, source string) (string, error)
 # ./vigil.yaml and no -config. Secrets are named by environment variable,
 # never written here. Edits are lost at the next start: edit %s instead.
 `, source, source)
-	path := filepath.Join(cfg.Dev.DataDir, DevConfigFile)
+	path := filepath.Join(cfg.Dev.DataDir, devConfigFile)
 	if err := os.MkdirAll(cfg.Dev.DataDir, 0o755); err != nil {
 		return "", err
 	}

@@ -264,7 +264,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 			// Only `starter` without -config needs it.
 			log.Warn("could not write the dev config for starter; pass starter -config", "err", err)
 		} else {
-			log.Info("the config this worker runs is in "+path+" for starter", "path", path)
+			log.Info("wrote the config this worker runs, for starter", "path", path)
 		}
 	}
 	w.ready.Store(true)

@@ -12,12 +12,19 @@ import (
 // data dir; `starter` reads .vigil/vigil.yaml when there is no ./vigil.yaml.
 const devConfigFile = "vigil.yaml"
 
+// builtInDemo names the config source of `worker -dev` without -config.
+const builtInDemo = "the built-in demo"
+
 // writeDevConfig writes the effective config of a dev worker (the built-in
 // demo or the -config file, with the addresses it really listens on) to
 // <data_dir>/vigil.yaml, so that every `starter` command works without
 // flags. The config names secrets by their variables only, so the file
 // holds none.
 func writeDevConfig(cfg *config.Config, httpAddr, source string) (string, error) {
+	editHint := "edit " + source + " instead"
+	if source == builtInDemo {
+		editHint = "the demo changes only with the code"
+	}
 	eff := *cfg
 	eff.Worker.HTTPAddr = httpAddr
 	body, err := eff.Marshal()
@@ -27,8 +34,8 @@ func writeDevConfig(cfg *config.Config, httpAddr, source string) (string, error)
 	header := fmt.Sprintf(`# Written by `+"`worker -dev`"+` at every start: the config it runs (%s),
 # with the addresses it listens on. `+"`starter`"+` reads this file when there is no
 # ./vigil.yaml and no -config. Secrets are named by environment variable,
-# never written here. Edits are lost at the next start: edit %s instead.
-`, source, source)
+# never written here. The next start overwrites it: %s.
+`, source, editHint)
 	path := filepath.Join(cfg.Dev.DataDir, devConfigFile)
 	if err := os.MkdirAll(cfg.Dev.DataDir, 0o755); err != nil {
 		return "", err

@@ -256,7 +256,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		}()
 	}
 	if o.dev {
-		source := "the built-in demo"
+		source := builtInDemo
 		if o.configPath != "" {
 			source = o.configPath
 		}

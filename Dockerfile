@@ -24,6 +24,18 @@ RUN --mount=type=cache,target=/go/pkg/mod \
     CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/worker ./worker && \
     CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/starter ./starter
 
+# The same binaries on a Python image, for `trainer: command` with a Python
+# training script (the default image below has no shell and no Python, so
+# only remote trainers — sagemaker, gitlab, jenkins — run from it). Add your
+# script's packages on top: FROM vigil:python + RUN pip install ...
+#   docker build --target worker-python -t vigil:python .
+FROM python:3.13-slim AS worker-python
+COPY --from=build /out/worker /out/starter /
+USER 65532:65532
+EXPOSE 8088
+ENTRYPOINT ["/worker"]
+CMD ["-config", "/etc/vigil/vigil.yaml"]
+
 # Static binaries, CA certificates for S3/Slack/PagerDuty, no shell, uid 65532.
 FROM gcr.io/distroless/static-debian12:nonroot
 LABEL org.opencontainers.image.title="vigil" \

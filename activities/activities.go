@@ -51,6 +51,7 @@ type Metrics interface {
 	EvaluationFailed(model, stage string)
 	Notification(integration, kind string, err error)
 	NotificationUndelivered(integration, kind string)
+	NotificationDropped(integration, kind string)
 	IncidentOpened(model, rule, severity string)
 	IncidentResolved(model, rule, severity string)
 	Retrain(model, outcome string)
@@ -102,7 +103,7 @@ func (a *Activities) LoadModel(ctx context.Context, in LoadModelInput) (*ModelSp
 	}
 	spec := &ModelSpec{
 		Name: m.Name, Task: m.Task, Every: m.Schedule.Every.D(), Window: m.Schedule.Window.D(), Delay: m.Schedule.Delay.D(),
-		Rules: m.Rules, Retrain: m.Retrain, Severity: map[string]RouteSpec{},
+		Rules: m.Rules, Retrain: m.Retrain, Severity: map[string]RouteSpec{}, MaxDelivery: cfg.Notify.MaxDelivery.D(),
 	}
 	for _, sev := range []string{"info", "warning", "critical"} {
 		first, escalate := notify.Route(cfg.Notify, sev)
@@ -393,6 +394,9 @@ func (a *Activities) Notify(ctx context.Context, in NotifyInput) (*NotifyResult,
 func (a *Activities) NotificationUndelivered(_ context.Context, in NotificationUndeliveredInput) error {
 	if a.Metrics != nil {
 		a.Metrics.NotificationUndelivered(in.Integration, in.Kind)
+		if !in.Retrying {
+			a.Metrics.NotificationDropped(in.Integration, in.Kind)
+		}
 	}
 	return nil
 }

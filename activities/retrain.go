@@ -108,6 +108,10 @@ func (a *Activities) Deploy(ctx context.Context, in DeployInput) (*DeployResult,
 	if err != nil {
 		return nil, err
 	}
+	// An endpoint update can take over half an hour; beat while it runs so
+	// a lost worker is noticed and the retry re-attaches to the update.
+	stop := heartbeat(ctx, 20*time.Second)
+	defer stop()
 	res, err := ops.Deploy(ctx, in)
 	return res, a.classify(err, ErrConfig)
 }

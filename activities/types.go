@@ -27,6 +27,9 @@ type ModelSpec struct {
 	Rules    []config.Rule
 	Retrain  *config.Retrain
 	Severity map[string]RouteSpec // severity → integrations
+	// MaxDelivery is how long a notification is retried (notify.max_delivery);
+	// 0 in specs recorded before it existed.
+	MaxDelivery time.Duration
 	// Version is the model version serving now (the registry's production
 	// alias), "" when the model has no registry entry.
 	Version string
@@ -126,7 +129,8 @@ type NotifyInput struct {
 }
 
 // NotificationUndeliveredInput reports a notification whose retries ran out
-// (metrics); Retrying says whether the workflow sends it again.
+// (metrics); Retrying says whether the workflow sends it again: when it does
+// not, the notification is dropped for good.
 type NotificationUndeliveredInput struct {
 	Integration string
 	Kind        string

@@ -128,6 +128,17 @@ type Schedule struct {
 	// CatchupWindow bounds how far back missed runs are made up after an outage.
 	CatchupWindow Duration `yaml:"catchup_window"`
 	Paused        bool     `yaml:"paused"`
+	// RunTimeout bounds one evaluation run; 0: DefaultRunTimeout(every). With
+	// overlapping runs skipped, a stuck run would skip windows for as long
+	// as it is stuck.
+	RunTimeout Duration `yaml:"run_timeout"`
+}
+
+// DefaultRunTimeout is schedule.run_timeout's default: two cadences, and at
+// least 35 minutes, so one whole attempt at reading a window (30 minutes)
+// fits.
+func DefaultRunTimeout(every time.Duration) time.Duration {
+	return max(2*every, 35*time.Minute)
 }
 
 // Columns names the special columns of a model's records.

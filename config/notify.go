@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Notify configures the alert integrations and which severities reach them.
@@ -22,7 +23,16 @@ type Notify struct {
 	// integration (slack, teams, webhook, console) first, and for critical
 	// rules the pager integrations (pagerduty, opsgenie) after escalate_after.
 	Routes map[string]Route `yaml:"routes"`
+	// MaxDelivery bounds how long a notification is retried while its
+	// provider is down (default DefaultMaxDelivery). Past it the notification
+	// is dropped, logged and counted (vigil_notifications_dropped_total).
+	MaxDelivery Duration `yaml:"max_delivery"`
 }
+
+// DefaultMaxDelivery is notify.max_delivery's default: a provider outage of
+// a day is rare, and an acknowledge or resolve delivered a day late still
+// closes the pager incident that would otherwise stay triggered.
+const DefaultMaxDelivery = 24 * time.Hour
 
 // Route says who hears about a severity: Notify at once, Escalate when the
 // incident is not acknowledged within the rule's escalate_after.
@@ -91,6 +101,7 @@ func (n Notify) Integrations() []string {
 var pagers = []string{"pagerduty", "opsgenie"}
 
 func (n *Notify) applyDefaults() {
+	orDefault(&n.MaxDelivery, Duration(DefaultMaxDelivery))
 	if n.Console == nil {
 		on := n.Slack == nil && n.Teams == nil && n.Webhook == nil && n.PagerDuty == nil && n.Opsgenie == nil
 		n.Console = &on
@@ -114,6 +125,9 @@ func (n *Notify) applyDefaults() {
 }
 
 func (n *Notify) validate(d *decoder, env envChecker) {
+	if n.MaxDelivery < Duration(time.Hour) {
+		d.at("notify.max_delivery", "at least 1h: one hour is what one delivery attempt retries for")
+	}
 	if s := n.Slack; s != nil {
 		if s.TokenEnv == "" && s.WebhookURLEnv == "" {
 			d.at("notify.slack", "set token_env (bot token: threads, updates, buttons) or webhook_url_env")

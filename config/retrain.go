@@ -35,6 +35,10 @@ type Retrain struct {
 	// (or sub-prefix) per run: a local dir or file:// URI for trainer:
 	// command, an s3:// prefix for sagemaker. Default: <storage.registry>/<model>/runs.
 	Output string `yaml:"output"`
+	// Baseline is a baseline.json (`starter baseline`) whose constraints the
+	// held-out data the challenger is validated on must satisfy; a
+	// violation refuses the promotion. Empty: not checked.
+	Baseline string `yaml:"baseline"`
 
 	// Backend-specific settings; the one named by Trainer is required.
 	SageMaker *SageMaker `yaml:"sagemaker"`

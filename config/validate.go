@@ -98,6 +98,9 @@ func (m *Model) validate(d *decoder, p string, c *Config) {
 	if m.Schedule.Window.D() <= 0 {
 		d.at(p+".schedule.window", "must be positive, got %s", m.Schedule.Window)
 	}
+	if m.Schedule.RunTimeout < 0 || (m.Schedule.RunTimeout > 0 && m.Schedule.RunTimeout.D() < time.Second) {
+		d.at(p+".schedule.run_timeout", "want 0 (two cadences, at least 35m) or at least 1s, got %s", m.Schedule.RunTimeout)
+	}
 	if j := m.Schedule.Jitter.D(); j < 0 || (j > 0 && j >= m.Schedule.Every.D()) {
 		d.at(p+".schedule.jitter", "want 0 up to less than schedule.every (%s), got %s", m.Schedule.Every, m.Schedule.Jitter)
 	}

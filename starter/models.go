@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"os/user"
 	"sort"
 	"strconv"
@@ -29,11 +31,14 @@ func cmdModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
   starter models history [-config vigil.yaml] -model M     who moved M's aliases, when and why
   starter models show    [-config vigil.yaml] -model M [-version V]
                                                            one version's lineage as JSON (default: production)
+  starter models register [-config vigil.yaml] -model M -artifact URI [-metrics metrics.json] [-promote] [-reason TEXT]
+                                                           import a model that already serves (trained outside
+                                                           Vigil) as a version; -promote makes it production
 `)
 	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		usage()
-		return errors.New("models: want a subcommand: list, history or show")
+		return errors.New("models: want a subcommand: list, history, show or register")
 	}
 	sub := args[0]
 	fs := flag.NewFlagSet("models "+sub, flag.ContinueOnError)
@@ -41,6 +46,11 @@ func cmdModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	configPath := configFlag(fs)
 	model := fs.String("model", "", "model name")
 	version := fs.Int("version", 0, "version number (show; default: the production version)")
+	artifact := fs.String("artifact", "", "register: the model artifact's URI (s3://…, file://…)")
+	metricsFile := fs.String("metrics", "", "register: a JSON object of numbers to record as the version's metrics")
+	promote := fs.Bool("promote", false, "register: make the version production (the registry alias only; the endpoint already serves it)")
+	reason := fs.String("reason", "imported: served before Vigil", "register: why, recorded with the version")
+	actor := fs.String("actor", actorName(), "register: who")
 	fs.Usage = func() { usage(); fmt.Fprintln(stderr, "\nFlags:"); fs.PrintDefaults() }
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -63,6 +73,8 @@ func cmdModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return errors.New("models history: -model is required")
 		}
 		return printHistory(ctx, reg, *model, stdout)
+	case "register":
+		return registerExisting(ctx, cfg, reg, *model, *artifact, *metricsFile, *promote, *actor, *reason, stdout)
 	case "show":
 		if *model == "" {
 			return errors.New("models show: -model is required")
@@ -81,7 +93,64 @@ func cmdModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return enc.Encode(v)
 	}
 	usage()
-	return fmt.Errorf("models: unknown subcommand %q (want list, history or show)", sub)
+	return fmt.Errorf("models: unknown subcommand %q (want list, history, show or register)", sub)
+}
+
+// registerExisting imports a model that serves already (trained outside
+// Vigil) as a version, so retraining has a registered champion and
+// rollback a version to return to. Idempotent by artifact: its run id is
+// derived from the URI, so running it twice registers one version.
+func registerExisting(ctx context.Context, cfg *config.Config, reg *registry.Registry, model, artifact, metricsFile string, promote bool, actor, reason string, stdout io.Writer) error {
+	if model == "" || artifact == "" {
+		return errors.New("models register: -model and -artifact are required")
+	}
+	if cfg.Model(model) == nil {
+		return fmt.Errorf("models register: model %q is not in the config %s", model, cfg.File)
+	}
+	if !strings.Contains(artifact, "://") {
+		return fmt.Errorf("models register: -artifact %q: want a URI (s3://bucket/key, file:///path)", artifact)
+	}
+	v := registry.Version{RunID: fmt.Sprintf("import-%x", sha256.Sum256([]byte(artifact)))[:len("import-")+16], Trainer: "import",
+		ArtifactURI: artifact, Reason: reason, CodeVersion: train.CodeVersion(nil)}
+	if metricsFile != "" {
+		data, err := os.ReadFile(metricsFile)
+		if err != nil {
+			return fmt.Errorf("models register: -metrics: %w", err)
+		}
+		var raw map[string]any
+		if err := json.Unmarshal(data, &raw); err != nil {
+			return fmt.Errorf("models register: %s: want a JSON object of numbers: %w", metricsFile, err)
+		}
+		v.Metrics = map[string]float64{}
+		for k, x := range raw {
+			f, ok := x.(float64)
+			if !ok {
+				return fmt.Errorf("models register: %s: %q is not a number", metricsFile, k)
+			}
+			v.Metrics[k] = f
+		}
+	}
+	got, err := reg.Register(ctx, model, v)
+	if err != nil {
+		return fmt.Errorf("models register: %w", err)
+	}
+	if got.ArtifactURI != artifact {
+		return fmt.Errorf("models register: run id %s is version %d with artifact %s", v.RunID, got.Version, got.ArtifactURI)
+	}
+	fmt.Fprintf(stdout, "%s: registered %s as version %d\n", model, artifact, got.Version)
+	if !promote {
+		return nil
+	}
+	prev, err := reg.SetAlias(ctx, model, registry.AliasProduction, got.Version, actor, reason)
+	if err != nil {
+		return fmt.Errorf("models register: promote: %w", err)
+	}
+	if prev == got.Version {
+		fmt.Fprintf(stdout, "%s: version %d already is production\n", model, got.Version)
+	} else {
+		fmt.Fprintf(stdout, "%s: production %s → %d\n", model, versionOrNone(prev), got.Version)
+	}
+	return nil
 }
 
 // cmdPromote implements `starter promote -model M -version V -reason ...`:

@@ -103,3 +103,37 @@ func TestPromoteThenHistoryAndShow(t *testing.T) {
 		t.Error("unknown subcommand must fail")
 	}
 }
+
+// `models register` imports a model that already serves as the first
+// version of a model Vigil has not trained, once per artifact.
+func TestModelsRegisterImportsAnExistingModel(t *testing.T) {
+	cfg := registryConfig(t)
+	metrics := filepath.Join(t.TempDir(), "metrics.json")
+	os.WriteFile(metrics, []byte(`{"accuracy": 0.87}`), 0o644)
+	for _, tc := range []struct {
+		args []string
+		want string // in stdout; "" for an error
+	}{
+		{[]string{"-model", "fraud"}, ""},                                    // no artifact
+		{[]string{"-model", "nope", "-artifact", "s3://m/fraud.tar.gz"}, ""}, // not configured
+		{[]string{"-model", "fraud", "-artifact", "fraud.tar.gz"}, ""},       // not a URI
+		{[]string{"-model", "fraud", "-artifact", "s3://m/fraud.tar.gz", "-metrics", metrics, "-promote"}, "fraud: registered s3://m/fraud.tar.gz as version 1\nfraud: production none → 1"},
+		{[]string{"-model", "fraud", "-artifact", "s3://m/fraud.tar.gz", "-promote"}, "as version 1\nfraud: version 1 already is production"}, // again: the same version
+	} {
+		out, err := runModelsCmd(t, cmdModels, append([]string{"register", "-config", cfg}, tc.args...)...)
+		if tc.want == "" {
+			if err == nil {
+				t.Errorf("register %v: want an error, got %q", tc.args, out)
+			}
+			continue
+		}
+		if err != nil || !strings.Contains(out, tc.want) {
+			t.Errorf("register %v = %q, %v; want %q", tc.args, out, err, tc.want)
+		}
+	}
+	out, err := runModelsCmd(t, cmdModels, "show", "-config", cfg, "-model", "fraud")
+	var v registry.Version
+	if err != nil || json.Unmarshal([]byte(out), &v) != nil || v.Version != 1 || v.Trainer != "import" || v.Metrics["accuracy"] != 0.87 {
+		t.Errorf("show fraud: %s %v", out, err)
+	}
+}

@@ -12,6 +12,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
+// S3Client is the store's S3 client, built on first use as s3client says;
+// other S3 readers of the worker (lineage hashing) share it, so they see the
+// same endpoint, region and credentials as the store.
+func (s *Store) S3Client(ctx context.Context) (*s3.Client, error) { return s.s3client(ctx) }
+
 // s3client builds the S3 client on first use: the AWS default credential
 // chain (environment, shared config, SSO, instance/task role), the region from
 // storage.s3.region (else the chain's), and storage.s3.endpoint/path_style for

@@ -117,7 +117,8 @@ func truncate(s string, n int) string {
 }
 
 // poller calls check every interval until it reports done, tolerating a few
-// consecutive transient errors, and calls stop when ctx is cancelled.
+// consecutive transient errors, and calls stop when ctx is cancelled (but
+// not when the worker is shutting down: see ErrShutdown).
 type poller struct {
 	interval  time.Duration
 	maxErrors int
@@ -143,6 +144,9 @@ func (p poller) run(ctx context.Context, check func() (done bool, err error), st
 		}
 		select {
 		case <-ctx.Done():
+			if shuttingDown(ctx) {
+				return fmt.Errorf("%w: %w", ErrDetached, context.Cause(ctx))
+			}
 			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 			defer cancel()
 			if serr := stop(stopCtx); serr != nil {

@@ -58,7 +58,7 @@ func (s *SageMaker) Train(ctx context.Context, job Job, progress func(string)) (
 	switch {
 	case err == nil:
 		progress("re-attaching to training job " + name)
-	case isAWSError(err, "ResourceNotFound"):
+	case isNotFound(err):
 		if err := s.create(ctx, name, job); err != nil {
 			return nil, err
 		}
@@ -134,6 +134,10 @@ func (s *SageMaker) wait(ctx context.Context, name string, progress func(string)
 		}
 		select {
 		case <-ctx.Done():
+			if shuttingDown(ctx) {
+				progress("worker shutting down: SageMaker job " + name + " left running for the next attempt")
+				return nil, fmt.Errorf("train: SageMaker job %s: %w: %w", name, ErrDetached, context.Cause(ctx))
+			}
 			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 			_, serr := s.Client.StopTrainingJob(stopCtx, &sagemaker.StopTrainingJobInput{TrainingJobName: &name})
 			cancel()
@@ -192,7 +196,7 @@ type Deployment struct {
 func (d *SageMakerDeployer) Deploy(ctx context.Context, model string, version int, artifactURI string, progress func(string)) (*Deployment, error) {
 	progress = progressOrNop(progress)
 	name := JobName(model, fmt.Sprintf("v%d", version), 63)
-	if _, err := d.Client.DescribeModel(ctx, &sagemaker.DescribeModelInput{ModelName: &name}); isAWSError(err, "ValidationException", "ResourceNotFound") {
+	if _, err := d.Client.DescribeModel(ctx, &sagemaker.DescribeModelInput{ModelName: &name}); isNotFound(err) {
 		_, err = d.Client.CreateModel(ctx, &sagemaker.CreateModelInput{
 			ModelName:        &name,
 			ExecutionRoleArn: &d.RoleARN,
@@ -206,7 +210,7 @@ func (d *SageMakerDeployer) Deploy(ctx context.Context, model string, version in
 	} else if err != nil {
 		return nil, fmt.Errorf("train: describe SageMaker model %s: %w", name, err)
 	}
-	if _, err := d.Client.DescribeEndpointConfig(ctx, &sagemaker.DescribeEndpointConfigInput{EndpointConfigName: &name}); isAWSError(err, "ValidationException", "ResourceNotFound") {
+	if _, err := d.Client.DescribeEndpointConfig(ctx, &sagemaker.DescribeEndpointConfigInput{EndpointConfigName: &name}); isNotFound(err) {
 		_, err = d.Client.CreateEndpointConfig(ctx, &sagemaker.CreateEndpointConfigInput{
 			EndpointConfigName: &name,
 			ProductionVariants: []smtypes.ProductionVariant{{
@@ -246,42 +250,143 @@ func (d *SageMakerDeployer) Restore(ctx context.Context, dep *Deployment, progre
 
 // SetConfig moves the endpoint to an endpoint config and waits until it is
 // in service; it returns the config the endpoint had before. Calling it
-// with the current config does nothing.
+// with the current config does nothing. An update already under way to
+// config (an earlier attempt's, whose activity timed out or whose worker
+// stopped) is waited for, not started again; an update under way to another
+// config is waited for first, so the endpoint ends on config whatever order
+// a deploy and its compensation ran in. Updates of a real endpoint take
+// minutes to over half an hour: progress reports every poll, so an
+// activity can heartbeat, and ctx bounds the wait.
 func (d *SageMakerDeployer) SetConfig(ctx context.Context, config string, progress func(string)) (previous string, err error) {
-	cur, err := d.Client.DescribeEndpoint(ctx, &sagemaker.DescribeEndpointInput{EndpointName: &d.Endpoint})
+	progress = progressOrNop(progress)
+	cur, err := d.describeEndpoint(ctx)
 	if err != nil {
-		return "", fmt.Errorf("train: describe SageMaker endpoint %s: %w", d.Endpoint, err)
+		return "", err
+	}
+	if inProgress(cur.EndpointStatus) {
+		if pending := pendingConfig(cur); pending == config {
+			progress(fmt.Sprintf("re-attaching to the update of endpoint %s to %s", d.Endpoint, config))
+			return aws.ToString(cur.EndpointConfigName), d.waitInService(ctx, config, progress)
+		}
+		progress(fmt.Sprintf("endpoint %s is %s (to %s); waiting before moving it to %s", d.Endpoint, cur.EndpointStatus, pendingConfig(cur), config))
+		if cur, err = d.waitSettled(ctx, progress); err != nil {
+			return "", err
+		}
 	}
 	previous = aws.ToString(cur.EndpointConfigName)
-	if previous != config {
-		if _, err := d.Client.UpdateEndpoint(ctx, &sagemaker.UpdateEndpointInput{EndpointName: &d.Endpoint, EndpointConfigName: &config}); err != nil {
-			return "", fmt.Errorf("train: update SageMaker endpoint %s to %s: %w", d.Endpoint, config, err)
+	if previous != config || cur.EndpointStatus != smtypes.EndpointStatusInService {
+		if previous != config {
+			if _, err := d.Client.UpdateEndpoint(ctx, &sagemaker.UpdateEndpointInput{EndpointName: &d.Endpoint, EndpointConfigName: &config}); err != nil {
+				return "", fmt.Errorf("train: update SageMaker endpoint %s to %s: %w", d.Endpoint, config, err)
+			}
+			progress(fmt.Sprintf("updating endpoint %s: %s → %s", d.Endpoint, previous, config))
 		}
-		progress(fmt.Sprintf("updating endpoint %s: %s → %s", d.Endpoint, previous, config))
+		if err := d.waitInService(ctx, config, progress); err != nil {
+			return "", err
+		}
 	}
+	return previous, nil
+}
+
+func (d *SageMakerDeployer) describeEndpoint(ctx context.Context) (*sagemaker.DescribeEndpointOutput, error) {
+	out, err := d.Client.DescribeEndpoint(ctx, &sagemaker.DescribeEndpointInput{EndpointName: &d.Endpoint})
+	if err != nil {
+		if isNotFound(err) {
+			return nil, &PermanentError{Backend: "sagemaker", JobID: d.Endpoint,
+				Reason: fmt.Sprintf("endpoint %s does not exist (retrain.sagemaker.deploy.endpoint names an existing endpoint): %v", d.Endpoint, err)}
+		}
+		return nil, fmt.Errorf("train: describe SageMaker endpoint %s: %w", d.Endpoint, err)
+	}
+	return out, nil
+}
+
+// inProgress reports the statuses in which UpdateEndpoint is refused.
+func inProgress(s smtypes.EndpointStatus) bool {
+	switch s {
+	case smtypes.EndpointStatusCreating, smtypes.EndpointStatusUpdating, smtypes.EndpointStatusSystemUpdating,
+		smtypes.EndpointStatusRollingBack, smtypes.EndpointStatusUpdateRollbackFailed:
+		return true
+	}
+	return false
+}
+
+// pendingConfig is the config an in-progress deployment moves to, "" when
+// DescribeEndpoint does not say.
+func pendingConfig(out *sagemaker.DescribeEndpointOutput) string {
+	if out.PendingDeploymentSummary == nil {
+		return ""
+	}
+	return aws.ToString(out.PendingDeploymentSummary.EndpointConfigName)
+}
+
+// waitSettled polls until the endpoint is no longer changing.
+func (d *SageMakerDeployer) waitSettled(ctx context.Context, progress func(string)) (*sagemaker.DescribeEndpointOutput, error) {
 	for {
-		out, err := d.Client.DescribeEndpoint(ctx, &sagemaker.DescribeEndpointInput{EndpointName: &d.Endpoint})
+		out, err := d.describeEndpoint(ctx)
 		if err != nil {
-			return "", fmt.Errorf("train: describe SageMaker endpoint %s: %w", d.Endpoint, err)
+			return nil, err
+		}
+		if !inProgress(out.EndpointStatus) || out.EndpointStatus == smtypes.EndpointStatusUpdateRollbackFailed {
+			return out, nil
+		}
+		progress(fmt.Sprintf("endpoint %s: %s", d.Endpoint, out.EndpointStatus))
+		if err := d.sleep(ctx); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// waitInService polls until the endpoint is in service on config; in
+// service on another config means the update was rolled back.
+func (d *SageMakerDeployer) waitInService(ctx context.Context, config string, progress func(string)) error {
+	for {
+		out, err := d.describeEndpoint(ctx)
+		if err != nil {
+			return err
 		}
 		switch out.EndpointStatus {
 		case smtypes.EndpointStatusInService:
 			if got := aws.ToString(out.EndpointConfigName); got != config {
-				return "", &PermanentError{Backend: "sagemaker", JobID: d.Endpoint,
+				return &PermanentError{Backend: "sagemaker", JobID: d.Endpoint,
 					Reason: fmt.Sprintf("endpoint is in service on %s, not %s (the update was rolled back: %s)", got, config, aws.ToString(out.FailureReason))}
 			}
-			return previous, nil
+			return nil
 		case smtypes.EndpointStatusFailed, smtypes.EndpointStatusUpdateRollbackFailed, smtypes.EndpointStatusOutOfService:
-			return "", &PermanentError{Backend: "sagemaker", JobID: d.Endpoint,
+			return &PermanentError{Backend: "sagemaker", JobID: d.Endpoint,
 				Reason: fmt.Sprintf("endpoint %s: %s", out.EndpointStatus, aws.ToString(out.FailureReason))}
 		}
 		progress(fmt.Sprintf("endpoint %s: %s", d.Endpoint, out.EndpointStatus))
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(orDur(d.PollInterval, 30*time.Second)):
+		if err := d.sleep(ctx); err != nil {
+			return err
 		}
 	}
+}
+
+func (d *SageMakerDeployer) sleep(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("train: waiting for SageMaker endpoint %s (the update goes on; a retry re-attaches): %w", d.Endpoint, ctx.Err())
+	case <-time.After(orDur(d.PollInterval, 30*time.Second)):
+		return nil
+	}
+}
+
+// isNotFound reports whether err says a SageMaker resource does not exist.
+// SageMaker answers Describe* of a missing job, model, endpoint config or
+// endpoint with ValidationException ("Requested resource not found.", or
+// "Could not find …" for an endpoint; moto: "Could not find training job
+// …"), not with the ResourceNotFound its API model declares
+// (aws/aws-sdk#165); other ValidationExceptions (a malformed name) are not
+// "missing".
+func isNotFound(err error) bool {
+	if isAWSError(err, "ResourceNotFound", "ResourceNotFoundException") {
+		return true
+	}
+	if !isAWSError(err, "ValidationException") {
+		return false
+	}
+	msg := strings.ToLower(err.Error())
+	return strings.Contains(msg, "not found") || strings.Contains(msg, "could not find") || strings.Contains(msg, "does not exist")
 }
 
 // isAWSError reports whether err is an API error with one of the codes.

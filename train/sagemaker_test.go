@@ -96,7 +96,9 @@ func (f *fakeSageMaker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "DescribeTrainingJob":
 		j := f.jobs[str("TrainingJobName")]
 		if j == nil {
-			fail("ResourceNotFound", "Requested resource not found")
+			// What SageMaker really answers (aws/aws-sdk#165), not the
+			// ResourceNotFound its API model declares.
+			fail("ValidationException", "Requested resource not found.")
 			return
 		}
 		st, sec, _ := strings.Cut(j.states[min(j.i, len(j.states)-1)], "/")
@@ -131,7 +133,7 @@ func (f *fakeSageMaker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.configs[str("EndpointConfigName")] = true
 		reply(map[string]string{"EndpointConfigArn": "arn:config"})
 	case "UpdateEndpoint":
-		if f.fail == "UpdateEndpoint" {
+		if f.fail == "UpdateEndpoint" || f.endpoint.status != "InService" {
 			fail("ValidationException", "Cannot update in-progress endpoint")
 			return
 		}
@@ -144,7 +146,11 @@ func (f *fakeSageMaker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				f.endpoint.status = "InService"
 			}
 		}
-		reply(map[string]any{"EndpointName": str("EndpointName"), "EndpointConfigName": f.endpoint.config, "EndpointStatus": f.endpoint.status})
+		out := map[string]any{"EndpointName": str("EndpointName"), "EndpointConfigName": f.endpoint.config, "EndpointStatus": f.endpoint.status}
+		if f.endpoint.status == "Updating" {
+			out["PendingDeploymentSummary"] = map[string]any{"EndpointConfigName": f.endpoint.config}
+		}
+		reply(out)
 	default:
 		fail("UnknownOperationException", op)
 	}
@@ -279,5 +285,36 @@ func TestSageMakerDeployUpdatesTheEndpointAndCanBeRestored(t *testing.T) {
 	}
 	if f.endpoint.config != "vigil-churn-v1" || f.endpoint.status != "InService" {
 		t.Errorf("after restore: %+v", f.endpoint)
+	}
+}
+
+// A Deploy retried while its endpoint update is still under way (the first
+// attempt timed out, or its worker stopped) waits for that update instead
+// of starting another, which SageMaker would refuse; an update under way to
+// another config (a compensation racing a late update) is waited for, then
+// replaced.
+func TestSageMakerDeployReattachesToAnUpdateInProgress(t *testing.T) {
+	f, client := newFakeSageMaker(t)
+	d := &SageMakerDeployer{Client: client, Endpoint: "churn-prod", Image: "infer:1", RoleARN: "arn:role", PollInterval: time.Millisecond}
+	f.models["vigil-churn-v2"], f.configs["vigil-churn-v2"] = true, true
+	f.endpoint.config, f.endpoint.status, f.endpoint.pending = "vigil-churn-v2", "Updating", 3
+	var progress lines
+	if _, err := d.Deploy(context.Background(), "churn", 2, "s3://m/v2.tar.gz", progress.add); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.count("UpdateEndpoint"); n != 0 || f.endpoint.config != "vigil-churn-v2" || f.endpoint.status != "InService" {
+		t.Fatalf("UpdateEndpoint called %d times; endpoint %+v", n, f.endpoint)
+	}
+	if !strings.Contains(progress.all(), "re-attaching to the update") {
+		t.Errorf("progress = %s", progress.all())
+	}
+
+	// Compensation: v2's update is still running when v1 is redeployed.
+	f.endpoint.status, f.endpoint.pending = "Updating", 3
+	if _, err := d.SetConfig(context.Background(), "vigil-churn-v1", nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.count("UpdateEndpoint"); n != 1 || f.endpoint.config != "vigil-churn-v1" || f.endpoint.status != "InService" {
+		t.Errorf("UpdateEndpoint called %d times; endpoint %+v; want one update back to v1 after v2's finished", n, f.endpoint)
 	}
 }

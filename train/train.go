@@ -85,6 +85,25 @@ func IsPermanent(err error) bool {
 // on the backend (by ctx cancellation or by someone else).
 var ErrStopped = errors.New("training job stopped")
 
+// ErrShutdown, as the cause of ctx's cancellation (context.WithCancelCause),
+// says the worker is shutting down rather than the run being cancelled:
+// remote backends (SageMaker, GitLab, Jenkins) then leave their job running
+// for the next attempt to re-attach to, and Train returns an error wrapping
+// ErrDetached. A local command is stopped either way: it cannot outlive the
+// worker that pipes its output. The lifecycle maps the Temporal SDK's
+// worker.ErrWorkerShutdown to it.
+var ErrShutdown = errors.New("worker shutting down")
+
+// ErrDetached is wrapped by the error Train returns when it stopped
+// watching a job it left running (ErrShutdown); retrying re-attaches.
+var ErrDetached = errors.New("training job left running for the next attempt")
+
+// shuttingDown reports whether ctx was cancelled because the worker is
+// shutting down (see ErrShutdown).
+func shuttingDown(ctx context.Context) bool {
+	return ctx.Err() != nil && errors.Is(context.Cause(ctx), ErrShutdown)
+}
+
 // Validate checks the fields every backend needs.
 func (j Job) Validate() error {
 	switch {

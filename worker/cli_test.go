@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -118,6 +119,7 @@ models:
 				return n >= 1, err
 			})
 		}},
+		{key: "temporal workflow describe", check: wants("retrain-churn", "RetrainWorkflow")},
 		{key: "temporal workflow start", check: closed("rollback-churn")},
 	}
 	commands := readmeCommands(t, readmeSection(t, "Operating with the temporal CLI"), "temporal ")
@@ -125,6 +127,39 @@ models:
 		out, err := exec.Command(cli, append(words[1:], "--address", addr)...).CombinedOutput()
 		return string(out), err
 	})
+
+	// What a second start of a running retrain does (the README's "refused
+	// while a retrain of churn runs"). This retrain stays running: no worker
+	// polls its task queue.
+	temporal := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(cli, append(args, "--address", addr)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("temporal %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	held := []string{"workflow", "start", "--task-queue", "vigil-held", "--type", "RetrainWorkflow",
+		"--workflow-id", "retrain-held", "--input", `{"Model":"held","Reason":"manual"}`}
+	firstRun := runID(t, temporal(append(held, "--output", "json")...))
+	for _, tc := range []struct {
+		name  string
+		flags []string
+	}{
+		// The Go SDK under the CLI answers "already started" with the
+		// running execution, whatever the conflict policy: exit 0, the
+		// running run's ID, nothing new starts.
+		{"default", nil},
+		{"--id-conflict-policy Fail", []string{"--id-conflict-policy", "Fail"}},
+	} {
+		out, err := exec.Command(cli, append(append(held, tc.flags...), "--output", "json", "--address", addr)...).CombinedOutput()
+		if err != nil || runID(t, string(out)) != firstRun {
+			t.Errorf("second start, %s: %v, want exit 0 with the running execution %s\n%s", tc.name, err, firstRun, out)
+		}
+	}
+	if runs := countRuns(t, w, "retrain-held"); runs != 1 {
+		t.Errorf("%d runs of retrain-held after two more starts, want 1", runs)
+	}
 
 	// With VIGIL_RECORD_REPLAY set, keep these histories for the replay tests.
 	if dst := os.Getenv("VIGIL_RECORD_REPLAY"); dst != "" {
@@ -136,6 +171,33 @@ models:
 		record(t, w, dst, "incident-ack.json", "vigil-incident-churn")
 		record(t, w, dst, "retrain-train-fails.json", "retrain-churn")
 	}
+}
+
+// runID reads the run ID from `temporal workflow start --output json`.
+func runID(t *testing.T, out string) string {
+	t.Helper()
+	var v struct {
+		RunID string `json:"runId"`
+	}
+	if i := strings.Index(out, "{"); i < 0 || json.Unmarshal([]byte(out[i:]), &v) != nil || v.RunID == "" {
+		t.Errorf("no run ID in %q", out)
+	}
+	return v.RunID
+}
+
+// countRuns counts the runs of a workflow ID, closed or not.
+func countRuns(t *testing.T, w *running, id string) int {
+	t.Helper()
+	var n int
+	waitFor(t, 10*time.Second, "visibility to list "+id, func() (bool, error) {
+		list, err := w.Client.ListWorkflow(context.Background(), listRequest(`WorkflowId = "`+id+`"`))
+		if err != nil {
+			return false, err
+		}
+		n = len(list.Executions)
+		return n > 0, nil
+	})
+	return n
 }
 
 // record writes a workflow's history as `temporal workflow show --output

@@ -35,6 +35,7 @@ func main() {
 	flag.StringVar(&o.dataDir, "data-dir", "", "dev mode state: Temporal's SQLite file, local stores, and vigil.yaml, the config it runs, for starter -config\n(default: dev.data_dir of the config, .vigil, where starter looks without -config)")
 	flag.StringVar(&o.logLevel, "log-level", "info", "debug | info | warn | error")
 	flag.StringVar(&o.logFormat, "log-format", "", "json | text (default: text with -dev, json otherwise)")
+	flag.DurationVar(&o.stopTimeout, "stop-timeout", DefaultStopTimeout, "on shutdown, how long running activities get to finish before they are cancelled (remote training jobs and endpoint updates are left running for the next attempt)")
 	flag.BoolVar(&o.noDemo, "no-demo-traffic", false, "with -dev: do not generate demo traffic")
 	flag.DurationVar(&o.demoDriftAfter, "demo-drift-after", 3*time.Minute, "with -dev: when the demo's concept drifts (first start only)")
 	o.demoRate, o.demoTick = 10, time.Second
@@ -65,6 +66,13 @@ Flags:
 	}
 }
 
+// DefaultStopTimeout is how long a stopping worker lets running activities
+// finish: short ones (an evaluation, a notification) complete; training and
+// deploy activities are then cancelled with worker.ErrWorkerShutdown, which
+// leaves their remote jobs running for the next attempt. It fits in
+// Kubernetes' default 30 s termination grace period.
+const DefaultStopTimeout = 20 * time.Second
+
 type options struct {
 	configPath string
 	dev        bool
@@ -77,6 +85,8 @@ type options struct {
 	demoDriftAfter time.Duration
 	demoRate       int
 	demoTick       time.Duration
+	// stopTimeout is worker.Options.WorkerStopTimeout (tests: 0).
+	stopTimeout time.Duration
 	// set by tests
 	frontendPort, uiPort, httpPort int
 	ready                          chan<- *Worker

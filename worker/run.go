@@ -186,7 +186,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		Models:    lifecycle.New(func() *config.Config { return cfg }, w.Store, reg, train.Deps{Getenv: os.Getenv}, log),
 	}
 
-	tw := worker.New(w.Client, cfg.Temporal.TaskQueue, worker.Options{})
+	tw := worker.New(w.Client, cfg.Temporal.TaskQueue, worker.Options{WorkerStopTimeout: o.stopTimeout})
 	register(tw, acts)
 	if err := tw.Start(); err != nil {
 		return fmt.Errorf("start worker on task queue %s: %w", cfg.Temporal.TaskQueue, err)
@@ -267,6 +267,11 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 			log.Info("wrote the config this worker runs, for starter", "path", path)
 		}
 	}
+	models := make([]string, len(cfg.Models))
+	for i, m := range cfg.Models {
+		models[i] = m.Name
+	}
+	go watchSchedules(ctx, w.Client.ScheduleClient(), models, pub, log)
 	w.ready.Store(true)
 	log.Info("worker ready", "task_queue", cfg.Temporal.TaskQueue, "temporal", cfg.Temporal.Address,
 		"http", "http://"+w.HTTPAddr, "models", len(cfg.Models), "took", time.Since(started).Round(time.Millisecond))

@@ -460,6 +460,11 @@ models:
 	if every, jitter := d.Schedule.Spec.Intervals[0].Every, d.Schedule.Spec.Jitter; every != 2*time.Minute || jitter != 30*time.Second {
 		t.Errorf("cadence after update = %s with jitter %s, want 2m with 30s", every, jitter)
 	}
+	// Each run is bounded (two cadences, at least 35m), so a stuck one
+	// cannot skip windows for hours.
+	if act, ok := d.Schedule.Action.(*client.ScheduleWorkflowAction); !ok || act.WorkflowRunTimeout != 35*time.Minute {
+		t.Errorf("scheduled action %+v, want a run timeout of 35m", d.Schedule.Action)
+	}
 	again, err := workflows.ApplySchedules(ctx, w.Client, nil, changed, true)
 	if err != nil || len(again) != 1 || again[0].Action != "unchanged" {
 		t.Errorf("apply of the same edit again = %+v, %v; want a unchanged", again, err)

@@ -107,6 +107,14 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) error {
 	if err := w.setup(ctx); err != nil {
 		return err
 	}
+	w.untilTaken = workflow.GetVersion(ctx, changeDeliverUntilTaken, workflow.DefaultVersion, 1) >= 1
+	if workflow.GetVersion(ctx, changeSpecAtStart, workflow.DefaultVersion, 1) >= 1 {
+		w.specAtStart = true
+		if err := w.loadSpec(ctx); err != nil {
+			// escalateDue loads it again before it pages anyone.
+			workflow.GetLogger(ctx).Error("load model spec at start", "model", w.state.Model, "err", err)
+		}
+	}
 	for _, name := range sortedKeys(w.state.Outbox) { // carried over by continue-as-new
 		w.startSender(name)
 	}
@@ -116,6 +124,20 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) error {
 // changeNotifyQueues is the workflow.GetVersion change ID of per-integration
 // notification queues.
 const changeNotifyQueues = "notify-queues"
+
+// changeSpecAtStart is the change ID of loading the model spec when a run
+// starts. Before, the spec was loaded only with each evaluation, so after
+// continue-as-new an incident whose escalation came before the next
+// evaluation was marked escalated with no routes to page: nobody was paged.
+const changeSpecAtStart = "spec-at-start"
+
+// changeDeliverUntilTaken is the change ID of retrying a notification until
+// its provider takes it (up to notify.max_delivery), whatever its
+// incident's state. Before, once the incident was resolved a notification
+// was dropped after an hour of retries, so after a longer outage the
+// acknowledge and resolve never reached the pager, whose incident stayed
+// triggered (and swallowed the next incident with the same dedup key).
+const changeDeliverUntilTaken = "deliver-until-taken"
 
 type incidentWorkflow struct {
 	state *IncidentState
@@ -131,11 +153,17 @@ type incidentWorkflow struct {
 	// acknowledged. Now state changes at once, and each event is queued for
 	// each integration it concerns and delivered by that integration's
 	// sender, in order; a provider that is down delays only itself.
-	queued    bool
-	senders   map[string]bool                // integrations whose sender runs
-	sending   int                            // deliveries in flight
-	interrupt map[string]workflow.CancelFunc // of the delivery in flight, per integration
-	closing   bool                           // continue-as-new is due: deliver nothing more
+	queued bool
+	// specAtStart and untilTaken: see changeSpecAtStart and
+	// changeDeliverUntilTaken.
+	specAtStart, untilTaken bool
+	specLoaded              bool
+	// specRetryAt holds escalations back while the spec cannot be loaded.
+	specRetryAt time.Time
+	senders     map[string]bool                // integrations whose sender runs
+	sending     int                            // deliveries in flight
+	interrupt   map[string]workflow.CancelFunc // of the delivery in flight, per integration
+	closing     bool                           // continue-as-new is due: deliver nothing more
 }
 
 func (w *incidentWorkflow) setup(ctx workflow.Context) error {
@@ -241,7 +269,11 @@ func (w *incidentWorkflow) continueAsNew(ctx workflow.Context, evals workflow.Re
 // loadSpec refreshes the rules and routes (they may change between windows).
 func (w *incidentWorkflow) loadSpec(ctx workflow.Context) error {
 	short := workflow.WithActivityOptions(ctx, activityOptions(30*time.Second, 10))
-	return workflow.ExecuteActivity(short, a.LoadModel, activities.LoadModelInput{Model: w.state.Model}).Get(ctx, &w.spec)
+	if err := workflow.ExecuteActivity(short, a.LoadModel, activities.LoadModelInput{Model: w.state.Model}).Get(ctx, &w.spec); err != nil {
+		return err
+	}
+	w.specLoaded = true
+	return nil
 }
 
 func (w *incidentWorkflow) rule(name string) (config.Rule, bool) {
@@ -423,11 +455,16 @@ func (w *incidentWorkflow) startSender(name string) {
 //
 // Each Notify activity retries for up to notifyBudget. When that runs out
 // (the provider is down for longer), the notification is sent again, with a
-// new budget, for as long as its incident is open: the people it is meant
-// for still need to hear about an open incident, and only this
-// integration's queue waits for it. Once the incident is resolved, or on a
-// permanent error (bad credentials, a 4xx), it is dropped. Every spent
-// budget is logged and counted (vigil_notifications_undelivered_total).
+// new budget, until the provider takes it: an acknowledge or resolve of an
+// incident closed meanwhile matters as much as the trigger, or the pager's
+// incident stays triggered; only this integration's queue waits for it. It
+// is dropped on a permanent error (bad credentials, a 4xx) or once it has
+// waited notify.max_delivery since it was queued. Every spent budget is
+// logged and counted (vigil_notifications_undelivered_total), every drop
+// too (vigil_notifications_dropped_total, alerted on).
+//
+// Runs from before changeDeliverUntilTaken retried only while the incident
+// was open.
 func (w *incidentWorkflow) deliver(ctx workflow.Context, name string, n *Notification) bool {
 	dctx, interrupt := workflow.WithCancel(ctx)
 	w.sending++
@@ -444,6 +481,11 @@ func (w *incidentWorkflow) deliver(ctx workflow.Context, name string, n *Notific
 	actx := workflow.WithActivityOptions(dctx, opts)
 	inc := n.Incident
 	for {
+		if w.untilTaken {
+			// The last attempt stops at max_delivery (a minute at least).
+			opts.ScheduleToCloseTimeout = min(notifyBudget, max(w.maxDelivery()-workflow.Now(ctx).Sub(n.Queued), time.Minute))
+			actx = workflow.WithActivityOptions(dctx, opts)
+		}
 		var res activities.NotifyResult
 		err := workflow.ExecuteActivity(actx, a.Notify, activities.NotifyInput{Integration: name, Kind: n.Kind, Incident: *inc}).Get(dctx, &res)
 		if err == nil {
@@ -457,6 +499,9 @@ func (w *incidentWorkflow) deliver(ctx workflow.Context, name string, n *Notific
 			return false
 		}
 		retry := !permanent(err) && w.isOpen(inc)
+		if w.untilTaken {
+			retry = !permanent(err) && workflow.Now(ctx).Sub(n.Queued) < w.maxDelivery()
+		}
 		workflow.GetLogger(ctx).Error("notification not delivered", "integration", name, "kind", n.Kind, "incident", inc.ID,
 			"queued", n.Queued, "retrying", retry, "err", err)
 		short := workflow.WithActivityOptions(ctx, activityOptions(30*time.Second, 3))
@@ -469,6 +514,14 @@ func (w *incidentWorkflow) deliver(ctx workflow.Context, name string, n *Notific
 			return true
 		}
 	}
+}
+
+// maxDelivery is notify.max_delivery, as the last spec loaded says.
+func (w *incidentWorkflow) maxDelivery() time.Duration {
+	if w.spec.MaxDelivery > 0 {
+		return w.spec.MaxDelivery
+	}
+	return config.DefaultMaxDelivery
 }
 
 // permanent says whether retrying cannot help (the activity said so).
@@ -550,11 +603,24 @@ func (w *incidentWorkflow) nextEscalation() (time.Time, bool) {
 			next = inc.EscalateAt
 		}
 	}
+	if !next.IsZero() && next.Before(w.specRetryAt) {
+		next = w.specRetryAt
+	}
 	return next, !next.IsZero()
 }
 
 func (w *incidentWorkflow) escalateDue(ctx workflow.Context) {
 	now := workflow.Now(ctx)
+	if w.specAtStart && !w.specLoaded {
+		// Escalating without routes would mark the incident escalated and
+		// page nobody: try again in a minute.
+		if err := w.loadSpec(ctx); err != nil {
+			workflow.GetLogger(ctx).Error("load model spec; escalation held back a minute", "model", w.state.Model, "err", err)
+			w.specRetryAt = workflow.Now(ctx).Add(time.Minute)
+			return
+		}
+		now = workflow.Now(ctx)
+	}
 	for _, inc := range w.openIncidents("", true) {
 		if inc.Escalated || inc.EscalateAt.IsZero() || inc.EscalateAt.After(now) {
 			continue

@@ -55,6 +55,11 @@ type incidentSuite struct {
 	deliveredAt    map[string]time.Time // "integration/kind/rule" → first delivery
 	retrainAt      time.Time
 	undelivered    []string // "integration/kind" reported to metrics
+	dropped        []string // "integration/kind" reported as given up
+	// LoadModel fails until specDownUntil (workflow time); loads counts calls.
+	specDownUntil time.Time
+	loads         int
+	maxDelivery   time.Duration // the spec's notify.max_delivery, when set
 }
 
 func TestIncidentWorkflow(t *testing.T) { suite.Run(t, new(incidentSuite)) }
@@ -62,15 +67,30 @@ func TestIncidentWorkflow(t *testing.T) { suite.Run(t, new(incidentSuite)) }
 func (s *incidentSuite) SetupTest() {
 	s.sent, s.retrains, s.windows = nil, 0, 0
 	s.downUntil, s.fail, s.failedAttempts, s.deliveredAt, s.retrainAt, s.undelivered = time.Time{}, nil, 0, map[string]time.Time{}, time.Time{}, nil
+	s.dropped, s.specDownUntil, s.loads, s.maxDelivery = nil, time.Time{}, 0, 0
 	s.env = s.NewTestWorkflowEnvironment()
 	s.env.RegisterWorkflow(IncidentWorkflow)
-	s.env.OnActivity(a.LoadModel, mock.Anything, mock.Anything).Return(spec(), nil)
+	s.env.OnActivity(a.LoadModel, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.LoadModelInput) (*activities.ModelSpec, error) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.loads++
+			if s.env.Now().Before(s.specDownUntil) {
+				return nil, temporal.NewApplicationError("read config: registry unreachable", "")
+			}
+			sp := spec()
+			sp.MaxDelivery = s.maxDelivery
+			return sp, nil
+		})
 	s.env.OnActivity(a.IncidentChanged, mock.Anything, mock.Anything).Return(nil)
 	s.env.OnActivity(a.NotificationUndelivered, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.NotificationUndeliveredInput) error {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			s.undelivered = append(s.undelivered, in.Integration+"/"+in.Kind)
+			if !in.Retrying {
+				s.dropped = append(s.dropped, in.Integration+"/"+in.Kind)
+			}
 			return nil
 		})
 	s.env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(
@@ -368,12 +388,12 @@ func (s *incidentSuite) TestOutageLongerThanTheRetryBudgetStillDeliversWhileOpen
 }
 
 // An incident that opens and resolves during an outage longer than the
-// retry budget: its notifications are dropped once their budget is spent
-// after it resolved — a late "open" and "resolved" would only be noise —
-// and the drops are logged and counted. The state is right throughout.
-func (s *incidentSuite) TestOutageLongerThanTheRetryBudgetDropsAResolvedIncident() {
+// retry budget: its notifications are still delivered after recovery, in
+// order — the resolve is what closes the pager's incident, which would
+// otherwise stay triggered. Each spent budget is counted; nothing is dropped.
+func (s *incidentSuite) TestOutageLongerThanTheRetryBudgetStillDeliversAResolvedIncident() {
 	start := s.env.Now()
-	s.downUntil = start.Add(180 * time.Minute)
+	s.downUntil = start.Add(170 * time.Minute)
 	s.evaluate(1*time.Minute, 0.70, 0)
 	s.evaluate(2*time.Minute, 0.70, 0)  // opens
 	s.evaluate(10*time.Minute, 0.95, 0) // recover_after: 2
@@ -384,11 +404,106 @@ func (s *incidentSuite) TestOutageLongerThanTheRetryBudgetDropsAResolvedIncident
 		s.Equal([]string{"trigger", "resolve"}, kinds(st.Outbox["slack"]))
 	})
 	st := s.run(240 * time.Minute)
-	s.Empty(s.sentTo("slack"), "nothing stale after recovery")
+	s.Equal([]string{"trigger/accuracy-drop", "resolve/accuracy-drop"}, s.sentTo("slack"))
 	s.Empty(s.sentTo("pagerduty"), "never escalated: resolved first")
-	s.Equal([]string{"slack/trigger", "slack/resolve"}, s.undelivered)
+	s.True(s.deliveredAt["slack/resolve/accuracy-drop"].Sub(s.downUntil) < 3*time.Minute, "delivered soon after recovery")
+	s.Equal([]string{"slack/trigger", "slack/trigger"}, s.undelivered, "the trigger's budgets spent at 62m and 122m")
+	s.Empty(s.dropped)
 	s.Empty(st.Outbox)
-	s.Equal(1, st.Rules["accuracy-drop"].Resolved)
+}
+
+// An acknowledge stuck behind a PagerDuty outage reaches PagerDuty after
+// the incident closed: the pager's incident is acknowledged and resolved.
+func (s *incidentSuite) TestAckAndResolveReachThePagerAfterALongOutage() {
+	start := s.env.Now()
+	s.fail = func(in activities.NotifyInput, now time.Time) error {
+		if in.Integration == "pagerduty" && in.Kind != "escalate" && now.Before(start.Add(5*time.Hour)) {
+			return temporal.NewApplicationError("pagerduty: HTTP 503", "")
+		}
+		return nil
+	}
+	s.evaluate(1*time.Minute, 0.70, 0)
+	s.evaluate(2*time.Minute, 0.70, 0) // opens; paged at 17m
+	s.env.RegisterDelayedCallback(func() {
+		s.env.UpdateWorkflow(UpdateAck, "ack-1", &testsuite.TestUpdateCallback{
+			OnReject: func(err error) { s.Fail("ack rejected", err) }, OnComplete: func(any, error) {},
+		}, AckInput{Actor: "alice"})
+	}, 20*time.Minute)
+	s.evaluate(30*time.Minute, 0.95, 0)
+	s.evaluate(31*time.Minute, 0.95, 0) // resolves
+	st := s.run(6 * time.Hour)
+	s.Equal([]string{"escalate/accuracy-drop", "acknowledge/accuracy-drop", "resolve/accuracy-drop"}, s.sentTo("pagerduty"))
+	s.False(s.deliveredAt["pagerduty/acknowledge/accuracy-drop"].Before(start.Add(5 * time.Hour)))
+	s.Empty(s.dropped)
+	s.Empty(st.Outbox)
+}
+
+// notify.max_delivery bounds the retries: past it a notification is dropped,
+// logged and counted as dropped (vigil_notifications_dropped_total alerts),
+// and the queue moves on.
+func (s *incidentSuite) TestNotificationsPastMaxDeliveryAreDroppedAndCounted() {
+	start := s.env.Now()
+	s.maxDelivery = 3 * time.Hour
+	s.downUntil = start.Add(10 * time.Hour)
+	s.evaluate(1*time.Minute, 0.70, 0)
+	s.evaluate(2*time.Minute, 0.70, 0)  // opens: trigger queued at 2m
+	s.evaluate(10*time.Minute, 0.95, 0) // recover_after: 2
+	s.evaluate(11*time.Minute, 0.95, 0) // resolves: resolve queued at 11m
+	s.at(3*time.Hour, func(st *IncidentState) {
+		s.Equal([]string{"trigger", "resolve"}, kinds(st.Outbox["slack"]), "still trying at 3h")
+	})
+	s.at(3*time.Hour+15*time.Minute, func(st *IncidentState) {
+		s.Empty(st.Outbox, "both dropped shortly after max_delivery")
+	})
+	st := s.run(11 * time.Hour)
+	s.Empty(s.sentTo("slack"))
+	s.Equal([]string{"slack/trigger", "slack/resolve"}, s.dropped)
+	s.Empty(st.Outbox)
+}
+
+// After continue-as-new the spec is loaded at start, so an escalation due
+// before the next evaluation pages the escalation route.
+func (s *incidentSuite) TestEscalationAfterContinueAsNewPagesBeforeAnyEvaluation() {
+	start := s.env.Now()
+	st := s.runCarried(start, 20*time.Minute)
+	s.Equal([]string{"escalate/accuracy-drop"}, s.sentTo("pagerduty"))
+	s.Equal(start.Add(5*time.Minute), s.deliveredAt["pagerduty/escalate/accuracy-drop"], "paged when due")
+	s.True(st.Rules["accuracy-drop"].Open.Escalated)
+}
+
+// When the spec cannot be loaded, the escalation waits for it instead of
+// marking the incident escalated with nobody paged.
+func (s *incidentSuite) TestEscalationWaitsForTheSpec() {
+	start := s.env.Now()
+	s.specDownUntil = start.Add(20 * time.Minute)
+	s.at(15*time.Minute, func(st *IncidentState) {
+		s.False(st.Rules["accuracy-drop"].Open.Escalated, "not escalated without routes")
+	})
+	st := s.runCarried(start, 40*time.Minute)
+	s.Equal([]string{"escalate/accuracy-drop"}, s.sentTo("pagerduty"))
+	paged := s.deliveredAt["pagerduty/escalate/accuracy-drop"]
+	s.False(paged.Before(s.specDownUntil))
+	s.True(paged.Sub(s.specDownUntil) < 2*time.Minute, "paged %s after the spec came back", paged.Sub(s.specDownUntil))
+	s.True(st.Rules["accuracy-drop"].Open.Escalated)
+}
+
+// runCarried runs a continued-as-new incident workflow whose state holds an
+// open, unacknowledged critical incident due to escalate 5 minutes after the
+// start, and no evaluation arrives.
+func (s *incidentSuite) runCarried(start time.Time, until time.Duration) *IncidentState {
+	inc := &activities.Incident{ID: "churn/accuracy-drop/1", Model: "churn", Rule: "accuracy-drop", Severity: "critical",
+		OpenedAt: start.Add(-10 * time.Minute), EscalateAt: start.Add(5 * time.Minute), Refs: map[string]string{"slack": "C1:1"},
+		Notified: []string{"slack"}}
+	state := &IncidentState{Model: "churn", Rules: map[string]*RuleState{"accuracy-drop": {ConsecutiveBreaches: 2, Open: inc}}}
+	var st *IncidentState
+	s.env.RegisterDelayedCallback(func() {
+		v, err := s.env.QueryWorkflow(QueryState)
+		s.Require().NoError(err)
+		s.Require().NoError(v.Get(&st))
+		s.env.CancelWorkflow()
+	}, until)
+	s.env.ExecuteWorkflow(IncidentWorkflow, IncidentInput{Model: "churn", State: state})
+	return st
 }
 
 // A permanent error (bad token, unknown channel) is not retried: dropped,

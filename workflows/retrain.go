@@ -231,12 +231,39 @@ func (w *retrainWorkflow) promote(ctx workflow.Context, version, actor string) (
 			Reason: fmt.Sprintf("promotion of %s failed: %v", version, err),
 		}).Get(dctx, nil)
 		err = errors.Join(err, cerr)
+		// An endpoint update that outlived its Deploy activity may still
+		// finish after the alias moved back: deploy the restored version, so
+		// the endpoint waits for that update and then serves what the
+		// registry says is production.
+		if workflow.GetVersion(ctx, changeDeployCompensation, workflow.DefaultVersion, 1) == 1 && cerr == nil && moved.Previous != "" {
+			derr := workflow.ExecuteActivity(workflow.WithActivityOptions(dctx, deployOptions()), a.Deploy,
+				activities.DeployInput{Model: w.in.Model, Version: moved.Previous}).Get(dctx, nil)
+			err = errors.Join(err, derr)
+		}
 	}()
-	deployCtx := workflow.WithActivityOptions(ctx, activityOptions(15*time.Minute, 3))
+	deployCtx := workflow.WithActivityOptions(ctx, deployOptions())
 	if err := workflow.ExecuteActivity(deployCtx, a.Deploy, activities.DeployInput{Model: w.in.Model, Version: version}).Get(ctx, nil); err != nil {
 		return fmt.Errorf("deploy %s of %s: %w", version, w.in.Model, err)
 	}
 	return nil
+}
+
+// changeDeployCompensation: a failed promotion also redeploys the version
+// the alias went back to (version 1).
+const changeDeployCompensation = "deploy-compensation"
+
+// deployOptions bound a Deploy: a SageMaker endpoint update takes minutes to
+// over half an hour, so an hour per attempt, with heartbeats (the activity
+// beats while it waits) so a lost worker is noticed in two minutes; a retry
+// re-attaches to the update under way.
+func deployOptions() workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		StartToCloseTimeout: time.Hour, HeartbeatTimeout: 2 * time.Minute, ScheduleToCloseTimeout: 3 * time.Hour,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: 10 * time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute,
+			NonRetryableErrorTypes: permanentErrors,
+		},
+	}
 }
 
 func (w *retrainWorkflow) record(ctx workflow.Context, version, status, reason, actor string) {
@@ -277,7 +304,7 @@ func RollbackWorkflow(ctx workflow.Context, in activities.RollbackInput) (*activ
 	if err := workflow.ExecuteActivity(short, a.Rollback, in).Get(ctx, &res); err != nil {
 		return nil, fmt.Errorf("roll back %s: %w", in.Model, err)
 	}
-	deployCtx := workflow.WithActivityOptions(ctx, activityOptions(15*time.Minute, 3))
+	deployCtx := workflow.WithActivityOptions(ctx, deployOptions())
 	if err := workflow.ExecuteActivity(deployCtx, a.Deploy, activities.DeployInput{Model: in.Model, Version: res.To}).Get(ctx, nil); err != nil {
 		return nil, fmt.Errorf("deploy %s of %s after rollback: %w", res.To, in.Model, err)
 	}

@@ -19,6 +19,7 @@ import (
 type retrainEnv struct {
 	*testsuite.TestWorkflowEnvironment
 	aliases []activities.SetAliasInput
+	deploys []activities.DeployInput
 	outcome []activities.RecordOutcomeInput
 }
 
@@ -41,7 +42,14 @@ func newRetrainEnv(t *testing.T, approval string, challenger float64, deployErr 
 			e.aliases = append(e.aliases, in)
 			return &activities.SetAliasResult{Previous: "v1"}, nil
 		})
-	e.OnActivity(a.Deploy, mock.Anything, mock.Anything).Return(&activities.DeployResult{Target: "registry"}, deployErr)
+	e.OnActivity(a.Deploy, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.DeployInput) (*activities.DeployResult, error) {
+			e.deploys = append(e.deploys, in)
+			if in.Version == "v2" && deployErr != nil {
+				return nil, deployErr
+			}
+			return &activities.DeployResult{Target: "registry"}, nil
+		})
 	e.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.RecordOutcomeInput) error {
 			e.outcome = append(e.outcome, in)
@@ -102,6 +110,11 @@ func TestFailedDeployRestoresThePreviousVersion(t *testing.T) {
 	}
 	if e.aliases[1].Actor != "vigil (compensation)" {
 		t.Errorf("compensation actor = %q", e.aliases[1].Actor)
+	}
+	// The endpoint follows the alias back: an update that outlived the
+	// failed Deploy is waited for and replaced by v1.
+	if len(e.deploys) != 2 || e.deploys[0].Version != "v2" || e.deploys[1].Version != "v1" {
+		t.Errorf("deploys = %+v, want v2, then v1 (compensation)", e.deploys)
 	}
 }
 

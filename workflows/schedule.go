@@ -8,6 +8,7 @@ import (
 	"maps"
 	"sort"
 	"strings"
+	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -28,7 +29,9 @@ type ScheduleChange struct {
 
 // ScheduleOptions is the schedule Vigil wants for a model: every
 // `schedule.every` (plus up to `schedule.jitter`), overlapping runs skipped (a slow evaluation must not pile
-// up), missed runs made up within `catchup_window` after an outage.
+// up), each run bounded by MonitorRunTimeout (a stuck one must not skip
+// windows for hours), missed runs made up within `catchup_window` after an
+// outage.
 func ScheduleOptions(m *config.Model, taskQueue string) client.ScheduleOptions {
 	return client.ScheduleOptions{
 		ID: ScheduleID(m.Name),
@@ -42,12 +45,24 @@ func ScheduleOptions(m *config.Model, taskQueue string) client.ScheduleOptions {
 			Args:                  []any{MonitorInput{Model: m.Name}},
 			TaskQueue:             taskQueue,
 			TypedSearchAttributes: modelAttrs(m.Name),
+			WorkflowRunTimeout:    MonitorRunTimeout(m),
 		},
 		Overlap:       enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
 		CatchupWindow: m.Schedule.CatchupWindow.D(),
 		Paused:        m.Schedule.Paused,
 		Note:          "managed by vigil: edit the config and run `starter apply`",
 	}
+}
+
+// MonitorRunTimeout bounds one scheduled evaluation: schedule.run_timeout,
+// or config.DefaultRunTimeout of the cadence. A run that times out leaves
+// its window unevaluated (the schedule counts the windows it skipped
+// meanwhile; the worker exports them as vigil_schedule_skipped_windows).
+func MonitorRunTimeout(m *config.Model) time.Duration {
+	if m.Schedule.RunTimeout > 0 {
+		return m.Schedule.RunTimeout.D()
+	}
+	return config.DefaultRunTimeout(m.Schedule.Every.D())
 }
 
 // ApplySchedules creates or updates one schedule per configured model; with
@@ -156,6 +171,7 @@ func sameSchedule(d *client.ScheduleDescription, want client.ScheduleOptions, dc
 	}
 	wantAct := want.Action.(*client.ScheduleWorkflowAction)
 	return act.TaskQueue == wantAct.TaskQueue && act.ID == wantAct.ID && workflowName(act.Workflow) == "MonitorWorkflow" &&
+		act.WorkflowRunTimeout == wantAct.WorkflowRunTimeout &&
 		len(act.Args) == 1 && sameArg(act.Args[0], wantAct.Args[0].(MonitorInput), dc)
 }
 

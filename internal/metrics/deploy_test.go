@@ -28,6 +28,7 @@ func exported(t *testing.T) map[string]bool {
 	p := metrics.New(reg, metrics.Options{StatsD: nopStatsD{}})
 	rep := churnReport(t)
 	p.Cadence("churn", 15*time.Minute)
+	p.ScheduleSkipped("churn", 2, 0)
 	p.Evaluation("churn", "v3", "warning", rep, now, time.Second)
 	p.EvaluationFailed("churn", "analyze")
 	p.IncidentOpened("churn", "accuracy-drop", "critical")
@@ -35,6 +36,7 @@ func exported(t *testing.T) map[string]bool {
 	p.IncidentOpened("churn", "drift", "warning")
 	p.Notification("slack", "trigger", nil)
 	p.NotificationUndelivered("slack", "trigger")
+	p.NotificationDropped("slack", "trigger")
 	p.Retrain("churn", "promoted")
 	mfs, err := reg.Gather()
 	if err != nil {

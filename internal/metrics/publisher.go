@@ -67,9 +67,9 @@ type Publisher struct {
 	predDriftStatistic, predDrifted                                  *gaugeFamily
 	featStatistic, featPValue, featDrifted, featScore, featMissing   *gaugeFamily
 	featOmitted, status, lastEvaluation, lastWindowEnd               *gaugeFamily
-	cadence, incidentsOpen                                           *gaugeFamily
+	cadence, incidentsOpen, scheduleSkipped                          *gaugeFamily
 	evaluations, failures, opened, resolved, retrains, notifications *counterFamily
-	undelivered                                                      *counterFamily
+	undelivered, dropped                                             *counterFamily
 	duration                                                         *prometheus.HistogramVec
 	statsdErrors                                                     prometheus.Counter
 }
@@ -120,6 +120,7 @@ func New(reg prometheus.Registerer, opts Options) *Publisher {
 	p.lastEvaluation = g("last_evaluation_timestamp_seconds", "Unix time of the last successful evaluation.", "model")
 	p.lastWindowEnd = g("last_window_end_timestamp_seconds", "End of the newest window evaluated (never moves back during backfills).", "model")
 	p.cadence = g("model_cadence_seconds", "Configured evaluation cadence (schedule.every) in seconds.", "model")
+	p.scheduleSkipped = g("schedule_skipped_windows", "Windows the model's Temporal schedule skipped since it was created, as the server counts them: reason overlap (a run still running; they are not made up) or catchup_window (missed for longer than catchup_window).", "model", "reason")
 	p.incidentsOpen = g("incidents_open", "1 while an incident of a model's rule is open.", "model", "rule", "severity")
 	p.evaluations = c("evaluations_total", "Evaluations published, by status.", "model", "status")
 	p.failures = c("evaluation_failures_total", "Evaluations that failed, by the stage that failed (load, analyze, store, ...).", "model", "stage")
@@ -127,7 +128,8 @@ func New(reg prometheus.Registerer, opts Options) *Publisher {
 	p.resolved = c("incidents_resolved_total", "Incidents resolved.", "model", "rule", "severity")
 	p.retrains = c("retrains_total", "Retraining runs by outcome (promoted, rejected, failed, ...).", "model", "outcome")
 	p.notifications = c("notifications_total", "Notifications sent, by integration, kind and result (ok, error).", "integration", "kind", "result")
-	p.undelivered = c("notifications_undelivered_total", "Notifications not delivered after an hour of retries (sent again while the incident is open) or refused for good, by integration and kind.", "integration", "kind")
+	p.undelivered = c("notifications_undelivered_total", "Notifications not delivered after an hour of retries (sent again until notify.max_delivery) or refused for good, by integration and kind.", "integration", "kind")
+	p.dropped = c("notifications_dropped_total", "Notifications given up: refused for good (a 4xx, bad credentials) or still undelivered after notify.max_delivery, by integration and kind.", "integration", "kind")
 	p.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: opts.Namespace, Name: "evaluation_duration_seconds",
 		Help:    "Time to load and analyze one window.",
@@ -304,6 +306,13 @@ func (p *Publisher) Cadence(model string, every time.Duration) {
 	p.cadence.set(every.Seconds(), model)
 }
 
+// ScheduleSkipped records the windows a model's schedule skipped, as the
+// Temporal server counts them (cumulative since the schedule was created).
+func (p *Publisher) ScheduleSkipped(model string, overlap, catchup int) {
+	p.scheduleSkipped.set(float64(overlap), model, "overlap")
+	p.scheduleSkipped.set(float64(catchup), model, "catchup_window")
+}
+
 // IncidentOpened marks the incident of a model's rule open. It is
 // idempotent for the open gauge (an activity retry sets 1 again) and counts
 // the opening.
@@ -334,6 +343,11 @@ func (p *Publisher) Notification(integration, kind string, err error) {
 // NotificationUndelivered counts a notification whose retries ran out.
 func (p *Publisher) NotificationUndelivered(integration, kind string) {
 	p.undelivered.inc(integration, kind)
+}
+
+// NotificationDropped counts a notification given up for good.
+func (p *Publisher) NotificationDropped(integration, kind string) {
+	p.dropped.inc(integration, kind)
 }
 
 // Retrain counts a finished retraining run by outcome (promoted, rejected,

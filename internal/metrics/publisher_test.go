@@ -222,6 +222,7 @@ func TestEvents(t *testing.T) {
 	p.Notification("slack", "trigger", nil)
 	p.Notification("pagerduty", "trigger", errors.New("503"))
 	p.NotificationUndelivered("pagerduty", "escalate")
+	p.NotificationDropped("pagerduty", "resolve")
 	p.Retrain("churn", "promoted")
 	mfs := scrape(t, reg)
 	check := func(name, lbls string, want float64) {
@@ -237,6 +238,7 @@ func TestEvents(t *testing.T) {
 	check("vigil_notifications_total", labels("integration", "slack", "kind", "trigger", "result", "ok"), 1)
 	check("vigil_notifications_total", labels("integration", "pagerduty", "kind", "trigger", "result", "error"), 1)
 	check("vigil_notifications_undelivered_total", labels("integration", "pagerduty", "kind", "escalate"), 1)
+	check("vigil_notifications_dropped_total", labels("integration", "pagerduty", "kind", "resolve"), 1)
 	check("vigil_retrains_total", labels("model", "churn", "outcome", "promoted"), 1)
 
 	p.IncidentResolved("churn", "accuracy-drop", "critical")

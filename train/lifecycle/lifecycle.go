@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/vigilml/vigil/activities"
 	"github.com/vigilml/vigil/config"
 	"github.com/vigilml/vigil/store"
@@ -56,8 +58,21 @@ var _ activities.ModelOps = (*Ops)(nil)
 type Option func(*Ops)
 
 // WithS3Lister sets the client used to hash s3:// training data for the
-// registry's lineage (needed only when runs write to s3://).
+// registry's lineage; by default it is the store's own S3 client, so every
+// s3:// run (SageMaker, CI backends writing to S3) can register.
 func WithS3Lister(c train.S3Lister) Option { return func(o *Ops) { o.s3 = c } }
+
+// storeLister lists through the store's S3 client (same endpoint, region
+// and credentials as the data it reads), built on first use.
+type storeLister struct{ st *store.Store }
+
+func (l storeLister) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	c, err := l.st.S3Client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.ListObjectsV2(ctx, in, opts...)
+}
 
 // New returns the model lifecycle over the config (read at every call, so a
 // reloaded config applies from the next activity), the store, the registry
@@ -67,6 +82,9 @@ func New(cfg func() *config.Config, st *store.Store, reg *registry.Registry, dep
 		logger = slog.New(slog.DiscardHandler)
 	}
 	o := &Ops{cfg: cfg, st: st, reg: reg, deps: deps, log: logger}
+	if st != nil {
+		o.s3 = storeLister{st}
+	}
 	for _, opt := range opts {
 		opt(o)
 	}

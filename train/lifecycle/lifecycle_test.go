@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,8 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/worker"
+
 	"github.com/vigilml/vigil/activities"
 	"github.com/vigilml/vigil/config"
+	"github.com/vigilml/vigil/internal/motoserver"
 	"github.com/vigilml/vigil/store"
 	"github.com/vigilml/vigil/train"
 	"github.com/vigilml/vigil/train/demo"
@@ -36,6 +40,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	motoserver.Stop()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -317,7 +322,10 @@ func TestTooFewLabeledRowsIsAPermanentError(t *testing.T) {
 	}
 }
 
-func TestFirstChallengerHasNoChampion(t *testing.T) {
+// A model with no registered version is still served by something whose
+// predictions are logged: the challenger is compared with that incumbent on
+// the same held-out rows, and the gate holds it to the same bar.
+func TestUnregisteredIncumbentIsScoredOnItsLoggedPredictions(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	f.traffic(t, driftAt, driftAt.Add(3*time.Hour), 100)
@@ -330,12 +338,20 @@ func TestFirstChallengerHasNoChampion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Champion "": the retrain found no production version in the registry.
 	val, err := f.ops.Validate(ctx, activities.ValidateInput{Model: "demo", Challenger: reg.Version, RunID: "r", HoldoutFrom: in.TrainTo, HoldoutTo: in.HoldoutTo})
-	if err != nil || val.HasChampion || val.Rows != 90 {
-		t.Fatalf("Validate = %+v, %v", val, err)
+	if err != nil || !val.HasChampion || val.Rows != 90 || val.Champion > 0.7 || val.Challenger < 0.8 {
+		t.Fatalf("Validate = %+v, %v; want the drifted incumbent (about 0.6) against the challenger on 90 rows", val, err)
 	}
-	if ok, _ := workflows.Gate(*val, 0.05); !ok {
-		t.Error("gate should pass without a champion")
+	if ok, why := workflows.Gate(*val, 0.05); !ok {
+		t.Errorf("a challenger that beats the incumbent is refused: %s", why)
+	}
+	if ok, _ := workflows.Gate(*val, 0.5); ok {
+		t.Error("a challenger that does not beat the incumbent by min_improvement passed the gate")
+	}
+	rep, _, err := mustBlobs(t, f.st, "file://"+filepath.Join(f.dir, "registry", "demo", "runs", "r")).Get(ctx, ValidationReportFile)
+	if err != nil || !strings.Contains(string(rep), `"champion": "`+UnregisteredIncumbent+`"`) {
+		t.Errorf("validation report: %v\n%s", err, rep)
 	}
 }
 
@@ -359,5 +375,109 @@ func TestVersions(t *testing.T) {
 	}
 	if HigherIsBetter("performance.log_loss") || HigherIsBetter("performance.rmse") || !HigherIsBetter("performance.accuracy") {
 		t.Error("HigherIsBetter")
+	}
+}
+
+// TestWorkerShutdownMidTrainingCommand: the worker stops (the SDK cancels
+// the activity with worker.ErrWorkerShutdown) while a command trainer runs.
+// The local process is stopped with the worker, the attempt fails
+// retryably, and the next attempt trains again: one training run that
+// finishes, one version.
+func TestWorkerShutdownMidTrainingCommand(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.cfg.Models[0].Retrain.Command = []string{"sh", "-c", `sleep 0.3; exec "$0"`, trainerBinary}
+	f.traffic(t, driftAt, driftAt.Add(3*time.Hour), 100)
+	in := activities.TrainInput{Model: "demo", RunID: "run-restart", TrainFrom: driftAt, TrainTo: driftAt.Add(2 * time.Hour), HoldoutTo: driftAt.Add(3 * time.Hour)}
+	out := filepath.Join(f.dir, "registry", "demo", "runs", "run-restart")
+
+	actx, shutdown := context.WithCancelCause(ctx)
+	go func() {
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if _, err := os.Stat(filepath.Join(out, train.PidFile)); err == nil {
+				break
+			}
+		}
+		shutdown(worker.ErrWorkerShutdown)
+	}()
+	_, err := f.ops.Train(actx, in, nil)
+	if !errors.Is(err, train.ErrStopped) || f.ops.IsPermanent(err) {
+		t.Fatalf("Train on shutdown = %v, want a retryable train.ErrStopped", err)
+	}
+	res, err := f.ops.Train(ctx, in, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		reg, err := f.ops.Register(ctx, activities.RegisterInput{Model: "demo", RunID: in.RunID, Train: *res})
+		if err != nil || reg.Version != "v2" {
+			t.Fatalf("Register = %+v, %v; want v2", reg, err)
+		}
+	}
+	if m, _ := f.reg.Model(ctx, "demo"); len(m.Versions) != 2 {
+		t.Errorf("registry has %d versions, want the bootstrap's and one challenger", len(m.Versions))
+	}
+	if log, _ := os.ReadFile(filepath.Join(out, "train.log")); strings.Count(string(log), "fitted in") != 1 {
+		t.Errorf("the finished attempt's log:\n%s", log)
+	}
+}
+
+// retrain.baseline: the held-out data the challenger is judged on must meet
+// the baseline's constraints, or the gate refuses the promotion.
+func TestBaselineConstraintsGateThePromotion(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.traffic(t, driftAt, driftAt.Add(3*time.Hour), 100)
+	in := activities.TrainInput{Model: "demo", RunID: "r", TrainFrom: driftAt, TrainTo: driftAt.Add(2 * time.Hour), HoldoutTo: driftAt.Add(3 * time.Hour)}
+	res, err := f.ops.Train(ctx, in, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := f.ops.Register(ctx, activities.RegisterInput{Model: "demo", RunID: "r", Train: *res})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, max string
+		want      []string
+	}{
+		{"met", "1e9", nil},
+		{"broken", "-100", []string{"x1: maximum", "is above -100 (range)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(f.dir, tc.name+"-baseline.json")
+			write(t, path, `{"version":1,"rows":1000,"features":[{"name":"x1","statistics":{"kind":"numeric","count":1000},
+				"constraints":{"kind":"numeric","completeness":1,"max":`+tc.max+`}}]}`)
+			f.cfg.Models[0].Retrain.Baseline = "file://" + path
+			val, err := f.ops.Validate(ctx, activities.ValidateInput{Model: "demo", Champion: "v1", Challenger: reg.Version, RunID: "r", HoldoutFrom: in.TrainTo, HoldoutTo: in.HoldoutTo})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Join(val.Violations, "\n")
+			if (len(tc.want) == 0) != (len(val.Violations) == 0) {
+				t.Fatalf("violations = %q, want %q", val.Violations, tc.want)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("violations = %q, want %q", got, w)
+				}
+			}
+			if ok, why := workflows.Gate(*val, 0); ok == (len(tc.want) > 0) {
+				t.Errorf("gate = %v (%s)", ok, why)
+			}
+		})
+	}
+	// Without predictions (the challenger is scored by its own metrics) the
+	// held-out data is still checked.
+	if err := os.Remove(filepath.Join(f.dir, "registry", "demo", "runs", "r", ValidationPredictionsFile)); err != nil {
+		t.Fatal(err)
+	}
+	val, err := f.ops.Validate(ctx, activities.ValidateInput{Model: "demo", Champion: "v1", Challenger: reg.Version, RunID: "r", HoldoutFrom: in.TrainTo, HoldoutTo: in.HoldoutTo})
+	if err != nil || len(val.Violations) != 1 {
+		t.Errorf("without predictions: violations %q, %v; want the range violation", val.Violations, err)
+	}
+	f.cfg.Models[0].Retrain.Baseline = "file://" + filepath.Join(f.dir, "nope.json")
+	if _, err := f.ops.Validate(ctx, activities.ValidateInput{Model: "demo", Champion: "v1", Challenger: reg.Version, RunID: "r", HoldoutFrom: in.TrainTo, HoldoutTo: in.HoldoutTo}); !f.ops.IsPermanent(err) {
+		t.Errorf("a missing baseline: %v, want a permanent error", err)
 	}
 }

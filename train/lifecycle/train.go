@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/worker"
+
 	"github.com/vigilml/vigil/activities"
 	"github.com/vigilml/vigil/analysis"
 	"github.com/vigilml/vigil/config"
@@ -68,9 +70,16 @@ func (o *Ops) Train(ctx context.Context, in activities.TrainInput, progress func
 	}
 	job := train.Job{Model: m.Name, RunID: in.RunID, TrainData: man.TrainURI, ValidationData: man.ValidationURI,
 		Output: output, Hyperparameters: m.Retrain.Hyperparameters}
-	res, err := tr.Train(ctx, job, progress)
+	tctx, stop := trainerContext(ctx)
+	defer stop()
+	res, err := tr.Train(tctx, job, progress)
 	if err != nil {
 		return nil, err
+	}
+	if tr.Name() == "sagemaker" {
+		if err := o.collectSageMakerOutput(ctx, output, res, progress); err != nil {
+			return nil, fmt.Errorf("train %s: %w", m.Name, err)
+		}
 	}
 	o.log.Info("trained challenger", "model", m.Name, "run_id", in.RunID, "artifact", res.ArtifactURI,
 		"train_rows", man.TrainRows, "validation_rows", man.ValidationRows)
@@ -78,6 +87,28 @@ func (o *Ops) Train(ctx context.Context, in activities.TrainInput, progress func
 		ArtifactURI: res.ArtifactURI, Metrics: res.Metrics, JobID: res.BackendJobID, LogsURI: res.LogsURI,
 		DataURIs: []string{man.TrainURI, man.ValidationURI}, Hyperparameters: m.Retrain.Hyperparameters,
 	}, nil
+}
+
+// trainerContext is ctx for a trainer, with a worker shutdown (the Temporal
+// SDK cancels running activities with cause worker.ErrWorkerShutdown when
+// Stop's WorkerStopTimeout runs out) turned into train.ErrShutdown, so remote
+// jobs are left running for the next attempt instead of being stopped.
+func trainerContext(ctx context.Context) (context.Context, func()) {
+	tctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	if dl, ok := ctx.Deadline(); ok {
+		var cancelDL context.CancelFunc
+		tctx, cancelDL = context.WithDeadline(tctx, dl)
+		prev := cancel
+		cancel = func(err error) { prev(err); cancelDL() }
+	}
+	stop := context.AfterFunc(ctx, func() {
+		cause := context.Cause(ctx)
+		if errors.Is(cause, worker.ErrWorkerShutdown) {
+			cause = fmt.Errorf("%w: %w", train.ErrShutdown, cause)
+		}
+		cancel(cause)
+	})
+	return tctx, func() { stop(); cancel(context.Canceled) }
 }
 
 // readManifest returns the run's data manifest, or nil when there is none.

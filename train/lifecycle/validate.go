@@ -93,7 +93,14 @@ func (o *Ops) Validate(ctx context.Context, in activities.ValidateInput) (*activ
 	rep := &ValidationReport{Model: m.Name, RunID: in.RunID, HoldoutFrom: in.HoldoutFrom, HoldoutTo: in.HoldoutTo,
 		Metric: metric, HigherIsBetter: HigherIsBetter(metric), Champion: in.Champion, Challenger: in.Challenger,
 		Violations: []string{}}
-	rep.Notes = append(rep.Notes, "no baseline constraints are configured for retraining; violations are not checked")
+	var baseline *analysis.Baseline
+	if uri := m.Retrain.Baseline; uri != "" {
+		if baseline, err = o.readBaseline(ctx, uri); err != nil {
+			return nil, fmt.Errorf("validate %s: retrain.baseline: %w", in.Model, err)
+		}
+	} else {
+		rep.Notes = append(rep.Notes, "retrain.baseline is not set: no constraints are checked")
+	}
 
 	// The challenger's predictions, by event id (memory: the held-out window).
 	preds, err := o.readPredictions(ctx, output)
@@ -120,6 +127,7 @@ func (o *Ops) Validate(ctx context.Context, in activities.ValidateInput) (*activ
 	if m.Columns.Score != "" {
 		chOpts.Score = scoreCol
 	}
+	chOpts.Baseline = baseline
 	if preds != nil {
 		open := func() (analysis.Rows, error) {
 			r, c, err := o.st.OpenURI(ctx, man.ValidationURI, "jsonl", store.ReadOptions{})
@@ -145,6 +153,11 @@ func (o *Ops) Validate(ctx context.Context, in activities.ValidateInput) (*activ
 		name := strings.TrimPrefix(metric, "performance.")
 		v, ok := ver.Metrics[name]
 		if !ok {
+			// A SageMaker metric definition named as the built-in
+			// algorithms name theirs ("validation:accuracy").
+			v, ok = ver.Metrics["validation:"+name]
+		}
+		if !ok {
 			return nil, permanentf("validate %s: challenger %s wrote no %s and its metrics.json has no %q: write validation predictions (see train/README.md) or report the metric",
 				in.Model, in.Challenger, ValidationPredictionsFile, name)
 		}
@@ -153,22 +166,60 @@ func (o *Ops) Validate(ctx context.Context, in activities.ValidateInput) (*activ
 		o.log.Warn("challenger scored by its trainer's metrics", "model", in.Model, "challenger", in.Challenger, "metric", name)
 	}
 
-	res := &activities.ValidateResult{Metric: metric, Challenger: rep.ChallengerValue, HigherIsBetter: rep.HigherIsBetter}
-	if in.Champion != "" {
-		open := func() (analysis.Rows, error) {
-			rows, _, err := o.st.OpenWindow(ctx, m, in.HoldoutFrom, in.HoldoutTo)
-			if err != nil {
-				return nil, err
+	if baseline != nil {
+		// The constraints apply to the held-out data the challenger is
+		// judged on (with its predictions, when it wrote them).
+		checked := rep.ChallengerReport
+		if checked == nil {
+			open := func() (analysis.Rows, error) {
+				r, c, err := o.st.OpenURI(ctx, man.ValidationURI, "jsonl", store.ReadOptions{})
+				if err != nil {
+					return nil, err
+				}
+				return &closingRows{Rows: r, c: c}, nil
 			}
-			return newFilterRows(rows, m, ids), nil
+			opts := activities.AnalysisOptions(m)
+			opts.Prediction, opts.Score, opts.Latency, opts.Time, opts.EventID, opts.Task = "", "", "", "", "event_id", ""
+			opts.Baseline = baseline
+			if checked, err = o.analyze(open, opts); err != nil {
+				return nil, fmt.Errorf("validate %s: check retrain.baseline on the held-out data: %w", in.Model, err)
+			}
 		}
-		r, err := o.analyze(open, activities.AnalysisOptions(m))
+		for _, v := range checked.Violations {
+			rep.Violations = append(rep.Violations, fmt.Sprintf("%s: %s (%s)", v.Feature, v.Description, v.Constraint))
+		}
+	}
+
+	res := &activities.ValidateResult{Metric: metric, Challenger: rep.ChallengerValue, HigherIsBetter: rep.HigherIsBetter}
+	// Without a registered champion the model is still served by something
+	// whose predictions are logged (a model deployed before Vigil): that
+	// incumbent is scored on the same rows, so a challenger must beat it
+	// too. Only a window with no scorable logged predictions has no champion.
+	incumbent := in.Champion == ""
+	open := func() (analysis.Rows, error) {
+		rows, _, err := o.st.OpenWindow(ctx, m, in.HoldoutFrom, in.HoldoutTo)
 		if err != nil {
-			return nil, fmt.Errorf("validate %s: champion %s: %w", in.Model, in.Champion, err)
+			return nil, err
 		}
-		v, ok := r.Metric(metric)
-		if !ok {
-			return nil, permanentf("validate %s: the champion's report has no %s (labeled rows: %d)", in.Model, metric, r.Rows.Labeled)
+		return newFilterRows(rows, m, ids), nil
+	}
+	r, err := o.analyze(open, activities.AnalysisOptions(m))
+	if err != nil && !(incumbent && o.IsPermanent(err)) {
+		return nil, fmt.Errorf("validate %s: champion %s: %w", in.Model, in.Champion, err)
+	}
+	v, ok := 0.0, false
+	if err == nil {
+		v, ok = r.Metric(metric)
+	}
+	switch {
+	case !ok && !incumbent:
+		return nil, permanentf("validate %s: the champion's report has no %s (labeled rows: %d)", in.Model, metric, r.Rows.Labeled)
+	case !ok:
+		rep.Notes = append(rep.Notes, fmt.Sprintf("no registered champion and no logged predictions with labels to score in the held-out window (%s): the challenger is compared with nothing", errOr(err, "no "+metric)))
+	default:
+		if incumbent {
+			rep.Champion = UnregisteredIncumbent
+			rep.Notes = append(rep.Notes, "the model has no registered version: the champion is the incumbent that served the held-out window, scored on its logged predictions (`starter models register` imports it as a version)")
 		}
 		rep.ChampionValue, rep.ChampionReport = &v, r
 		res.Champion, res.HasChampion = v, true
@@ -196,6 +247,52 @@ func (o *Ops) Validate(ctx context.Context, in activities.ValidateInput) (*activ
 	o.log.Info("validated challenger", "model", in.Model, "metric", metric, "champion", in.Champion,
 		"champion_value", res.Champion, "challenger", in.Challenger, "challenger_value", res.Challenger, "rows", res.Rows, "report", uri)
 	return res, nil
+}
+
+// readBaseline reads a baseline.json written by `starter baseline`.
+func (o *Ops) readBaseline(ctx context.Context, uri string) (*analysis.Baseline, error) {
+	dir, name := ".", uri
+	if i := strings.LastIndex(uri, "/"); i >= 0 {
+		dir, name = uri[:i], uri[i+1:]
+	}
+	if strings.HasSuffix(dir, ":/") || strings.HasSuffix(dir, ":") { // file:///baseline.json, s3://bucket
+		dir += "/"
+	}
+	blobs, err := o.st.Blobs(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	data, _, err := blobs.Get(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, permanentf("%s does not exist (write it with `starter baseline`)", uri)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var b analysis.Baseline
+	if err := json.Unmarshal(data, &b); err != nil || len(b.Features) == 0 {
+		return nil, permanentf("%s is not a baseline with features (write it with `starter baseline`): %v", uri, err)
+	}
+	return &b, nil
+}
+
+// closingRows closes the reader's object when the rows are closed.
+type closingRows struct {
+	analysis.Rows
+	c io.Closer
+}
+
+func (r *closingRows) Close() error { return r.c.Close() }
+
+// UnregisteredIncumbent names, in a validation report, a champion that has
+// no registry version: whatever served the held-out window.
+const UnregisteredIncumbent = "unregistered incumbent"
+
+func errOr(err error, msg string) string {
+	if err != nil {
+		return err.Error()
+	}
+	return msg
 }
 
 func orDefault(v, def string) string {

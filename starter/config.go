@@ -12,7 +12,8 @@ import (
 )
 
 // configUsage is the -config flag's help, the same for every command.
-const configUsage = "the Vigil config file (default: ./vigil.yaml, else .vigil/vigil.yaml, the config `worker -dev` runs)"
+// (A back-quoted word in a flag's usage is its argument's name in -h.)
+const configUsage = "the Vigil config `file` (default: ./vigil.yaml, else .vigil/vigil.yaml, the config 'worker -dev' runs)"
 
 // devConfig is where `worker -dev` writes the config it runs (with its
 // default data dir), so that starter works against it without flags.

@@ -108,6 +108,35 @@ func dropMentions(cmds [][]string) [][]string {
 	return out
 }
 
+// isTemplate reports whether a README command is a pattern, not a command
+// to run as it is: it has a placeholder (M, <model>, …) or optional parts
+// ([-metrics FILE]).
+func isTemplate(words []string) bool {
+	return slices.ContainsFunc(words, func(w string) bool {
+		return w == "M" || strings.HasPrefix(w, "<") || strings.HasPrefix(w, "[") || strings.Contains(w, "…")
+	})
+}
+
+// checkTemplates checks that each template's subcommand exists and has
+// every flag the README gives it, from the command's own -h.
+func checkTemplates(t *testing.T, templates [][]string, run func(words []string) (string, error)) {
+	t.Helper()
+	for _, words := range templates {
+		key := strings.Fields(commandKey(words))
+		out, err := run(append(key, "-h"))
+		if err != nil {
+			t.Errorf("README shows %q, but %s -h fails: %v\n%s", strings.Join(words, " "), strings.Join(key, " "), err, out)
+			continue
+		}
+		for _, w := range words[len(key):] {
+			if flag := strings.Trim(w, "[]"); strings.HasPrefix(flag, "-") && !strings.Contains(out, "  "+flag+" ") && !strings.Contains(out, " "+flag+"\n") {
+				t.Errorf("README shows %q, but %s has no flag %s:\n%s", strings.Join(words, " "), strings.Join(key, " "), flag, out)
+			}
+		}
+		t.Logf("README template %q: its flags exist", strings.Join(words, " "))
+	}
+}
+
 // shellWords splits a command line as sh does for the README's commands:
 // whitespace separates words, single and double quotes group, and an
 // unquoted # starting a word begins a comment.
@@ -388,7 +417,16 @@ func TestReadmeTour(t *testing.T) {
 			})
 		}, check: wants("started retrain-demo", "challenger v3 vs champion v2 (performance.accuracy")},
 	}
-	runReadme(t, commands, checks, run)
+	var runnable, templates [][]string
+	for _, c := range commands {
+		if isTemplate(c) {
+			templates = append(templates, c)
+		} else {
+			runnable = append(runnable, c)
+		}
+	}
+	checkTemplates(t, templates, run)
+	runReadme(t, runnable, checks, run)
 
 	// A restart on the same data dir: the tour reads the same.
 	w.shutdown()

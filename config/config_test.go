@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -258,6 +259,79 @@ func TestScoreOnlyBinaryModel(t *testing.T) {
 				t.Fatalf("want no error, got %v", err)
 			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
 				t.Fatalf("want %q, got %v", tc.wantErr, err)
+			}
+		})
+	}
+}
+
+// What `worker -dev` writes for `starter` reads back as the same config:
+// the demo, the README's full reference and values that are set but zero.
+func TestMarshalRoundTrips(t *testing.T) {
+	demo, err := Demo("/tmp/state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, _ := strings.Cut(string(readme), "## Config reference")
+	_, block, _ := strings.Cut(after, "```yaml\n")
+	block, _, _ = strings.Cut(block, "```")
+	reference, err := Parse("README.md", []byte(block), Options{SkipEnv: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zeros, err := Parse("zeros.yaml", []byte(`
+notify: {console: false, webhook: {url_env: HOOK}, routes: {info: {}, critical: {notify: [webhook]}}}
+models:
+  - name: m
+    task: binary
+    columns: {target: label, prediction: prediction}
+    schedule: {every: 1m, delay: 0s}
+    source: {uri: "file:///data/m", format: csv}
+    ground_truth: {uri: "file:///data/gt"}
+    reference: {uri: "file:///data/ref.csv"}
+    drift: {threshold: 0}
+    rules:
+      - {name: none, metric: rows.current, below: 0}
+      - {name: "yes", metric: quality.missing_ratio, above: 0.5, for: 2}
+    retrain: {trainer: command, command: ["true", "0.5"], min_improvement: 0, hyperparameters: {lr: "0.1", flag: "true"}}
+`), Options{SkipEnv: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]*Config{"demo": demo, "README reference": reference, "zeros": zeros} {
+		t.Run(name, func(t *testing.T) {
+			first, err := c.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := Parse("written.yaml", first, Options{SkipEnv: true})
+			if err != nil {
+				t.Fatalf("Marshal's output does not parse: %v\n%s", err, first)
+			}
+			second, err := back.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(first) != string(second) {
+				t.Errorf("config changed in a round trip:\n--- written\n%s\n--- read back and written\n%s", first, second)
+			}
+			again, err := Parse("written.yaml", second, Options{SkipEnv: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			back.File, again.File = "", ""
+			if !reflect.DeepEqual(back, again) {
+				t.Errorf("read back differently:\n%+v\n%+v", back, again)
+			}
+			if name == "zeros" {
+				for _, want := range []string{"below: 0", "console: false", "info: {}"} {
+					if !strings.Contains(string(first), want) {
+						t.Errorf("written config lacks %q:\n%s", want, first)
+					}
+				}
 			}
 		})
 	}

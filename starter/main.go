@@ -85,9 +85,10 @@ var errUsage = errors.New("usage")
 func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage: starter <command> [flags]
 
-Vigil's command line. Commands that talk to Temporal read temporal.address and
-temporal.namespace from -config (default vigil.yaml; the built-in demo config
-when that file does not exist) or VIGIL_TEMPORAL_ADDRESS.
+Vigil's command line. Commands read their config from -config: by default
+./vigil.yaml, else .vigil/vigil.yaml, the config 'go run ./worker -dev' runs
+(it writes that file at every start), so the tour works without flags.
+VIGIL_TEMPORAL_ADDRESS and VIGIL_TEMPORAL_NAMESPACE override the config.
 
 Commands:
 `)

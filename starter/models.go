@@ -43,7 +43,7 @@ func cmdModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	sub := args[0]
 	fs := flag.NewFlagSet("models "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", "vigil.yaml", "the Vigil config file")
+	configPath := configFlag(fs)
 	model := fs.String("model", "", "model name")
 	version := fs.Int("version", 0, "version number (show; default: the production version)")
 	artifact := fs.String("artifact", "", "register: the model artifact's URI (s3://…, file://…)")
@@ -160,7 +160,7 @@ func registerExisting(ctx context.Context, cfg *config.Config, reg *registry.Reg
 func cmdPromote(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("promote", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", "vigil.yaml", "the Vigil config file")
+	configPath := configFlag(fs)
 	model := fs.String("model", "", "model name (required)")
 	version := fs.Int("version", 0, "version to make production (required)")
 	reason := fs.String("reason", "", "why; recorded in the alias history (required)")
@@ -205,7 +205,7 @@ func cmdPromote(ctx context.Context, args []string, stdout, stderr io.Writer) er
 // openRegistry loads the config (secrets are not needed) and opens the
 // registry at storage.registry.
 func openRegistry(ctx context.Context, path string) (*config.Config, *registry.Registry, error) {
-	cfg, err := config.Load(path, config.Options{SkipEnv: true})
+	cfg, err := loadConfig(path, config.Options{SkipEnv: true})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -23,7 +23,7 @@ import (
 func cmdNotifyTest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("notify test", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", "vigil.yaml", "the Vigil config file")
+	configPath := configFlag(fs)
 	route := fs.String("route", "", "test one integration (slack, pagerduty, teams, opsgenie, webhook, console)\nor a severity's route (info, warning, critical: its notify and escalate lists)")
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this long")
 	fs.Usage = func() {
@@ -46,7 +46,7 @@ Flags:
 		fs.Usage()
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-	cfg, err := config.Load(*configPath, config.Options{})
+	cfg, err := loadConfig(*configPath, config.Options{})
 	if err != nil {
 		return err
 	}

@@ -8,8 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"time"
 
 	"github.com/vigilml/vigil/config"
@@ -22,7 +20,7 @@ import (
 func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", "vigil.yaml", "the Vigil config file (the built-in demo config when the default is absent)")
+	configPath := configFlag(fs)
 	model := fs.String("model", "", "model name (required)")
 	at := fs.String("at", "", "a time: RFC 3339 (2026-03-01T10:00:00Z), a date (2026-03-01, end of day UTC) or a duration ago (90m); default now")
 	list := fs.Bool("list", false, "list the reports of the 7 days before -at instead of printing one")
@@ -43,7 +41,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stderr, "report: -at: %v\n", err)
 		return errUsage
 	}
-	cfg, err := loadReportConfig(*configPath, isFlagSet(fs, "config"))
+	cfg, err := loadConfig(*configPath, config.Options{SkipEnv: true})
 	if err != nil {
 		return err
 	}
@@ -81,23 +79,6 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	pretty.WriteByte('\n')
 	_, err = stdout.Write(pretty.Bytes())
 	return err
-}
-
-func isFlagSet(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
-}
-
-// loadReportConfig loads the config without requiring secrets; the default
-// path falls back to the built-in demo config when the file is absent.
-func loadReportConfig(path string, explicit bool) (*config.Config, error) {
-	if !explicit {
-		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-			return config.Demo(config.DefaultDataDir)
-		}
-	}
-	return config.Load(path, config.Options{SkipEnv: true})
 }
 
 // parseWhen reads -at: empty is now; RFC 3339; a date (its end, UTC); or a

@@ -33,7 +33,7 @@ type common struct {
 }
 
 func (c *common) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.configPath, "config", "vigil.yaml", "the Vigil config file (the built-in demo config if it does not exist)")
+	fs.StringVar(&c.configPath, "config", "", configUsage)
 	fs.StringVar(&c.address, "address", "", "Temporal frontend host:port (default: temporal.address of the config)")
 	fs.StringVar(&c.namespace, "namespace", "", "Temporal namespace (default: temporal.namespace of the config)")
 }
@@ -41,10 +41,7 @@ func (c *common) register(fs *flag.FlagSet) {
 // load reads the config without requiring the worker's secrets: the CLI
 // never sends notifications itself (except `notify test`).
 func (c *common) load() (*config.Config, error) {
-	if _, err := os.Stat(c.configPath); errors.Is(err, os.ErrNotExist) && c.configPath == "vigil.yaml" {
-		return config.Demo(config.DefaultDataDir)
-	}
-	return config.Load(c.configPath, config.Options{SkipEnv: true})
+	return loadConfig(c.configPath, config.Options{SkipEnv: true})
 }
 
 // connect parses the command line and dials Temporal; the caller closes wc.C.

@@ -39,8 +39,9 @@ func temporalCLI(t *testing.T) string {
 	return ""
 }
 
-// The README's "Operating with the temporal CLI" section, run verbatim
-// (only the address differs) against a real server.
+// The README's "Operating with the temporal CLI" section, parsed out of
+// README.md and run verbatim (only the address is added) against a real
+// server, in the README's order.
 func TestReadmeTemporalCLICommands(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
@@ -66,64 +67,78 @@ models:
 `)
 	w := startWorker(t, options{configPath: cfgPath})
 	addr := w.Config.Temporal.Address
+	ctx := context.Background()
+	wc := &workflows.Client{C: w.Client, TaskQueue: "vigil"}
+	closed := func(id string) func(t *testing.T, out string) {
+		return func(t *testing.T, out string) {
+			wants(id)(t, out)
+			waitFor(t, 60*time.Second, id+" to close", func() (bool, error) {
+				d, err := w.Client.DescribeWorkflowExecution(ctx, id, "")
+				return err == nil && d.WorkflowExecutionInfo.Status != enums.WORKFLOW_EXECUTION_STATUS_RUNNING, err
+			})
+		}
+	}
+	checks := []readmeCheck{
+		{key: "temporal schedule list", until: containsAll("vigil-monitor-churn")},
+		{key: "temporal schedule trigger", check: func(t *testing.T, _ string) {
+			waitFor(t, 60*time.Second, "the triggered evaluation to open an incident", func() (bool, error) {
+				st, err := wc.Incidents(ctx, "churn")
+				return err == nil && st != nil && st.Rules["no-traffic"] != nil && st.Rules["no-traffic"].Open != nil, err
+			})
+			// The evaluation reached Prometheus: the worker's /metrics has its status.
+			waitFor(t, 20*time.Second, "the evaluation's metrics", func() (bool, error) {
+				resp, err := http.Get("http://" + w.HTTPAddr + "/metrics")
+				if err != nil {
+					return false, err
+				}
+				defer resp.Body.Close()
+				body, err := io.ReadAll(resp.Body)
+				return strings.Contains(string(body), `vigil_evaluation_status{model="churn",status="breach"} 1`) &&
+					strings.Contains(string(body), `vigil_window_rows{kind="current",model="churn"} 0`) &&
+					strings.Contains(string(body), `vigil_incidents_open{model="churn",rule="no-traffic",severity="critical"} 1`), err
+			})
+		}},
+		{key: "temporal workflow start", check: closed("retrain-churn")},
+		{key: "temporal workflow update execute", check: func(t *testing.T, out string) {
+			wants("churn/no-traffic")(t, out)
+			st, err := wc.Incidents(ctx, "churn")
+			if err != nil || st.Rules["no-traffic"].Open.AckedBy != "oncall" {
+				t.Errorf("incident not acknowledged by the CLI update: %+v %v", st, err)
+			}
+		}},
+		{key: "temporal workflow query", check: wants(`"no-traffic"`, `oncall`)},
+		{key: "temporal workflow list", until: containsAll("vigil-monitor-churn")},
+		{key: "temporal workflow show", check: func(t *testing.T, out string) {
+			if !strings.Contains(strings.ToLower(strings.ReplaceAll(out, "_", "")), "updateaccepted") {
+				t.Errorf("history does not show the ack update:\n%s", out)
+			}
+		}},
+		{key: "temporal schedule backfill", check: func(t *testing.T, _ string) {
+			waitFor(t, 60*time.Second, "an evaluation of a backfilled window", func() (bool, error) {
+				n, err := countWorkflows(ctx, w.Worker, `WorkflowType = "MonitorWorkflow" AND TemporalScheduledStartTime >= "2026-11-01T00:00:00Z" AND TemporalScheduledStartTime <= "2026-11-02T00:00:00Z"`)
+				return n >= 1, err
+			})
+		}},
+		{key: "temporal workflow describe", check: wants("retrain-churn", "RetrainWorkflow")},
+		{key: "temporal workflow start", check: closed("rollback-churn")},
+	}
+	commands := readmeCommands(t, readmeSection(t, "Operating with the temporal CLI"), "temporal ")
+	runReadme(t, commands, checks, func(words []string) (string, error) {
+		out, err := exec.Command(cli, append(words[1:], "--address", addr)...).CombinedOutput()
+		return string(out), err
+	})
+
+	// What a second start of a running retrain does (the README's "refused
+	// while a retrain of churn runs"). This retrain stays running: no worker
+	// polls its task queue.
 	temporal := func(args ...string) string {
 		t.Helper()
-		cmd := exec.Command(cli, append(args, "--address", addr)...)
-		out, err := cmd.CombinedOutput()
+		out, err := exec.Command(cli, append(args, "--address", addr)...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("temporal %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 		return string(out)
 	}
-
-	// Listing goes through visibility, which lags writes by a moment.
-	eventually := func(want string, args ...string) {
-		t.Helper()
-		var out string
-		waitFor(t, 20*time.Second, "temporal "+strings.Join(args, " ")+" to show "+want, func() (bool, error) {
-			out = temporal(args...)
-			return strings.Contains(out, want), nil
-		})
-	}
-	eventually("vigil-monitor-churn", "schedule", "list")
-	temporal("schedule", "trigger", "--schedule-id", "vigil-monitor-churn")
-	ctx := context.Background()
-	wc := &workflows.Client{C: w.Client, TaskQueue: "vigil"}
-	waitFor(t, 60*time.Second, "the triggered evaluation to open an incident", func() (bool, error) {
-		st, err := wc.Incidents(ctx, "churn")
-		return err == nil && st != nil && st.Rules["no-traffic"] != nil && st.Rules["no-traffic"].Open != nil, err
-	})
-
-	// The evaluation reached Prometheus: the worker's /metrics has its status.
-	waitFor(t, 20*time.Second, "the evaluation's metrics", func() (bool, error) {
-		resp, err := http.Get("http://" + w.HTTPAddr + "/metrics")
-		if err != nil {
-			return false, err
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		return strings.Contains(string(body), `vigil_evaluation_status{model="churn",status="breach"} 1`) &&
-			strings.Contains(string(body), `vigil_window_rows{kind="current",model="churn"} 0`) &&
-			strings.Contains(string(body), `vigil_incidents_open{model="churn",rule="no-traffic",severity="critical"} 1`), err
-	})
-
-	if out := temporal("workflow", "query", "--workflow-id", "vigil-incident-churn", "--type", "state"); !strings.Contains(out, `"no-traffic"`) {
-		t.Errorf("state query:\n%s", out)
-	}
-	out := temporal("workflow", "update", "execute", "--workflow-id", "vigil-incident-churn", "--name", "ack", "--input", `{"Actor":"oncall"}`)
-	if !strings.Contains(out, "churn/no-traffic") {
-		t.Errorf("ack update result:\n%s", out)
-	}
-	st, err := wc.Incidents(ctx, "churn")
-	if err != nil || st.Rules["no-traffic"].Open.AckedBy != "oncall" {
-		t.Errorf("incident not acknowledged by the CLI update: %+v %v", st, err)
-	}
-
-	temporal("workflow", "start", "--task-queue", "vigil", "--type", "RetrainWorkflow",
-		"--workflow-id", "retrain-churn", "--input", `{"Model":"churn","Reason":"manual"}`)
-
-	// What a second start of a running retrain does. This retrain stays
-	// running: no worker polls its task queue.
 	held := []string{"workflow", "start", "--task-queue", "vigil-held", "--type", "RetrainWorkflow",
 		"--workflow-id", "retrain-held", "--input", `{"Model":"held","Reason":"manual"}`}
 	firstRun := runID(t, temporal(append(held, "--output", "json")...))
@@ -144,15 +159,6 @@ models:
 	}
 	if runs := countRuns(t, w, "retrain-held"); runs != 1 {
 		t.Errorf("%d runs of retrain-held after two more starts, want 1", runs)
-	}
-	waitFor(t, 60*time.Second, "the retrain to close", func() (bool, error) {
-		d, err := w.Client.DescribeWorkflowExecution(ctx, "retrain-churn", "")
-		return err == nil && d.WorkflowExecutionInfo.Status != enums.WORKFLOW_EXECUTION_STATUS_RUNNING, err
-	})
-	eventually("vigil-monitor-churn", "workflow", "list", "--query", `VigilModel="churn" AND VigilStatus="breach"`)
-	hist := temporal("workflow", "show", "--workflow-id", "vigil-incident-churn", "--output", "json")
-	if !strings.Contains(hist, "WorkflowExecutionUpdateAccepted") && !strings.Contains(hist, "EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED") {
-		t.Errorf("history does not show the ack update")
 	}
 
 	// With VIGIL_RECORD_REPLAY set, keep these histories for the replay tests.

@@ -32,7 +32,7 @@ func main() {
 	var o options
 	flag.StringVar(&o.configPath, "config", "", "path to vigil.yaml (with -dev and no -config: the built-in demo)")
 	flag.BoolVar(&o.dev, "dev", false, "run an embedded Temporal server (SQLite in -data-dir) with its Web UI, and apply the models' schedules")
-	flag.StringVar(&o.dataDir, "data-dir", "", "dev mode state: Temporal's SQLite file, local stores (default: dev.data_dir of the config, .vigil)")
+	flag.StringVar(&o.dataDir, "data-dir", "", "dev mode state: Temporal's SQLite file, local stores, and vigil.yaml, the config it runs, for starter -config\n(default: dev.data_dir of the config, .vigil, where starter looks without -config)")
 	flag.StringVar(&o.logLevel, "log-level", "info", "debug | info | warn | error")
 	flag.StringVar(&o.logFormat, "log-format", "", "json | text (default: text with -dev, json otherwise)")
 	flag.DurationVar(&o.stopTimeout, "stop-timeout", DefaultStopTimeout, "on shutdown, how long running activities get to finish before they are cancelled (remote training jobs and endpoint updates are left running for the next attempt)")

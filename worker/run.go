@@ -257,6 +257,18 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 			}
 		}()
 	}
+	if o.dev {
+		source := builtInDemo
+		if o.configPath != "" {
+			source = o.configPath
+		}
+		if path, err := writeDevConfig(cfg, w.HTTPAddr, source); err != nil {
+			// Only `starter` without -config needs it.
+			log.Warn("could not write the dev config for starter; pass starter -config", "err", err)
+		} else {
+			log.Info("wrote the config this worker runs, for starter", "path", path)
+		}
+	}
 	models := make([]string, len(cfg.Models))
 	for i, m := range cfg.Models {
 		models[i] = m.Name

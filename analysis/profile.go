@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unsafe"
 )
@@ -277,6 +278,11 @@ type ColumnProfile struct {
 	// MaxCategories distinct ones.
 	Categories map[string]int64 `json:"categories,omitempty"`
 	Other      int64            `json:"other,omitempty"`
+
+	// cal caches auto's calibrated thresholds when this column is a
+	// reference (calibrate.go).
+	calOnce sync.Once
+	cal     *calibration
 }
 
 // N is the number of finite numeric values.

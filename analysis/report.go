@@ -79,7 +79,11 @@ type Drift struct {
 	Statistic float64  `json:"statistic"`
 	PValue    *float64 `json:"p_value,omitempty"`
 	Threshold float64  `json:"threshold"`
-	Drifted   bool     `json:"drifted"`
+	// ThresholdSource says where Threshold came from: "calibrated" (auto's
+	// quantile for this window's size, above the practical floor) or
+	// "fixed" (a configured or default value, auto's floor, a p-value level).
+	ThresholdSource string `json:"threshold_source"`
+	Drifted         bool   `json:"drifted"`
 	// Note says why a test was skipped (an empty side).
 	Note string `json:"note,omitempty"`
 }

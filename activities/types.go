@@ -55,6 +55,9 @@ type AnalyzeResult struct {
 	Invalid   int64
 	// Incomplete is set when some objects of the window could not be read.
 	Incomplete bool
+	// InsufficientData is set when the window has rows, but fewer than the
+	// model's min_rows: the report carries no verdicts.
+	InsufficientData bool
 	// Metrics holds the requested metrics the report has (absent: no value,
 	// e.g. accuracy before any label arrived).
 	Metrics    map[string]float64

@@ -186,6 +186,7 @@ func CompareProfiles(ref, cur *Profile, opts Options) (*Report, error) {
 	rep.Quality["duplicate_event_ids"] = float64(cur.DuplicateIDs)
 	rep.Quality["invalid_rows"] = float64(cur.Invalid)
 	rep.DatasetDrift.Threshold = opts.DatasetDriftShare
+	rep.DatasetDrift.Denominator = ShareDenominator
 	if rep.DatasetDrift.Tested > 0 {
 		rep.DatasetDrift.Share = float64(rep.DatasetDrift.DriftedFeatures) / float64(rep.DatasetDrift.Tested)
 		rep.DatasetDrift.Drifted = rep.DatasetDrift.Share >= opts.DatasetDriftShare

@@ -101,14 +101,20 @@ type FeatureQuality struct {
 }
 
 // DatasetDrift summarises the feature verdicts: Share is drifted features
-// over tested features; Drifted is Share >= Options.DatasetDriftShare.
+// over tested features (features whose test ran, both sides having values;
+// the prediction is not a feature); Drifted is Share >= Options.DatasetDriftShare.
 type DatasetDrift struct {
 	DriftedFeatures int     `json:"drifted_features"`
 	Tested          int     `json:"tested_features"`
 	Share           float64 `json:"share"`
-	Threshold       float64 `json:"threshold"`
-	Drifted         bool    `json:"drifted"`
+	// Denominator names what Share divides by: always "tested_features".
+	Denominator string  `json:"denominator"`
+	Threshold   float64 `json:"threshold"`
+	Drifted     bool    `json:"drifted"`
 }
+
+// ShareDenominator is DatasetDrift.Denominator.
+const ShareDenominator = "tested_features"
 
 // Quality counter keys of Report.Quality (summed over features).
 var QualityKeys = []string{"type_mismatches", "missing_cells", "non_finite", "out_of_range",

@@ -21,7 +21,7 @@ import (
 type analyzeFlags struct {
 	reference, current, task, target, prediction, score, latency, timeCol, eventID string
 	features, categorical, driftMethod, format, out, baseline, positive            string
-	driftThreshold, datasetShare                                                   float64
+	driftThreshold, datasetShare, falseAlarmRate                                   float64
 	exactLimit                                                                     int
 	push, pushJob, pushModel                                                       string
 }
@@ -52,7 +52,8 @@ func (f *analyzeFlags) register(fs *flag.FlagSet, withCurrent bool) {
 	fs.StringVar(&f.categorical, "categorical", "", "comma-separated columns to treat as categorical (non-numeric columns are anyway)")
 	fs.StringVar(&f.format, "format", "", "csv|jsonl|parquet|sagemaker (default: from the file extension, else csv)")
 	fs.StringVar(&f.positive, "positive-label", "1", "positive class of a binary task")
-	fs.Float64Var(&f.driftThreshold, "drift-threshold", 0, "drift threshold (0 = the method's default: p<0.05 for ks/chisquare, >=0.1 for distances)")
+	fs.Float64Var(&f.driftThreshold, "drift-threshold", 0, "drift threshold (0 = the method's default: p<0.05 for ks/chisquare, >=0.1 for distances;\nunder auto: the floor of the calibrated distance thresholds, 0.1 numeric, 0.05 categorical)")
+	fs.Float64Var(&f.falseAlarmRate, "false-alarm-rate", 0.01, "auto: the share of stationary windows that may be flagged per feature, at any window size (α)")
 	fs.IntVar(&f.exactLimit, "exact-limit", 0, "values per column kept exactly before switching to a streaming sketch (0 = 250000)")
 }
 
@@ -62,7 +63,7 @@ func (f *analyzeFlags) options() analysis.Options {
 		Time: f.timeCol, EventID: f.eventID,
 		Features: splitList(f.features), Categorical: splitList(f.categorical),
 		DriftMethod: f.driftMethod, DriftThreshold: f.driftThreshold, DatasetDriftShare: f.datasetShare,
-		PositiveLabel: f.positive, ExactLimit: f.exactLimit,
+		FalseAlarmRate: f.falseAlarmRate, PositiveLabel: f.positive, ExactLimit: f.exactLimit,
 	}
 }
 

@@ -104,6 +104,9 @@ func MonitorWorkflow(ctx workflow.Context, in MonitorInput) (*MonitorResult, err
 	if res.Incomplete {
 		memo["incomplete"] = true
 	}
+	if res.InsufficientData {
+		memo["insufficient_data"] = true
+	}
 	if err := workflow.UpsertMemo(ctx, memo); err != nil {
 		log.Warn("upsert memo", "err", err)
 	}
@@ -148,12 +151,13 @@ func windowEnd(ctx workflow.Context, in MonitorInput) time.Time {
 // CheckRules applies the model's rules to an analysis result. A rule whose
 // metric has no value (no labels yet, no latency column) neither breaches
 // nor recovers; nor does any rule on an incomplete window, whose numbers
-// (in its report) cover only the objects that could be read.
+// (in its report) cover only the objects that could be read, or on a window
+// with fewer rows than min_rows, too small for a verdict.
 func CheckRules(spec activities.ModelSpec, res activities.AnalyzeResult) []activities.RuleResult {
 	out := make([]activities.RuleResult, 0, len(spec.Rules))
 	for _, r := range spec.Rules {
 		v, ok := res.Metrics[r.Metric]
-		if res.Incomplete {
+		if res.Incomplete || res.InsufficientData {
 			v, ok = 0, false
 		}
 		out = append(out, activities.RuleResult{
@@ -164,12 +168,16 @@ func CheckRules(spec activities.ModelSpec, res activities.AnalyzeResult) []activ
 	return out
 }
 
-// statusOf is incomplete for a window with unreadable objects, else breach
+// statusOf is incomplete for a window with unreadable objects,
+// insufficient-data for one with fewer rows than min_rows, else breach
 // when a critical rule breached, warning for a lesser one, no-data for an
 // empty window and ok otherwise.
 func statusOf(spec activities.ModelSpec, res activities.AnalyzeResult, results []activities.RuleResult) string {
 	if res.Incomplete {
 		return StatusIncomplete
+	}
+	if res.InsufficientData {
+		return StatusInsufficientData
 	}
 	status := StatusOK
 	if res.Rows == 0 {

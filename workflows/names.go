@@ -52,6 +52,10 @@ const (
 	// StatusIncomplete: some objects of the window stayed unreadable; the
 	// report covers the rest, and no rule breaches or recovers on it.
 	StatusIncomplete = activities.StatusIncomplete
+	// StatusInsufficientData: the window has fewer rows than the model's
+	// min_rows; its report has no verdicts, and no rule breaches or
+	// recovers on it.
+	StatusInsufficientData = activities.StatusInsufficientData
 )
 
 // ScheduleID is the Temporal Schedule that evaluates a model.

@@ -214,7 +214,7 @@ func CompareProfiles(ref, cur *Profile, opts Options) (*Report, error) {
 
 // compareColumn computes the drift and quality of one column.
 func compareColumn(ref, cur *ColumnProfile, opts Options) FeatureReport {
-	fr := FeatureReport{Name: cur.Name, Kind: cur.Kind, Quality: &FeatureQuality{
+	fr := FeatureReport{Name: cur.Name, Kind: cur.Kind, KindNote: cur.KindNote, Quality: &FeatureQuality{
 		Missing: cur.Missing, TypeMismatches: cur.Mismatch, NonFinite: cur.NonFinite}}
 	if cur.Count > 0 {
 		fr.MissingRatio = float64(cur.Missing) / float64(cur.Count)

@@ -65,8 +65,11 @@ type Throughput struct {
 
 // FeatureReport is the drift and quality of one column.
 type FeatureReport struct {
-	Name         string          `json:"name"`
+	Name string `json:"name"`
+	// Kind is how the feature was treated (numeric or categorical);
+	// KindNote says why a column of numbers was treated as categorical.
 	Kind         string          `json:"kind"`
+	KindNote     string          `json:"kind_note,omitempty"`
 	MissingRatio float64         `json:"missing_ratio"`
 	Drift        Drift           `json:"drift"`
 	Quality      *FeatureQuality `json:"quality,omitempty"`

@@ -221,12 +221,13 @@ func (cal *calibration) prepareNumeric(ref *ColumnProfile) {
 		}
 	}
 	// E of the limiting statistic √n·W/σ: √(2/π) ∫ √(F(1−F)) dx / σ, over
-	// the reference's own distribution function.
+	// the points (a pass over all values would cost a large reference more
+	// than the rest of the calibration).
 	cum := 0.0
-	for i := 0; i+1 < len(v); i++ {
-		cum += weightAt(w, i) / total
+	for i := 0; i+1 < len(cal.x); i++ {
+		cum += cal.mass[i]
 		f := min(cum, 1)
-		cal.meanLim += math.Sqrt(f*(1-f)) * (v[i+1] - v[i])
+		cal.meanLim += math.Sqrt(f*(1-f)) * (cal.x[i+1] - cal.x[i])
 	}
 	cal.meanLim *= math.Sqrt(2/math.Pi) / cal.sigma
 	cal.fp = fingerprint(KindNumeric, cal.sigma, cal.x, cal.mass)

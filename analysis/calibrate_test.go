@@ -144,3 +144,45 @@ func TestFewIntegerValuesAreCategorical(t *testing.T) {
 		})
 	}
 }
+
+// TestBaselineDriftConstraintIsAFloor: a baseline's drift constraint under
+// auto is the floor; a small window is held to its calibrated threshold, so
+// a stationary one breaks no drift constraint and a shifted one does.
+func TestBaselineDriftConstraintIsAFloor(t *testing.T) {
+	cols, ref := genWindow(3, 2000, 0, false)
+	b, err := BuildBaseline(newMemRows(cols, ref), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		rows      int
+		shift     float64
+		wantDrift bool
+	}{
+		{rows: 60, wantDrift: false},
+		{rows: 200, wantDrift: false},
+		{rows: 200, shift: 1, wantDrift: true},
+		{rows: 5000, shift: 0.5, wantDrift: true},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%d rows shift %v", tc.rows, tc.shift), func(t *testing.T) {
+			_, cur := genWindow(4, tc.rows, tc.shift, false)
+			rep, err := Analyze(newMemRows(cols, ref), newMemRows(cols, cur), Options{Baseline: b})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := false
+			for _, v := range rep.Violations {
+				if v.Feature == "x" && v.Constraint == "drift" {
+					got = true
+					if v.Limit < AutoNumericFloor {
+						t.Errorf("limit %v below the floor", v.Limit)
+					}
+				}
+			}
+			if got != tc.wantDrift {
+				t.Errorf("drift violation on x = %v, want %v (violations %+v, drift %+v)", got, tc.wantDrift, rep.Violations, rep.Features[0].Drift)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package workflows
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -151,13 +152,15 @@ func windowEnd(ctx workflow.Context, in MonitorInput) time.Time {
 // CheckRules applies the model's rules to an analysis result. A rule whose
 // metric has no value (no labels yet, no latency column) neither breaches
 // nor recovers; nor does any rule on an incomplete window, whose numbers
-// (in its report) cover only the objects that could be read, or on a window
-// with fewer rows than min_rows, too small for a verdict.
+// (in its report) cover only the objects that could be read. On a window
+// with fewer rows than min_rows, too small for a verdict, only rules on row
+// counts (rows.*) are judged: a count is exact at any size, and a
+// low-traffic rule must still fire and recover.
 func CheckRules(spec activities.ModelSpec, res activities.AnalyzeResult) []activities.RuleResult {
 	out := make([]activities.RuleResult, 0, len(spec.Rules))
 	for _, r := range spec.Rules {
 		v, ok := res.Metrics[r.Metric]
-		if res.Incomplete || res.InsufficientData {
+		if res.Incomplete || (res.InsufficientData && !strings.HasPrefix(r.Metric, "rows.")) {
 			v, ok = 0, false
 		}
 		out = append(out, activities.RuleResult{
@@ -168,20 +171,20 @@ func CheckRules(spec activities.ModelSpec, res activities.AnalyzeResult) []activ
 	return out
 }
 
-// statusOf is incomplete for a window with unreadable objects,
-// insufficient-data for one with fewer rows than min_rows, else breach
+// statusOf is incomplete for a window with unreadable objects, else breach
 // when a critical rule breached, warning for a lesser one, no-data for an
-// empty window and ok otherwise.
+// empty window, insufficient-data for one with fewer rows than min_rows
+// (where only row-count rules are judged), and ok otherwise.
 func statusOf(spec activities.ModelSpec, res activities.AnalyzeResult, results []activities.RuleResult) string {
 	if res.Incomplete {
 		return StatusIncomplete
 	}
-	if res.InsufficientData {
-		return StatusInsufficientData
-	}
 	status := StatusOK
-	if res.Rows == 0 {
+	switch {
+	case res.Rows == 0:
 		status = StatusNoData
+	case res.InsufficientData:
+		status = StatusInsufficientData
 	}
 	for i, rr := range results {
 		if !rr.Breached {

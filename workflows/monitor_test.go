@@ -158,6 +158,9 @@ func TestSmallWindowHasInsufficientData(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg.Models[0].MinRows = tc.minRows
+			lowTraffic, below := cfg.Models[0].Rules[0], 150.0
+			lowTraffic.Name, lowTraffic.Metric, lowTraffic.Below, lowTraffic.Severity = "low-traffic", "rows.current", &below, "warning"
+			cfg.Models[0].Rules = append(cfg.Models[0].Rules, lowTraffic)
 			acts := &activities.Activities{Config: func() *config.Config { return cfg }, Store: store.New(cfg.Storage)}
 			var ts testsuite.WorkflowTestSuite
 			env := ts.NewTestWorkflowEnvironment()
@@ -211,10 +214,13 @@ func TestSmallWindowHasInsufficientData(t *testing.T) {
 				}
 			}
 			for _, r := range got.Results {
-				if insufficient && (r.Breached || r.HasValue) {
+				switch {
+				case r.Rule == "low-traffic" && (!r.HasValue || r.Breached):
+					// 200 rows are not below 150: row counts are judged at any size
+					t.Errorf("row-count rule %s: %+v, want judged and not breached", r.Rule, r)
+				case r.Rule != "low-traffic" && insufficient && (r.Breached || r.HasValue):
 					t.Errorf("rule %s judged an insufficient window: %+v", r.Rule, r)
-				}
-				if !insufficient && !r.Breached {
+				case r.Rule != "low-traffic" && !insufficient && !r.Breached:
 					t.Errorf("rule %s did not breach: %+v", r.Rule, r)
 				}
 			}

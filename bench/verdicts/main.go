@@ -43,24 +43,31 @@ type genRows struct {
 	numerical int
 }
 
+// numericFeatures is -numeric: how many numeric features a window has.
+var numericFeatures = 10
+
 func newGen(n int, seed uint64, shift float64, catShift bool) *genRows {
 	return &genRows{n: n, r: rand.New(rand.NewPCG(seed, 0x5eed)), shift: shift, catShift: catShift,
-		row: make([]string, 12), buf: make([]byte, 0, 12*16), numerical: 10}
+		row: make([]string, numericFeatures+2), buf: make([]byte, 0, 12*16), numerical: numericFeatures}
 }
 
-var columns = []string{"f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "cat", "flag"}
-
-func (g *genRows) Columns() []string { return columns }
-func (g *genRows) Invalid() int64    { return 0 }
-func (g *genRows) Err() error        { return nil }
-func (g *genRows) Row() []string     { return g.row }
+func (g *genRows) Columns() []string {
+	var cols []string
+	for j := range g.numerical {
+		cols = append(cols, "f"+strconv.Itoa(j))
+	}
+	return append(cols, "cat", "flag")
+}
+func (g *genRows) Invalid() int64 { return 0 }
+func (g *genRows) Err() error     { return nil }
+func (g *genRows) Row() []string  { return g.row }
 func (g *genRows) Next() bool {
 	if g.i >= g.n {
 		return false
 	}
 	g.i++
 	g.buf = g.buf[:0]
-	ends := [12]int{}
+	ends := make([]int, g.numerical)
 	for j := 0; j < g.numerical; j++ {
 		g.buf = strconv.AppendFloat(g.buf, g.r.NormFloat64()+g.shift, 'f', 6, 64)
 		ends[j] = len(g.buf)
@@ -78,15 +85,15 @@ func (g *genRows) Next() bool {
 	}
 	switch u := g.r.Float64(); {
 	case u < a:
-		g.row[10] = "a"
+		g.row[g.numerical] = "a"
 	case u < b:
-		g.row[10] = "b"
+		g.row[g.numerical] = "b"
 	default:
-		g.row[10] = "c"
+		g.row[g.numerical] = "c"
 	}
-	g.row[11] = "0"
+	g.row[g.numerical+1] = "0"
 	if g.r.Float64() < p1 {
-		g.row[11] = "1"
+		g.row[g.numerical+1] = "1"
 	}
 	return true
 }
@@ -124,6 +131,7 @@ func main() {
 	sizesFlag := flag.String("sizes", "50,100,250,500,1000,2500,5000,10000,100000,1000000,10000000", "current-window sizes")
 	trials := flag.Int("trials", 200, "windows per size up to 10,000 rows (fewer above: trials·10^4/n, at least 2)")
 	seed := flag.Uint64("seed", 1, "base seed")
+	flag.IntVar(&numericFeatures, "numeric", 10, "numeric features per window (0: only the categorical ones, for more categorical trials)")
 	powerMax := flag.Int("power-max-rows", 100000, "measure detection of shifted windows up to this size (above: false alarms only)")
 	flag.Parse()
 	var sizes []int
@@ -154,7 +162,7 @@ func main() {
 				return rep
 			}
 			rep := run(0, false, &null, 0)
-			if k == 0 {
+			if k == 0 && numericFeatures > 0 {
 				d := rep.Features[0].Drift
 				thr = fmt.Sprintf("%s %.4g (%s)", d.Method, d.Threshold, d.ThresholdSource)
 			}

@@ -45,6 +45,10 @@ const StatusIncomplete = "incomplete"
 // (workflows.StatusInvalid).
 const StatusInvalid = "invalid"
 
+// StatusInsufficientData is the evaluation status of a window with fewer
+// rows than the model's min_rows (workflows.StatusInsufficientData).
+const StatusInsufficientData = "insufficient-data"
+
 // IncompleteAttempts is the attempt of Analyze from which a window that is
 // still incomplete is reported as such, on the rows that could be read,
 // instead of failing for another read: attempts before it heal transient
@@ -166,15 +170,21 @@ func (a *Activities) Analyze(ctx context.Context, in AnalyzeInput) (*AnalyzeResu
 		a.log(ctx).Warn("window incomplete: reported on the rows that could be read", "model", m.Name,
 			"window_start", in.WindowStart, "window_end", in.WindowEnd, "errors", info.Errors)
 	}
+	insufficient := rep.Rows.Current > 0 && rep.Rows.Current < int64(m.MinRows)
+	if insufficient {
+		withoutVerdicts(rep, fmt.Sprintf("insufficient data: %d rows, min_rows is %d", rep.Rows.Current, m.MinRows))
+	}
 	body, err := json.MarshalIndent(struct {
-		Model       string    `json:"model"`
-		WindowStart time.Time `json:"window_start"`
-		WindowEnd   time.Time `json:"window_end"`
-		Incomplete  bool      `json:"incomplete,omitempty"`
-		ReadErrors  []string  `json:"read_errors,omitempty"`
-		Objects     int       `json:"objects"`
+		Model            string    `json:"model"`
+		WindowStart      time.Time `json:"window_start"`
+		WindowEnd        time.Time `json:"window_end"`
+		Incomplete       bool      `json:"incomplete,omitempty"`
+		InsufficientData bool      `json:"insufficient_data,omitempty"`
+		MinRows          int       `json:"min_rows,omitempty"`
+		ReadErrors       []string  `json:"read_errors,omitempty"`
+		Objects          int       `json:"objects"`
 		*analysis.Report
-	}{m.Name, in.WindowStart, in.WindowEnd, info.Incomplete, info.Errors, info.Objects, rep}, "", "  ")
+	}{m.Name, in.WindowStart, in.WindowEnd, info.Incomplete, insufficient, m.MinRows, info.Errors, info.Objects, rep}, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("encode report: %w", err)
 	}
@@ -184,7 +194,7 @@ func (a *Activities) Analyze(ctx context.Context, in AnalyzeInput) (*AnalyzeResu
 	}
 	res := &AnalyzeResult{
 		ReportURI: uri, Rows: rep.Rows.Current, Labeled: rep.Rows.Labeled, Invalid: rep.Rows.Invalid,
-		Incomplete: info.Incomplete, Metrics: map[string]float64{}, TopDrifted: topDrifted(rep, 5),
+		Incomplete: info.Incomplete, InsufficientData: insufficient, Metrics: map[string]float64{}, TopDrifted: topDrifted(rep, 5),
 		Took: time.Since(started),
 	}
 	for _, path := range in.Metrics {
@@ -277,6 +287,21 @@ func (a *Activities) invalidWindow(ctx context.Context, m *config.Model, in Anal
 		Took: time.Since(started)}, nil
 }
 
+// withoutVerdicts takes the drift verdicts out of the report of a window too
+// small to judge: statistics stay for people to read, but no feature is
+// drifted, no drift metric has a value (the note) and the dataset verdict
+// tests nothing.
+func withoutVerdicts(rep *analysis.Report, why string) {
+	clearDrift := func(d *analysis.Drift) { d.Drifted, d.Note = false, why }
+	for i := range rep.Features {
+		clearDrift(&rep.Features[i].Drift)
+	}
+	if rep.PredictionDrift != nil {
+		clearDrift(&rep.PredictionDrift.Drift)
+	}
+	rep.DatasetDrift = analysis.DatasetDrift{Threshold: rep.DatasetDrift.Threshold, Denominator: rep.DatasetDrift.Denominator}
+}
+
 // readableRows ends the stream of a window without an error when the only
 // failure was objects that could not be read (store.ErrIncomplete).
 type readableRows struct{ analysis.Rows }
@@ -308,7 +333,7 @@ func AnalysisOptions(m *config.Model) analysis.Options {
 		Latency: m.Columns.Latency, Time: m.Columns.Time, EventID: m.Columns.EventID,
 		Features: m.Features, Categorical: m.Categorical,
 		DriftMethod: m.Drift.Method, DriftThreshold: m.Drift.Threshold, DatasetDriftShare: m.Drift.DatasetShare,
-		Threshold: m.Columns.Threshold,
+		Threshold: m.Columns.Threshold, FalseAlarmRate: m.Drift.FalseAlarmRate,
 	}
 }
 
@@ -368,7 +393,7 @@ func (a *Activities) PublishMetrics(ctx context.Context, in PublishMetricsInput)
 	if a.Metrics == nil {
 		return nil
 	}
-	if in.Status == StatusIncomplete || in.Status == StatusInvalid {
+	if in.Status == StatusIncomplete || in.Status == StatusInvalid || in.Status == StatusInsufficientData {
 		// Partial numbers would move dashboards and Prometheus alerts as if
 		// they were the window's: publish the status alone.
 		a.Metrics.Evaluation(in.Model, in.Version, in.Status, nil, in.WindowEnd, in.Took)

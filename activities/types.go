@@ -61,6 +61,9 @@ type AnalyzeResult struct {
 	// InvalidReason, when set, says why the window's data cannot be analysed
 	// as configured (status invalid); the result has no metrics.
 	InvalidReason string `json:",omitempty"`
+	// InsufficientData is set when the window has rows, but fewer than the
+	// model's min_rows: the report carries no verdicts.
+	InsufficientData bool
 	// Metrics holds the requested metrics the report has (absent: no value,
 	// e.g. accuracy before any label arrived).
 	Metrics    map[string]float64

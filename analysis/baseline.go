@@ -248,9 +248,14 @@ func (b *Baseline) Check(rep *Report, cur *Profile) []Violation {
 					out = append(out, Violation{Feature: f.Name, Constraint: "drift", Value: *d.PValue, Limit: c.DriftThreshold,
 						Description: fmt.Sprintf("%s p-value %.3g is below %g", d.Method, *d.PValue, c.DriftThreshold)})
 				}
-			} else if d.Statistic >= c.DriftThreshold {
-				out = append(out, Violation{Feature: f.Name, Constraint: "drift", Value: d.Statistic, Limit: c.DriftThreshold,
-					Description: fmt.Sprintf("%s %.4g is at or above %g", d.Method, d.Statistic, c.DriftThreshold)})
+			} else if limit := c.DriftThreshold; d.Statistic >= limit && !(d.ThresholdSource == ThresholdCalibrated && d.Statistic < d.Threshold) {
+				// The constraint is a floor: a window too small for it to
+				// mean drift is held to its calibrated threshold instead.
+				if d.ThresholdSource == ThresholdCalibrated {
+					limit = max(limit, d.Threshold)
+				}
+				out = append(out, Violation{Feature: f.Name, Constraint: "drift", Value: d.Statistic, Limit: limit,
+					Description: fmt.Sprintf("%s %.4g is at or above %g", d.Method, d.Statistic, limit)})
 			}
 		}
 	}

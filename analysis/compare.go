@@ -195,6 +195,7 @@ func CompareProfiles(ref, cur *Profile, opts Options) (*Report, error) {
 	rep.Quality["duplicate_event_ids"] = float64(cur.DuplicateIDs)
 	rep.Quality["invalid_rows"] = float64(cur.Invalid)
 	rep.DatasetDrift.Threshold = opts.DatasetDriftShare
+	rep.DatasetDrift.Denominator = ShareDenominator
 	if rep.DatasetDrift.Tested > 0 {
 		rep.DatasetDrift.Share = float64(rep.DatasetDrift.DriftedFeatures) / float64(rep.DatasetDrift.Tested)
 		rep.DatasetDrift.Drifted = rep.DatasetDrift.Share >= opts.DatasetDriftShare
@@ -222,7 +223,7 @@ func CompareProfiles(ref, cur *Profile, opts Options) (*Report, error) {
 
 // compareColumn computes the drift and quality of one column.
 func compareColumn(ref, cur *ColumnProfile, opts Options) FeatureReport {
-	fr := FeatureReport{Name: cur.Name, Kind: cur.Kind, Quality: &FeatureQuality{
+	fr := FeatureReport{Name: cur.Name, Kind: cur.Kind, KindNote: cur.KindNote, Quality: &FeatureQuality{
 		Missing: cur.Missing, TypeMismatches: cur.Mismatch, NonFinite: cur.NonFinite}}
 	if cur.Count > 0 {
 		fr.MissingRatio = float64(cur.Missing) / float64(cur.Count)
@@ -238,15 +239,38 @@ func compareColumn(ref, cur *ColumnProfile, opts Options) FeatureReport {
 	return fr
 }
 
+// threshold is the fixed threshold of a method: under auto the p-value
+// level α of ks and chisquare, or the practical floor of the distances;
+// otherwise the configured or default threshold.
 func threshold(method string, opts Options, auto bool) float64 {
-	if opts.DriftThreshold > 0 && !(auto && isPValueMethod(method)) {
+	if auto && isPValueMethod(method) {
+		return opts.withDefaults().FalseAlarmRate
+	}
+	if opts.DriftThreshold > 0 {
 		return opts.DriftThreshold
+	}
+	if auto && method == MethodWasserstein {
+		return AutoNumericFloor
+	}
+	if auto && method == MethodJensenShannon {
+		return AutoCategoricalFloor
 	}
 	return DefaultThreshold(method)
 }
 
+// autoThreshold is the threshold auto applies to a current column of n
+// values: calibrated to the window's size for the distances, the fixed
+// p-value level for ks and chisquare.
+func autoThreshold(method string, ref *ColumnProfile, n int64, opts Options) (float64, string) {
+	floor := threshold(method, opts, true)
+	if isPValueMethod(method) {
+		return floor, ThresholdFixed
+	}
+	return calibratedThreshold(ref, n, calSafety*opts.FalseAlarmRate, floor)
+}
+
 func verdict(method string, stat float64, p *float64, thr float64) Drift {
-	d := Drift{Method: method, Statistic: stat, PValue: p, Threshold: thr}
+	d := Drift{Method: method, Statistic: stat, PValue: p, Threshold: thr, ThresholdSource: ThresholdFixed}
 	if isPValueMethod(method) {
 		d.Drifted = p != nil && *p < thr
 	} else {
@@ -259,7 +283,8 @@ func verdict(method string, stat float64, p *float64, thr float64) Drift {
 }
 
 func skipped(method string, opts Options, note string) Drift {
-	return Drift{Method: method, Threshold: threshold(method, opts, false), Note: note}
+	auto := opts.DriftMethod == MethodAuto
+	return Drift{Method: method, Threshold: threshold(method, opts, auto), ThresholdSource: ThresholdFixed, Note: note}
 }
 
 // numericDrift runs the configured test on a numeric column. Under auto a
@@ -283,7 +308,10 @@ func numericDrift(ref, cur *ColumnProfile, opts Options, q *FeatureQuality) Drif
 			return skipped(method, opts, "no values")
 		}
 		rv, rw := ref.Values.Sorted()
-		thr := threshold(method, opts, auto)
+		thr, src := threshold(method, opts, auto), ThresholdFixed
+		if auto {
+			thr, src = autoThreshold(method, ref, cur.N(), opts)
+		}
 		switch method {
 		case MethodKS:
 			d := ksStatisticWeighted(rv, rw, cv, cw)
@@ -297,7 +325,9 @@ func numericDrift(ref, cur *ColumnProfile, opts Options, q *FeatureQuality) Drif
 			return verdict(method, d, &p, thr)
 		case MethodWasserstein:
 			w := wassersteinWeighted(rv, rw, cv, cw) / math.Max(ref.Std(), StdFloor)
-			return verdict(method, w, nil, thr)
+			d := verdict(method, w, nil, thr)
+			d.ThresholdSource = src
+			return d
 		default:
 			edges := quantileEdgesWeighted(rv, rw, opts.Bins)
 			rc, cc := binCounts(rv, rw, edges), binCounts(cv, cw, edges)
@@ -391,7 +421,13 @@ func categoricalDrift(ref, cur *ColumnProfile, opts Options, q *FeatureQuality) 
 	if nref == 0 || ncur == 0 {
 		return skipped(method, opts, "no values")
 	}
-	return histogramDrift(method, rc, cc, threshold(method, opts, auto))
+	thr, src := threshold(method, opts, auto), ThresholdFixed
+	if auto {
+		thr, src = autoThreshold(method, ref, ncur, opts)
+	}
+	d := histogramDrift(method, rc, cc, thr)
+	d.ThresholdSource = src
+	return d
 }
 
 // sortLabels orders class labels as sklearn's unique_labels would: by value

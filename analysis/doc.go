@@ -62,14 +62,23 @@
 // jensenshannon respectively.
 //
 // auto (default): a reference with at most 1000 non-missing values uses ks
-// (numeric) / chisquare (categorical) at p < 0.05; a larger one the normed
-// Wasserstein distance >= 0.1 (numeric) / Jensen–Shannon distance >= 0.1
-// (categorical). Distances do not shrink to zero-tolerance as n grows, so
-// stationary data is not flagged at 200k rows, and a 0.5σ mean shift
-// (normed Wasserstein ≈ 0.5) is caught at every size (TestAutoDrift). A
-// p-value test flags a stationary feature 5% of the time by construction;
-// that is the price of ks/chisquare on small windows.
+// (numeric) / chisquare (categorical) at p < FalseAlarmRate (α, 0.01); a
+// larger one the normed Wasserstein distance (numeric) / Jensen–Shannon
+// distance (categorical) against a threshold calibrated to the current
+// window's size: the larger of a practical floor (0.1 numeric, 0.05
+// categorical, or DriftThreshold) and the (1 − α/2) quantile of the
+// statistic between the reference and its resamples of that size, scaled
+// by √(1 + n/m) for the reference's own noise (calibrate.go). A fixed
+// distance threshold flags most small stationary windows (the distance
+// between two samples of one distribution shrinks like √(1/n + 1/m)); the
+// calibrated one keeps the per-feature false-alarm rate near α at every
+// size (bench/verdicts), while the floor keeps huge windows from flagging
+// changes too small to matter. Drift.ThresholdSource says which applied.
+//
+// Schema: a column of numbers whose first reference rows hold at most 10
+// distinct integers (0/1 flags, small codes) is categorical, with a
+// KindNote saying so.
 //
 // Dataset drift: drifted features / tested features >= DatasetDriftShare
-// (0.5). Features with an empty side are reported with a note and not tested.
+// (0.5); DatasetDrift.Denominator names the denominator. Features with an empty side are reported with a note and not tested.
 package analysis

@@ -29,9 +29,16 @@ type Options struct {
 	// DriftMethod is one of Methods; "" means auto.
 	DriftMethod string
 	// DriftThreshold overrides the method's default threshold (0 = default,
-	// see DefaultThreshold). Under auto it replaces the distance threshold of
-	// the large-sample branch; the p-value tests keep 0.05.
+	// see DefaultThreshold). Under auto it replaces the practical floor of
+	// the distances (AutoNumericFloor, AutoCategoricalFloor) on large
+	// references; the p-value tests use FalseAlarmRate.
 	DriftThreshold float64
+	// FalseAlarmRate is α, the share of stationary windows auto may flag
+	// per feature (0 = DefaultFalseAlarmRate, 0.01): the p-value level of
+	// ks and chisquare on small references, and the rate the distance
+	// thresholds of large references are calibrated to (see
+	// calibratedThreshold). Other methods ignore it.
+	FalseAlarmRate float64
 	// DatasetDriftShare is the share of drifted features at which the dataset
 	// counts as drifted (0 = 0.5).
 	DatasetDriftShare float64
@@ -74,6 +81,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.DatasetDriftShare == 0 {
 		o.DatasetDriftShare = 0.5
+	}
+	if o.FalseAlarmRate == 0 {
+		o.FalseAlarmRate = DefaultFalseAlarmRate
 	}
 	if o.PositiveLabel == "" {
 		o.PositiveLabel = "1"
@@ -127,6 +137,9 @@ func (o Options) Validate() error {
 	}
 	if o.Bins < 0 || o.Bins == 1 {
 		return fmt.Errorf("analysis: bins must be at least 2, got %d", o.Bins)
+	}
+	if o.FalseAlarmRate < 0 || o.FalseAlarmRate >= 0.5 {
+		return fmt.Errorf("analysis: false alarm rate must be in (0, 0.5), got %v (0 means %v)", o.FalseAlarmRate, DefaultFalseAlarmRate)
 	}
 	if o.DatasetDriftShare < 0 || o.DatasetDriftShare > 1 {
 		return fmt.Errorf("analysis: dataset drift share must be in (0,1], got %v", o.DatasetDriftShare)

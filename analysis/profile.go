@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unsafe"
 )
@@ -45,11 +46,51 @@ type Schema struct {
 	Columns []SchemaColumn `json:"columns"`
 }
 
-// SchemaColumn is one column of a Schema.
+// SchemaColumn is one column of a Schema. KindNote says why a column of
+// numbers is categorical (KindNoteFewValues), when it is for that reason.
 type SchemaColumn struct {
-	Name string `json:"name"`
-	Kind string `json:"kind"`
-	Role string `json:"role"`
+	Name     string `json:"name"`
+	Kind     string `json:"kind"`
+	Role     string `json:"role"`
+	KindNote string `json:"kind_note,omitempty"`
+}
+
+// KindNoteFewValues marks a numeric column treated as categorical because
+// its sample holds only a few distinct integers.
+const KindNoteFewValues = "few distinct integer values: categorical"
+
+// Few-values rule of InferSchema: a numeric column whose sample has at least
+// fewValuesMinSample values, all integers, with at most fewValuesMax
+// distinct ones, is categorical.
+const (
+	fewValuesMax       = 10
+	fewValuesMinSample = 100
+)
+
+// fewIntegerValues applies the few-values rule to column i of the sample.
+func fewIntegerValues(sample [][]string, i int) bool {
+	seen := map[float64]struct{}{}
+	n := 0
+	for _, row := range sample {
+		if i >= len(row) || row[i] == "" {
+			continue
+		}
+		v, ok := parseNumber(row[i])
+		if !ok {
+			continue
+		}
+		if v != math.Trunc(v) || math.IsInf(v, 0) {
+			return false
+		}
+		n++
+		if _, ok := seen[v]; !ok {
+			seen[v] = struct{}{}
+			if len(seen) > fewValuesMax {
+				return false
+			}
+		}
+	}
+	return n >= fewValuesMinSample
 }
 
 // InferSchema assigns roles from opts and kinds from a sample of rows (the
@@ -124,9 +165,15 @@ func InferSchema(columns []string, sample [][]string, opts Options) (*Schema, er
 		c.Kind = KindCategorical
 		if nonMissing == 0 || float64(num) >= 0.9*float64(nonMissing) {
 			c.Kind = KindNumeric
+			if fewIntegerValues(sample, i) {
+				// 0/1 flags and small integer codes are categories, as in
+				// Evidently: a distance between their histograms means
+				// something, a Wasserstein distance over codes does not.
+				c.Kind, c.KindNote = KindCategorical, KindNoteFewValues
+			}
 		}
 		if slices.Contains(opts.Categorical, name) {
-			c.Kind = KindCategorical
+			c.Kind, c.KindNote = KindCategorical, ""
 		}
 		switch {
 		case c.Role == RoleScore || c.Role == RoleLatency:
@@ -137,6 +184,9 @@ func InferSchema(columns []string, sample [][]string, opts Options) (*Schema, er
 			c.Kind = KindNumeric
 		case c.Role == RoleEventID || c.Role == RoleTime:
 			c.Kind = KindCategorical
+		}
+		if c.Role != RoleFeature && c.Role != RoleIgnored {
+			c.KindNote = ""
 		}
 		s.Columns = append(s.Columns, c)
 	}
@@ -264,9 +314,10 @@ func normLabel(s string) string {
 
 // ColumnProfile is the mergeable summary of one column.
 type ColumnProfile struct {
-	Name string `json:"name"`
-	Kind string `json:"kind"`
-	Role string `json:"role"`
+	Name     string `json:"name"`
+	Kind     string `json:"kind"`
+	Role     string `json:"role"`
+	KindNote string `json:"kind_note,omitempty"`
 	// Count is the number of rows seen; Missing the empty cells (and NaN in
 	// numeric columns); Mismatch the non-numeric text in a numeric column;
 	// NonFinite the ±Inf values of a numeric column. Only finite numbers
@@ -289,6 +340,11 @@ type ColumnProfile struct {
 	// MaxCategories distinct ones.
 	Categories map[string]int64 `json:"categories,omitempty"`
 	Other      int64            `json:"other,omitempty"`
+
+	// cal caches auto's calibrated thresholds when this column is a
+	// reference (calibrate.go).
+	calOnce sync.Once
+	cal     *calibration
 }
 
 // N is the number of finite numeric values.
@@ -567,7 +623,7 @@ func NewProfiler(schema *Schema, opts Options) *Profiler {
 	opts = opts.withDefaults()
 	p := &Profile{Schema: schema}
 	for _, sc := range schema.Columns {
-		c := &ColumnProfile{Name: sc.Name, Kind: sc.Kind, Role: sc.Role}
+		c := &ColumnProfile{Name: sc.Name, Kind: sc.Kind, Role: sc.Role, KindNote: sc.KindNote}
 		if sc.Kind == KindNumeric {
 			c.Values = newSample(opts.ExactLimit, opts.SketchCap)
 		} else {

@@ -65,8 +65,11 @@ type Throughput struct {
 
 // FeatureReport is the drift and quality of one column.
 type FeatureReport struct {
-	Name         string          `json:"name"`
+	Name string `json:"name"`
+	// Kind is how the feature was treated (numeric or categorical);
+	// KindNote says why a column of numbers was treated as categorical.
 	Kind         string          `json:"kind"`
+	KindNote     string          `json:"kind_note,omitempty"`
 	MissingRatio float64         `json:"missing_ratio"`
 	Drift        Drift           `json:"drift"`
 	Quality      *FeatureQuality `json:"quality,omitempty"`
@@ -79,7 +82,11 @@ type Drift struct {
 	Statistic float64  `json:"statistic"`
 	PValue    *float64 `json:"p_value,omitempty"`
 	Threshold float64  `json:"threshold"`
-	Drifted   bool     `json:"drifted"`
+	// ThresholdSource says where Threshold came from: "calibrated" (auto's
+	// quantile for this window's size, above the practical floor) or
+	// "fixed" (a configured or default value, auto's floor, a p-value level).
+	ThresholdSource string `json:"threshold_source"`
+	Drifted         bool   `json:"drifted"`
 	// Note says why a test was skipped (an empty side).
 	Note string `json:"note,omitempty"`
 }
@@ -97,14 +104,20 @@ type FeatureQuality struct {
 }
 
 // DatasetDrift summarises the feature verdicts: Share is drifted features
-// over tested features; Drifted is Share >= Options.DatasetDriftShare.
+// over tested features (features whose test ran, both sides having values;
+// the prediction is not a feature); Drifted is Share >= Options.DatasetDriftShare.
 type DatasetDrift struct {
 	DriftedFeatures int     `json:"drifted_features"`
 	Tested          int     `json:"tested_features"`
 	Share           float64 `json:"share"`
-	Threshold       float64 `json:"threshold"`
-	Drifted         bool    `json:"drifted"`
+	// Denominator names what Share divides by: always "tested_features".
+	Denominator string  `json:"denominator"`
+	Threshold   float64 `json:"threshold"`
+	Drifted     bool    `json:"drifted"`
 }
+
+// ShareDenominator is DatasetDrift.Denominator.
+const ShareDenominator = "tested_features"
 
 // Quality counter keys of Report.Quality (summed over features).
 var QualityKeys = []string{"type_mismatches", "missing_cells", "non_finite", "out_of_range",

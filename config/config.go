@@ -111,8 +111,11 @@ type Model struct {
 	GroundTruth Source   `yaml:"ground_truth"`
 	Reference   Source   `yaml:"reference"`
 	Drift       Drift    `yaml:"drift"`
-	Rules       []Rule   `yaml:"rules"`
-	Retrain     *Retrain `yaml:"retrain"`
+	// MinRows is the fewest rows a window needs for a verdict; a smaller
+	// one gets status insufficient-data (default 50).
+	MinRows int      `yaml:"min_rows"`
+	Rules   []Rule   `yaml:"rules"`
+	Retrain *Retrain `yaml:"retrain"`
 }
 
 // Schedule is the cadence of evaluations.
@@ -171,8 +174,11 @@ type Source struct {
 // Drift configures the drift tests.
 type Drift struct {
 	Method       string  `yaml:"method"`        // auto | ks | psi | wasserstein | ...
-	Threshold    float64 `yaml:"threshold"`     // 0: the method's default
+	Threshold    float64 `yaml:"threshold"`     // 0: the method's default (auto: its practical floor)
 	DatasetShare float64 `yaml:"dataset_share"` // share of drifted features that flags the dataset
+	// FalseAlarmRate is auto's α: the share of stationary windows it may
+	// flag per feature, at any window size (default 0.01).
+	FalseAlarmRate float64 `yaml:"false_alarm_rate"`
 }
 
 // Rule is one alert rule on a report metric.
@@ -349,6 +355,8 @@ func (m *Model) applyDefaults() {
 	orDefault(&m.Reference.Format, formatOf(m.Reference.URI))
 	orDefault(&m.Drift.Method, "auto")
 	orDefault(&m.Drift.DatasetShare, 0.5)
+	orDefault(&m.Drift.FalseAlarmRate, 0.01)
+	orDefault(&m.MinRows, 50)
 	for i := range m.Rules {
 		r := &m.Rules[i]
 		orDefault(&r.For, 1)

@@ -150,6 +150,12 @@ func (m *Model) validate(d *decoder, p string, c *Config) {
 	if m.Drift.DatasetShare <= 0 || m.Drift.DatasetShare > 1 {
 		d.at(p+".drift.dataset_share", "want a share in (0, 1], got %g", m.Drift.DatasetShare)
 	}
+	if m.Drift.FalseAlarmRate <= 0 || m.Drift.FalseAlarmRate >= 0.5 {
+		d.at(p+".drift.false_alarm_rate", "want a rate in (0, 0.5), got %g", m.Drift.FalseAlarmRate)
+	}
+	if m.MinRows < 1 {
+		d.at(p+".min_rows", "want at least 1, got %d", m.MinRows)
+	}
 	if m.Drift.Threshold < 0 {
 		d.at(p+".drift.threshold", "must not be negative, got %g", m.Drift.Threshold)
 	}

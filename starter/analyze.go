@@ -23,7 +23,7 @@ type analyzeFlags struct {
 	reference, current, task, target, prediction, score, latency, timeCol, eventID string
 	features, categorical, driftMethod, format, out, baseline, positive            string
 	refFormat, curFormat                                                           string
-	driftThreshold, datasetShare, threshold                                        float64
+	driftThreshold, datasetShare, threshold, falseAlarmRate                        float64
 	exactLimit                                                                     int
 	push, pushJob, pushModel                                                       string
 }
@@ -59,7 +59,8 @@ func (f *analyzeFlags) register(fs *flag.FlagSet, withCurrent bool) {
 	}
 	fs.Float64Var(&f.threshold, "threshold", 0.5, "binary: the score at or above which a row without a prediction is predicted positive")
 	fs.StringVar(&f.positive, "positive-label", "1", "positive class of a binary task")
-	fs.Float64Var(&f.driftThreshold, "drift-threshold", 0, "drift threshold (0 = the method's default: p<0.05 for ks/chisquare, >=0.1 for distances)")
+	fs.Float64Var(&f.driftThreshold, "drift-threshold", 0, "drift threshold (0 = the method's default: p<0.05 for ks/chisquare, >=0.1 for distances;\nunder auto: the floor of the calibrated distance thresholds, 0.1 numeric, 0.05 categorical)")
+	fs.Float64Var(&f.falseAlarmRate, "false-alarm-rate", 0.01, "auto: the share of stationary windows that may be flagged per feature, at any window size (α)")
 	fs.IntVar(&f.exactLimit, "exact-limit", 0, "values per column kept exactly before switching to a streaming sketch (0 = 250000)")
 }
 
@@ -70,6 +71,7 @@ func (f *analyzeFlags) options() analysis.Options {
 		Features: splitList(f.features), Categorical: splitList(f.categorical),
 		DriftMethod: f.driftMethod, DriftThreshold: f.driftThreshold, DatasetDriftShare: f.datasetShare,
 		PositiveLabel: f.positive, ExactLimit: f.exactLimit, Threshold: f.threshold,
+		FalseAlarmRate: f.falseAlarmRate,
 	}
 }
 

@@ -312,7 +312,7 @@ func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	c.register(fs)
 	model := fs.String("model", "", "the model")
 	limit := fs.Int("limit", 20, "how many runs")
-	status := fs.String("status", "", "only evaluations with this status (ok, warning, breach, no-data, incomplete)")
+	status := fs.String("status", "", "only evaluations with this status (ok, warning, breach, no-data, incomplete, insufficient-data)")
 	_, wc, err := c.connect(ctx, fs, args)
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package workflows
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -107,6 +108,9 @@ func MonitorWorkflow(ctx workflow.Context, in MonitorInput) (*MonitorResult, err
 	if res.InvalidReason != "" {
 		memo["invalid"] = res.InvalidReason
 	}
+	if res.InsufficientData {
+		memo["insufficient_data"] = true
+	}
 	if err := workflow.UpsertMemo(ctx, memo); err != nil {
 		log.Warn("upsert memo", "err", err)
 	}
@@ -152,12 +156,15 @@ func windowEnd(ctx workflow.Context, in MonitorInput) time.Time {
 // metric has no value (no labels yet, no latency column) neither breaches
 // nor recovers; nor does any rule on an incomplete window, whose numbers
 // (in its report) cover only the objects that could be read, or on an
-// invalid one, which has no numbers.
+// invalid one, which has no numbers. On a window with fewer rows than
+// min_rows, too small for a verdict, only rules on row counts (rows.*) are
+// judged: a count is exact at any size, and a low-traffic rule must still
+// fire and recover.
 func CheckRules(spec activities.ModelSpec, res activities.AnalyzeResult) []activities.RuleResult {
 	out := make([]activities.RuleResult, 0, len(spec.Rules))
 	for _, r := range spec.Rules {
 		v, ok := res.Metrics[r.Metric]
-		if res.Incomplete || res.InvalidReason != "" {
+		if res.Incomplete || res.InvalidReason != "" || (res.InsufficientData && !strings.HasPrefix(r.Metric, "rows.")) {
 			v, ok = 0, false
 		}
 		out = append(out, activities.RuleResult{
@@ -171,7 +178,8 @@ func CheckRules(spec activities.ModelSpec, res activities.AnalyzeResult) []activ
 // statusOf is invalid for a window whose data cannot be analysed as
 // configured, incomplete for a window with unreadable objects, else breach
 // when a critical rule breached, warning for a lesser one, no-data for an
-// empty window and ok otherwise.
+// empty window, insufficient-data for one with fewer rows than min_rows
+// (where only row-count rules are judged), and ok otherwise.
 func statusOf(spec activities.ModelSpec, res activities.AnalyzeResult, results []activities.RuleResult) string {
 	if res.InvalidReason != "" {
 		return StatusInvalid
@@ -180,8 +188,11 @@ func statusOf(spec activities.ModelSpec, res activities.AnalyzeResult, results [
 		return StatusIncomplete
 	}
 	status := StatusOK
-	if res.Rows == 0 {
+	switch {
+	case res.Rows == 0:
 		status = StatusNoData
+	case res.InsufficientData:
+		status = StatusInsufficientData
 	}
 	for i, rr := range results {
 		if !rr.Breached {

@@ -138,3 +138,92 @@ func TestIncompleteWindowIsReadAgainThenReportedWithoutVerdicts(t *testing.T) {
 		})
 	}
 }
+
+// A window with rows, but fewer than the model's min_rows, gets status
+// insufficient-data: its report keeps the statistics without verdicts, and
+// no rule breaches or recovers on it. At min_rows or more it is judged.
+func TestSmallWindowHasInsufficientData(t *testing.T) {
+	tests := []struct {
+		minRows    int
+		wantStatus string
+	}{
+		{minRows: 201, wantStatus: StatusInsufficientData},
+		{minRows: 200, wantStatus: StatusBreach},
+		{minRows: 50, wantStatus: StatusBreach},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("min_rows=%d", tc.minRows), func(t *testing.T) {
+			cfg, bad, _ := incompleteWindow(t) // 200 readable rows
+			if err := os.Remove(bad); err != nil {
+				t.Fatal(err)
+			}
+			cfg.Models[0].MinRows = tc.minRows
+			lowTraffic, below := cfg.Models[0].Rules[0], 150.0
+			lowTraffic.Name, lowTraffic.Metric, lowTraffic.Below, lowTraffic.Severity = "low-traffic", "rows.current", &below, "warning"
+			cfg.Models[0].Rules = append(cfg.Models[0].Rules, lowTraffic)
+			acts := &activities.Activities{Config: func() *config.Config { return cfg }, Store: store.New(cfg.Storage)}
+			var ts testsuite.WorkflowTestSuite
+			env := ts.NewTestWorkflowEnvironment()
+			env.RegisterActivity(acts)
+			var published string
+			env.OnActivity(a.PublishMetrics, mock.Anything, mock.Anything).Return(
+				func(_ context.Context, in activities.PublishMetricsInput) error {
+					published = in.Status
+					return nil
+				})
+			var got activities.Evaluation
+			env.OnActivity(a.SignalIncident, mock.Anything, mock.Anything).Return(
+				func(_ context.Context, in activities.SignalIncidentInput) error {
+					got = in.Evaluation
+					return nil
+				})
+			env.ExecuteWorkflow(MonitorWorkflow, MonitorInput{Model: "churn", WindowEnd: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)})
+			if err := env.GetWorkflowError(); err != nil {
+				t.Fatal(err)
+			}
+			var res MonitorResult
+			if err := env.GetWorkflowResult(&res); err != nil {
+				t.Fatal(err)
+			}
+			if res.Status != tc.wantStatus || published != tc.wantStatus || res.Rows != 200 {
+				t.Fatalf("status %s (published %s) over %d rows, want %s over 200", res.Status, published, res.Rows, tc.wantStatus)
+			}
+			body, err := os.ReadFile(strings.TrimPrefix(res.ReportURI, "file://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var report struct {
+				InsufficientData bool `json:"insufficient_data"`
+				Features         []struct {
+					Drift struct {
+						Drifted bool   `json:"drifted"`
+						Note    string `json:"note"`
+					} `json:"drift"`
+				} `json:"features"`
+			}
+			if err := json.Unmarshal(body, &report); err != nil {
+				t.Fatal(err)
+			}
+			insufficient := tc.wantStatus == StatusInsufficientData
+			if report.InsufficientData != insufficient {
+				t.Errorf("report insufficient_data = %v, want %v", report.InsufficientData, insufficient)
+			}
+			for _, f := range report.Features {
+				if insufficient && (f.Drift.Drifted || !strings.Contains(f.Drift.Note, "min_rows is 201")) {
+					t.Errorf("feature drift %+v: want no verdict and a note naming min_rows", f.Drift)
+				}
+			}
+			for _, r := range got.Results {
+				switch {
+				case r.Rule == "low-traffic" && (!r.HasValue || r.Breached):
+					// 200 rows are not below 150: row counts are judged at any size
+					t.Errorf("row-count rule %s: %+v, want judged and not breached", r.Rule, r)
+				case r.Rule != "low-traffic" && insufficient && (r.Breached || r.HasValue):
+					t.Errorf("rule %s judged an insufficient window: %+v", r.Rule, r)
+				case r.Rule != "low-traffic" && !insufficient && !r.Breached:
+					t.Errorf("rule %s did not breach: %+v", r.Rule, r)
+				}
+			}
+		})
+	}
+}

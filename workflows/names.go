@@ -57,6 +57,10 @@ const (
 	// classification task, ...); the report says why, and no rule breaches
 	// or recovers on it.
 	StatusInvalid = activities.StatusInvalid
+	// StatusInsufficientData: the window has fewer rows than the model's
+	// min_rows; its report has no verdicts, and no rule breaches or
+	// recovers on it.
+	StatusInsufficientData = activities.StatusInsufficientData
 )
 
 // ScheduleID is the Temporal Schedule that evaluates a model.

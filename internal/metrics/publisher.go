@@ -49,7 +49,7 @@ type Options struct {
 }
 
 // Evaluation statuses (workflows.Status*), the values of the status label.
-var Statuses = []string{"ok", "warning", "breach", "no-data", "incomplete", "invalid"}
+var Statuses = []string{"ok", "warning", "breach", "no-data", "incomplete", "invalid", "insufficient-data"}
 
 // Publisher turns reports and events into metrics. It is safe for
 // concurrent use by many activities.
@@ -116,7 +116,7 @@ func New(reg prometheus.Registerer, opts Options) *Publisher {
 	p.featScore = g("feature_drift_score", "Method-independent drift score: statistic/threshold for distances, ln(p)/ln(threshold) for tests; >= 1 means drifted; capped at 100.", "model", "feature")
 	p.featMissing = g("feature_missing_ratio", "Share of missing values of a feature in the last window.", "model", "feature")
 	p.featOmitted = g("features_omitted", "Features without per-feature series because of the max_features cap.", "model")
-	p.status = g("evaluation_status", "1 for the status of the last evaluation (ok, warning, breach, no-data, incomplete, invalid), 0 for the others.", "model", "status")
+	p.status = g("evaluation_status", "1 for the status of the last evaluation (ok, warning, breach, no-data, incomplete, invalid, insufficient-data), 0 for the others.", "model", "status")
 	p.lastEvaluation = g("last_evaluation_timestamp_seconds", "Unix time of the last successful evaluation.", "model")
 	p.lastWindowEnd = g("last_window_end_timestamp_seconds", "End of the newest window evaluated (never moves back during backfills).", "model")
 	p.cadence = g("model_cadence_seconds", "Configured evaluation cadence (schedule.every) in seconds.", "model")

@@ -508,6 +508,7 @@ func TestValidationScoresTheChampionOnItsOwnVersionsRows(t *testing.T) {
 		byVer    map[string]int64       // ValidationReport.RowsByVersion
 		note     string                 // in the report's notes
 		err      string                 // a permanent ErrNoChampionRows naming this
+		noPreds  bool                   // the trainer wrote no validation predictions
 	}{
 		{name: "every row is the champion's", champion: "v2",
 			version: func(time.Time) string { return "v2" },
@@ -521,6 +522,15 @@ func TestValidationScoresTheChampionOnItsOwnVersionsRows(t *testing.T) {
 			},
 			rows: 45, source: ChampionRowsVersion, byVer: map[string]int64{"v1": 45, "2": 45},
 			note: "champion v2 is scored only on the 45 held-out rows it served; 45 rows logged by other versions"},
+		{name: "promoted mid-window, challenger scored by its trainer's metric", champion: "v2", noPreds: true,
+			version: func(at time.Time) string {
+				if at.Before(holdout.Add(30 * time.Minute)) {
+					return "v1"
+				}
+				return "v2"
+			},
+			rows: 45, source: ChampionRowsVersion, byVer: map[string]int64{"v1": 45, "v2": 45},
+			note: "the challenger's trainer metric covers every held-out row, not only the champion's"},
 		{name: "only the predecessor's rows", champion: "v2",
 			version: func(time.Time) string { return "v1" },
 			err:     "has 0 labeled rows logged by champion v2, need at least 20 (labeled rows by model_version: v1 90): it was probably promoted less than retrain.validation_window (2h0m0s) ago"},
@@ -564,6 +574,11 @@ func TestValidationScoresTheChampionOnItsOwnVersionsRows(t *testing.T) {
 			if reg.Version != "v3" {
 				t.Fatalf("challenger %s, want v3", reg.Version)
 			}
+			if tc.noPreds {
+				if err := os.Remove(filepath.Join(f.dir, "registry", "demo", "runs", "b", ValidationPredictionsFile)); err != nil {
+					t.Fatal(err)
+				}
+			}
 			val, err := f.ops.Validate(ctx, activities.ValidateInput{Model: "demo", Champion: tc.champion, Challenger: "v3", RunID: "b",
 				HoldoutFrom: holdout, HoldoutTo: holdout.Add(time.Hour)})
 			if tc.err != "" {
@@ -578,8 +593,8 @@ func TestValidationScoresTheChampionOnItsOwnVersionsRows(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !val.HasChampion || val.Rows != tc.rows {
-				t.Errorf("Validate = %+v; want a champion and %d rows", val, tc.rows)
+			if !val.HasChampion || val.Rows != tc.rows || val.ChampionRows != tc.source {
+				t.Errorf("Validate = %+v; want a champion on %d rows picked by %q", val, tc.rows, tc.source)
 			}
 			var rep ValidationReport
 			data, _, err := mustBlobs(t, f.st, "file://"+filepath.Join(f.dir, "registry", "demo", "runs", "b")).Get(ctx, ValidationReportFile)
@@ -589,8 +604,13 @@ func TestValidationScoresTheChampionOnItsOwnVersionsRows(t *testing.T) {
 			if err := json.Unmarshal(data, &rep); err != nil {
 				t.Fatal(err)
 			}
-			if rep.ChampionReport.Rows.Labeled != tc.rows || rep.ChallengerReport.Rows.Labeled != tc.rows {
-				t.Errorf("champion scored on %d rows, challenger on %d; want %d each", rep.ChampionReport.Rows.Labeled, rep.ChallengerReport.Rows.Labeled, tc.rows)
+			if rep.ChampionReport.Rows.Labeled != tc.rows {
+				t.Errorf("champion scored on %d rows, want %d", rep.ChampionReport.Rows.Labeled, tc.rows)
+			}
+			if tc.noPreds != (rep.ChallengerReport == nil) {
+				t.Errorf("challenger report %v with noPreds %v", rep.ChallengerReport != nil, tc.noPreds)
+			} else if !tc.noPreds && rep.ChallengerReport.Rows.Labeled != tc.rows {
+				t.Errorf("challenger scored on %d rows, want the champion's %d", rep.ChallengerReport.Rows.Labeled, tc.rows)
 			}
 			if rep.ChampionRows != tc.source || !reflect.DeepEqual(rep.RowsByVersion, tc.byVer) {
 				t.Errorf("champion_rows %q, rows_by_version %v; want %q, %v", rep.ChampionRows, rep.RowsByVersion, tc.source, tc.byVer)

@@ -296,6 +296,9 @@ func (o *Ops) Validate(ctx context.Context, in activities.ValidateInput) (*activ
 		rep.Rows = man.ValidationRows
 	}
 	res.Rows = rep.Rows
+	if res.HasChampion {
+		res.ChampionRows = rep.ChampionRows
+	}
 	res.Violations = rep.Violations
 
 	data, err := json.MarshalIndent(rep, "", "  ")

@@ -259,6 +259,10 @@ type ValidateResult struct {
 	Violations     []string // baseline constraints the challenger breaks
 	ReportURI      string
 	Rows           int64
+	// ChampionRows is how the champion's logged rows were picked:
+	// "model_version" (only its own version's), "unattributed" (the records
+	// carry no version: every logged prediction counted), or "".
+	ChampionRows string `json:",omitempty"`
 }
 
 // SetAliasInput moves an alias (production) to a version.

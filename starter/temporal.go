@@ -451,6 +451,9 @@ func cmdRetrain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	fmt.Fprintf(stdout, "%s: challenger %s vs champion %s (%s: %.4f vs %.4f) %s\n", res.Outcome, res.Challenger, res.Champion,
 		res.Validation.Metric, res.Validation.Challenger, res.Validation.Champion, res.Reason)
+	if res.Validation.ChampionRows == "unattributed" {
+		fmt.Fprintf(stdout, "note: the logged predictions carry no model_version, so the champion was scored on every prediction of the held-out window, whichever version made it (%s)\n", res.Validation.ReportURI)
+	}
 	return nil
 }
 

@@ -363,6 +363,7 @@ func TestReadmeTour(t *testing.T) {
 		v, err := reg.Resolve(ctx, demoModel, registry.AliasProduction)
 		return err == nil && v.Version == 2, nil
 	})
+	promotedAt := time.Now()
 
 	slack := newRecordingSlack(t)
 	pd := newFakePagerDuty(t, fakeOptions{Credential: "readme-routing-key"})
@@ -415,6 +416,13 @@ func TestReadmeTour(t *testing.T) {
 				n, err := countWorkflows(ctx, w.Worker, `WorkflowType = "RetrainWorkflow" AND ExecutionStatus != "Running"`)
 				return n == 1, err
 			})
+			// Until validation_window has passed since v2's promotion the
+			// held-out window holds v1's predictions, which are not v2's:
+			// validation refuses to compare (as the README says), so the
+			// tour's user, like this test, retrains after that.
+			wait := time.Until(promotedAt.Add(w.Config.Model(demoModel).Retrain.ValidationWindow.D() + 2*time.Second))
+			t.Logf("waiting %s for validation_window to pass since v2's promotion", wait.Round(time.Second))
+			time.Sleep(wait)
 		}, check: wants("started retrain-demo", "challenger v3 vs champion v2 (performance.accuracy")},
 	}
 	var runnable, templates [][]string

@@ -55,6 +55,9 @@ type fixture struct {
 	ops *Ops
 	gen *demo.Generator
 	v1  *demo.Model
+	// version is the model_version logged with the prediction made at a
+	// time ("": none); nil logs "v1" (the predictions are v1's either way).
+	version func(at time.Time) string
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -118,9 +121,16 @@ func (f *fixture) traffic(t *testing.T, from, to time.Time, n int) {
 				t.Fatal(err)
 			}
 			id := fmt.Sprintf("e-%s-%04d", h.Format("0102T15"), i)
-			rec, _ := json.Marshal(map[string]any{"event_id": id, "model": "demo", "model_version": "v1",
+			fields := map[string]any{"event_id": id, "model": "demo", "model_version": "v1",
 				"time": at.Format(time.RFC3339Nano), "features": ex.FeatureMap(), "prediction": pred, "score": score,
-				"latency_ms": ex.LatencyMS})
+				"latency_ms": ex.LatencyMS}
+			if f.version != nil {
+				fields["model_version"] = f.version(at)
+				if fields["model_version"] == "" {
+					delete(fields, "model_version")
+				}
+			}
+			rec, _ := json.Marshal(fields)
 			preds.Write(append(rec, '\n'))
 			if i%10 != 9 {
 				fmt.Fprintf(&labels, `{"event_id":%q,"label":%d,"time":%q}`+"\n", id, ex.Label, at.Add(10*time.Minute).Format(time.RFC3339Nano))
@@ -479,5 +489,135 @@ func TestBaselineConstraintsGateThePromotion(t *testing.T) {
 	f.cfg.Models[0].Retrain.Baseline = "file://" + filepath.Join(f.dir, "nope.json")
 	if _, err := f.ops.Validate(ctx, activities.ValidateInput{Model: "demo", Champion: "v1", Challenger: reg.Version, RunID: "r", HoldoutFrom: in.TrainTo, HoldoutTo: in.HoldoutTo}); !f.ops.IsPermanent(err) {
 		t.Errorf("a missing baseline: %v, want a permanent error", err)
+	}
+}
+
+// Right after a promotion the held-out window still holds the predecessor's
+// predictions: the champion is scored only on the rows its own version
+// logged, the challenger on the same events, and a window with too few of
+// them is an error that says to wait, never a comparison with the wrong model.
+func TestValidationScoresTheChampionOnItsOwnVersionsRows(t *testing.T) {
+	ctx := context.Background()
+	holdout := driftAt.Add(2 * time.Hour) // [holdout, holdout+1h), 100 rows, 90 labeled
+	for _, tc := range []struct {
+		name     string
+		champion string                 // "" = no registered version
+		version  func(time.Time) string // model_version logged at a time
+		rows     int64                  // rows both sides are scored on
+		source   string                 // ValidationReport.ChampionRows
+		byVer    map[string]int64       // ValidationReport.RowsByVersion
+		note     string                 // in the report's notes
+		err      string                 // a permanent ErrNoChampionRows naming this
+		noPreds  bool                   // the trainer wrote no validation predictions
+	}{
+		{name: "every row is the champion's", champion: "v2",
+			version: func(time.Time) string { return "v2" },
+			rows:    90, source: ChampionRowsVersion, byVer: map[string]int64{"v2": 90}},
+		{name: "promoted mid-window: only the champion's half, for both sides", champion: "v2",
+			version: func(at time.Time) string {
+				if at.Before(holdout.Add(30 * time.Minute)) {
+					return "v1"
+				}
+				return "2" // another logger's spelling of v2
+			},
+			rows: 45, source: ChampionRowsVersion, byVer: map[string]int64{"v1": 45, "2": 45},
+			note: "champion v2 is scored only on the 45 held-out rows it served; 45 rows logged by other versions"},
+		{name: "promoted mid-window, challenger scored by its trainer's metric", champion: "v2", noPreds: true,
+			version: func(at time.Time) string {
+				if at.Before(holdout.Add(30 * time.Minute)) {
+					return "v1"
+				}
+				return "v2"
+			},
+			rows: 45, source: ChampionRowsVersion, byVer: map[string]int64{"v1": 45, "v2": 45},
+			note: "the challenger's trainer metric covers every held-out row, not only the champion's"},
+		{name: "only the predecessor's rows", champion: "v2",
+			version: func(time.Time) string { return "v1" },
+			err:     "has 0 labeled rows logged by champion v2, need at least 20 (labeled rows by model_version: v1 90): it was probably promoted less than retrain.validation_window (2h0m0s) ago"},
+		{name: "too few of the champion's rows", champion: "v2",
+			version: func(at time.Time) string {
+				if at.Before(holdout.Add(50 * time.Minute)) {
+					return "v1"
+				}
+				return "v2"
+			},
+			err: "has 14 labeled rows logged by champion v2, need at least 20 (labeled rows by model_version: v1 76, v2 14)"},
+		{name: "records without a version: every row, said so", champion: "v2",
+			version: func(time.Time) string { return "" },
+			rows:    90, source: ChampionRowsUnattributed,
+			note: "the champion's rows could not be attributed to a version"},
+		{name: "unregistered incumbent: every logged row, whatever its version", champion: "",
+			version: func(at time.Time) string {
+				if at.Before(holdout.Add(30 * time.Minute)) {
+					return "v1"
+				}
+				return "v2"
+			},
+			rows: 90, note: "the champion is the incumbent that served the held-out window"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.version = tc.version
+			f.traffic(t, driftAt, holdout.Add(time.Hour), 100)
+			// Two retrains on the same data: v2 (the champion, promoted), v3.
+			var reg *activities.RegisterResult
+			for _, run := range []string{"a", "b"} {
+				in := activities.TrainInput{Model: "demo", RunID: run, TrainFrom: driftAt, TrainTo: holdout, HoldoutTo: holdout.Add(time.Hour)}
+				res, err := f.ops.Train(ctx, in, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if reg, err = f.ops.Register(ctx, activities.RegisterInput{Model: "demo", RunID: run, Train: *res}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if reg.Version != "v3" {
+				t.Fatalf("challenger %s, want v3", reg.Version)
+			}
+			if tc.noPreds {
+				if err := os.Remove(filepath.Join(f.dir, "registry", "demo", "runs", "b", ValidationPredictionsFile)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			val, err := f.ops.Validate(ctx, activities.ValidateInput{Model: "demo", Champion: tc.champion, Challenger: "v3", RunID: "b",
+				HoldoutFrom: holdout, HoldoutTo: holdout.Add(time.Hour)})
+			if tc.err != "" {
+				if err == nil || !f.ops.IsPermanent(err) || !errors.Is(err, ErrNoChampionRows) || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("Validate = %+v, %v; want a permanent ErrNoChampionRows with %q", val, err, tc.err)
+				}
+				if !strings.Contains(err.Error(), holdout.Format(time.RFC3339)) || !strings.Contains(err.Error(), "retrain once validation_window has passed since the promotion") {
+					t.Errorf("the error does not name the window and what to do: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !val.HasChampion || val.Rows != tc.rows || val.ChampionRows != tc.source {
+				t.Errorf("Validate = %+v; want a champion on %d rows picked by %q", val, tc.rows, tc.source)
+			}
+			var rep ValidationReport
+			data, _, err := mustBlobs(t, f.st, "file://"+filepath.Join(f.dir, "registry", "demo", "runs", "b")).Get(ctx, ValidationReportFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(data, &rep); err != nil {
+				t.Fatal(err)
+			}
+			if rep.ChampionReport.Rows.Labeled != tc.rows {
+				t.Errorf("champion scored on %d rows, want %d", rep.ChampionReport.Rows.Labeled, tc.rows)
+			}
+			if tc.noPreds != (rep.ChallengerReport == nil) {
+				t.Errorf("challenger report %v with noPreds %v", rep.ChallengerReport != nil, tc.noPreds)
+			} else if !tc.noPreds && rep.ChallengerReport.Rows.Labeled != tc.rows {
+				t.Errorf("challenger scored on %d rows, want the champion's %d", rep.ChallengerReport.Rows.Labeled, tc.rows)
+			}
+			if rep.ChampionRows != tc.source || !reflect.DeepEqual(rep.RowsByVersion, tc.byVer) {
+				t.Errorf("champion_rows %q, rows_by_version %v; want %q, %v", rep.ChampionRows, rep.RowsByVersion, tc.source, tc.byVer)
+			}
+			if notes := strings.Join(rep.Notes, "\n"); !strings.Contains(notes, tc.note) {
+				t.Errorf("notes:\n%s\nwant %q", notes, tc.note)
+			}
+		})
 	}
 }

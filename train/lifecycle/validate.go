@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 
@@ -30,23 +31,48 @@ const (
 
 // ValidationReport is what Validate stores next to the run's artifacts.
 type ValidationReport struct {
-	Model            string           `json:"model"`
-	RunID            string           `json:"run_id"`
-	HoldoutFrom      time.Time        `json:"holdout_from"`
-	HoldoutTo        time.Time        `json:"holdout_to"`
-	Metric           string           `json:"metric"`
-	HigherIsBetter   bool             `json:"higher_is_better"`
-	Champion         string           `json:"champion,omitempty"`
-	ChampionValue    *float64         `json:"champion_value,omitempty"`
-	Challenger       string           `json:"challenger"`
-	ChallengerValue  float64          `json:"challenger_value"`
-	ChallengerSource string           `json:"challenger_source"`
-	Rows             int64            `json:"rows"`
+	Model            string    `json:"model"`
+	RunID            string    `json:"run_id"`
+	HoldoutFrom      time.Time `json:"holdout_from"`
+	HoldoutTo        time.Time `json:"holdout_to"`
+	Metric           string    `json:"metric"`
+	HigherIsBetter   bool      `json:"higher_is_better"`
+	Champion         string    `json:"champion,omitempty"`
+	ChampionValue    *float64  `json:"champion_value,omitempty"`
+	Challenger       string    `json:"challenger"`
+	ChallengerValue  float64   `json:"challenger_value"`
+	ChallengerSource string    `json:"challenger_source"`
+	Rows             int64     `json:"rows"`
+	// ChampionRows says which logged rows the champion was scored on:
+	// ChampionRowsVersion (only rows whose model_version is the champion's)
+	// or ChampionRowsUnattributed (the records carry no model_version, so
+	// every logged prediction of the window counts as the champion's).
+	// Empty for an unregistered incumbent or when nothing was scored.
+	ChampionRows string `json:"champion_rows,omitempty"`
+	// RowsByVersion counts the labeled held-out rows by logged model_version
+	// ("" = none), when the records carry one.
+	RowsByVersion    map[string]int64 `json:"rows_by_version,omitempty"`
 	Violations       []string         `json:"violations"`
 	Notes            []string         `json:"notes,omitempty"`
 	ChampionReport   *analysis.Report `json:"champion_report,omitempty"`
 	ChallengerReport *analysis.Report `json:"challenger_report,omitempty"`
 }
+
+// How the champion's rows were picked (ValidationReport.ChampionRows).
+const (
+	ChampionRowsVersion      = "model_version"
+	ChampionRowsUnattributed = "unattributed"
+)
+
+// VersionColumn is the record field that names the version that made a
+// prediction (logclient.Prediction.ModelVersion, the JSONL "model_version").
+const VersionColumn = "model_version"
+
+// ErrNoChampionRows: the held-out window has too few labeled rows logged by
+// the champion's version to score it (typically: the champion was promoted
+// less than validation_window ago, and the window still holds its
+// predecessor's predictions).
+var ErrNoChampionRows = errors.New("too few held-out rows logged by the champion's version")
 
 // lowerIsBetter lists the metrics whose smaller values are better.
 var lowerIsBetter = map[string]bool{"log_loss": true, "mae": true, "mse": true, "rmse": true, "mape": true}
@@ -119,6 +145,43 @@ func (o *Ops) Validate(ctx context.Context, in activities.ValidateInput) (*activ
 	if preds != nil && len(ids) == 0 {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("%s matches no held-out event id", ValidationPredictionsFile))
 		preds = nil
+	}
+
+	// Like with like: when the logged records name the version that made
+	// them, the champion is scored only on its own version's rows, and the
+	// challenger on the same events. Right after a promotion the held-out
+	// window still holds the predecessor's predictions; scoring those as the
+	// champion's would compare the challenger with the wrong model.
+	champVersion := ""
+	if in.Champion != "" {
+		att, err := o.attributeWindow(ctx, m, in.HoldoutFrom, in.HoldoutTo, ids, in.Champion)
+		if err != nil {
+			return nil, fmt.Errorf("validate %s: champion %s: %w", in.Model, in.Champion, err)
+		}
+		if att.versioned == 0 {
+			rep.ChampionRows = ChampionRowsUnattributed
+			rep.Notes = append(rep.Notes, fmt.Sprintf("the logged records carry no %s: the champion's rows could not be attributed to a version, so every logged prediction of the held-out window is scored as champion %s's", VersionColumn, in.Champion))
+		} else {
+			rep.ChampionRows, rep.RowsByVersion, champVersion = ChampionRowsVersion, att.byVersion, in.Champion
+			if n := int64(len(att.matched)); n < MinHoldoutRows {
+				return nil, &permanentError{fmt.Errorf("validate %s: %w: the held-out window %s..%s has %d labeled rows logged by champion %s, need at least %d (labeled rows by %s: %s): it was probably promoted less than retrain.validation_window (%s) ago and the window still holds its predecessor's predictions; retrain once validation_window has passed since the promotion",
+					in.Model, ErrNoChampionRows, in.HoldoutFrom.Format(time.RFC3339), in.HoldoutTo.Format(time.RFC3339), n, in.Champion, MinHoldoutRows, VersionColumn, formatCounts(att.byVersion), m.Retrain.ValidationWindow)}
+			}
+			if other := att.labeled - int64(len(att.matched)); other > 0 {
+				rep.Notes = append(rep.Notes, fmt.Sprintf("champion %s is scored only on the %d held-out rows it served; %d rows logged by other versions or without %s (%s) are left out, for the challenger too",
+					in.Champion, len(att.matched), other, VersionColumn, formatCounts(att.byVersion)))
+			}
+			if preds != nil {
+				for id := range preds {
+					if !att.matched[id] {
+						delete(preds, id)
+					}
+				}
+				ids = att.matched
+			} else {
+				rep.Notes = append(rep.Notes, "the challenger's trainer metric covers every held-out row, not only the champion's")
+			}
+		}
 	}
 
 	chOpts := activities.AnalysisOptions(m)
@@ -201,7 +264,7 @@ func (o *Ops) Validate(ctx context.Context, in activities.ValidateInput) (*activ
 		if err != nil {
 			return nil, err
 		}
-		return newFilterRows(rows, m, ids), nil
+		return newFilterRows(rows, m, ids, champVersion), nil
 	}
 	r, err := o.analyze(open, activities.AnalysisOptions(m))
 	if err != nil && !(incumbent && o.IsPermanent(err)) {
@@ -233,6 +296,9 @@ func (o *Ops) Validate(ctx context.Context, in activities.ValidateInput) (*activ
 		rep.Rows = man.ValidationRows
 	}
 	res.Rows = rep.Rows
+	if res.HasChampion {
+		res.ChampionRows = rep.ChampionRows
+	}
 	res.Violations = rep.Violations
 
 	data, err := json.MarshalIndent(rep, "", "  ")
@@ -465,24 +531,109 @@ func (j *joinRows) Next() bool {
 	return false
 }
 
-// filterRows keeps the champion's labeled rows of the held-out events.
+// filterRows keeps the champion's labeled rows of the held-out events and,
+// with a version, only the rows that version logged.
 type filterRows struct {
 	analysis.Rows
-	ids        map[string]bool
-	id, target int
+	ids                 map[string]bool
+	id, target, version int
+	want                int // the version's number; 0: any
 }
 
-func newFilterRows(r analysis.Rows, m *config.Model, ids map[string]bool) *filterRows {
-	f := &filterRows{Rows: r, ids: ids, id: -1, target: -1}
+func newFilterRows(r analysis.Rows, m *config.Model, ids map[string]bool, version string) *filterRows {
+	f := &filterRows{Rows: r, ids: ids, id: -1, target: -1, version: -1}
+	f.want, _ = ParseVersion(version)
 	for i, col := range r.Columns() {
 		switch col {
 		case m.Columns.EventID:
 			f.id = i
 		case m.Columns.Target:
 			f.target = i
+		case VersionColumn:
+			f.version = i
 		}
 	}
 	return f
+}
+
+// sameVersion reports whether a logged model_version names registry
+// version want: "v3" and "3" both name v3.
+func sameVersion(logged string, want int) bool {
+	n, err := ParseVersion(strings.TrimSpace(logged))
+	return err == nil && n == want
+}
+
+// attribution counts the labeled held-out rows by logged version.
+type attribution struct {
+	labeled   int64
+	versioned int64            // rows with a model_version
+	byVersion map[string]int64 // "" = no model_version
+	matched   map[string]bool  // event ids of the champion's rows
+}
+
+// attributeWindow reads the held-out window once to find which of its
+// labeled rows (of the events in ids, when given) the champion logged.
+func (o *Ops) attributeWindow(ctx context.Context, m *config.Model, from, to time.Time, ids map[string]bool, champion string) (*attribution, error) {
+	rows, _, err := o.st.OpenWindow(ctx, m, from, to)
+	if err != nil {
+		return nil, err
+	}
+	f := newFilterRows(rows, m, ids, "")
+	defer f.Close()
+	want, err := ParseVersion(champion)
+	if err != nil {
+		return nil, err
+	}
+	a := &attribution{byVersion: map[string]int64{}, matched: map[string]bool{}}
+	for f.Next() {
+		row := f.Row()
+		v := ""
+		if f.version >= 0 {
+			v = strings.TrimSpace(row[f.version])
+		}
+		a.labeled++
+		a.byVersion[v]++
+		if v == "" {
+			continue
+		}
+		a.versioned++
+		if sameVersion(v, want) && f.id >= 0 {
+			a.matched[row[f.id]] = true
+		}
+	}
+	if err := f.Err(); err != nil {
+		return nil, err
+	}
+	if a.versioned == 0 {
+		a.byVersion = nil
+	}
+	return a, nil
+}
+
+// formatCounts shows rows by version, most first: "v1 480, v2 60, none 3".
+func formatCounts(counts map[string]int64) string {
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if counts[keys[i]] != counts[keys[j]] {
+			return counts[keys[i]] > counts[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		name := k
+		if name == "" {
+			name = "none"
+		}
+		parts = append(parts, fmt.Sprintf("%s %d", name, counts[k]))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (f *filterRows) Close() error {
@@ -499,6 +650,9 @@ func (f *filterRows) Next() bool {
 			continue
 		}
 		if f.id >= 0 && len(f.ids) > 0 && !f.ids[row[f.id]] {
+			continue
+		}
+		if f.want > 0 && (f.version < 0 || !sameVersion(row[f.version], f.want)) {
 			continue
 		}
 		return true

@@ -199,6 +199,16 @@ models:
 				continue
 			}
 			what := waitPhase(t, ctx, c, slack, pd, trainerLog, model, phase)
+			for try := 1; what == ""; try++ {
+				if try > 5 {
+					t.Fatalf("%s: the evaluation finished before the kill aimed at it, %d times", model, try)
+				}
+				t.Logf("%s: the evaluation finished before the kill aimed at it; evaluating again", model)
+				if _, err := wc.Trigger(ctx, model, time.Time{}); err != nil {
+					t.Fatalf("trigger %s: %v", model, err)
+				}
+				what = waitPhase(t, ctx, c, slack, pd, trainerLog, model, phase)
+			}
 			for _, m := range models {
 				if d, err := c.DescribeWorkflowExecution(ctx, workflows.RetrainWorkflowID(m), ""); err == nil &&
 					d.WorkflowExecutionInfo.Status == enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
@@ -385,7 +395,8 @@ func sortPhases(p []string) []string {
 	return p
 }
 
-// waitPhase returns when model reaches phase, saying what it saw.
+// waitPhase returns when model reaches phase, saying what it saw, or "" when
+// the evaluation it was to catch had already finished.
 func waitPhase(t *testing.T, ctx context.Context, c client.Client, slack *fakeSlack, pd *fakePagerDuty, trainerLog, model, phase string) string {
 	t.Helper()
 	began := time.Now()
@@ -396,7 +407,9 @@ func waitPhase(t *testing.T, ctx context.Context, c client.Client, slack *fakeSl
 			// workflow task after 300ms, before the evaluation can finish.
 			d, err := c.DescribeWorkflowExecution(ctx, workflows.MonitorWorkflowID(model), "")
 			if err == nil && d.WorkflowExecutionInfo.Status != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
-				t.Fatalf("%s: the evaluation finished (%s) before the kill aimed at it", model, d.WorkflowExecutionInfo.Status)
+				// Too fast to aim at (a loaded machine polls late): the
+				// caller starts another evaluation rather than kill after it.
+				return ""
 			}
 			if err == nil && (len(d.PendingActivities) > 0 || time.Since(began) > 300*time.Millisecond) {
 				var acts []string

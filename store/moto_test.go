@@ -107,27 +107,7 @@ func TestMotoS3WindowGunzipsAndJoinsLabels(t *testing.T) {
 
 func TestMotoS3ReferenceFileAndPrefix(t *testing.T) {
 	s, put := motoS3(t, "", "moto-data")
-	put("moto-data", "ref/a.csv", []byte("x,label\n1,0\n"))
-	put("moto-data", "ref/b.csv.gz", []byte("x,label\n2,1\n"))
-	put("moto-data", "ref-other/c.csv", []byte("x,label\n9,9\n"))
-	for _, tt := range []struct{ uri, want string }{
-		{"s3://moto-data/ref/a.csv", "1"},
-		{"s3://moto-data/ref", "1,2"},
-		{"s3://moto-data/ref/", "1,2"},
-	} {
-		rows, c, err := s.OpenURI(context.Background(), tt.uri, "csv", ReadOptions{})
-		if err != nil {
-			t.Fatalf("%s: %v", tt.uri, err)
-		}
-		var xs []string
-		for _, r := range collect(t, rows) {
-			xs = append(xs, r["x"])
-		}
-		c.Close()
-		if strings.Join(xs, ",") != tt.want {
-			t.Errorf("%s: x = %v, want %s", tt.uri, xs, tt.want)
-		}
-	}
+	testReferenceFileAndPrefix(t, s, "moto-data", put)
 }
 
 func TestMotoS3MissingBucketIsPermanent(t *testing.T) {

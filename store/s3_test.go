@@ -119,13 +119,20 @@ func TestS3WindowPaginatesAndGunzips(t *testing.T) {
 
 func TestS3ReferenceFileAndPrefix(t *testing.T) {
 	s, be := fakeS3(t, "data")
-	putObject(t, be, "data", "ref/a.csv", []byte("x,label\n1,0\n"))
-	putObject(t, be, "data", "ref/b.csv.gz", []byte("x,label\n2,1\n"))
-	putObject(t, be, "data", "ref-other/c.csv", []byte("x,label\n9,9\n"))
+	testReferenceFileAndPrefix(t, s, "data", func(bucket, key string, data []byte) { putObject(t, be, bucket, key, data) })
+}
+
+// testReferenceFileAndPrefix checks that a reference URI names one object or
+// every object under a prefix (and no sibling prefix), on any S3 backend.
+func testReferenceFileAndPrefix(t *testing.T, s *Store, bucket string, put func(bucket, key string, data []byte)) {
+	t.Helper()
+	put(bucket, "ref/a.csv", []byte("x,label\n1,0\n"))
+	put(bucket, "ref/b.csv.gz", []byte("x,label\n2,1\n"))
+	put(bucket, "ref-other/c.csv", []byte("x,label\n9,9\n"))
 	for _, tt := range []struct{ uri, want string }{
-		{"s3://data/ref/a.csv", "1"},
-		{"s3://data/ref", "1,2"},
-		{"s3://data/ref/", "1,2"},
+		{"s3://" + bucket + "/ref/a.csv", "1"},
+		{"s3://" + bucket + "/ref", "1,2"},
+		{"s3://" + bucket + "/ref/", "1,2"},
 	} {
 		rows, c, err := s.OpenURI(context.Background(), tt.uri, "csv", ReadOptions{})
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
@@ -19,13 +20,17 @@ import (
 	"github.com/vigilml/vigil/workflows"
 )
 
-// Two builds of the worker in one deployment, on one dev server: what build
-// A started and pins stays on A after B becomes current, new runs go to B,
-// and the incident workflow (auto-upgrade) moves to B.
+// Two builds of the worker in one deployment, on one dev server, upgraded
+// as README's "Upgrading workers" says: build A makes itself current
+// (set_current), build B starts beside it and gets nothing until promoted
+// with the temporal CLI. What A started and pins stays on A after B becomes
+// current, new runs go to B, and the incident workflow (auto-upgrade) moves
+// to B.
 func TestWorkerVersioningPinsRunsAndUpgradesIncidents(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs two worker builds against a Temporal server (about 20 s)")
+		t.Skip("runs two worker builds against a Temporal server (about 5 s)")
 	}
+	cli := temporalCLI(t)
 	dir := t.TempDir()
 	writeCrashData(t, filepath.Join(dir, "churn")) // accuracy 0.5: a breach that retrains
 	trainerLog := filepath.Join(dir, "trainer-starts.log")
@@ -80,11 +85,31 @@ models:
 		return len(trainerStarts(t, trainerLog)["churn"]) > 0, nil
 	})
 
-	b := startVersionedWorker(t, options{configPath: cfgPath, buildID: "build-b"})
-	promoted := time.Now()
+	// Build B, same config but without set_current.
+	cfg, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgB := filepath.Join(dir, "vigil-b.yaml")
+	if err := os.WriteFile(cfgB, []byte(strings.Replace(string(cfg), "set_current: true", "set_current: false", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := startVersionedWorker(t, options{configPath: cfgB, buildID: "build-b"})
 	if b.BuildID != "build-b" {
 		t.Fatalf("worker B's build ID %q", b.BuildID)
 	}
+	beside, err := wc.Trigger(ctx, "churn", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := beside.Get(ctx, nil); err != nil {
+		t.Fatalf("monitor run started while B was not current: %v", err)
+	}
+	if out, err := exec.Command(cli, "worker", "deployment", "set-current-version", "--deployment-name", "vigil-test",
+		"--build-id", "build-b", "--yes", "--address", a.Config.Temporal.Address).CombinedOutput(); err != nil {
+		t.Fatalf("promote build B with the temporal CLI: %v\n%s", err, out)
+	}
+	promoted := time.Now()
 	second, err := wc.Trigger(ctx, "churn", time.Time{})
 	if err != nil {
 		t.Fatal(err)
@@ -115,6 +140,7 @@ models:
 		want            string
 	}{
 		{"monitor run started before the upgrade", workflows.MonitorWorkflowID("churn"), first.GetRunID(), time.Time{}, "build-a"},
+		{"monitor run started while B polled, not yet current", workflows.MonitorWorkflowID("churn"), beside.GetRunID(), time.Time{}, "build-a"},
 		{"retrain tasks after the upgrade (pinned)", workflows.RetrainWorkflowID("churn"), retrain.GetRunID(), promoted, "build-a"},
 		{"monitor run started after the upgrade", workflows.MonitorWorkflowID("churn"), second.GetRunID(), time.Time{}, "build-b"},
 	} {

@@ -31,44 +31,10 @@ func TestWorkerVersioningPinsRunsAndUpgradesIncidents(t *testing.T) {
 		t.Skip("runs two worker builds against a Temporal server (about 5 s)")
 	}
 	cli := temporalCLI(t)
-	dir := t.TempDir()
-	writeCrashData(t, filepath.Join(dir, "churn")) // accuracy 0.5: a breach that retrains
-	trainerLog := filepath.Join(dir, "trainer-starts.log")
-	release := filepath.Join(dir, "release")
-	trainer := filepath.Join(dir, "train.sh")
-	// The trainer holds the retrain open until the test releases it.
-	if err := os.WriteFile(trainer, []byte(`#!/bin/sh
-echo "$VIGIL_MODEL $VIGIL_RUN_ID $$" >> "`+trainerLog+`"
-while [ ! -f "`+release+`" ]; do sleep 0.1; done
-echo '{"weights": [1]}' > "$VIGIL_OUTPUT_DIR/model.json"
-echo '{"accuracy": 0.9}' > "$VIGIL_OUTPUT_DIR/metrics.json"
-`), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	port := freePort(t)
-	cfgPath := writeConfig(t, dir, fmt.Sprintf(`
-temporal:
-  address: 127.0.0.1:%d
-  deployment: {name: vigil-test, set_current: true}
-dev: {data_dir: "{{dir}}/state"}
-models:
-  - name: churn
-    task: binary
-    schedule: {every: 1h, window: 10m}
-    columns: {target: label, prediction: prediction}
-    features: [x1, x2]
-    source: {uri: "file://{{dir}}/churn/data"}
-    reference: {uri: "file://{{dir}}/churn/ref.csv"}
-    rules:
-      - {name: accuracy-drop, metric: performance.accuracy, below: 0.8, severity: critical, retrain: true}
-    retrain:
-      trainer: command
-      command: [%q]
-      train_window: 10m
-      validation_window: 1m
-      min_improvement: 0
-      timeout: 2m
-`, port, trainer))
+	f := newHeldRetrain(t, port)
+	cfgPath := f.config(t, "vigil.yaml", "{name: vigil-test, set_current: true}")
+	trainerLog, release := f.trainerLog, f.release
 	ctx := context.Background()
 
 	a := startWorker(t, options{configPath: cfgPath, frontendPort: port, buildID: "build-a"})
@@ -86,14 +52,7 @@ models:
 	})
 
 	// Build B, same config but without set_current.
-	cfg, err := os.ReadFile(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfgB := filepath.Join(dir, "vigil-b.yaml")
-	if err := os.WriteFile(cfgB, []byte(strings.Replace(string(cfg), "set_current: true", "set_current: false", 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfgB := f.config(t, "vigil-b.yaml", "{name: vigil-test}")
 	b := startVersionedWorker(t, options{configPath: cfgB, buildID: "build-b"})
 	if b.BuildID != "build-b" {
 		t.Fatalf("worker B's build ID %q", b.BuildID)
@@ -158,12 +117,129 @@ models:
 	}
 	// The incident workflow's tasks: build A's, then, from its first task
 	// after the upgrade on, build B's only.
-	builds := taskBuilds(t, c, workflows.IncidentWorkflowID("churn"), time.Time{})
-	moved := slices.Index(builds, "build-b")
-	if moved <= 0 || slices.ContainsFunc(builds[:moved], func(b string) bool { return b != "build-a" }) ||
-		slices.ContainsFunc(builds[moved:], func(b string) bool { return b != "build-b" }) {
+	if builds := taskBuilds(t, c, workflows.IncidentWorkflowID("churn"), time.Time{}); !slices.Equal(slices.Compact(builds), []string{"build-a", "build-b"}) {
 		t.Errorf("incident workflow tasks ran on %v, want build-a's then build-b's", builds)
 	}
+}
+
+// Turning versioning on under running unversioned workers: runs they
+// started have no build to be pinned to and move to the current build at
+// their next task, so that first versioned build must replay them.
+func TestWorkerVersioningTurnedOnMovesUnversionedRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs an unversioned and a versioned worker against a Temporal server (about 5 s)")
+	}
+	port := freePort(t)
+	f := newHeldRetrain(t, port)
+	ctx := context.Background()
+	a := startWorker(t, options{configPath: f.config(t, "vigil.yaml", ""), frontendPort: port})
+	c := a.Client
+	wc := &workflows.Client{C: c, TaskQueue: "vigil"}
+	first, err := wc.Trigger(ctx, "churn", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Get(ctx, nil); err != nil {
+		t.Fatalf("unversioned monitor run: %v", err)
+	}
+	waitFor(t, 30*time.Second, "the unversioned retrain to be training", func() (bool, error) {
+		return len(trainerStarts(t, f.trainerLog)["churn"]) > 0, nil
+	})
+	startVersionedWorker(t, options{configPath: f.config(t, "vigil-b.yaml", "{name: vigil-test, set_current: true}"), buildID: "build-b"})
+	promoted := time.Now()
+	second, err := wc.Trigger(ctx, "churn", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := second.Get(ctx, nil); err != nil {
+		t.Fatalf("monitor run after versioning was turned on: %v", err)
+	}
+	if err := os.WriteFile(f.release, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	retrain := c.GetWorkflow(ctx, workflows.RetrainWorkflowID("churn"), "")
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := retrain.Get(rctx, nil); errors.Is(err, context.DeadlineExceeded) {
+		t.Fatal("the unversioned retrain did not finish after versioning was turned on")
+	}
+	// "" is an unversioned worker.
+	for _, tc := range []struct {
+		what, id, runID string
+		since           time.Time
+		want            []string // the builds tasks ran on, in order
+	}{
+		{"monitor run before", workflows.MonitorWorkflowID("churn"), first.GetRunID(), time.Time{}, []string{""}},
+		{"monitor run after", workflows.MonitorWorkflowID("churn"), second.GetRunID(), time.Time{}, []string{"build-b"}},
+		{"retrain started before", workflows.RetrainWorkflowID("churn"), retrain.GetRunID(), time.Time{}, []string{"", "build-b"}},
+		{"its tasks after", workflows.RetrainWorkflowID("churn"), retrain.GetRunID(), promoted, []string{"build-b"}},
+		{"incident workflow", workflows.IncidentWorkflowID("churn"), "", time.Time{}, []string{"", "build-b"}},
+	} {
+		if builds := taskBuilds(t, c, tc.id, tc.since, tc.runID); !slices.Equal(slices.Compact(builds), tc.want) {
+			t.Errorf("%s: workflow tasks ran on %q, want on %q in that order", tc.what, builds, tc.want)
+		}
+	}
+}
+
+// heldRetrain is a model whose every window breaches a rule that retrains,
+// with a trainer that holds the retrain open until release exists.
+type heldRetrain struct {
+	dir, trainer, trainerLog, release string
+	port                              int
+}
+
+func newHeldRetrain(t *testing.T, port int) *heldRetrain {
+	t.Helper()
+	dir := t.TempDir()
+	f := &heldRetrain{dir: dir, port: port, trainer: filepath.Join(dir, "train.sh"),
+		trainerLog: filepath.Join(dir, "trainer-starts.log"), release: filepath.Join(dir, "release")}
+	writeCrashData(t, filepath.Join(dir, "churn")) // accuracy 0.5: a breach that retrains
+	if err := os.WriteFile(f.trainer, []byte(`#!/bin/sh
+echo "$VIGIL_MODEL $VIGIL_RUN_ID $$" >> "`+f.trainerLog+`"
+while [ ! -f "`+f.release+`" ]; do sleep 0.1; done
+echo '{"weights": [1]}' > "$VIGIL_OUTPUT_DIR/model.json"
+echo '{"accuracy": 0.9}' > "$VIGIL_OUTPUT_DIR/metrics.json"
+`), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// config writes a config named file with temporal.deployment (YAML; ""
+// leaves it out) and returns its path.
+func (f *heldRetrain) config(t *testing.T, file, deployment string) string {
+	t.Helper()
+	dep := ""
+	if deployment != "" {
+		dep = "  deployment: " + deployment + "\n"
+	}
+	path := filepath.Join(f.dir, file)
+	yaml := strings.ReplaceAll(fmt.Sprintf(`
+temporal:
+  address: 127.0.0.1:%d
+%sdev: {data_dir: "{{dir}}/state"}
+models:
+  - name: churn
+    task: binary
+    schedule: {every: 1h, window: 10m}
+    columns: {target: label, prediction: prediction}
+    features: [x1, x2]
+    source: {uri: "file://{{dir}}/churn/data"}
+    reference: {uri: "file://{{dir}}/churn/ref.csv"}
+    rules:
+      - {name: accuracy-drop, metric: performance.accuracy, below: 0.8, severity: critical, retrain: true}
+    retrain:
+      trainer: command
+      command: [%q]
+      train_window: 10m
+      validation_window: 1m
+      min_improvement: 0
+      timeout: 2m
+`, f.port, dep, f.trainer), "{{dir}}", f.dir)
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // taskBuilds lists the build ID of every workflow task a run completed at or

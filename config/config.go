@@ -42,6 +42,20 @@ type Temporal struct {
 	UIURL string `yaml:"ui_url"`
 	// Encryption, when set, encrypts payloads in Temporal (see Encryption).
 	Encryption *Encryption `yaml:"encryption"`
+	// Deployment, when Name is set, runs the worker as a version of a
+	// Temporal Worker Deployment (Worker Versioning).
+	Deployment Deployment `yaml:"deployment"`
+}
+
+// Deployment opts the worker into Temporal Worker Versioning: the worker
+// polls as version {Name, build ID of its binary}; monitor, retrain and
+// rollback runs stay on the build that started them, incident workflows
+// move to the current build. Empty Name: versioning off.
+type Deployment struct {
+	Name string `yaml:"name"`
+	// SetCurrent makes the worker set its own version current in the
+	// deployment when it starts, so a rollout needs no separate step.
+	SetCurrent bool `yaml:"set_current"`
 }
 
 // TLS holds client certificate paths; files, not secrets inline.

@@ -336,3 +336,42 @@ models:
 		})
 	}
 }
+
+// Worker Versioning is opt-in: no temporal.deployment, no versioning.
+func TestDeploymentIsOptIn(t *testing.T) {
+	const models = `
+models:
+  - name: churn
+    source: {uri: "file:///data/pred"}
+    reference: {uri: "file:///data/ref.csv"}
+`
+	for _, tc := range []struct {
+		name, temporal string
+		want           Deployment
+		err            string
+	}{
+		{name: "absent: off", temporal: ""},
+		{name: "named", temporal: "temporal: {deployment: {name: vigil-prod, set_current: true}}\n",
+			want: Deployment{Name: "vigil-prod", SetCurrent: true}},
+		{name: "a dot is the server's version delimiter", temporal: "temporal: {deployment: {name: vigil.prod}}\n",
+			err: `vigil.yaml:1: temporal.deployment.name: want lower-case letters, digits, - and _, got "vigil.prod"`},
+		{name: "set_current without a name", temporal: "temporal: {deployment: {set_current: true}}\n",
+			err: "vigil.yaml:1: temporal.deployment.set_current: needs temporal.deployment.name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Parse("vigil.yaml", []byte(tc.temporal+models), Options{SkipEnv: true})
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Temporal.Deployment != tc.want {
+				t.Errorf("deployment %+v, want %+v", cfg.Temporal.Deployment, tc.want)
+			}
+		})
+	}
+}

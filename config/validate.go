@@ -44,6 +44,11 @@ func (c *Config) validate(d *decoder, opts Options) {
 	if !nameRE.MatchString(c.Temporal.TaskQueue) {
 		d.at("temporal.task_queue", "want lower-case letters, digits, - and _, got %q", c.Temporal.TaskQueue)
 	}
+	if dep := c.Temporal.Deployment; dep.Name != "" && !nameRE.MatchString(dep.Name) {
+		d.at("temporal.deployment.name", "want lower-case letters, digits, - and _, got %q", dep.Name)
+	} else if dep.Name == "" && dep.SetCurrent {
+		d.at("temporal.deployment.set_current", "needs temporal.deployment.name (empty: versioning is off)")
+	}
 	if c.Temporal.TLS.KeyFile != "" && c.Temporal.TLS.CertFile == "" {
 		d.at("temporal.tls.cert_file", "key_file is set, so cert_file is required")
 	}

@@ -36,6 +36,7 @@ func main() {
 	flag.StringVar(&o.logLevel, "log-level", "info", "debug | info | warn | error")
 	flag.StringVar(&o.logFormat, "log-format", "", "json | text (default: text with -dev, json otherwise)")
 	flag.DurationVar(&o.stopTimeout, "stop-timeout", DefaultStopTimeout, "on shutdown, how long running activities get to finish before they are cancelled (remote training jobs and endpoint updates are left running for the next attempt)")
+	flag.StringVar(&o.buildID, "build-id", os.Getenv("VIGIL_BUILD_ID"), "with temporal.deployment: this build's ID in the worker deployment (default $VIGIL_BUILD_ID, else the binary's VCS revision)")
 	flag.BoolVar(&o.noDemo, "no-demo-traffic", false, "with -dev: do not generate demo traffic")
 	flag.DurationVar(&o.demoDriftAfter, "demo-drift-after", 3*time.Minute, "with -dev: when the demo's concept drifts (first start only)")
 	o.demoRate, o.demoTick = 10, time.Second
@@ -80,6 +81,8 @@ type options struct {
 	logLevel   string
 	logFormat  string
 	noDemo     bool
+	// buildID overrides the binary's build ID (temporal.deployment).
+	buildID string
 	// demo traffic: on for the built-in demo config
 	demoTraffic    bool
 	demoDriftAfter time.Duration

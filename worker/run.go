@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/vigilml/vigil/activities"
 	"github.com/vigilml/vigil/codec"
@@ -45,7 +47,9 @@ type Worker struct {
 	CodecEndpoint string
 	Store         *store.Store
 	Registry      *prometheus.Registry
-	ready         atomic.Bool
+	// BuildID is this worker's version in temporal.deployment, or "".
+	BuildID string
+	ready   atomic.Bool
 }
 
 func loadConfig(o options) (*config.Config, error) {
@@ -79,6 +83,13 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		return err
 	}
 	w := &Worker{Config: cfg, Registry: metrics.NewRegistry()}
+	deployment := cfg.Temporal.Deployment.Name
+	if deployment != "" {
+		if w.BuildID, err = buildID(o.buildID, debug.ReadBuildInfo); err != nil {
+			return err
+		}
+		log.Info("worker versioning on", "deployment", deployment, "build_id", w.BuildID)
+	}
 	started := time.Now()
 	enc, err := newEncryption(cfg, o.dev, os.Getenv)
 	if err != nil {
@@ -186,12 +197,21 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		Models:    lifecycle.New(func() *config.Config { return cfg }, w.Store, reg, train.Deps{Getenv: os.Getenv}, log),
 	}
 
-	tw := worker.New(w.Client, cfg.Temporal.TaskQueue, worker.Options{WorkerStopTimeout: o.stopTimeout})
-	register(tw, acts)
+	tw := worker.New(w.Client, cfg.Temporal.TaskQueue, workerOptions(cfg, w.BuildID, o.stopTimeout))
+	register(tw, acts, deployment != "")
 	if err := tw.Start(); err != nil {
 		return fmt.Errorf("start worker on task queue %s: %w", cfg.Temporal.TaskQueue, err)
 	}
 	defer tw.Stop()
+	if deployment != "" {
+		if cfg.Temporal.Deployment.SetCurrent {
+			if err := promote(ctx, w.Client, deployment, w.BuildID, log); err != nil {
+				return err
+			}
+		} else {
+			warnIfNotCurrent(ctx, w.Client, deployment, w.BuildID, log)
+		}
+	}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) { fmt.Fprintln(rw, "ok") })
@@ -290,11 +310,23 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 
 // register puts every workflow and activity on the worker; workflows are
 // registered by function, activities as the struct's methods.
-func register(r worker.Registry, acts *activities.Activities) {
-	r.RegisterWorkflow(workflows.MonitorWorkflow)
-	r.RegisterWorkflow(workflows.IncidentWorkflow)
-	r.RegisterWorkflow(workflows.RetrainWorkflow)
-	r.RegisterWorkflow(workflows.RollbackWorkflow)
+//
+// A versioned worker declares each workflow's behavior. Monitor, retrain and
+// rollback runs are bounded and pinned: they finish on the build that started
+// them, so their code may change freely between builds. Incident workflows
+// live for months and auto-upgrade to the current build at their next task;
+// their changes must stay replay-safe with workflow.GetVersion.
+func register(r worker.Registry, acts *activities.Activities, versioned bool) {
+	pinned := workflow.RegisterOptions{}
+	upgrade := workflow.RegisterOptions{}
+	if versioned {
+		pinned.VersioningBehavior = workflow.VersioningBehaviorPinned
+		upgrade.VersioningBehavior = workflow.VersioningBehaviorAutoUpgrade
+	}
+	r.RegisterWorkflowWithOptions(workflows.MonitorWorkflow, pinned)
+	r.RegisterWorkflowWithOptions(workflows.IncidentWorkflow, upgrade)
+	r.RegisterWorkflowWithOptions(workflows.RetrainWorkflow, pinned)
+	r.RegisterWorkflowWithOptions(workflows.RollbackWorkflow, pinned)
 	r.RegisterActivity(acts)
 }
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -44,14 +45,24 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// freePort returns a port that is free now, below Linux's ephemeral range
+// (32768–60999): tests restart servers on the same port after seconds of
+// downtime, and a port from that range can meanwhile become the local port
+// of any outgoing connection on the machine (a CI run failed so, with
+// "bind: address already in use" on a restart).
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 200 {
+		port := 20000 + rand.IntN(12000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port between 20000 and 32000")
+	return 0
 }
 
 type running struct {

@@ -109,6 +109,24 @@ models:
 // traffic writes n predictions per hour in [from, to), scored by v1, into
 // the hour partitions the ingest writes, and their labels (all but every
 // tenth, which has not arrived) 10 minutes later.
+// trainedChallenger logs three hours of traffic from the drift on, trains
+// run "r" on the first two and registers it: the held-out hour is in.TrainTo
+// to in.HoldoutTo.
+func (f *fixture) trainedChallenger(t *testing.T, ctx context.Context) (activities.TrainInput, *activities.RegisterResult) {
+	t.Helper()
+	f.traffic(t, driftAt, driftAt.Add(3*time.Hour), 100)
+	in := activities.TrainInput{Model: "demo", RunID: "r", TrainFrom: driftAt, TrainTo: driftAt.Add(2 * time.Hour), HoldoutTo: driftAt.Add(3 * time.Hour)}
+	res, err := f.ops.Train(ctx, in, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := f.ops.Register(ctx, activities.RegisterInput{Model: "demo", RunID: "r", Train: *res})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in, reg
+}
+
 func (f *fixture) traffic(t *testing.T, from, to time.Time, n int) {
 	t.Helper()
 	for h := from; h.Before(to); h = h.Add(time.Hour) {
@@ -338,16 +356,7 @@ func TestTooFewLabeledRowsIsAPermanentError(t *testing.T) {
 func TestUnregisteredIncumbentIsScoredOnItsLoggedPredictions(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	f.traffic(t, driftAt, driftAt.Add(3*time.Hour), 100)
-	in := activities.TrainInput{Model: "demo", RunID: "r", TrainFrom: driftAt, TrainTo: driftAt.Add(2 * time.Hour), HoldoutTo: driftAt.Add(3 * time.Hour)}
-	res, err := f.ops.Train(ctx, in, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg, err := f.ops.Register(ctx, activities.RegisterInput{Model: "demo", RunID: "r", Train: *res})
-	if err != nil {
-		t.Fatal(err)
-	}
+	in, reg := f.trainedChallenger(t, ctx)
 	// Champion "": the retrain found no production version in the registry.
 	val, err := f.ops.Validate(ctx, activities.ValidateInput{Model: "demo", Challenger: reg.Version, RunID: "r", HoldoutFrom: in.TrainTo, HoldoutTo: in.HoldoutTo})
 	if err != nil || !val.HasChampion || val.Rows != 90 || val.Champion > 0.7 || val.Challenger < 0.8 {
@@ -437,16 +446,7 @@ func TestWorkerShutdownMidTrainingCommand(t *testing.T) {
 func TestBaselineConstraintsGateThePromotion(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	f.traffic(t, driftAt, driftAt.Add(3*time.Hour), 100)
-	in := activities.TrainInput{Model: "demo", RunID: "r", TrainFrom: driftAt, TrainTo: driftAt.Add(2 * time.Hour), HoldoutTo: driftAt.Add(3 * time.Hour)}
-	res, err := f.ops.Train(ctx, in, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg, err := f.ops.Register(ctx, activities.RegisterInput{Model: "demo", RunID: "r", Train: *res})
-	if err != nil {
-		t.Fatal(err)
-	}
+	in, reg := f.trainedChallenger(t, ctx)
 	for _, tc := range []struct {
 		name, max string
 		want      []string

@@ -7,7 +7,10 @@
 //
 // Sources, both from the Go module proxy (go mod download):
 //   - the Kubernetes API's OpenAPI v3 documents (core/v1 and apps/v1) that
-//     k8s.io/client-go ships as test data, at the version go.mod requires;
+//     k8s.io/client-go ships as test data, at the version go.mod requires.
+//     They describe the Kubernetes 1.26 API (PodSpec has schedulingGates, new
+//     in 1.26; Container has no resizePolicy, new in 1.27), so a chart that
+//     validates uses nothing a 1.26 cluster lacks;
 //   - the CustomResourceDefinitions prometheus-operator publishes
 //     (example/prometheus-operator-crd) for ServiceMonitor and PrometheusRule.
 //

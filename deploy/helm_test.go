@@ -93,7 +93,8 @@ func helmTemplate(t *testing.T, args []string) map[string]manifest {
 	t.Helper()
 	helm := helmPath(t, "helm", helmHow)
 	kubeconform := helmPath(t, "kubeconform", kubeconHow)
-	out := run(t, ".", nil, helm, append([]string{"template", "vigil", chartDir, "--namespace", "ml"}, args...)...)
+	// The Kubernetes version of the schemas (and the chart's kubeVersion floor).
+	out := run(t, ".", nil, helm, append([]string{"template", "vigil", chartDir, "--namespace", "ml", "--kube-version", "1.26.0"}, args...)...)
 	kubeconformCheck(t, kubeconform, out)
 	docs := map[string]manifest{}
 	for _, d := range strings.Split(out, "\n---") {

@@ -457,3 +457,77 @@ func TestTerraformTaskRunsTheWorker(t *testing.T) {
 		}
 	}
 }
+
+// TestTerraformReferencesResolve does part of `terraform validate` without
+// providers: every var., local., data. and resource reference names
+// something the module declares, and every variable is used.
+func TestTerraformReferencesResolve(t *testing.T) {
+	m := loadTerraform(t)
+	declared := map[string]bool{}
+	for _, b := range m.blocks {
+		switch b.Type {
+		case "variable":
+			declared["var."+b.Labels[0]] = true
+		case "locals":
+			for name := range b.Body.Attributes {
+				declared["local."+name] = true
+			}
+		case "resource":
+			declared[b.Labels[0]+"."+b.Labels[1]] = true
+		case "data":
+			declared["data."+b.Labels[0]+"."+b.Labels[1]] = true
+		}
+	}
+	used := map[string]bool{}
+	var visit func(body *hclsyntax.Body, isVariable bool)
+	visit = func(body *hclsyntax.Body, isVariable bool) {
+		for _, a := range body.Attributes {
+			if isVariable && a.Name == "type" {
+				continue // a type constraint (string, list(string)), not a reference
+			}
+			for _, tr := range a.Expr.Variables() {
+				var parts []string
+				for _, step := range tr {
+					switch s := step.(type) {
+					case hcl.TraverseRoot:
+						parts = append(parts, s.Name)
+					case hcl.TraverseAttr:
+						parts = append(parts, s.Name)
+					}
+					if len(parts) == 3 {
+						break
+					}
+				}
+				ref := ""
+				switch root := parts[0]; {
+				case root == "var" || root == "local":
+					ref = root + "." + parts[1]
+				case root == "data":
+					ref = strings.Join(parts[:3], ".")
+				case strings.HasPrefix(root, "aws_"):
+					ref = root + "." + parts[1]
+				case root == "each" || root == "count" || root == "path" || root == "terraform":
+					continue
+				default:
+					t.Errorf("%s: reference to %s: unknown kind of name", a.SrcRange, root)
+					continue
+				}
+				used[ref] = true
+				if !declared[ref] {
+					t.Errorf("%s: %s is not declared in the module", a.SrcRange, ref)
+				}
+			}
+		}
+		for _, b := range body.Blocks {
+			visit(b.Body, b.Type == "variable")
+		}
+	}
+	for _, f := range m.files {
+		visit(f.Body.(*hclsyntax.Body), false)
+	}
+	for ref := range declared {
+		if strings.HasPrefix(ref, "var.") && !used[ref] {
+			t.Errorf("%s is declared but never used", ref)
+		}
+	}
+}

@@ -153,6 +153,14 @@ vigil-2.internal vigil_http_addr=0.0.0.0:9100
 			t.Errorf("vigil-worker.service lacks %s", want)
 		}
 	}
+	// systemd's own parser: every directive known, every value valid. The
+	// binary is not installed here, so /bin/true stands in for it.
+	analyze := tool(t, "systemd-analyze", "apt-get install systemd")
+	unitFile := filepath.Join(out, "vigil-worker.service")
+	os.WriteFile(unitFile, []byte(strings.Replace(unit, "ExecStart=/usr/local/bin/vigil-worker ", "ExecStart=/bin/true ", 1)), 0o600)
+	if msg := run(t, out, []string{"SYSTEMD_LOG_COLOR=0"}, analyze, "verify", unitFile); strings.TrimSpace(msg) != "" {
+		t.Errorf("systemd-analyze verify vigil-worker.service:\n%s", msg)
+	}
 	execStart := regexp.MustCompile(`(?m)^ExecStart=(\S+)(.*)$`).FindStringSubmatch(unit)
 	if execStart == nil || execStart[1] != "/usr/local/bin/vigil-worker" {
 		t.Fatalf("ExecStart: %v", execStart)

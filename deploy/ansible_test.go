@@ -192,11 +192,10 @@ vigil-2.internal vigil_http_addr=0.0.0.0:9100
 	}
 	// The job the role's defaults tell to add, with the rendered file, is a
 	// config promtool accepts (it reads file_sd files too).
-	if promtool, err := exec.LookPath("promtool"); err == nil {
-		cfgFile := filepath.Join(out, "prometheus.yml")
-		os.WriteFile(cfgFile, []byte("scrape_configs:\n  - job_name: vigil-worker\n    file_sd_configs:\n      - files: ["+filepath.Join(out, "file_sd.yml")+"]\n"), 0o600)
-		run(t, out, nil, promtool, "check", "config", cfgFile)
-	}
+	promtool := tool(t, "promtool", "apt-get install prometheus")
+	cfgFile := filepath.Join(out, "prometheus.yml")
+	os.WriteFile(cfgFile, []byte("scrape_configs:\n  - job_name: vigil-worker\n    file_sd_configs:\n      - files: ["+filepath.Join(out, "file_sd.yml")+"]\n"), 0o600)
+	run(t, out, nil, promtool, "check", "config", cfgFile)
 }
 
 // parseEnvironmentFile reads NAME=VALUE lines as systemd's EnvironmentFile

@@ -14,6 +14,10 @@
 //   - BuildBaseline(rows, opts) / BaselineFromProfile, and opts.Baseline (or
 //     (*Baseline).Check) for constraint violations.
 //   - (*Report).Metric(path) for alert rules.
+//   - Comparing two model versions (abtest.go, sequential.go): paired —
+//     McNemar, Wilcoxon, PairedBootstrap; split traffic — Welch; sequential,
+//     always-valid — Sequence (+ SplitTerm for split traffic) and Decide
+//     with a non-inferiority margin. Golden values: testdata/golden_compare.py.
 //
 // # Exact and sketch modes
 //

@@ -39,6 +39,7 @@ var commands = map[string]command{
 	"models":    {"model registry: list | history | show", cmdModels},
 	"promote":   {"point production at a registered version", cmdPromote},
 	"analyze":   {"compare two data files offline: performance, drift, quality", cmdAnalyze},
+	"compare":   {"which of two models (columns or versions) is better, with a test and an interval", cmdCompare},
 	"baseline":  {"profile a reference file into statistics and constraints", cmdBaseline},
 	"report":    {"print a stored evaluation report", cmdReport},
 	"notify":    {"notify test: send a test alert through each integration", cmdNotify},

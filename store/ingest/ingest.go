@@ -1,7 +1,8 @@
 // Package ingest is the HTTP API model servers without data capture use to
 // log their predictions and the ground truth that arrives later:
 //
-//	POST /v1/models/{model}/predictions    records {event_id, time?, prediction, features{...}, score?, ...}
+//	POST /v1/models/{model}/predictions    records {event_id, time?, prediction, features{...}, score?, ...,
+//	                                                model_version?, shadow?: {<version>: {prediction?, score?}}}
 //	POST /v1/models/{model}/ground-truth   records {event_id, time?, label|target|<columns.target>}
 //
 // A body is JSON lines or one JSON array. Every record is validated before

@@ -117,6 +117,36 @@ func TestIngestRoundTrip(t *testing.T) {
 	}
 }
 
+// The version that served a prediction and the predictions of versions in
+// shadow travel through the API into the window as columns model_version and
+// shadow.<version>.prediction/score.
+func TestIngestCarriesModelVersionAndShadowPredictions(t *testing.T) {
+	f := newFixture(t, Options{})
+	code, e := f.post(t, "/v1/models/churn/predictions", "",
+		`{"event_id":"e1","time":"2026-03-01T10:05:00Z","model_version":3,"prediction":1,"score":0.9,"shadow":{"4":{"prediction":0,"score":0.4}}}
+{"event_id":"e2","time":"2026-03-01T10:06:00Z","model_version":"3","prediction":0,"shadow":{"4":{"score":0.7}}}
+`)
+	if code != 200 {
+		t.Fatalf("predictions: %d %+v", code, e)
+	}
+	rows, _, err := f.st.OpenWindow(context.Background(), &f.model, now.Add(-30*time.Minute), now.Add(30*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols := rows.Columns()
+	var got []string
+	for rows.Next() {
+		m := map[string]string{}
+		for i, c := range rows.Row() {
+			m[cols[i]] = c
+		}
+		got = append(got, strings.Join([]string{m["event_id"], m["model_version"], m["prediction"], m["shadow.4.prediction"], m["shadow.4.score"]}, ","))
+	}
+	if want := "e1,3,1,0,0.4 e2,3,0,,0.7"; strings.Join(got, " ") != want {
+		t.Errorf("rows = %v, want %s (columns %v)", got, want, cols)
+	}
+}
+
 func TestIngestRejects(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -143,6 +173,13 @@ func TestIngestRejects(t *testing.T) {
 		{"an encoded dot-dot", "/v1/models/%2e%2e/predictions", "", `{"event_id":"e1","prediction":1}`, 404, 0, ""},
 		{"a model whose source is not jsonl", "/v1/models/legacy/predictions", "", `{"event_id":"e1","prediction":1}`, 409, 0, "jsonl"},
 		{"neither prediction nor score", "/v1/models/churn/predictions", "", `{"event_id":"e1","score":null}`, 400, 1, "prediction: required"},
+		{"a model_version that is an object", "/v1/models/churn/predictions", "", `{"event_id":"e1","prediction":1,"model_version":{"v":1}}`, 400, 1, "model_version"},
+		{"shadow must be an object", "/v1/models/churn/predictions", "", `{"event_id":"e1","prediction":1,"shadow":[1]}`, 400, 1, "shadow: want an object"},
+		{"a shadow version with a dot", "/v1/models/churn/predictions", "", `{"event_id":"e1","prediction":1,"shadow":{"v.2":{"prediction":1}}}`, 400, 1, "without dots"},
+		{"a shadow version without a prediction", "/v1/models/churn/predictions", "", `{"event_id":"e1","prediction":1,"shadow":{"v2":{}}}`, 400, 1, "shadow.v2.prediction: required"},
+		{"a shadow score that is not a number", "/v1/models/churn/predictions", "", `{"event_id":"e1","prediction":1,"shadow":{"v2":{"prediction":1,"score":"x"}}}`, 400, 1, "shadow.v2.score"},
+		{"an unknown shadow field", "/v1/models/churn/predictions", "", `{"event_id":"e1","prediction":1,"shadow":{"v2":{"prediction":1,"latency":3}}}`, 400, 1, "unknown field"},
+		{"the served version in shadow too", "/v1/models/churn/predictions", "", `{"event_id":"e1","prediction":1,"model_version":"v2","shadow":{"v2":{"prediction":1}}}`, 400, 1, "served the prediction"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

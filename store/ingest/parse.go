@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/vigilml/vigil/config"
@@ -161,6 +162,12 @@ func validate(raw []byte, model string, m *config.Model, k kind, now time.Time) 
 				return record{}, errors.New("scores: want an object of class → probability or an array")
 			}
 		}
+		if err := modelVersion(obj); err != nil {
+			return record{}, err
+		}
+		if err := shadow(obj); err != nil {
+			return record{}, err
+		}
 	case kindGroundTruth:
 		key := ""
 		for _, c := range []string{m.Columns.Target, "label", "target"} {
@@ -254,6 +261,62 @@ func number(obj map[string]any, key string) error {
 	}
 	if _, isNum := v.(json.Number); !isNum {
 		return fmt.Errorf("%s: want a number", key)
+	}
+	return nil
+}
+
+// modelVersion checks the version that served the prediction: a string or
+// an integer (kept as its text), at most MaxEventIDLen bytes.
+func modelVersion(obj map[string]any) error {
+	v, ok := obj["model_version"]
+	if !ok || v == nil {
+		return nil
+	}
+	id, err := eventID(v)
+	if err != nil {
+		return fmt.Errorf("model_version: %v", err)
+	}
+	obj["model_version"] = id
+	return nil
+}
+
+// shadow checks the predictions of versions running in shadow beside the
+// served one: {"<version>": {"prediction": …, "score": …}}. The readers
+// flatten it to the columns shadow.<version>.prediction and
+// shadow.<version>.score, which `starter compare -paired` and shadow
+// rollouts read, so a version may not contain a dot.
+func shadow(obj map[string]any) error {
+	v, ok := obj["shadow"]
+	if !ok || v == nil {
+		return nil
+	}
+	m, isObj := v.(map[string]any)
+	if !isObj {
+		return errors.New(`shadow: want an object of version → {"prediction": …, "score": …}`)
+	}
+	for version, p := range m {
+		if version == "" || len(version) > MaxEventIDLen || strings.ContainsAny(version, ".\n") {
+			return fmt.Errorf("shadow: version %q: want a non-empty name without dots, at most %d bytes", version, MaxEventIDLen)
+		}
+		if version == obj["model_version"] {
+			return fmt.Errorf("shadow: version %q is the one that served the prediction (model_version)", version)
+		}
+		po, isObj := p.(map[string]any)
+		if !isObj {
+			return fmt.Errorf(`shadow.%s: want {"prediction": …, "score": …}`, version)
+		}
+		for k := range po {
+			if k != "prediction" && k != "score" {
+				return fmt.Errorf("shadow.%s: unknown field %q (want prediction, score)", version, k)
+			}
+		}
+		_, hasScore := po["score"]
+		if err := scalar(po, "prediction", !hasScore || po["score"] == nil); err != nil {
+			return fmt.Errorf("shadow.%s.%v", version, err)
+		}
+		if err := number(po, "score"); err != nil {
+			return fmt.Errorf("shadow.%s.%v", version, err)
+		}
 	}
 	return nil
 }

@@ -32,7 +32,11 @@ func TestThroughIngest(t *testing.T) {
 	ctx := context.Background()
 	for i := 0; i < 100; i++ {
 		score := float64(i) / 100
-		if err := c.Log(ctx, logclient.Prediction{EventID: fmt.Sprint(i), Time: now, Features: map[string]any{"x": i}, Prediction: i % 2, Score: &score}); err != nil {
+		p := logclient.Prediction{EventID: fmt.Sprint(i), Time: now, ModelVersion: "3", Features: map[string]any{"x": i}, Prediction: i % 2, Score: &score}
+		if i%2 == 0 {
+			p.Shadow = map[string]logclient.ShadowPrediction{"4": {Prediction: 1 - i%2, Score: &score}}
+		}
+		if err := c.Log(ctx, p); err != nil {
 			t.Fatal(err)
 		}
 		if i%4 == 0 {
@@ -46,7 +50,20 @@ func TestThroughIngest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cols := rows.Columns()
+	var shadowed, versioned int
 	for rows.Next() {
+		for i, c := range rows.Row() {
+			switch {
+			case cols[i] == "model_version" && c == "3":
+				versioned++
+			case cols[i] == "shadow.4.prediction" && c != "":
+				shadowed++
+			}
+		}
+	}
+	if versioned != 100 || shadowed != 50 {
+		t.Errorf("%d rows with model_version 3 and %d with a shadow prediction of version 4, want 100 and 50 (columns %v)", versioned, shadowed, cols)
 	}
 	if info.Rows != 100 || info.Labeled != 25 || rows.Err() != nil {
 		t.Errorf("info %+v err %v, want 100 rows, 25 labeled", info, rows.Err())

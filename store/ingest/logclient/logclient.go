@@ -42,6 +42,16 @@ type Prediction struct {
 	Score        *float64           `json:"score,omitempty"`
 	Scores       map[string]float64 `json:"scores,omitempty"`
 	LatencyMS    *float64           `json:"latency_ms,omitempty"`
+	// Shadow holds the predictions of versions that scored the same request
+	// beside the served one (ModelVersion) without answering it, by version
+	// (no dots). Readers flatten it to shadow.<version>.prediction/score.
+	Shadow map[string]ShadowPrediction `json:"shadow,omitempty"`
+}
+
+// ShadowPrediction is a shadow version's output for one request.
+type ShadowPrediction struct {
+	Prediction any      `json:"prediction,omitempty"`
+	Score      *float64 `json:"score,omitempty"`
 }
 
 // GroundTruth is the true outcome of an earlier prediction.

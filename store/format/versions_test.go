@@ -40,7 +40,7 @@ func TestVersionAndShadowColumnsInEveryFormat(t *testing.T) {
 		"jsonl": `{"event_id":"e1","model_version":"3","prediction":0,"shadow":{"4":{"prediction":1,"score":0.75}}}
 {"event_id":"e2","model_version":"3","prediction":1,"shadow":{"4":{"prediction":0,"score":0.25}}}
 `,
-		"csv": "event_id,model_version,prediction,shadow.4.prediction,shadow.4.score\ne1,3,0,1,0.75\ne2,3,1,0,0.25\n",
+		"csv":     "event_id,model_version,prediction,shadow.4.prediction,shadow.4.score\ne1,3,0,1,0.75\ne2,3,1,0,0.25\n",
 		"parquet": pq.String(),
 	}
 	for name, in := range inputs {

@@ -242,3 +242,27 @@ func TestInferenceIDIsNotAFeature(t *testing.T) {
 		t.Fatalf("named in -features, inference_id must be analysed: features = %+v", rep.Features)
 	}
 }
+
+// The serving version and shadow outputs are metadata, not features, unless
+// Options.Features names them.
+func TestVersionAndShadowColumnsAreNotFeatures(t *testing.T) {
+	cols := []string{"age", "model_version", "shadow.4.prediction", "shadow.4.score", "prediction"}
+	sample := [][]string{{"30", "3", "1", "0.7", "1"}}
+	s, err := InferSchema(cols, sample, Options{Prediction: "prediction"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles := map[string]string{}
+	for _, c := range s.Columns {
+		roles[c.Name] = c.Role
+	}
+	if roles["age"] != RoleFeature || roles["model_version"] != RoleIgnored || roles["shadow.4.prediction"] != RoleIgnored || roles["shadow.4.score"] != RoleIgnored {
+		t.Errorf("roles %v", roles)
+	}
+	s, _ = InferSchema(cols, sample, Options{Prediction: "prediction", Features: []string{"age", "model_version"}})
+	for _, c := range s.Columns {
+		if c.Name == "model_version" && c.Role != RoleFeature {
+			t.Errorf("model_version named in Features has role %s", c.Role)
+		}
+	}
+}

@@ -140,14 +140,20 @@ func InferSchema(columns []string, sample [][]string, opts Options) (*Schema, er
 			c.Role = RoleTime
 		case idCol:
 			c.Role = RoleEventID
-		case InferenceIDColumn:
-			// The SageMaker reader's caller-supplied id: an identifier, never
-			// a feature (it would drift in every window), unless named.
+		case InferenceIDColumn, "model_version":
+			// The SageMaker reader's caller-supplied id, the version that
+			// served a prediction: metadata, never features (an id drifts in
+			// every window, a version at every promotion), unless named.
 			c.Role = RoleIgnored
 			if slices.Contains(opts.Features, name) {
 				c.Role = RoleFeature
 			}
 		default:
+			if strings.HasPrefix(name, "shadow.") && !slices.Contains(opts.Features, name) {
+				// a shadow version's output is not an input of the model
+				c.Role = RoleIgnored
+				break
+			}
 			if len(opts.Features) > 0 && !slices.Contains(opts.Features, name) {
 				c.Role = RoleIgnored
 			}

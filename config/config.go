@@ -183,6 +183,14 @@ type Source struct {
 	// Lookahead (ground_truth only) is how long after a window its labels
 	// may still arrive and be joined (default 7d).
 	Lookahead Duration `yaml:"lookahead"`
+	// Variants (SageMaker capture) maps a production or shadow variant's
+	// name, the folder its capture files are under, to the model version it
+	// serves: rows get that model_version (default: the variant's name).
+	Variants map[string]string `yaml:"variants"`
+	// ShadowVariant (SageMaker capture) names the endpoint's shadow variant:
+	// its records are not served traffic but the shadow predictions of the
+	// production records with the same inferenceId.
+	ShadowVariant string `yaml:"shadow_variant"`
 }
 
 // Drift configures the drift tests.

@@ -375,3 +375,28 @@ models:
 		})
 	}
 }
+
+// SageMaker capture folders name variants; source.variants maps them to
+// model versions and source.shadow_variant marks the shadow one.
+func TestSageMakerVariants(t *testing.T) {
+	base := "models:\n  - name: m\n    source: {uri: \"s3://b/capture\", format: %s%s}\n    ground_truth: {uri: \"s3://b/gt\", format: sagemaker%s}\n    reference: {uri: \"file:///ref.csv\"}\n"
+	cfg, err := Parse("vigil.yaml", []byte(fmt.Sprintf(base, "sagemaker", ", variants: {AllTraffic: \"3\", Shadow-1: \"4\"}, shadow_variant: Shadow-1", "")), Options{SkipEnv: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := cfg.Models[0].Source; s.Variants["AllTraffic"] != "3" || s.Variants["Shadow-1"] != "4" || s.ShadowVariant != "Shadow-1" {
+		t.Errorf("source %+v", s)
+	}
+	for _, tc := range []struct{ format, src, gt, want string }{
+		{"jsonl", ", variants: {A: \"3\"}", "", "vigil.yaml:3: models[0].source.variants: variants and shadow_variant describe SageMaker capture folders"},
+		{"sagemaker", ", variants: {A: \"3.1\"}", "", "vigil.yaml:3: models[0].source.variants: variant \"A\": want a model version without dots"},
+		{"sagemaker", ", variants: {A_b: \"3\"}", "", "want a SageMaker variant name"},
+		{"sagemaker", ", shadow_variant: \"a b\"", "", "vigil.yaml:3: models[0].source.shadow_variant: want a SageMaker variant name"},
+		{"sagemaker", "", ", shadow_variant: S", "vigil.yaml:4: models[0].ground_truth.shadow_variant: variants and shadow_variant apply to source only"},
+	} {
+		_, err := Parse("vigil.yaml", []byte(fmt.Sprintf(base, tc.format, tc.src, tc.gt)), Options{SkipEnv: true})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("source %q, ground truth %q: err %v, want %q", tc.src, tc.gt, err, tc.want)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"regexp"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 )
@@ -136,6 +137,12 @@ func (m *Model) validate(d *decoder, p string, c *Config) {
 	if m.GroundTruth.Lookahead < 0 {
 		d.at(p+".ground_truth.lookahead", "must not be negative, got %s", m.GroundTruth.Lookahead)
 	}
+	for _, f := range []string{".ground_truth.variants", ".ground_truth.shadow_variant", ".reference.variants", ".reference.shadow_variant"} {
+		if _, written := d.lines[p+f]; written {
+			d.at(p+f, "variants and shadow_variant apply to source only (SageMaker capture)")
+		}
+	}
+	checkVariants(d, p+".source", m.Source)
 	for _, f := range []string{".source.lookahead", ".reference.lookahead"} {
 		if _, written := d.lines[p+f]; written {
 			d.at(p+f, "lookahead applies to ground_truth only (how long labels may arrive after a window)")
@@ -302,4 +309,41 @@ func (e envChecker) check(path, name string) bool {
 		return false
 	}
 	return true
+}
+
+// variantRE is SageMaker's pattern for variant names.
+var variantRE = regexp.MustCompile(`^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$`)
+
+// checkVariants validates source.variants and source.shadow_variant: only for
+// SageMaker capture, variant names as SageMaker spells them, versions
+// usable as shadow column names (no dots), and a shadow variant that is not
+// the version of a production one.
+func checkVariants(d *decoder, p string, src Source) {
+	_, vw := d.lines[p+".variants"]
+	_, sw := d.lines[p+".shadow_variant"]
+	if (vw || sw) && src.Format != "sagemaker" {
+		at := p + ".variants"
+		if !vw {
+			at = p + ".shadow_variant"
+		}
+		d.at(at, "variants and shadow_variant describe SageMaker capture folders; source.format is %q", src.Format)
+		return
+	}
+	names := make([]string, 0, len(src.Variants))
+	for name := range src.Variants {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		v := src.Variants[name]
+		switch {
+		case !variantRE.MatchString(name) || len(name) > 63:
+			d.at(p+".variants", "variant %q: want a SageMaker variant name (letters, digits, -; at most 63)", name)
+		case v == "" || strings.ContainsAny(v, ".\n"):
+			d.at(p+".variants", "variant %q: want a model version without dots, got %q", name, v)
+		}
+	}
+	if sw && !variantRE.MatchString(src.ShadowVariant) {
+		d.at(p+".shadow_variant", "want a SageMaker variant name (letters, digits, -), got %q", src.ShadowVariant)
+	}
 }

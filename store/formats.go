@@ -45,13 +45,18 @@ func decode(r io.Reader, key string, spec readSpec) (analysis.Rows, error) {
 		return format.OpenParquet(r)
 	case "sagemaker":
 		n := spec.names
-		return format.OpenSageMaker(r, format.SageMakerOptions{
+		rows, err := format.OpenSageMaker(r, format.SageMakerOptions{
 			Columns:    spec.columns,
 			EventID:    n.EventID,
 			Time:       n.Time,
 			Prediction: n.Prediction,
 			Target:     n.Target,
 		})
+		if err != nil || !spec.versioned() {
+			return rows, err
+		}
+		// The record does not name its variant; its folder does.
+		return addConstColumn(rows, VersionColumn, spec.versionOf(spec.variantOf(key))), nil
 	}
 	return format.Open(r, f, format.Options{Columns: spec.columns})
 }

@@ -39,6 +39,10 @@ type WindowInfo struct {
 	// objects and why (at most 20).
 	Incomplete bool
 	Errors     []string
+	// ShadowRows counts the shadow variant's records read (SageMaker
+	// source.shadow_variant) and ShadowPaired the served rows they were
+	// paired with.
+	ShadowRows, ShadowPaired int64
 }
 
 func (w *WindowInfo) fail(uri string, err error) {
@@ -53,10 +57,16 @@ type readSpec struct {
 	format  string         // csv | jsonl | parquet | sagemaker; "" = from the key's extension
 	columns []string       // names of headerless CSV payload fields
 	names   config.Columns // special columns (event id, time, target, prediction)
+	// SageMaker capture: the source URI, variant → model version, and the
+	// shadow variant (variants.go).
+	uri           string
+	variants      map[string]string
+	shadowVariant string
 }
 
 func specOf(src config.Source, names config.Columns) readSpec {
-	return readSpec{format: src.Format, columns: src.Columns, names: names}
+	return readSpec{format: src.Format, columns: src.Columns, names: names,
+		uri: src.URI, variants: src.Variants, shadowVariant: src.ShadowVariant}
 }
 
 // OpenWindow streams the prediction records of model m whose hour partition
@@ -104,6 +114,7 @@ func (s *Store) OpenWindow(ctx context.Context, m *config.Model, from, to time.T
 		return nil, nil, fmt.Errorf("model %s: %w", m.Name, err)
 	}
 	spec := specOf(m.Source, m.Columns)
+	objs, shadowObjs := splitShadow(objs, spec)
 	open := func(info *WindowInfo) *objectRows {
 		r := newObjectRows(ctx, be, objs, spec, info)
 		if i, ok := r.index[m.Columns.Time]; ok && m.Columns.Time != "" {
@@ -126,6 +137,19 @@ func (s *Store) OpenWindow(ctx context.Context, m *config.Model, from, to time.T
 	j := &windowRows{objectRows: rows, info: info, labels: labels, target: -1, key: joinKey(rows, m.Columns.EventID)}
 	if m.Columns.Target != "" {
 		j.target = rows.addColumn(m.Columns.Target)
+	}
+	if spec.shadowVariant != "" {
+		sh, err := readShadow(ctx, be, shadowObjs, spec, m, info)
+		if err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		version := spec.versionOf(spec.shadowVariant)
+		sh.predCol = rows.addColumn(ShadowColumn(version, "prediction"))
+		sh.scoreCol = rows.addColumn(ShadowColumn(version, "score"))
+		sh.key = j.key
+		j.shadow = sh
+		info.ShadowRows = sh.shadowRows
 	}
 	return j, info, nil
 }
@@ -257,6 +281,7 @@ type windowRows struct {
 	labels map[string]string
 	target int
 	key    func(row []string) string // nil: no event id
+	shadow *shadowJoin               // nil: no shadow variant
 }
 
 func (w *windowRows) Next() bool {
@@ -265,6 +290,10 @@ func (w *windowRows) Next() bool {
 		return false
 	}
 	row := w.objectRows.row
+	if w.shadow != nil {
+		w.shadow.fill(row)
+		w.info.ShadowPaired = w.shadow.paired
+	}
 	if w.target >= 0 {
 		if row[w.target] == "" && w.key != nil && w.labels != nil {
 			row[w.target] = w.labels[w.key(row)]

@@ -621,3 +621,13 @@ func TestValidationScoresTheChampionOnItsOwnVersionsRows(t *testing.T) {
 		})
 	}
 }
+
+// Training data never includes the serving version or a shadow version's
+// outputs: they are not inputs of the model.
+func TestFeatureColumnsLeaveOutVersionAndShadowOutputs(t *testing.T) {
+	m := &config.Model{Columns: config.Columns{Target: "label", Prediction: "prediction", EventID: "event_id", Time: "time"}}
+	got := featureColumns(m, []string{"event_id", "time", "age", "model_version", "shadow.4.prediction", "shadow.4.score", "prediction", "label", "plan"})
+	if strings.Join(got, ",") != "age,plan" {
+		t.Errorf("features %v, want age, plan", got)
+	}
+}

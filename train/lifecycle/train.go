@@ -222,7 +222,8 @@ func featureColumns(m *config.Model, cols []string) []string {
 		c.EventID: true, "event_id": true, "time": true}
 	var out []string
 	for _, col := range cols {
-		if col != "" && !roles[col] && !metadataColumns[col] {
+		// shadow.<version>.*: another model's outputs, never training input
+		if col != "" && !roles[col] && !metadataColumns[col] && !strings.HasPrefix(col, "shadow.") {
 			out = append(out, col)
 		}
 	}

@@ -54,6 +54,7 @@ func FuzzIngest(f *testing.F) {
 	f.Add([]byte(`{"event_id":"e1","time":"2026-03-01T10:05:00Z","features":{"age":34},"prediction":1,"score":0.9}`), false, uint8(0))
 	f.Add([]byte(`[{"event_id":"e1","label":1},{"event_id":"e2","target":0}]`), true, uint8(0))
 	f.Add([]byte("{\"event_id\":\"e1\",\"time\":1772359800,\"prediction\":1}\n{\"event_id\":\"e2\",\"time\":1772363400,\"prediction\":0}\n"), false, uint8(2))
+	f.Add([]byte(`{"event_id":"e1","model_version":3,"prediction":1,"shadow":{"4":{"prediction":0,"score":0.2}}}`), false, uint8(0))
 	model := config.Model{
 		Name:        "churn",
 		Columns:     config.Columns{Target: "label", Prediction: "prediction", Time: "time", EventID: "event_id"},

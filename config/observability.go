@@ -17,6 +17,16 @@ type Observability struct {
 	// Datadog, when its address is set, also sends the evaluation metrics
 	// over DogStatsD (tags instead of labels).
 	Datadog *Datadog `yaml:"datadog"`
+	// TensorBoard, when its logdir is set, also writes each evaluation's
+	// metrics as TensorBoard event files, one run per model.
+	TensorBoard *TensorBoard `yaml:"tensorboard"`
+}
+
+// TensorBoard says where event files go: <logdir>/<model>/events.out.tfevents.*.
+type TensorBoard struct {
+	// LogDir is a directory (file:// or a path) or an s3:// prefix, e.g.
+	// the one training jobs write their summaries under.
+	LogDir string `yaml:"logdir"`
 }
 
 // Datadog says where the DogStatsD agent listens.
@@ -38,6 +48,13 @@ const DefaultMaxFeatures = 50
 func (o *Observability) validate(d *decoder) {
 	if o.MaxFeatures < 0 || o.MaxFeatures > 10000 {
 		d.at("observability.max_features", "want 0 (default %d) to 10000, got %d", DefaultMaxFeatures, o.MaxFeatures)
+	}
+	if tb := o.TensorBoard; tb != nil {
+		if tb.LogDir == "" {
+			d.at("observability.tensorboard.logdir", "required: a directory or s3://bucket/prefix (e.g. s3://ml-logs/tensorboard)")
+		} else {
+			checkURI(d, "observability.tensorboard.logdir", tb.LogDir)
+		}
 	}
 	dd := o.Datadog
 	if dd == nil {

@@ -19,6 +19,9 @@ func TestObservabilityValidate(t *testing.T) {
 		{"no port", Observability{Datadog: &Datadog{Address: "agent"}}, []string{"observability.datadog.address: want host:port"}},
 		{"empty socket", Observability{Datadog: &Datadog{Address: "unix://"}}, []string{"needs a socket path"}},
 		{"bad tag", Observability{Datadog: &Datadog{Address: "agent:8125", Tags: []string{"ok:1", "a,b"}}}, []string{"observability.datadog.tags[1]"}},
+		{"tensorboard on s3", Observability{TensorBoard: &TensorBoard{LogDir: "s3://ml-logs/tensorboard"}}, nil},
+		{"tensorboard without logdir", Observability{TensorBoard: &TensorBoard{}}, []string{"observability.tensorboard.logdir: required"}},
+		{"tensorboard on gcs", Observability{TensorBoard: &TensorBoard{LogDir: "gs://b/tb"}}, []string{"observability.tensorboard.logdir: unsupported scheme"}},
 		{"bad namespace", Observability{Datadog: &Datadog{Address: "agent:8125", Namespace: "my ns"}}, []string{"observability.datadog.namespace"}},
 	} {
 		d := &decoder{file: "vigil.yaml", lines: map[string]int{}}

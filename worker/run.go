@@ -27,6 +27,7 @@ import (
 	"github.com/vigilml/vigil/internal/devserver"
 	vdial "github.com/vigilml/vigil/internal/dial"
 	"github.com/vigilml/vigil/internal/metrics"
+	"github.com/vigilml/vigil/internal/tensorboard"
 	"github.com/vigilml/vigil/notify/integrations"
 	"github.com/vigilml/vigil/store"
 	"github.com/vigilml/vigil/store/ingest"
@@ -195,6 +196,9 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		Metrics:   pub,
 		Logger:    log,
 		Models:    lifecycle.New(func() *config.Config { return cfg }, w.Store, reg, train.Deps{Getenv: os.Getenv}, log),
+	}
+	if tb := cfg.Observability.TensorBoard; tb != nil && tb.LogDir != "" {
+		acts.Sinks = append(acts.Sinks, &tensorboard.Sink{LogDir: tb.LogDir, Put: w.Store.PutObject})
 	}
 
 	tw := worker.New(w.Client, cfg.Temporal.TaskQueue, workerOptions(cfg, w.BuildID, o.stopTimeout))

@@ -91,6 +91,15 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		}
 		log.Info("worker versioning on", "deployment", deployment, "build_id", w.BuildID)
 	}
+	sentryRep, err := newSentry(cfg, w.BuildID, os.Getenv)
+	if err != nil {
+		return err
+	}
+	if sentryRep != nil {
+		log = slog.New(sentryRep.Handler(log.Handler()))
+		defer sentryRep.Flush(5 * time.Second)
+		log.Info("reporting errors to Sentry", "dsn_env", cfg.Observability.Sentry.DSNEnv)
+	}
 	started := time.Now()
 	enc, err := newEncryption(cfg, o.dev, os.Getenv)
 	if err != nil {
@@ -201,7 +210,11 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		acts.Sinks = append(acts.Sinks, &tensorboard.Sink{LogDir: tb.LogDir, Put: w.Store.PutObject})
 	}
 
-	tw := worker.New(w.Client, cfg.Temporal.TaskQueue, workerOptions(cfg, w.BuildID, o.stopTimeout))
+	wopts := workerOptions(cfg, w.BuildID, o.stopTimeout)
+	if sentryRep != nil {
+		wopts.Interceptors = append(wopts.Interceptors, sentryRep.Interceptor())
+	}
+	tw := worker.New(w.Client, cfg.Temporal.TaskQueue, wopts)
 	register(tw, acts, deployment != "")
 	if err := tw.Start(); err != nil {
 		return fmt.Errorf("start worker on task queue %s: %w", cfg.Temporal.TaskQueue, err)

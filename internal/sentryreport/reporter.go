@@ -70,9 +70,9 @@ func New(dsn string, o Options) (*Reporter, error) {
 		Release:     o.Release,
 		SampleRate:  rate,
 		Transport:   o.Transport,
-		// No request data, user or IP: Vigil's events are about Vigil.
-		SendDefaultPII: false,
-		BeforeSend:     r.scrub,
+		// No request data, user or IP (Vigil uses none of the SDK's HTTP
+		// instrumentation, and scrub drops them regardless).
+		BeforeSend: r.scrub,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sentry: %w", err)

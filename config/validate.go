@@ -77,6 +77,9 @@ func (c *Config) validate(d *decoder, opts Options) {
 	}
 	c.Notify.validate(d, env)
 	c.Observability.validate(d, env)
+	if c.MLflow != nil {
+		c.MLflow.validate(d, env)
+	}
 
 	seen := map[string]int{}
 	for i := range c.Models {

@@ -206,6 +206,9 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		Logger:    log,
 		Models:    lifecycle.New(func() *config.Config { return cfg }, w.Store, reg, train.Deps{Getenv: os.Getenv}, log),
 	}
+	if acts.Models, err = withMLflow(cfg, acts.Models, reg, os.Getenv, log); err != nil {
+		return err
+	}
 	if tb := cfg.Observability.TensorBoard; tb != nil && tb.LogDir != "" {
 		acts.Sinks = append(acts.Sinks, &tensorboard.Sink{LogDir: tb.LogDir, Put: w.Store.PutObject})
 	}

@@ -13,7 +13,9 @@ import (
 
 func newTestServer(t testing.TB, st *synthStore, models int, r Renderer, token string) *httptest.Server {
 	t.Helper()
-	ui := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "<!DOCTYPE html><title>Temporal</title>") }))
+	ui := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, "<!DOCTYPE html><title>Temporal</title>")
+	}))
 	t.Cleanup(ui.Close)
 	l := &Loader{Config: synthConfig(models), Reports: st, Registry: synthRegistry{}, Runs: synthRuns{ui: ui.URL}}
 	srv := httptest.NewServer(Handler(l, r, token))

@@ -521,10 +521,12 @@ func verdictText(drifted bool) string {
 
 // ReportPage is one window's report.
 type ReportPage struct {
-	Model  string
-	Report *Stored
-	Rules  []RuleResult
-	Status string
+	Model string
+	// Subtitle names what an offline report compared (no window then).
+	Subtitle string
+	Report   *Stored
+	Rules    []RuleResult
+	Status   string
 }
 
 // Report loads one window's report.

@@ -107,7 +107,11 @@ func (r Renderer) Model(w io.Writer, p *ModelPage) error {
 // Report writes one window's report. Offline writes a self-contained file
 // with no links to other pages.
 func (r Renderer) Report(w io.Writer, p *ReportPage, offline bool) error {
-	l := r.page("report", p.Model+" "+WindowID(p.Report.WindowStart), p)
+	title := p.Model + " " + WindowID(p.Report.WindowStart)
+	if p.Report.WindowStart.IsZero() {
+		title = p.Model + " " + p.Subtitle
+	}
+	l := r.page("report", title, p)
 	l.Offline = offline
 	l.View = newReportView(p.Report, r.HideValues)
 	return pages.ExecuteTemplate(w, "layout", l)

@@ -73,7 +73,7 @@ func synthReport(model string, start time.Time, drifted bool, i int) *Stored {
 	}
 	num := func(name string, stat float64, cur []float64) analysis.FeatureReport {
 		return analysis.FeatureReport{Name: name, Kind: "numeric",
-			Drift: analysis.Drift{Method: "wasserstein", Statistic: stat, Threshold: 0.1, ThresholdSource: "calibrated", Drifted: stat >= 0.1},
+			Drift:   analysis.Drift{Method: "wasserstein", Statistic: stat, Threshold: 0.1, ThresholdSource: "calibrated", Drifted: stat >= 0.1},
 			Quality: &analysis.FeatureQuality{Missing: 2}, MissingRatio: 0.002,
 			Histogram: &analysis.Histogram{Edges: []float64{0, 1, 2, 3, 4, 5}, Reference: []float64{0.05, 0.2, 0.5, 0.2, 0.05}, Current: cur}}
 	}
@@ -82,9 +82,9 @@ func synthReport(model string, start time.Time, drifted bool, i int) *Stored {
 		Rows:        analysis.RowCounts{Reference: 5000, Current: 900 + int64(i%7)*10, Labeled: 800, Invalid: 1},
 		Performance: map[string]float64{"accuracy": acc, "f1": acc - 0.02, "roc_auc": acc + 0.03},
 		Classes:     []string{"0", "1"}, ConfusionMatrix: [][]int64{{400, 40}, {30, 330}},
-		ROC:         []analysis.ROCPoint{{Threshold: 0, FPR: 1, TPR: 1}, {Threshold: 0.5, FPR: 0.1, TPR: 0.9}, {Threshold: 1.01}},
-		Latency:     &analysis.Latency{P50: 20 + wiggle*100, P95: 45, P99: 80},
-		Throughput:  &analysis.Throughput{RowsPerSecond: 1, Seconds: 900},
+		ROC:        []analysis.ROCPoint{{Threshold: 0, FPR: 1, TPR: 1}, {Threshold: 0.5, FPR: 0.1, TPR: 0.9}, {Threshold: 1.01}},
+		Latency:    &analysis.Latency{P50: 20 + wiggle*100, P95: 45, P99: 80},
+		Throughput: &analysis.Throughput{RowsPerSecond: 1, Seconds: 900},
 		Features: []analysis.FeatureReport{
 			num("x", xStat, xCur), num("y", 0.02, []float64{0.05, 0.2, 0.5, 0.2, 0.05}), num("z", 0.05, []float64{0.1, 0.2, 0.4, 0.2, 0.1}),
 			{Name: "plan", Kind: "categorical", Drift: analysis.Drift{Method: "chisquare", Statistic: 1.2, PValue: pval(0.55), Threshold: 0.05, ThresholdSource: "fixed"},

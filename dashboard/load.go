@@ -391,10 +391,19 @@ func (l *Loader) Model(ctx context.Context, name string) (*ModelPage, error) {
 	return p, nil
 }
 
+// windowLabels names windows by their start, to the second when windows
+// are less than a minute apart.
 func windowLabels(ws []Window) []string {
+	layout := "01-02 15:04"
+	for i := 1; i < len(ws); i++ {
+		if ws[i].Start.Sub(ws[i-1].Start) < time.Minute {
+			layout = "01-02 15:04:05"
+			break
+		}
+	}
 	x := make([]string, len(ws))
 	for i, w := range ws {
-		x[i] = w.Start.UTC().Format("01-02 15:04")
+		x[i] = w.Start.UTC().Format(layout)
 	}
 	return x
 }

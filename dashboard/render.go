@@ -20,7 +20,7 @@ var assets embed.FS
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"num":         num,
 	"pct":         func(v float64) string { return strconv.FormatFloat(v*100, 'f', 1, 64) + "%" },
-	"when":        func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"when":        when,
 	"modelPath":   ModelPath,
 	"reportPath":  ReportPath,
 	"statusClass": statusClass,
@@ -302,4 +302,12 @@ func heatTable(hm Heatmap) template.HTML {
 	}
 	b.WriteString(`</tbody></table>`)
 	return template.HTML(b.String())
+}
+
+// when is a time for people, to the second only when it has seconds.
+func when(t time.Time) string {
+	if t.Second() != 0 {
+		return t.UTC().Format("2006-01-02 15:04:05 UTC")
+	}
+	return t.UTC().Format("2006-01-02 15:04 UTC")
 }

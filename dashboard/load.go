@@ -261,6 +261,9 @@ func (l *Loader) windows(ctx context.Context, m *config.Model, n int) ([]Window,
 		}
 		kept = append(kept, out[i])
 	}
+	if len(bad) > 0 {
+		l.log().Warn("dashboard: reports left out, unreadable", "model", m.Name, "reports", len(bad), "err", bad[0])
+	}
 	return kept, errors.Join(bad...)
 }
 

@@ -38,7 +38,7 @@ func checkDashboard(t *testing.T, w *running) {
 		t.Errorf("%d sparklines drawn, want 1", n)
 	}
 	if shots != "" {
-		b.ScreenshotViewport(t, filepath.Join(shots, "overview.png"))
+		b.ScreenshotViewport(t, filepath.Join(shots, "overview.png"), 400)
 	}
 
 	b.Open(t, base+"/models/demo")
@@ -48,8 +48,8 @@ func checkDashboard(t *testing.T, w *running) {
 			t.Errorf("the model page's timeline lacks %q:\n%s", want, timeline)
 		}
 	}
-	if versions := text("main"); !strings.Contains(versions, "promoted") {
-		t.Errorf("the model page does not show the promotion")
+	if moves := text("#alias-history"); !strings.Contains(moves, "v1") || !strings.Contains(moves, "v2") {
+		t.Errorf("the alias history does not show production moving from v1 to v2:\n%s", moves)
 	}
 	for sel, least := range map[string]int{"svg.line polyline": 3, "svg.line line.threshold": 1, "svg.heatmap rect.cell": 4} {
 		if n := b.Drawn(t, sel); n < least {
@@ -57,7 +57,7 @@ func checkDashboard(t *testing.T, w *running) {
 		}
 	}
 	if shots != "" {
-		b.ScreenshotViewport(t, filepath.Join(shots, "model.png"))
+		b.ScreenshotViewport(t, filepath.Join(shots, "model.png"), 1900)
 	}
 	// A breaching window, from the timeline, opens its report.
 	breach, err := chromedp.Run(b.Ctx, chromedp.Evaluate[string](`(document.querySelector('#timeline a[href*="/reports/"]') || {}).href || ""`))
@@ -72,7 +72,7 @@ func checkDashboard(t *testing.T, w *running) {
 		t.Errorf("%d histogram bars drawn in the report", n)
 	}
 	if shots != "" {
-		b.ScreenshotViewport(t, filepath.Join(shots, "report.png"))
+		b.ScreenshotViewport(t, filepath.Join(shots, "report.png"), 1700)
 	}
 	// A heatmap column opens its window's report.
 	b.Open(t, base+"/models/demo")

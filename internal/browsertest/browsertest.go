@@ -136,10 +136,14 @@ func (b *Browser) Screenshot(t testing.TB, path string) {
 	}
 }
 
-// ScreenshotViewport writes a PNG of what the window shows (1280×900), which
-// keeps images small enough for a README.
-func (b *Browser) ScreenshotViewport(t testing.TB, path string) {
+// ScreenshotViewport writes a PNG of the top height pixels of the page,
+// 1280 wide, which keeps images small enough for a README.
+func (b *Browser) ScreenshotViewport(t testing.TB, path string, height int64) {
 	t.Helper()
+	if err := chromedp.Do(b.Ctx, chromedp.EmulateViewport(1280, height)); err != nil {
+		t.Fatal(err)
+	}
+	defer chromedp.Do(b.Ctx, chromedp.ResetViewport())
 	png, err := chromedp.Run(b.Ctx, chromedp.CaptureScreenshot())
 	if err == nil {
 		err = os.WriteFile(path, png, 0o644)

@@ -285,8 +285,11 @@ func (hm Heatmap) SVG() template.HTML {
 
 // Bars compares the reference and current shares of a feature's bins.
 type Bars struct {
-	Title     string
-	Labels    []string
+	Title  string
+	Labels []string
+	// Edges, for numeric bins, are their len(Labels)+1 bounds: the axis
+	// shows a few of them instead of every bin's label.
+	Edges     []float64
 	Reference []float64
 	Current   []float64
 }
@@ -324,8 +327,14 @@ func (bc Bars) SVG() template.HTML {
 			fmt.Fprintf(&b, `<rect class="bar" x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s</title></rect>`,
 				x+float64(side)*bw, y, bw, h-bottom-y, fill, esc(fmt.Sprintf("%s, %s: %.1f%%", l, name, v*100)))
 		}
-		if n <= 12 || i%int(math.Ceil(float64(n)/12)) == 0 {
+		if len(bc.Edges) != n+1 && (n <= 12 || i%int(math.Ceil(float64(n)/12)) == 0) {
 			fmt.Fprintf(&b, `<text x="%.1f" y="%g" class="tick" text-anchor="middle">%s</text>`, x+gw/2, h-bottom+12, esc(shorten(l, 10)))
+		}
+	}
+	if len(bc.Edges) == n+1 {
+		for k, i := range []int{0, n / 2, n} {
+			anchor := []string{"start", "middle", "end"}[k]
+			fmt.Fprintf(&b, `<text x="%.1f" y="%g" class="tick" text-anchor="%s">%s</text>`, left+float64(i)*gw, h-bottom+12, anchor, esc(num(bc.Edges[i])))
 		}
 	}
 	b.WriteString(`</svg>`)

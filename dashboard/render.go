@@ -189,6 +189,7 @@ func newReportView(s *Stored, hide bool) *reportView {
 		if h := f.Histogram; h != nil && len(h.Reference) == len(h.Current) && len(h.Reference) > 0 {
 			b := &Bars{Title: f.Name, Reference: h.Reference, Current: h.Current}
 			if len(h.Edges) == len(h.Reference)+1 {
+				b.Edges = h.Edges
 				for i := range h.Reference {
 					b.Labels = append(b.Labels, num(h.Edges[i])+"–"+num(h.Edges[i+1]))
 				}

@@ -232,3 +232,44 @@ func BenchmarkOverview(b *testing.B) {
 		})
 	}
 }
+
+// A window whose data cannot be analysed says why and shows no numbers; an
+// incomplete one says its rules were not judged.
+func TestReportOfAWindowWithoutVerdicts(t *testing.T) {
+	rules := synthConfig(1).Models[0].Rules
+	incomplete := synthReport("m", synthT0, true, 0)
+	incomplete.Incomplete = true
+	for name, tc := range map[string]struct {
+		s       *Stored
+		want    []string
+		notWant []string
+	}{
+		"invalid":    {&Stored{WindowStart: synthT0, Invalid: "no column shared with the reference"}, []string{"cannot be analysed", "no column shared", "not judged", "invalid"}, []string{"Dataset drift", "Confusion matrix"}},
+		"incomplete": {incomplete, []string{"Incomplete:", "not judged", "incomplete"}, []string{"✕ breach"}},
+	} {
+		var b bytes.Buffer
+		if err := (Renderer{}).Report(&b, NewReportPage("m", tc.s, rules), false); err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(b.String(), w) {
+				t.Errorf("%s: the report lacks %q", name, w)
+			}
+		}
+		for _, w := range tc.notWant {
+			if strings.Contains(b.String(), w) {
+				t.Errorf("%s: the report shows %q", name, w)
+			}
+		}
+	}
+}
+
+// Behind a proxy at worker.public_url's path, every link carries it.
+func TestLinksCarryThePublicPath(t *testing.T) {
+	st := &synthStore{windows: 60, driftFrom: 50}
+	srv := newTestServer(t, st, 1, Renderer{Base: BasePath("https://example.com/vigil/")}, "")
+	_, body := get(t, srv.Client(), srv.URL+"/models/model-000")
+	if !strings.Contains(body, `href="/vigil`+ReportPath("model-000", st.start(59))+`"`) || strings.Contains(body, `href="/models/`) {
+		t.Errorf("links do not all start with /vigil")
+	}
+}

@@ -297,7 +297,7 @@ type Bars struct {
 // SVG draws grouped bars: reference blue and solid, current orange and
 // hatched.
 func (bc Bars) SVG() template.HTML {
-	const h, left, top, bottom = 150.0, 36.0, 8.0, 34.0
+	const h, left, top, bottom = 150.0, 46.0, 8.0, 34.0
 	n := len(bc.Labels)
 	gw := math.Max(10, math.Min(40, 560/math.Max(1, float64(n))))
 	w := left + gw*float64(n) + 8

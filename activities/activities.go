@@ -19,6 +19,7 @@ import (
 
 	"github.com/vigilml/vigil/analysis"
 	"github.com/vigilml/vigil/config"
+	"github.com/vigilml/vigil/dashboard"
 	"github.com/vigilml/vigil/notify"
 	"github.com/vigilml/vigil/store"
 )
@@ -535,7 +536,9 @@ func EventOf(in NotifyInput, cfg *config.Config) notify.Event {
 		Value: inc.Value, Threshold: inc.Threshold, WindowStart: inc.WindowStart, WindowEnd: inc.WindowEnd,
 		TopDrifted: inc.TopDrifted, AckedBy: inc.AckedBy, Ref: inc.Refs[in.Integration],
 		WorkflowURL: notify.WorkflowURL(cfg.Temporal.UIURL, cfg.Temporal.Namespace, inc.WorkflowID),
-		ReportURL:   inc.ReportURI,
+		// People open the report in a browser: the dashboard's page when
+		// the worker's public address is known, else the stored document.
+		ReportURL: dashboard.ReportURL(cfg.Worker.PublicURL, inc.Model, inc.WindowStart, inc.ReportURI),
 	}
 	switch in.Kind {
 	case "acknowledge":

@@ -218,6 +218,11 @@ func CompareProfiles(ref, cur *Profile, opts Options) (*Report, error) {
 	if opts.Baseline != nil {
 		rep.Violations = opts.Baseline.Check(rep, cur)
 	}
+	if opts.RowSample > 0 && ref.Sample != nil && cur.Sample != nil {
+		if err := rowLevel(rep, ref, cur, opts); err != nil {
+			return nil, err
+		}
+	}
 	return rep, nil
 }
 

@@ -40,7 +40,7 @@ type Estimation struct {
 const CalibrationAlpha = 0.01
 
 // cbpeDraws is the number of label draws of the sampling-error band.
-const cbpeDraws = 200
+const cbpeDraws = 100
 
 // Isotonic is a non-decreasing step map fitted by IsotonicFit.
 type Isotonic struct {

@@ -384,8 +384,8 @@ func TestRowEncodingRoundTrips(t *testing.T) {
 		{"nul\x00inside", "\x01", "\x01\x02", ""},
 		{""},
 	} {
-		var b strings.Builder
-		got := decodeRow(encodeRow(&b, func(i int) string { return cells[i] }, len(cells)))
+		var a rowArena
+		got := decodeRow(a.encodeRow(func(i int) string { return cells[i] }, len(cells)))
 		if !slices.Equal(got, cells) {
 			t.Errorf("%q round-trips to %q", cells, got)
 		}

@@ -617,8 +617,8 @@ type Profiler struct {
 	// profiled lists the columns add profiles (not ignored, ids or times),
 	// resolved once per bind rather than per cell.
 	profiled []boundColumn
-	// buf encodes sampled rows; sampleSeed seeds their priorities.
-	buf        strings.Builder
+	// arena holds sampled rows; sampleSeed seeds their priorities.
+	arena      rowArena
 	sampleSeed uint64
 }
 
@@ -809,7 +809,7 @@ func (pr *Profiler) sampleRow(row []string) {
 	}
 	key := mix64(pr.sampleSeed + uint64(pr.p.Rows)*0x9e3779b97f4a7c15)
 	if s.wants(key) {
-		s.add(key, encodeRow(&pr.buf, func(i int) string { return pr.cell(row, i) }, len(pr.idx)))
+		s.add(key, pr.arena.encodeRow(func(i int) string { return pr.cell(row, i) }, len(pr.idx)))
 	}
 }
 

@@ -1,9 +1,9 @@
 package analysis
 
 import (
-	"container/heap"
 	"slices"
 	"strings"
+	"unsafe"
 )
 
 // DefaultRowSample is how many rows of a window the row-level analyses
@@ -19,13 +19,18 @@ const DefaultRowSample = 5000
 // keeps the K smallest of both).
 //
 // A row is kept as one string, its cells (laid out as the schema) joined by
-// NUL, with NUL and \x01 inside a cell escaped as \x01\x02 and \x01\x01:
-// one allocation without pointers per kept row, which the garbage collector
-// does not scan.
+// NUL, with NUL and \x01 inside a cell escaped as \x01\x02 and \x01\x01,
+// its bytes in a shared block (rowArena): no allocation per kept row, and
+// nothing the garbage collector must scan.
 type RowSample struct {
-	K    int      `json:"k"`
+	K int `json:"k"`
+	// Rows and Keys pair up by index (a row's slot).
 	Rows []string `json:"rows"`
 	Keys []uint64 `json:"keys"`
+
+	// heap orders the slots by key, largest first, once the sample is full
+	// (rebuilt when nil): replacing a row moves slot numbers, not rows.
+	heap []int32
 }
 
 // mix64 is splitmix64's finaliser.
@@ -38,51 +43,59 @@ func mix64(h uint64) uint64 {
 	return h
 }
 
-// Len, Less, Swap, Push and Pop make the sample a max-heap on Keys while it
-// is being filled (Push and Pop are not used: the heap has a fixed size).
-func (s *RowSample) Len() int           { return len(s.Keys) }
-func (s *RowSample) Less(i, j int) bool { return s.Keys[i] > s.Keys[j] }
-func (s *RowSample) Swap(i, j int) {
-	s.Keys[i], s.Keys[j] = s.Keys[j], s.Keys[i]
-	s.Rows[i], s.Rows[j] = s.Rows[j], s.Rows[i]
-}
-func (s *RowSample) Push(any)   {}
-func (s *RowSample) Pop() any   { return nil }
 func (s *RowSample) full() bool { return len(s.Keys) >= s.K }
 
+// top is the slot of the largest key kept (the sample is full).
+func (s *RowSample) top() int32 {
+	if len(s.heap) != len(s.Keys) {
+		s.heap = make([]int32, len(s.Keys))
+		for i := range s.heap {
+			s.heap[i] = int32(i)
+		}
+		for i := len(s.heap)/2 - 1; i >= 0; i-- {
+			s.siftDown(i)
+		}
+	}
+	return s.heap[0]
+}
+
+func (s *RowSample) siftDown(i int) {
+	h, n := s.heap, len(s.heap)
+	slot := h[i]
+	key := s.Keys[slot]
+	for {
+		c := 2*i + 1
+		if c >= n {
+			break
+		}
+		if c+1 < n && s.Keys[h[c+1]] > s.Keys[h[c]] {
+			c++
+		}
+		if s.Keys[h[c]] <= key {
+			break
+		}
+		h[i] = h[c]
+		i = c
+	}
+	h[i] = slot
+}
+
 // wants reports whether a row of this priority would be kept.
-func (s *RowSample) wants(key uint64) bool { return !s.full() || key < s.Keys[0] }
+func (s *RowSample) wants(key uint64) bool { return !s.full() || key < s.Keys[s.top()] }
 
 // add keeps an encoded row of this priority if it is among the K smallest.
 func (s *RowSample) add(key uint64, row string) {
 	if !s.full() {
 		s.Keys = append(s.Keys, key)
 		s.Rows = append(s.Rows, row)
-		if s.full() {
-			heap.Init(s)
-		}
 		return
 	}
-	if key >= s.Keys[0] {
+	slot := s.top()
+	if key >= s.Keys[slot] {
 		return
 	}
-	// Replace the root and sift it down (heap.Fix without the interface).
-	i, n := 0, len(s.Keys)
-	for {
-		c := 2*i + 1
-		if c >= n {
-			break
-		}
-		if c+1 < n && s.Keys[c+1] > s.Keys[c] {
-			c++
-		}
-		if s.Keys[c] <= key {
-			break
-		}
-		s.Keys[i], s.Rows[i] = s.Keys[c], s.Rows[c]
-		i = c
-	}
-	s.Keys[i], s.Rows[i] = key, row
+	s.Keys[slot], s.Rows[slot] = key, row
+	s.siftDown(0)
 }
 
 // merge adds the rows of o.
@@ -95,37 +108,57 @@ func (s *RowSample) merge(o *RowSample) {
 	}
 }
 
-// encodeRow joins cells as RowSample keeps them, in one allocation.
-func encodeRow(b *strings.Builder, cells func(i int) string, n int) string {
-	size, plain := n, true
+// rowArena hands out the bytes of encoded rows from 64 KiB blocks: one
+// allocation per block instead of one per kept row. A row replaced in the
+// sample leaves its bytes in the block until every row of the block is gone.
+type rowArena struct {
+	block []byte
+}
+
+// encodeRow joins cells as RowSample keeps them.
+func (a *rowArena) encodeRow(cells func(i int) string, n int) string {
+	size, plain := n-1, true
 	for i := range n {
 		c := cells(i)
 		size += len(c)
 		plain = plain && strings.IndexByte(c, 0) < 0 && strings.IndexByte(c, 1) < 0
 	}
-	b.Reset()
-	b.Grow(size)
+	if !plain {
+		size *= 2 // escapes at most double a cell
+	}
+	if size <= 0 {
+		return ""
+	}
+	if cap(a.block)-len(a.block) < size {
+		a.block = make([]byte, 0, max(64<<10, size))
+	}
+	start := len(a.block)
+	b := a.block
 	for i := range n {
 		if i > 0 {
-			b.WriteByte(0)
+			b = append(b, 0)
 		}
 		c := cells(i)
 		if plain {
-			b.WriteString(c)
+			b = append(b, c...)
 			continue
 		}
 		for k := 0; k < len(c); k++ {
 			switch c[k] {
 			case 0:
-				b.WriteString("\x01\x02")
+				b = append(b, 1, 2)
 			case 1:
-				b.WriteString("\x01\x01")
+				b = append(b, 1, 1)
 			default:
-				b.WriteByte(c[k])
+				b = append(b, c[k])
 			}
 		}
 	}
-	return b.String()
+	a.block = b
+	if len(b) == start {
+		return ""
+	}
+	return unsafe.String(&b[start], len(b)-start)
 }
 
 // decodeRow splits a kept row into its cells.

@@ -193,6 +193,9 @@ type Drift struct {
 	// FalseAlarmRate is auto's α: the share of stationary windows it may
 	// flag per feature, at any window size (default 0.01).
 	FalseAlarmRate float64 `yaml:"false_alarm_rate"`
+	// Multivariate runs the domain-classifier test on a model without a
+	// task (with a task it always runs; see the README's analysis section).
+	Multivariate bool `yaml:"multivariate"`
 }
 
 // Rule is one alert rule on a report metric.
@@ -201,6 +204,9 @@ type Rule struct {
 	Metric string   `yaml:"metric"` // a report path, e.g. performance.accuracy
 	Below  *float64 `yaml:"below"`
 	Above  *float64 `yaml:"above"`
+	// ThresholdMode "auto" replaces below/above with the metric's band over
+	// reference chunks of the window's size (ThresholdAuto).
+	ThresholdMode string `yaml:"threshold"`
 	// For is how many consecutive breaching windows open an incident.
 	For int `yaml:"for"`
 	// RecoverAfter is how many consecutive good windows resolve it.
@@ -212,6 +218,12 @@ type Rule struct {
 	Retrain  bool     `yaml:"retrain"`
 }
 
+// ThresholdAuto is Rule.ThresholdMode for reference-calibrated thresholds.
+const ThresholdAuto = "auto"
+
+// Auto reports whether the rule's bounds come from the reference band.
+func (r Rule) Auto() bool { return r.ThresholdMode == ThresholdAuto }
+
 // Breached reports whether value violates the rule's threshold.
 func (r Rule) Breached(value float64) bool {
 	return (r.Below != nil && value < *r.Below) || (r.Above != nil && value > *r.Above)
@@ -220,6 +232,8 @@ func (r Rule) Breached(value float64) bool {
 // Threshold is the bound the rule checks, for messages.
 func (r Rule) Threshold() string {
 	switch {
+	case r.Auto():
+		return "outside the reference band"
 	case r.Below != nil && r.Above != nil:
 		return fmt.Sprintf("within [%g, %g]", *r.Below, *r.Above)
 	case r.Below != nil:

@@ -86,6 +86,10 @@ type Event struct {
 	// events carry it back so they update the same message or thread.
 	// Refs are per integration: the caller keeps one per integration name.
 	Ref string `json:"ref,omitempty"`
+
+	// WeakSegments are the window's worst segments (filter, metric, value,
+	// delta, rows), at most three.
+	WeakSegments []string `json:"weak_segments,omitempty"`
 }
 
 // Title is a one-line description, e.g. "[critical] churn: accuracy-drop".

@@ -129,7 +129,7 @@ func MonitorWorkflow(ctx workflow.Context, in MonitorInput) (*MonitorResult, err
 		ev := activities.Evaluation{
 			Model: spec.Name, Version: version, WindowStart: start, WindowEnd: end,
 			ReportURI: res.ReportURI, WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
-			Results: results, TopDrifted: res.TopDrifted,
+			Results: results, TopDrifted: res.TopDrifted, WeakSegments: res.WeakSegments,
 		}
 		if err := workflow.ExecuteActivity(short, a.SignalIncident, activities.SignalIncidentInput{Evaluation: ev}).Get(ctx, nil); err != nil {
 			return nil, fmt.Errorf("signal incident workflow of %s: %w", spec.Name, err)
@@ -167,12 +167,31 @@ func CheckRules(spec activities.ModelSpec, res activities.AnalyzeResult) []activ
 		if res.Incomplete || res.InvalidReason != "" || (res.InsufficientData && !strings.HasPrefix(r.Metric, "rows.")) {
 			v, ok = 0, false
 		}
-		out = append(out, activities.RuleResult{
+		rr := activities.RuleResult{
 			Rule: r.Name, Metric: r.Metric, Value: v, HasValue: ok,
 			Breached: ok && r.Breached(v), Threshold: r.Threshold(),
-		})
+		}
+		if r.Auto() {
+			rr.Breached, rr.Threshold = autoBreached(res.Bands, r.Metric, v, ok)
+		}
+		out = append(out, rr)
 	}
 	return out
+}
+
+// autoBreached judges a threshold: auto rule: breached when the value is
+// outside the metric's reference band. Without a band (the reference is too
+// small, the metric has no value on its chunks) the rule neither breaches
+// nor recovers, and its threshold says why.
+func autoBreached(bands map[string]activities.Band, metric string, v float64, ok bool) (bool, string) {
+	b, has := bands[metric]
+	switch {
+	case !has:
+		return false, "reference band: none computed"
+	case b.Note != "":
+		return false, "reference band: " + b.Note
+	}
+	return ok && (v < b.Lower || v > b.Upper), fmt.Sprintf("within the reference band [%.4g, %.4g]", b.Lower, b.Upper)
 }
 
 // statusOf is invalid for a window whose data cannot be analysed as

@@ -227,3 +227,38 @@ func TestSmallWindowHasInsufficientData(t *testing.T) {
 		})
 	}
 }
+
+// A threshold: auto rule breaches when the value leaves the metric's
+// reference band, and without a band it neither breaches nor recovers,
+// with its threshold saying why.
+func TestCheckRulesThresholdAuto(t *testing.T) {
+	spec := activities.ModelSpec{Name: "churn", Task: "binary", Rules: []config.Rule{
+		{Name: "est", Metric: "estimated_performance.accuracy", ThresholdMode: config.ThresholdAuto, Severity: "warning"},
+	}}
+	band := map[string]activities.Band{"estimated_performance.accuracy": {Lower: 0.8, Upper: 0.9}}
+	for _, tc := range []struct {
+		name          string
+		value         float64
+		bands         map[string]activities.Band
+		breached      bool
+		hasValue      bool
+		thresholdPart string
+	}{
+		{"inside", 0.85, band, false, true, "within the reference band [0.8, 0.9]"},
+		{"below", 0.7, band, true, true, "within the reference band [0.8, 0.9]"},
+		{"above", 0.95, band, true, true, "within the reference band"},
+		{"no band", 0.1, nil, false, true, "reference band: none computed"},
+		{"band note", 0.1, map[string]activities.Band{"estimated_performance.accuracy": {Note: "reference too small"}}, false, true, "reference band: reference too small"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := activities.AnalyzeResult{Rows: 1000, Metrics: map[string]float64{"estimated_performance.accuracy": tc.value}, Bands: tc.bands}
+			rr := CheckRules(spec, res)[0]
+			if rr.Breached != tc.breached || rr.HasValue != tc.hasValue || !strings.Contains(rr.Threshold, tc.thresholdPart) {
+				t.Errorf("result %+v, want breached %v, threshold containing %q", rr, tc.breached, tc.thresholdPart)
+			}
+			if got := statusOf(spec, res, []activities.RuleResult{rr}); (got == StatusWarning) != tc.breached {
+				t.Errorf("status %s", got)
+			}
+		})
+	}
+}

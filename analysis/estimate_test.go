@@ -67,10 +67,24 @@ func TestCBPEEstimatesAccuracyUnderCovariateShift(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cols, ref := scoredRows(1, 20000, 0, tc.slope, false)
+			// the reference is profiled once and compared with every window,
+			// as a sharded analysis does
+			schema, err := InferSchema(cols, ref[:SchemaSampleRows], binaryOpts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			refP, err := ProfileRows(newMemRows(cols, ref), schema, binaryOpts)
+			if err != nil {
+				t.Fatal(err)
+			}
 			windows, covered := 20, 0
 			for w := range windows {
 				_, cur := scoredRows(uint64(100+w), 5000, 0.3+0.05*float64(w%5), tc.slope, false)
-				rep, err := Analyze(newMemRows(cols, ref), newMemRows(cols, cur), binaryOpts)
+				curP, err := ProfileRows(newMemRows(cols, cur), schema, binaryOpts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rep, err := CompareProfiles(refP, curP, binaryOpts)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -103,6 +103,9 @@ func rowLevel(rep *Report, ref, cur *Profile, opts Options) error {
 	rt := newRowTable(ref.Sample, ref.Schema)
 	ct := newRowTable(cur.Sample, cur.Schema)
 	estimatePerformance(rep, rt, ct, opts)
+	if opts.Task == TaskRegression {
+		estimateRegression(rep, rt, ct)
+	}
 	weakSegments(rep, ct, opts)
 	multivariateDrift(rep, rt, ct, opts)
 	if len(opts.BandMetrics) > 0 && rt != nil {

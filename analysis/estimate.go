@@ -20,7 +20,8 @@ type Estimate struct {
 
 // Estimation says how Report.EstimatedPerformance was computed.
 type Estimation struct {
-	// Method is "cbpe" (confidence-based performance estimation).
+	// Method is "cbpe" (confidence-based performance estimation, binary)
+	// or "dle" (direct loss estimation, regression).
 	Method string `json:"method"`
 	// Rows is the number of current rows the estimate is computed on (a
 	// sample of the window when it is larger than Options.RowSample).
@@ -28,11 +29,12 @@ type Estimation struct {
 	// ReferenceRows is the number of labeled, scored reference rows the
 	// calibration was checked (and fitted) on.
 	ReferenceRows int `json:"reference_rows"`
-	// Calibrated is true when the reference's scores were miscalibrated
-	// (HosmerLemeshow p < CalibrationAlpha) and an isotonic map was fitted;
-	// CalibrationPValue is that test's p-value on the raw scores.
-	Calibrated        bool    `json:"calibrated"`
-	CalibrationPValue float64 `json:"calibration_p_value"`
+	// CBPE: Calibrated is true when the reference's scores were
+	// miscalibrated (HosmerLemeshow p < CalibrationAlpha) and an isotonic
+	// map was fitted; CalibrationPValue is that test's p-value on the raw
+	// scores.
+	Calibrated        bool     `json:"calibrated,omitempty"`
+	CalibrationPValue *float64 `json:"calibration_p_value,omitempty"`
 }
 
 // CalibrationAlpha is the Hosmer–Lemeshow level below which the
@@ -348,7 +350,7 @@ func estimatePerformance(rep *Report, ref, cur *rowTable, opts Options) {
 	}
 	groups := min(10, len(rs)/10)
 	_, pv := HosmerLemeshow(clipped, ry, groups)
-	info := &Estimation{Method: "cbpe", ReferenceRows: len(rs), CalibrationPValue: pv}
+	info := &Estimation{Method: "cbpe", ReferenceRows: len(rs), CalibrationPValue: &pv}
 	calibrate := func(s float64) float64 { return min(max(s, 0), 1) }
 	if pv < CalibrationAlpha {
 		iso := IsotonicFit(rs, rf)

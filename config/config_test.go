@@ -144,7 +144,9 @@ func TestMetricMustExistForTheTask(t *testing.T) {
 		{"binary", "estimated_performance.accuracy", true},
 		{"binary", "estimated_performance.roc_auc", true},
 		{"binary", "estimated_performance.rmse", false},
-		{"regression", "estimated_performance.mae", false},
+		{"regression", "estimated_performance.mae", true},
+		{"regression", "estimated_performance.accuracy", false},
+		{"multiclass", "estimated_performance.accuracy", false},
 		{"", "multivariate_drift.statistic", true},
 		{"", "multivariate_drift.threshold", false},
 	} {

@@ -236,10 +236,13 @@ func CheckMetric(task, metric string) error {
 	case "multivariate_drift":
 		return one("statistic")
 	case "estimated_performance":
-		if task != "binary" {
-			return fmt.Errorf("metric %q: performance is estimated without labels for binary models with a score column", metric)
+		switch task {
+		case "binary":
+			return one("accuracy", "precision", "recall", "f1", "roc_auc")
+		case "regression":
+			return one("mae", "mse", "rmse")
 		}
-		return one("accuracy", "precision", "recall", "f1", "roc_auc")
+		return fmt.Errorf("metric %q: performance is estimated without labels for binary models with a score column and for regression models", metric)
 	case "quality":
 		return one("missing_ratio", "type_mismatches", "out_of_range", "unseen_categories", "duplicate_event_ids", "constant_columns")
 	case "performance":

@@ -312,6 +312,10 @@ func withoutVerdicts(rep *analysis.Report, why string) {
 		clearDrift(&rep.PredictionDrift.Drift)
 	}
 	rep.DatasetDrift = analysis.DatasetDrift{Threshold: rep.DatasetDrift.Threshold, Denominator: rep.DatasetDrift.Denominator}
+	if rep.MultivariateDrift != nil {
+		rep.MultivariateDrift.Drifted, rep.MultivariateDrift.Note = false, why
+	}
+	rep.Segments = nil
 }
 
 // readableRows ends the stream of a window without an error when the only

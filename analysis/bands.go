@@ -8,7 +8,8 @@ import (
 
 // Band is a metric's band over reference chunks: Mean ± 3·Std of its value
 // on Chunks chunks of ChunkRows reference rows each (NannyML's default
-// thresholds). Note says why there is no band.
+// thresholds), Std scaled by √(1 + n/m) for the reference sample's own
+// noise (see referenceBands). Note says why there is no band.
 type Band struct {
 	Lower     float64 `json:"lower"`
 	Upper     float64 `json:"upper"`
@@ -92,7 +93,11 @@ func referenceBands(rep *Report, ref *Profile, refRows [][]string, size int64, o
 		for _, x := range v {
 			s += x
 		}
-		mean, sd := s/float64(len(v)), stdDev(v)
+		// The chunks come from the reference sample, so their spread lacks
+		// the sample's own deviation from the population: a new window
+		// differs from the sample's mean by √(1 + n/m) times a chunk's
+		// standard deviation (n rows per chunk, m in the sample).
+		mean, sd := s/float64(len(v)), stdDev(v)*math.Sqrt(1+float64(size)/float64(len(refRows)))
 		rep.Bands[m] = Band{Lower: mean - 3*sd, Upper: mean + 3*sd, Mean: mean, Std: sd, Chunks: len(v), ChunkRows: int(size), Resampled: resampled}
 	}
 	return nil

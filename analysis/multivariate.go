@@ -25,6 +25,8 @@ type MultivariateDrift struct {
 	Features      int `json:"features"`
 	ReferenceRows int `json:"reference_rows"`
 	CurrentRows   int `json:"current_rows"`
+	// Note says why there is no verdict (set by callers that withhold it).
+	Note string `json:"note,omitempty"`
 }
 
 // Domain classifier parameters: rows per side, folds, features at most,

@@ -243,6 +243,20 @@ const ThresholdAuto = "auto"
 // Auto reports whether the rule's bounds come from the reference band.
 func (r Rule) Auto() bool { return r.ThresholdMode == ThresholdAuto }
 
+// BandVerdict judges a threshold: auto rule: breached when the value (ok:
+// it exists) is outside the metric's reference band [lower, upper]. Without
+// a band (has false, or a note saying why there is none) the rule neither
+// breaches nor recovers, and the threshold text says why.
+func (r Rule) BandVerdict(v float64, ok, has bool, lower, upper float64, note string) (breached bool, threshold string) {
+	switch {
+	case !has:
+		return false, "reference band: none computed"
+	case note != "":
+		return false, "reference band: " + note
+	}
+	return ok && (v < lower || v > upper), fmt.Sprintf("within the reference band [%.4g, %.4g]", lower, upper)
+}
+
 // Breached reports whether value violates the rule's threshold.
 func (r Rule) Breached(value float64) bool {
 	return (r.Below != nil && value < *r.Below) || (r.Above != nil && value > *r.Above)

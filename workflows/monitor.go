@@ -172,26 +172,12 @@ func CheckRules(spec activities.ModelSpec, res activities.AnalyzeResult) []activ
 			Breached: ok && r.Breached(v), Threshold: r.Threshold(),
 		}
 		if r.Auto() {
-			rr.Breached, rr.Threshold = autoBreached(res.Bands, r.Metric, v, ok)
+			b, has := res.Bands[r.Metric]
+			rr.Breached, rr.Threshold = r.BandVerdict(v, ok, has, b.Lower, b.Upper, b.Note)
 		}
 		out = append(out, rr)
 	}
 	return out
-}
-
-// autoBreached judges a threshold: auto rule: breached when the value is
-// outside the metric's reference band. Without a band (the reference is too
-// small, the metric has no value on its chunks) the rule neither breaches
-// nor recovers, and its threshold says why.
-func autoBreached(bands map[string]activities.Band, metric string, v float64, ok bool) (bool, string) {
-	b, has := bands[metric]
-	switch {
-	case !has:
-		return false, "reference band: none computed"
-	case b.Note != "":
-		return false, "reference band: " + b.Note
-	}
-	return ok && (v < b.Lower || v > b.Upper), fmt.Sprintf("within the reference band [%.4g, %.4g]", b.Lower, b.Upper)
 }
 
 // statusOf is invalid for a window whose data cannot be analysed as

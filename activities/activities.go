@@ -433,7 +433,7 @@ func (a *Activities) RetrainFinished(_ context.Context, in RetrainFinishedInput)
 	return nil
 }
 
-// Workflows starts and signals Vigil's workflows. workflows.Client
+// Workflows starts and signals Vigil's workflows. control.Client
 // implements it; it is an interface here because package workflows imports
 // this one.
 type Workflows interface {

@@ -19,6 +19,7 @@ import (
 	"github.com/vigilml/vigil/activities"
 	"github.com/vigilml/vigil/codec"
 	"github.com/vigilml/vigil/config"
+	"github.com/vigilml/vigil/control"
 	"github.com/vigilml/vigil/internal/dial"
 	"github.com/vigilml/vigil/workflows"
 )
@@ -45,14 +46,14 @@ func (c *common) load() (*config.Config, error) {
 }
 
 // connect parses the command line and dials Temporal; the caller closes wc.C.
-func (c *common) connect(ctx context.Context, fs *flag.FlagSet, args []string) (*config.Config, *workflows.Client, error) {
+func (c *common) connect(ctx context.Context, fs *flag.FlagSet, args []string) (*config.Config, *control.Client, error) {
 	if err := parseFlags(fs, args); err != nil {
 		return nil, nil, err
 	}
 	return c.dial(ctx)
 }
 
-func (c *common) dial(ctx context.Context) (*config.Config, *workflows.Client, error) {
+func (c *common) dial(ctx context.Context) (*config.Config, *control.Client, error) {
 	cfg, err := c.load()
 	if err != nil {
 		return nil, nil, err
@@ -74,7 +75,7 @@ func (c *common) dial(ctx context.Context) (*config.Config, *workflows.Client, e
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to Temporal at %s: %w (is the worker running? try `go run ./worker -dev`)", cfg.Temporal.Address, err)
 	}
-	return cfg, &workflows.Client{C: tc, TaskQueue: cfg.Temporal.TaskQueue}, nil
+	return cfg, &control.Client{C: tc, TaskQueue: cfg.Temporal.TaskQueue}, nil
 }
 
 // clientOptions are the CLI's Temporal client options. With
@@ -155,7 +156,7 @@ func cmdApply(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := ensureSearchAttributes(ctx, wc, cfg); err != nil {
 		fmt.Fprintf(stderr, "warning: %v\n", err)
 	}
-	changes, err := workflows.ApplySchedules(ctx, wc.C, c.dc, cfg, *prune)
+	changes, err := control.ApplySchedules(ctx, wc.C, c.dc, cfg, *prune)
 	for _, ch := range changes {
 		fmt.Fprintf(stdout, "%-9s %s (model %s)\n", ch.Action, ch.ID, ch.Model)
 	}
@@ -205,7 +206,7 @@ func countOpen(st *workflows.IncidentState) int {
 }
 
 // lastEvaluation finds the newest closed MonitorWorkflow of a model.
-func lastEvaluation(ctx context.Context, wc *workflows.Client, model string) (status, when string) {
+func lastEvaluation(ctx context.Context, wc *control.Client, model string) (status, when string) {
 	resp, err := wc.C.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 		PageSize: 1,
 		Query:    fmt.Sprintf(`WorkflowType = "MonitorWorkflow" AND VigilModel = %q AND ExecutionStatus != "Running"`, model),

@@ -24,6 +24,7 @@ import (
 	"github.com/vigilml/vigil/activities"
 	"github.com/vigilml/vigil/codec"
 	"github.com/vigilml/vigil/config"
+	"github.com/vigilml/vigil/control"
 	"github.com/vigilml/vigil/internal/devserver"
 	vdial "github.com/vigilml/vigil/internal/dial"
 	"github.com/vigilml/vigil/internal/metrics"
@@ -159,7 +160,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	defer w.Client.Close()
 	// Registering search attributes needs operator rights; a worker without
 	// them still works, the UI filters just won't.
-	if err := (&workflows.Client{C: w.Client}).EnsureSearchAttributes(ctx, cfg.Temporal.Namespace); err != nil {
+	if err := (&control.Client{C: w.Client}).EnsureSearchAttributes(ctx, cfg.Temporal.Namespace); err != nil {
 		log.Warn("could not register Vigil's search attributes; run `starter apply` with operator rights", "err", err)
 	}
 
@@ -186,7 +187,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		return fmt.Errorf("model registry at %s: %w", cfg.Storage.Registry, err)
 	}
 	reg := registry.New(blobs)
-	wfClient := &workflows.Client{C: w.Client, TaskQueue: cfg.Temporal.TaskQueue}
+	wfClient := &control.Client{C: w.Client, TaskQueue: cfg.Temporal.TaskQueue}
 	acts := &activities.Activities{
 		Config:    func() *config.Config { return cfg },
 		Store:     w.Store,
@@ -258,7 +259,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	}()
 
 	if o.dev {
-		changes, err := workflows.ApplySchedules(ctx, w.Client, enc.dataConverter(), cfg, false)
+		changes, err := control.ApplySchedules(ctx, w.Client, enc.dataConverter(), cfg, false)
 		for _, c := range changes {
 			log.Info("schedule", "model", c.Model, "id", c.ID, "action", c.Action)
 		}
@@ -349,7 +350,7 @@ func dial(ctx context.Context, cfg *config.Config, log *slog.Logger, reg prometh
 }
 
 // slackActions turns Slack button clicks into incident Updates.
-type slackActions struct{ c *workflows.Client }
+type slackActions struct{ c *control.Client }
 
 func (s slackActions) Ack(ctx context.Context, model, rule, actor string) error {
 	_, err := s.c.Ack(ctx, model, rule, actor)

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
@@ -25,7 +24,6 @@ import (
 	"github.com/vigilml/vigil/codec"
 	"github.com/vigilml/vigil/config"
 	"github.com/vigilml/vigil/control"
-	"github.com/vigilml/vigil/internal/devserver"
 	vdial "github.com/vigilml/vigil/internal/dial"
 	"github.com/vigilml/vigil/internal/metrics"
 	"github.com/vigilml/vigil/notify/integrations"
@@ -41,7 +39,7 @@ import (
 type Worker struct {
 	Config   *config.Config
 	Client   client.Client
-	Dev      *devserver.Server
+	Dev      devServer
 	HTTPAddr string
 	// CodecEndpoint is the codec server's URL (http://<http_addr>/codec)
 	// when it is served, else "".
@@ -75,6 +73,9 @@ func loadConfig(o options) (*config.Config, error) {
 }
 
 func run(ctx context.Context, o options, stdout io.Writer) error {
+	if o.dev && !devBuilt {
+		return errNoDev
+	}
 	log, err := newLogger(o)
 	if err != nil {
 		return err
@@ -129,16 +130,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		if o.uiPort != 0 {
 			cfg.Dev.UIPort = o.uiPort
 		}
-		w.Dev, err = devserver.Start(ctx, devserver.Options{
-			DBFile:           filepath.Join(cfg.Dev.DataDir, "temporal.db"),
-			FrontendPort:     cfg.Dev.FrontendPort,
-			UIPort:           cfg.Dev.UIPort,
-			Namespace:        cfg.Temporal.Namespace,
-			Retention:        cfg.Dev.Retention.D(),
-			SearchAttributes: workflows.SearchAttributes(),
-			CodecEndpoint:    uiCodec,
-			Logger:           log,
-		})
+		w.Dev, err = startDev(ctx, cfg, uiCodec, log)
 		if err != nil {
 			return err
 		}
@@ -415,3 +407,17 @@ func sweepIngestTemps(models []config.Model, log *slog.Logger) {
 		}
 	}
 }
+
+// devServer is the embedded Temporal server of -dev (internal/devserver).
+// The worker names it through this interface so that a build with -tags
+// nodev links no Temporal server code at all.
+type devServer interface {
+	Address() string
+	UIURL() string
+	Client(ctx context.Context) (client.Client, error)
+	Stop() error
+}
+
+// errNoDev is -dev in a worker built with -tags nodev.
+var errNoDev = errors.New("-dev needs the embedded Temporal server, and this worker was built without it (-tags nodev, as the container image is): " +
+	"run `go run ./worker -dev` from the source tree, or run this one with -config against a Temporal server (temporal.address)")

@@ -1,7 +1,3 @@
-// Command starter is Vigil's CLI: validate a config, apply schedules, run
-// and inspect evaluations, retrain, roll back, acknowledge and silence
-// incidents, analyze files offline. Everything it does through Temporal can
-// also be done with the plain temporal CLI (see the README).
 package main
 
 import (

@@ -33,14 +33,8 @@ type Option func(*Store)
 // WithClock replaces time.Now (tests).
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
 
-// WithLabelLookahead changes DefaultLabelLookahead.
-func WithLabelLookahead(d time.Duration) Option { return func(s *Store) { s.lookahead = d } }
-
 // WithLogger sets the logger for skipped objects and similar events.
 func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
-
-// WithS3Client uses c instead of building a client from the config.
-func WithS3Client(c *s3.Client) Option { return func(s *Store) { s.s3 = c } }
 
 // New returns a Store for the storage section of the config. It does no I/O.
 func New(cfg config.Storage, opts ...Option) *Store {

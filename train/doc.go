@@ -1,6 +1,6 @@
 // Package train runs training jobs on the backends Vigil supports (a local
-// command, SageMaker training jobs, GitLab pipelines, Jenkins jobs) behind one
-// Trainer interface. The model registry lives in train/registry and the demo
+// command, SageMaker training jobs, GitLab pipelines, Jenkins jobs, Kubeflow
+// Pipelines runs) behind one Trainer interface. The model registry lives in train/registry and the demo
 // model family in train/demo.
 //
 // A Trainer is called from a Temporal activity: it reports progress through

@@ -45,6 +45,15 @@ func (c *common) load() (*config.Config, error) {
 	return loadConfig(c.configPath, config.Options{SkipEnv: true})
 }
 
+// connect parses the command line and dials Temporal; the caller closes
+// wc.C. (export uses it; the table's commands go through connected.)
+func (c *common) connect(ctx context.Context, fs *flag.FlagSet, args []string) (*config.Config, *control.Client, error) {
+	if err := parseFlags(fs, args); err != nil {
+		return nil, nil, err
+	}
+	return c.dial(ctx)
+}
+
 func (c *common) dial(ctx context.Context) (*config.Config, *control.Client, error) {
 	cfg, err := c.load()
 	if err != nil {

@@ -1,7 +1,3 @@
-// Package activities holds every side effect of Vigil's workflows: reading
-// data, analysing it, writing reports, publishing metrics, notifying people,
-// starting workflows, training and promoting models. Activities are methods
-// on one struct whose clients are injected by the worker (and by tests).
 package activities
 
 import (
@@ -501,7 +497,7 @@ func (a *Activities) RetrainFinished(_ context.Context, in RetrainFinishedInput)
 	return nil
 }
 
-// Workflows starts and signals Vigil's workflows. workflows.Client
+// Workflows starts and signals Vigil's workflows. control.Client
 // implements it; it is an interface here because package workflows imports
 // this one.
 type Workflows interface {

@@ -92,4 +92,9 @@
 //
 // Dataset drift: drifted features / tested features >= DatasetDriftShare
 // (0.5); DatasetDrift.Denominator names the denominator. Features with an empty side are reported with a note and not tested.
+//
+// # Imports
+//
+// It imports no Vigil package and does no I/O (enforced by internal/arch);
+// only the standard library and gonum.
 package analysis

@@ -1,12 +1,7 @@
-// Package config is Vigil's YAML configuration: the schema, its defaults, and
-// validation that reports every problem with file, line and field path.
-//
-// Secrets never appear in a Config: fields ending in _env name environment
-// variables, and the worker reads them when it builds its clients. A Config
-// can therefore be logged or passed to a workflow without leaking anything.
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"slices"
@@ -375,12 +370,9 @@ const (
 	DefaultDataDir   = ".vigil"
 )
 
-func orDefault[T comparable](v *T, def T) {
-	var zero T
-	if *v == zero {
-		*v = def
-	}
-}
+// orDefault sets *v to def when it is the zero value (a field left out of
+// the YAML), so each default names its field once.
+func orDefault[T comparable](v *T, def T) { *v = cmp.Or(*v, def) }
 
 func (c *Config) applyDefaults() {
 	orDefault(&c.Temporal.Address, DefaultAddress)
@@ -409,7 +401,7 @@ func (m *Model) applyDefaults() {
 	orDefault(&m.Columns.Time, "time")
 	orDefault(&m.Columns.EventID, "event_id")
 	orDefault(&m.Source.Format, formatOf(m.Source.URI))
-	if m.GroundTruth.URI == "" && m.Source.URI != "" && !isFile(m.Source.URI) {
+	if m.GroundTruth.URI == "" && m.Source.URI != "" && !IsFile(m.Source.URI) {
 		m.GroundTruth.URI = strings.TrimSuffix(m.Source.URI, "/") + "/ground-truth"
 	}
 	orDefault(&m.GroundTruth.Format, m.Source.Format)
@@ -445,8 +437,10 @@ func formatOf(uri string) string {
 	return "jsonl"
 }
 
-// isFile reports whether uri names a single file rather than a partitioned prefix.
-func isFile(uri string) bool {
+// IsFile reports whether uri names a single file (by its extension: .csv,
+// .jsonl, .json, .parquet, each optionally .gz) rather than a partitioned
+// prefix.
+func IsFile(uri string) bool {
 	u := strings.TrimSuffix(strings.ToLower(uri), ".gz")
 	for _, ext := range []string{".csv", ".jsonl", ".json", ".parquet"} {
 		if strings.HasSuffix(u, ext) {

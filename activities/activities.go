@@ -1,7 +1,3 @@
-// Package activities holds every side effect of Vigil's workflows: reading
-// data, analysing it, writing reports, publishing metrics, notifying people,
-// starting workflows, training and promoting models. Activities are methods
-// on one struct whose clients are injected by the worker (and by tests).
 package activities
 
 import (
@@ -10,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -213,7 +210,18 @@ func (a *Activities) Analyze(ctx context.Context, in AnalyzeInput) (*AnalyzeResu
 		if v, ok := rep.Metric(path); ok {
 			res.Metrics[path] = v
 		}
+		if b, ok := rep.Bands[path]; ok {
+			if res.Bands == nil {
+				res.Bands = map[string]Band{}
+			}
+			if b.Note != "" {
+				res.Bands[path] = Band{Note: b.Note}
+			} else {
+				res.Bands[path] = Band{Lower: b.Lower, Upper: b.Upper}
+			}
+		}
 	}
+	res.WeakSegments = weakSegments(rep, 3)
 	a.log(ctx).Info("evaluated", "model", m.Name, "window_start", in.WindowStart, "window_end", in.WindowEnd,
 		"rows", res.Rows, "labeled", res.Labeled, "invalid", res.Invalid, "report", uri, "took", time.Since(started).Round(time.Millisecond))
 	return res, nil
@@ -312,6 +320,10 @@ func withoutVerdicts(rep *analysis.Report, why string) {
 		clearDrift(&rep.PredictionDrift.Drift)
 	}
 	rep.DatasetDrift = analysis.DatasetDrift{Threshold: rep.DatasetDrift.Threshold, Denominator: rep.DatasetDrift.Denominator}
+	if rep.MultivariateDrift != nil {
+		rep.MultivariateDrift.Drifted, rep.MultivariateDrift.Note = false, why
+	}
+	rep.Segments = nil
 }
 
 // readableRows ends the stream of a window without an error when the only
@@ -346,7 +358,19 @@ func AnalysisOptions(m *config.Model) analysis.Options {
 		Features: m.Features, Categorical: m.Categorical,
 		DriftMethod: m.Drift.Method, DriftThreshold: m.Drift.Threshold, DatasetDriftShare: m.Drift.DatasetShare,
 		Threshold: m.Columns.Threshold, FalseAlarmRate: m.Drift.FalseAlarmRate,
+		MultivariateDrift: m.Drift.Multivariate, BandMetrics: bandMetrics(m),
 	}
+}
+
+// bandMetrics lists the metrics of the model's threshold: auto rules.
+func bandMetrics(m *config.Model) []string {
+	var out []string
+	for _, r := range m.Rules {
+		if r.Auto() && !slices.Contains(out, r.Metric) {
+			out = append(out, r.Metric)
+		}
+	}
+	return out
 }
 
 // heartbeat records liveness while a long step runs, so a dead worker is
@@ -396,6 +420,15 @@ func topDrifted(rep *analysis.Report, n int) []string {
 	var out []string
 	for i := 0; i < len(ds) && i < n; i++ {
 		out = append(out, ds[i].name)
+	}
+	return out
+}
+
+// weakSegments describes the report's first n segments for alerts.
+func weakSegments(rep *analysis.Report, n int) []string {
+	var out []string
+	for _, s := range rep.Segments[:min(n, len(rep.Segments))] {
+		out = append(out, fmt.Sprintf("%s: %s %.3g (%+.3g), %d rows", s.Filter, s.Metric, s.Value, s.Delta, s.Rows))
 	}
 	return out
 }
@@ -464,7 +497,7 @@ func (a *Activities) RetrainFinished(_ context.Context, in RetrainFinishedInput)
 	return nil
 }
 
-// Workflows starts and signals Vigil's workflows. workflows.Client
+// Workflows starts and signals Vigil's workflows. control.Client
 // implements it; it is an interface here because package workflows imports
 // this one.
 type Workflows interface {
@@ -534,7 +567,7 @@ func EventOf(in NotifyInput, cfg *config.Config) notify.Event {
 		Kind: notify.Kind(in.Kind), IncidentID: inc.ID, DedupKey: notify.DedupKey(inc.Model, inc.Rule),
 		Model: inc.Model, ModelVersion: inc.Version, Rule: inc.Rule, Severity: inc.Severity, Metric: inc.Metric,
 		Value: inc.Value, Threshold: inc.Threshold, WindowStart: inc.WindowStart, WindowEnd: inc.WindowEnd,
-		TopDrifted: inc.TopDrifted, AckedBy: inc.AckedBy, Ref: inc.Refs[in.Integration],
+		TopDrifted: inc.TopDrifted, WeakSegments: inc.WeakSegments, AckedBy: inc.AckedBy, Ref: inc.Refs[in.Integration],
 		WorkflowURL: notify.WorkflowURL(cfg.Temporal.UIURL, cfg.Temporal.Namespace, inc.WorkflowID),
 		// People open the report in a browser: the dashboard's page when
 		// the worker's public address is known, else the stored document.

@@ -68,9 +68,22 @@ type AnalyzeResult struct {
 	// e.g. accuracy before any label arrived).
 	Metrics    map[string]float64
 	TopDrifted []string
-	Version    string
+	// Bands holds the reference band of each requested metric whose rule
+	// has threshold: auto (absent: no band could be computed; see Note).
+	Bands map[string]Band `json:",omitempty"`
+	// WeakSegments names the report's worst segments, at most three, for
+	// alerts ("cat = d: accuracy 0.51 (-0.44), 1,250 rows").
+	WeakSegments []string `json:",omitempty"`
+	Version      string
 	// Took is how long reading and analysing the window took.
 	Took time.Duration
+}
+
+// Band is a metric's band over reference chunks of the window's size
+// (analysis.Band); Note says why there is none.
+type Band struct {
+	Lower, Upper float64
+	Note         string `json:",omitempty"`
 }
 
 // PublishMetricsInput points at a stored report.
@@ -119,6 +132,8 @@ type Evaluation struct {
 	RunID       string
 	Results     []RuleResult
 	TopDrifted  []string
+	// WeakSegments are the window's worst segments (AnalyzeResult).
+	WeakSegments []string `json:",omitempty"`
 }
 
 // SignalIncidentInput delivers an evaluation, starting the model's
@@ -165,6 +180,7 @@ type Incident struct {
 	WindowStart   time.Time
 	WindowEnd     time.Time
 	TopDrifted    []string
+	WeakSegments  []string `json:",omitempty"`
 	ReportURI     string
 	WorkflowID    string
 	RunID         string

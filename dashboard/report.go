@@ -101,8 +101,13 @@ func JudgeRules(rules []config.Rule, s *Stored) []RuleResult {
 		if s.Incomplete || s.Invalid != "" || (s.InsufficientData && !strings.HasPrefix(r.Metric, "rows.")) {
 			v, ok = 0, false
 		}
-		out = append(out, RuleResult{Rule: r.Name, Metric: r.Metric, Severity: r.Severity, Value: v, HasValue: ok,
-			Breached: ok && r.Breached(v), Threshold: r.Threshold()})
+		rr := RuleResult{Rule: r.Name, Metric: r.Metric, Severity: r.Severity, Value: v, HasValue: ok,
+			Breached: ok && r.Breached(v), Threshold: r.Threshold()}
+		if r.Auto() {
+			b, has := s.Bands[r.Metric]
+			rr.Breached, rr.Threshold = r.BandVerdict(v, ok, has, b.Lower, b.Upper, b.Note)
+		}
+		out = append(out, rr)
 	}
 	return out
 }

@@ -340,7 +340,7 @@ func (w *incidentWorkflow) open(ctx workflow.Context, rule config.Rule, rs *Rule
 		ID:    fmt.Sprintf("%s/%s/%d", ev.Model, rule.Name, ev.WindowEnd.Unix()),
 		Model: ev.Model, Version: ev.Version, Rule: rule.Name, Metric: rule.Metric, Severity: rule.Severity,
 		Value: rr.Value, Threshold: rr.Threshold, WindowStart: ev.WindowStart, WindowEnd: ev.WindowEnd,
-		TopDrifted: ev.TopDrifted, ReportURI: ev.ReportURI, WorkflowID: ev.WorkflowID, RunID: ev.RunID,
+		TopDrifted: ev.TopDrifted, WeakSegments: ev.WeakSegments, ReportURI: ev.ReportURI, WorkflowID: ev.WorkflowID, RunID: ev.RunID,
 		OpenedAt: now, Refs: map[string]string{},
 	}
 	route := w.spec.Severity[rule.Severity]

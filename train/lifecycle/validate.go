@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -185,7 +186,7 @@ func (o *Ops) Validate(ctx context.Context, in activities.ValidateInput) (*activ
 	}
 
 	chOpts := activities.AnalysisOptions(m)
-	predCol, scoreCol := orDefault(m.Columns.Prediction, "prediction"), orDefault(m.Columns.Score, "score")
+	predCol, scoreCol := cmp.Or(m.Columns.Prediction, "prediction"), cmp.Or(m.Columns.Score, "score")
 	chOpts.Prediction, chOpts.Score, chOpts.Latency, chOpts.Time, chOpts.EventID = predCol, "", "", "", "event_id"
 	if m.Columns.Score != "" {
 		chOpts.Score = scoreCol
@@ -359,13 +360,6 @@ func errOr(err error, msg string) string {
 		return err.Error()
 	}
 	return msg
-}
-
-func orDefault(v, def string) string {
-	if v != "" {
-		return v
-	}
-	return def
 }
 
 // analyze runs the engine with the rows as both reference and current: only

@@ -56,13 +56,6 @@ func binomPMF(k, n int, p float64) float64 {
 	return math.Exp(lnN - lnK - lnNK + float64(k)*math.Log(p) + float64(n-k)*math.Log1p(-p))
 }
 
-func b2f(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 // McNemar returns the exact McNemar p-value for paired classifications:
 // onlyA events that only a got right, onlyB events that only b got right
 // (events both got right or both wrong carry no information). It is the
@@ -272,8 +265,8 @@ func Welch(a, b []float64, level float64) (Interval, float64, error) {
 	if !(level > 0 && level < 1) {
 		return Interval{}, math.NaN(), fmt.Errorf("analysis: level must be in (0, 1), got %g", level)
 	}
-	ma, va := meanVar(a)
-	mb, vb := meanVar(b)
+	ma, va := sampleMeanVar(a)
+	mb, vb := sampleMeanVar(b)
 	na, nb := float64(len(a)), float64(len(b))
 	qa, qb := va/na, vb/nb
 	se := math.Sqrt(qa + qb)
@@ -289,8 +282,8 @@ func Welch(a, b []float64, level float64) (Interval, float64, error) {
 	return Interval{Difference: d, Lower: d - h, Upper: d + h}, math.Min(1, p), nil
 }
 
-// meanVar returns the mean and the sample variance (ddof 1), two-pass.
-func meanVar(x []float64) (mean, variance float64) {
+// sampleMeanVar returns the mean and the sample variance (ddof 1), two-pass.
+func sampleMeanVar(x []float64) (mean, variance float64) {
 	for _, v := range x {
 		mean += v
 	}

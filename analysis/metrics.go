@@ -144,6 +144,24 @@ func prf(tp, fp, fn int64) ClassMetrics {
 	return m
 }
 
+// ROCAUC returns the area under the ROC curve of scores for labels
+// (true = positive), as sklearn.metrics.roc_auc_score: tied scores count ½.
+// It is NaN when one class is absent.
+func ROCAUC(scores []float64, positive []bool) float64 {
+	var pos, neg []float64
+	for i, s := range scores {
+		if positive[i] {
+			pos = append(pos, s)
+		} else {
+			neg = append(neg, s)
+		}
+	}
+	if len(pos) == 0 || len(neg) == 0 {
+		return math.NaN()
+	}
+	return aucWeighted(sortedCopy(pos), nil, sortedCopy(neg), nil)
+}
+
 // aucWeighted is P(S+ > S−) + ½ P(S+ = S−) from sorted weighted samples.
 func aucWeighted(pv, pw, nv, nw []float64) float64 {
 	tp, tn := totalWeight(pv, pw), totalWeight(nv, nw)

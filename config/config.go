@@ -212,23 +212,6 @@ type Rule struct {
 	Retrain  bool     `yaml:"retrain"`
 }
 
-// Breached reports whether value violates the rule's threshold.
-func (r Rule) Breached(value float64) bool {
-	return (r.Below != nil && value < *r.Below) || (r.Above != nil && value > *r.Above)
-}
-
-// Threshold is the bound the rule checks, for messages.
-func (r Rule) Threshold() string {
-	switch {
-	case r.Below != nil && r.Above != nil:
-		return fmt.Sprintf("within [%g, %g]", *r.Below, *r.Above)
-	case r.Below != nil:
-		return fmt.Sprintf("< %g", *r.Below)
-	default:
-		return fmt.Sprintf("> %g", *r.Above)
-	}
-}
-
 // Model returns the named model, or nil.
 func (c *Config) Model(name string) *Model {
 	for i := range c.Models {

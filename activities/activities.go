@@ -1,7 +1,3 @@
-// Package activities holds every side effect of Vigil's workflows: reading
-// data, analysing it, writing reports, publishing metrics, notifying people,
-// starting workflows, training and promoting models. Activities are methods
-// on one struct whose clients are injected by the worker (and by tests).
 package activities
 
 import (

@@ -44,6 +44,11 @@ type ModelOps interface {
 
 var _ ModelOps = (*lifecycle.Ops)(nil)
 
+// Where a wire type and the lifecycle's have the same fields, a Go
+// conversion (lifecycle.TrainRequest(in)) translates them: a field added to
+// one side alone stops it compiling, and the translation is then written out
+// as for Register.
+
 func (a *Activities) ops() (ModelOps, error) {
 	if a.Models == nil {
 		return nil, temporal.NewNonRetryableApplicationError("this worker has no model registry configured (storage.registry)", ErrConfig, nil)

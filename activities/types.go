@@ -1,8 +1,9 @@
 package activities
 
 import (
-	"fmt"
 	"time"
+
+	"github.com/vigilml/vigil/config"
 )
 
 // Every activity takes one XxxInput and returns one XxxResult so that fields
@@ -54,22 +55,14 @@ type RuleSpec struct {
 	Retrain  bool
 }
 
-// Breached reports whether value violates the rule's threshold.
-func (r RuleSpec) Breached(value float64) bool {
-	return (r.Below != nil && value < *r.Below) || (r.Above != nil && value > *r.Above)
-}
+// Breached reports whether value violates the rule's threshold (the
+// config's definition, config.Rule.Breached).
+func (r RuleSpec) Breached(value float64) bool { return r.bounds().Breached(value) }
 
 // Threshold is the bound the rule checks, for messages.
-func (r RuleSpec) Threshold() string {
-	switch {
-	case r.Below != nil && r.Above != nil:
-		return fmt.Sprintf("within [%g, %g]", *r.Below, *r.Above)
-	case r.Below != nil:
-		return fmt.Sprintf("< %g", *r.Below)
-	default:
-		return fmt.Sprintf("> %g", *r.Above)
-	}
-}
+func (r RuleSpec) Threshold() string { return r.bounds().Threshold() }
+
+func (r RuleSpec) bounds() config.Rule { return config.Rule{Below: r.Below, Above: r.Above} }
 
 // RetrainSpec is what the RetrainWorkflow decides on (config:
 // models[].retrain); how a model is trained (backend, command, credentials'

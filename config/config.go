@@ -25,6 +25,8 @@ type Config struct {
 	Models   []Model  `yaml:"models"`
 	// Observability tunes the exported metrics (Prometheus, DogStatsD).
 	Observability Observability `yaml:"observability"`
+	// MLflow, when set, mirrors retrains and promotions into MLflow.
+	MLflow *MLflow `yaml:"mlflow"`
 
 	// File is the path the config was loaded from (for messages).
 	File string `yaml:"-"`
@@ -78,6 +80,23 @@ type Worker struct {
 	IngestTokenEnv string `yaml:"ingest_token_env"`
 	// Ingest limits the ingest API; zero values take its defaults.
 	Ingest IngestLimits `yaml:"ingest"`
+	// PublicURL is the address people reach this worker's HTTP server at
+	// (https://vigil.example.com); alerts link to its report pages. Empty:
+	// alerts link to the stored report's URI.
+	PublicURL string `yaml:"public_url"`
+	// Dashboard configures the pages at / on HTTPAddr.
+	Dashboard Dashboard `yaml:"dashboard"`
+}
+
+// Dashboard configures the read-only dashboard the worker serves.
+type Dashboard struct {
+	// TokenEnv names the variable with the token the pages require (unset:
+	// open, as /metrics is).
+	TokenEnv string `yaml:"token_env"`
+	// HideValues keeps data values off the pages: category names become
+	// "category 1, 2, ..." and read errors (which may quote records) are
+	// counted, not shown.
+	HideValues bool `yaml:"hide_values"`
 }
 
 // IngestLimits bounds what the ingest API accepts.
@@ -210,6 +229,23 @@ type Rule struct {
 	// Cooldown keeps a resolved rule from re-opening an incident at once.
 	Cooldown Duration `yaml:"cooldown"`
 	Retrain  bool     `yaml:"retrain"`
+}
+
+// Breached reports whether value violates the rule's threshold.
+func (r Rule) Breached(value float64) bool {
+	return (r.Below != nil && value < *r.Below) || (r.Above != nil && value > *r.Above)
+}
+
+// Threshold is the bound the rule checks, for messages.
+func (r Rule) Threshold() string {
+	switch {
+	case r.Below != nil && r.Above != nil:
+		return fmt.Sprintf("within [%g, %g]", *r.Below, *r.Above)
+	case r.Below != nil:
+		return fmt.Sprintf("< %g", *r.Below)
+	default:
+		return fmt.Sprintf("> %g", *r.Above)
+	}
 }
 
 // Model returns the named model, or nil.

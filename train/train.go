@@ -11,7 +11,7 @@ import (
 
 // Trainer trains one model version.
 type Trainer interface {
-	// Name is the backend: command | sagemaker | gitlab | jenkins.
+	// Name is the backend: command | sagemaker | gitlab | jenkins | kubeflow.
 	Name() string
 	// Train runs job to completion. progress receives human-readable status
 	// lines (log lines, backend states); it must be cheap and may be nil.

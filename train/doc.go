@@ -1,5 +1,6 @@
 // Package train runs training jobs on the backends Vigil supports (a local
-// command, SageMaker training jobs, GitLab pipelines, Jenkins jobs) behind one
+// command, SageMaker training jobs, GitLab pipelines, Jenkins jobs, Kubeflow
+// Pipelines runs) behind one
 // Trainer interface, and holds the other model operations that talk to a
 // backend: the SageMaker endpoint deployer, the Promoter (production alias
 // and endpoint together), and a version's lineage (NewVersion, HashData).

@@ -5,6 +5,6 @@
 // protocol buffers encoded by hand with protowire (event.go), and a sink
 // that writes one file per model and evaluation (sink.go).
 //
-// May import: analysis only (the destination is an interface the worker fills with a file or S3 writer);
+// May import: analysis only (the destination is a PutFunc the worker fills with a file or S3 writer);
 // never activities or workflows: the worker hands its sink to the activities as an EvaluationSink.
 package tensorboard

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -120,10 +119,7 @@ func (a *Activities) LoadModel(ctx context.Context, in LoadModelInput) (*ModelSp
 	if err != nil {
 		return nil, err
 	}
-	spec := &ModelSpec{
-		Name: m.Name, Task: m.Task, Every: m.Schedule.Every.D(), Window: m.Schedule.Window.D(), Delay: m.Schedule.Delay.D(),
-		Rules: m.Rules, Retrain: m.Retrain, Severity: map[string]RouteSpec{}, MaxDelivery: cfg.Notify.MaxDelivery.D(),
-	}
+	spec := specOf(m, cfg)
 	for _, sev := range []string{"info", "warning", "critical"} {
 		first, escalate := notify.Route(cfg.Notify, sev)
 		spec.Severity[sev] = RouteSpec{Notify: a.available(first), Escalate: a.available(escalate)}
@@ -136,6 +132,29 @@ func (a *Activities) LoadModel(ctx context.Context, in LoadModelInput) (*ModelSp
 		spec.Version = v
 	}
 	return spec, nil
+}
+
+// specOf converts a model's config to the workflows' ModelSpec (without the
+// routes and the version, which need the worker's integrations and registry).
+func specOf(m *config.Model, cfg *config.Config) *ModelSpec {
+	spec := &ModelSpec{
+		Name: m.Name, Task: m.Task, Every: m.Schedule.Every.D(), Window: m.Schedule.Window.D(), Delay: m.Schedule.Delay.D(),
+		Severity: map[string]RouteSpec{}, MaxDelivery: cfg.Notify.MaxDelivery.D(),
+	}
+	for _, r := range m.Rules {
+		spec.Rules = append(spec.Rules, RuleSpec{
+			Name: r.Name, Metric: r.Metric, Below: r.Below, Above: r.Above, ThresholdMode: r.ThresholdMode,
+			For: r.For, RecoverAfter: r.RecoverAfter,
+			Severity: r.Severity, EscalateAfter: r.EscalateAfter.D(), Cooldown: r.Cooldown.D(), Retrain: r.Retrain,
+		})
+	}
+	if r := m.Retrain; r != nil {
+		spec.Retrain = &RetrainSpec{
+			MinImprovement: r.MinImprovement, Approval: r.Approval, ApprovalTimeout: r.ApprovalTimeout.D(),
+			Timeout: r.Timeout.D(), TrainWindow: r.TrainWindow.D(), ValidationWindow: r.ValidationWindow.D(),
+		}
+	}
+	return spec
 }
 
 // available keeps the integrations this worker has built, so a route never
@@ -240,7 +259,7 @@ func (a *Activities) analyzeWindow(ctx context.Context, m *config.Model, from, t
 	if c, ok := cur.(interface{ Close() error }); ok {
 		defer c.Close()
 	}
-	opts := AnalysisOptions(m)
+	opts := m.AnalysisOptions()
 	if err := opts.Validate(); err != nil {
 		return nil, nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("model %s: %v", m.Name, err), ErrConfig, err)
 	}
@@ -348,29 +367,6 @@ func sideError(err error, m *config.Model, from, to time.Time) error {
 		return fmt.Errorf("reference %s: %w", m.Reference.URI, err)
 	}
 	return fmt.Errorf("window %s [%s, %s): %w", m.Source.URI, from.Format(time.RFC3339), to.Format(time.RFC3339), err)
-}
-
-// AnalysisOptions maps a model's config to the analysis engine's options.
-func AnalysisOptions(m *config.Model) analysis.Options {
-	return analysis.Options{
-		Task: m.Task, Target: m.Columns.Target, Prediction: m.Columns.Prediction, Score: m.Columns.Score,
-		Latency: m.Columns.Latency, Time: m.Columns.Time, EventID: m.Columns.EventID,
-		Features: m.Features, Categorical: m.Categorical,
-		DriftMethod: m.Drift.Method, DriftThreshold: m.Drift.Threshold, DatasetDriftShare: m.Drift.DatasetShare,
-		Threshold: m.Columns.Threshold, FalseAlarmRate: m.Drift.FalseAlarmRate,
-		MultivariateDrift: m.Drift.Multivariate, BandMetrics: bandMetrics(m),
-	}
-}
-
-// bandMetrics lists the metrics of the model's threshold: auto rules.
-func bandMetrics(m *config.Model) []string {
-	var out []string
-	for _, r := range m.Rules {
-		if r.Auto() && !slices.Contains(out, r.Metric) {
-			out = append(out, r.Metric)
-		}
-	}
-	return out
 }
 
 // heartbeat records liveness while a long step runs, so a dead worker is

@@ -41,8 +41,8 @@ func TestLoadValidFillsDefaults(t *testing.T) {
 	if r.For != 1 || r.RecoverAfter != 1 || r.EscalateAfter.D() != 15*time.Minute {
 		t.Errorf("rule defaults = %+v", r)
 	}
-	if !m.Rules[0].Breached(0.8) || m.Rules[0].Breached(0.9) {
-		t.Error("below 0.85 must breach at 0.8 and not at 0.9")
+	if b := m.Rules[0].Below; b == nil || *b != 0.85 || m.Rules[0].Above != nil {
+		t.Errorf("rule bounds: below %v, above %v; want below 0.85 only", b, m.Rules[0].Above)
 	}
 	if m.Retrain.Metric != "performance.accuracy" || m.Retrain.Approval != "none" {
 		t.Errorf("retrain defaults = %+v", m.Retrain)

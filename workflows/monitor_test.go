@@ -234,7 +234,7 @@ func TestSmallWindowHasInsufficientData(t *testing.T) {
 // reference band, and without a band it neither breaches nor recovers,
 // with its threshold saying why.
 func TestCheckRulesThresholdAuto(t *testing.T) {
-	spec := activities.ModelSpec{Name: "churn", Task: "binary", Rules: []config.Rule{
+	spec := activities.ModelSpec{Name: "churn", Task: "binary", Rules: []activities.RuleSpec{
 		{Name: "est", Metric: "estimated_performance.accuracy", ThresholdMode: config.ThresholdAuto, Severity: "warning"},
 	}}
 	band := map[string]activities.Band{"estimated_performance.accuracy": {Lower: 0.8, Upper: 0.9}}

@@ -59,11 +59,7 @@ func under(path, prefix string) bool { return path == prefix || strings.HasPrefi
 
 // allowed are known violations, each to be deleted by the change that
 // removes it; the test fails when an entry no longer matches anything.
-var allowed = map[string]string{
-	// Issue 22, item 1 (branch r22a) makes train/lifecycle independent of
-	// activities. Delete this entry when that branch is merged.
-	"train/lifecycle -> activities": "r22a removes train/lifecycle's import of activities",
-}
+var allowed = map[string]string{}
 
 // rule is one import rule: which packages it governs, and what a governed
 // package may not import (directly, or through any dependency).

@@ -9,6 +9,6 @@
 // writers — a retrain promoting while an operator rolls back — never lose
 // each other's change.
 //
-// Imports: it may import store (Blobs); never activities, workflows or control
+// May import: store. Nothing of train, activities, workflows or control
 // (enforced by internal/arch).
 package registry

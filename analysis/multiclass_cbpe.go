@@ -19,7 +19,8 @@ import (
 // a negative of weight 1−prob[i][c] at score[i][c]. The band is as CBPE's:
 // value ± 1.96 standard deviations over cbpeDraws windows whose labels are
 // drawn from the rows' probabilities, on at most cbpeBandRows rows scaled
-// to the window's size.
+// to the window's size. A row without a predicted class (pred[i] < 0)
+// counts only towards the AUC, which ranks by score.
 //
 // The column configuration that would feed it (one probability column per
 // class) does not exist yet: this is the pure estimator, tested against
@@ -49,13 +50,22 @@ func MulticlassCBPE(prob, score [][]float64, pred []int) map[string]Estimate {
 		order[c] = o
 	}
 	weight := func(i, c int) float64 { return prob[i][c] }
-	est := multiclassValues(n, k, pred, weight, score, order)
+	predicted := 0
+	for _, p := range pred {
+		if p >= 0 {
+			predicted++
+		}
+	}
+	if predicted == 0 {
+		return nil
+	}
+	est := multiclassValues(predicted, k, pred, weight, score, order)
 
 	stride := max(1, (n+cbpeBandRows-1)/cbpeBandRows)
 	keep := func(i int) bool { return i%stride == 0 }
 	m := 0
 	for i := range n {
-		if keep(i) {
+		if keep(i) && pred[i] >= 0 {
 			m++
 		}
 	}
@@ -118,9 +128,10 @@ func MulticlassCBPE(prob, score [][]float64, pred []int) map[string]Estimate {
 	return out
 }
 
-// multiclassValues is MulticlassCBPE's point estimate over the rows with a
-// predicted class (pred ≥ 0; n of them), row i weighing w(i, c) as a true
-// c; order[c] holds those rows in the order of score[·][c].
+// multiclassValues is MulticlassCBPE's point estimate: the confusion
+// matrix over the rows with a predicted class (pred ≥ 0; n of them), row i
+// weighing w(i, c) as a true c, and the AUCs over the rows of order[c]
+// (in the order of score[·][c]).
 func multiclassValues(n, k int, pred []int, w func(i, c int) float64, score [][]float64, order [][]int) map[string]float64 {
 	conf := make([][]float64, k) // conf[true][predicted]
 	for c := range conf {

@@ -183,6 +183,9 @@ type Source struct {
 	// Lookahead (ground_truth only) is how long after a window its labels
 	// may still arrive and be joined (default 7d).
 	Lookahead Duration `yaml:"lookahead"`
+	// Kafka (source and ground_truth only): the worker consumes this topic
+	// and stores its records under URI, as the ingest API does.
+	Kafka *Kafka `yaml:"kafka"`
 }
 
 // Drift configures the drift tests.
@@ -366,6 +369,12 @@ func (m *Model) applyDefaults() {
 		m.GroundTruth.URI = strings.TrimSuffix(m.Source.URI, "/") + "/ground-truth"
 	}
 	orDefault(&m.GroundTruth.Format, m.Source.Format)
+	if k := m.Source.Kafka; k != nil {
+		orDefault(&k.Group, defaultKafkaGroup(m.Name, "predictions"))
+	}
+	if k := m.GroundTruth.Kafka; k != nil {
+		orDefault(&k.Group, defaultKafkaGroup(m.Name, "ground_truth"))
+	}
 	orDefault(&m.Reference.Format, formatOf(m.Reference.URI))
 	orDefault(&m.Drift.Method, "auto")
 	orDefault(&m.Drift.DatasetShare, 0.5)

@@ -87,6 +87,15 @@ func (c *Config) validate(d *decoder, opts Options) {
 		}
 		seen[m.Name] = i
 		m.validate(d, p, c)
+		if k := m.Source.Kafka; k != nil {
+			k.validate(d, p+".source.kafka", m.Source, env)
+		}
+		if k := m.GroundTruth.Kafka; k != nil {
+			k.validate(d, p+".ground_truth.kafka", m.GroundTruth, env)
+		}
+		if m.Reference.Kafka != nil {
+			d.at(p+".reference.kafka", "kafka applies to source and ground_truth only (the reference is a fixed data set)")
+		}
 	}
 }
 

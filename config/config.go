@@ -76,6 +76,10 @@ type Worker struct {
 	// IngestTokenEnv names the variable with the bearer token ingest requires
 	// (no token configured: ingest is open, which suits dev mode only).
 	IngestTokenEnv string `yaml:"ingest_token_env"`
+	// APITokenEnv names the variable with the bearer token the run API
+	// (/v1/models/{m}/evaluations and /retrains, for orchestrators such as
+	// Airflow) requires; unset: open, dev only.
+	APITokenEnv string `yaml:"api_token_env"`
 	// Ingest limits the ingest API; zero values take its defaults.
 	Ingest IngestLimits `yaml:"ingest"`
 }

@@ -66,6 +66,7 @@ func (c *Config) validate(d *decoder, opts Options) {
 	env := envChecker{d: d, getenv: opts.Getenv, skip: opts.SkipEnv}
 	env.check("temporal.api_key_env", c.Temporal.APIKeyEnv)
 	env.check("worker.ingest_token_env", c.Worker.IngestTokenEnv)
+	env.check("worker.api_token_env", c.Worker.APITokenEnv)
 	if l := c.Worker.Ingest; l.MaxBodyBytes < 0 || l.MaxRecordBytes < 0 || l.Burst < 0 {
 		d.at("worker.ingest", "limits must not be negative (0 takes the default)")
 	}

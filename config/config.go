@@ -25,6 +25,8 @@ type Config struct {
 	Models   []Model  `yaml:"models"`
 	// Observability tunes the exported metrics (Prometheus, DogStatsD).
 	Observability Observability `yaml:"observability"`
+	// MLflow, when set, mirrors retrains and promotions into MLflow.
+	MLflow *MLflow `yaml:"mlflow"`
 
 	// File is the path the config was loaded from (for messages).
 	File string `yaml:"-"`

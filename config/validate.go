@@ -77,7 +77,10 @@ func (c *Config) validate(d *decoder, opts Options) {
 		c.Temporal.Encryption.validate(d, env)
 	}
 	c.Notify.validate(d, env)
-	c.Observability.validate(d)
+	c.Observability.validate(d, env)
+	if c.MLflow != nil {
+		c.MLflow.validate(d, env)
+	}
 
 	seen := map[string]int{}
 	for i := range c.Models {

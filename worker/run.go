@@ -27,6 +27,7 @@ import (
 	"github.com/vigilml/vigil/internal/devserver"
 	vdial "github.com/vigilml/vigil/internal/dial"
 	"github.com/vigilml/vigil/internal/metrics"
+	"github.com/vigilml/vigil/internal/tensorboard"
 	"github.com/vigilml/vigil/notify/integrations"
 	"github.com/vigilml/vigil/store"
 	"github.com/vigilml/vigil/store/ingest"
@@ -89,6 +90,15 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 			return err
 		}
 		log.Info("worker versioning on", "deployment", deployment, "build_id", w.BuildID)
+	}
+	sentryRep, err := newSentry(cfg, w.BuildID, os.Getenv)
+	if err != nil {
+		return err
+	}
+	if sentryRep != nil {
+		log = slog.New(sentryRep.Handler(log.Handler()))
+		defer sentryRep.Flush(5 * time.Second)
+		log.Info("reporting errors to Sentry", "dsn_env", cfg.Observability.Sentry.DSNEnv)
 	}
 	started := time.Now()
 	enc, err := newEncryption(cfg, o.dev, os.Getenv)
@@ -196,8 +206,18 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		Logger:    log,
 		Models:    lifecycle.New(func() *config.Config { return cfg }, w.Store, reg, train.Deps{Getenv: os.Getenv}, log),
 	}
+	if acts.Models, err = withMLflow(cfg, acts.Models, reg, os.Getenv, log); err != nil {
+		return err
+	}
+	if tb := cfg.Observability.TensorBoard; tb != nil && tb.LogDir != "" {
+		acts.Sinks = append(acts.Sinks, &tensorboard.Sink{LogDir: tb.LogDir, Put: w.Store.PutObject})
+	}
 
-	tw := worker.New(w.Client, cfg.Temporal.TaskQueue, workerOptions(cfg, w.BuildID, o.stopTimeout))
+	wopts := workerOptions(cfg, w.BuildID, o.stopTimeout)
+	if sentryRep != nil {
+		wopts.Interceptors = append(wopts.Interceptors, sentryRep.Interceptor())
+	}
+	tw := worker.New(w.Client, cfg.Temporal.TaskQueue, wopts)
 	register(tw, acts, deployment != "")
 	if err := tw.Start(); err != nil {
 		return fmt.Errorf("start worker on task queue %s: %w", cfg.Temporal.TaskQueue, err)

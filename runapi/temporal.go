@@ -58,7 +58,8 @@ func (t *Temporal) RetrainID(model string) string { return t.RetrainIDOf(model) 
 func (t *Temporal) Describe(ctx context.Context, workflowID, runID string) (Run, error) {
 	d, err := t.C.DescribeWorkflowExecution(ctx, workflowID, runID)
 	var notFound *serviceerror.NotFound
-	if errors.As(err, &notFound) {
+	var invalid *serviceerror.InvalidArgument // a run ID that is not a UUID
+	if errors.As(err, &notFound) || errors.As(err, &invalid) {
 		return Run{}, ErrNotFound
 	}
 	if err != nil {

@@ -252,6 +252,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		RateLimit: cfg.Worker.Ingest.RatePerSecond, Burst: cfg.Worker.Ingest.Burst}))
 	// Temporary files of ingest writes a killed worker left behind.
 	go sweepIngestTemps(cfg.Models, log)
+	mountRunAPI(mux, cfg, w.Client, wfClient, log)
 	if err := startKafkaConsumers(ctx, cfg, w.Store, log); err != nil {
 		return fmt.Errorf("kafka ingest: %w", err)
 	}

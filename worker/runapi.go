@@ -1,0 +1,32 @@
+package main
+
+import (
+	"log/slog"
+	"net/http"
+	"os"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/vigilml/vigil/config"
+	"github.com/vigilml/vigil/runapi"
+	"github.com/vigilml/vigil/workflows"
+)
+
+// mountRunAPI serves the run API (evaluations and retrains for
+// orchestrators such as Airflow) beside the ingest API under /v1/.
+func mountRunAPI(mux *http.ServeMux, cfg *config.Config, c client.Client, wf *workflows.Client, log *slog.Logger) {
+	var token string
+	if cfg.Worker.APITokenEnv != "" {
+		token = os.Getenv(cfg.Worker.APITokenEnv)
+	}
+	models := make([]string, len(cfg.Models))
+	for i, m := range cfg.Models {
+		models[i] = m.Name
+	}
+	h := runapi.New(models, &runapi.Temporal{C: c, Trigger: wf.Trigger, StartRetrain: wf.StartRetrain,
+		EvaluationIDOf: workflows.MonitorWorkflowID, RetrainIDOf: workflows.RetrainWorkflowID},
+		runapi.Options{Token: token, Logger: log})
+	for _, p := range runapi.Patterns() {
+		mux.Handle(p, h)
+	}
+}

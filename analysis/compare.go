@@ -25,18 +25,10 @@ func Analyze(reference, current Rows, opts Options) (*Report, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	var sample [][]string
-	for len(sample) < SchemaSampleRows && reference.Next() {
-		sample = append(sample, slices.Clone(reference.Row()))
-	}
-	if err := reference.Err(); err != nil {
-		return nil, fmt.Errorf("analysis: reading reference: %w", err)
-	}
-	schema, err := InferSchema(reference.Columns(), sample, opts)
+	schema, ref, err := sampleSchema(reference, opts)
 	if err != nil {
 		return nil, err
 	}
-	ref := &prefixRows{Rows: reference, buf: sample, i: -1}
 	var refP, curP *Profile
 	var refErr, curErr error
 	var wg sync.WaitGroup
@@ -63,6 +55,24 @@ func Analyze(reference, current Rows, opts Options) (*Report, error) {
 }
 
 // prefixRows replays buffered rows before continuing with the stream.
+// sampleSchema infers the schema from the first SchemaSampleRows rows of the
+// reference, and returns the reference with those rows put back in front.
+func sampleSchema(reference Rows, opts Options) (*Schema, Rows, error) {
+	var sample [][]string
+	for len(sample) < SchemaSampleRows && reference.Next() {
+		sample = append(sample, slices.Clone(reference.Row()))
+	}
+	if err := reference.Err(); err != nil {
+		return nil, nil, fmt.Errorf("analysis: reading reference: %w", err)
+	}
+	schema, err := InferSchema(reference.Columns(), sample, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return schema, &prefixRows{Rows: reference, buf: sample, i: -1}, nil
+}
+
+// prefixRows is Rows with buf, rows already read from it, in front.
 type prefixRows struct {
 	Rows
 	buf [][]string
@@ -218,6 +228,11 @@ func CompareProfiles(ref, cur *Profile, opts Options) (*Report, error) {
 	if opts.Baseline != nil {
 		rep.Violations = opts.Baseline.Check(rep, cur)
 	}
+	if opts.RowSample > 0 && ref.Sample != nil && cur.Sample != nil {
+		if err := rowLevel(rep, ref, cur, opts); err != nil {
+			return nil, err
+		}
+	}
 	return rep, nil
 }
 
@@ -236,7 +251,100 @@ func compareColumn(ref, cur *ColumnProfile, opts Options) FeatureReport {
 	} else {
 		fr.Drift = categoricalDrift(ref, cur, opts, fr.Quality)
 	}
+	fr.Histogram = histogram(ref, cur)
 	return fr
+}
+
+// histogram summarises both windows of a column for display; nil when a
+// side has no values.
+func histogram(ref, cur *ColumnProfile) *Histogram {
+	if cur.Kind == KindNumeric {
+		if ref.N() == 0 || cur.N() == 0 {
+			return nil
+		}
+		lo, hi := math.Min(ref.Min, cur.Min), math.Max(ref.Max, cur.Max)
+		bins := HistogramBins
+		if lo == hi {
+			bins = 1
+		}
+		edges := make([]float64, bins+1)
+		for i := range edges {
+			edges[i] = lo + (hi-lo)*float64(i)/float64(bins)
+		}
+		edges[bins] = hi
+		count := func(c *ColumnProfile) []float64 {
+			v, w := c.Values.Sorted()
+			out := make([]float64, bins)
+			for i, x := range v {
+				b := bins - 1
+				if hi > lo {
+					b = min(int((x-lo)/(hi-lo)*float64(bins)), bins-1)
+				}
+				out[b] += weightAt(w, i)
+			}
+			return shares(out)
+		}
+		return &Histogram{Edges: edges, Reference: count(ref), Current: count(cur)}
+	}
+	total := map[string]int64{}
+	for k, n := range ref.Categories {
+		total[k] += n
+	}
+	for k, n := range cur.Categories {
+		total[k] += n
+	}
+	if len(total) == 0 {
+		return nil
+	}
+	labels := make([]string, 0, len(total))
+	for k := range total {
+		labels = append(labels, k)
+	}
+	sort.Slice(labels, func(i, j int) bool {
+		if total[labels[i]] != total[labels[j]] {
+			return total[labels[i]] > total[labels[j]]
+		}
+		return labels[i] < labels[j]
+	})
+	rest := len(labels) > HistogramBins || ref.Other > 0 || cur.Other > 0
+	if len(labels) > HistogramBins {
+		labels = labels[:HistogramBins]
+	}
+	count := func(c *ColumnProfile) []float64 {
+		out := make([]float64, len(labels), len(labels)+1)
+		named := int64(0)
+		for i, k := range labels {
+			out[i] = float64(c.Categories[k])
+			named += c.Categories[k]
+		}
+		if rest {
+			all := c.Other
+			for _, n := range c.Categories {
+				all += n
+			}
+			out = append(out, float64(all-named))
+		}
+		return shares(out)
+	}
+	h := &Histogram{Labels: labels, Reference: count(ref), Current: count(cur)}
+	if rest {
+		h.Labels = append(h.Labels, OtherLabel)
+	}
+	return h
+}
+
+// shares divides counts by their sum (all zero stays zero).
+func shares(counts []float64) []float64 {
+	sum := 0.0
+	for _, c := range counts {
+		sum += c
+	}
+	if sum > 0 {
+		for i := range counts {
+			counts[i] /= sum
+		}
+	}
+	return counts
 }
 
 // threshold is the fixed threshold of a method: under auto the p-value

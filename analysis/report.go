@@ -15,14 +15,31 @@ type Report struct {
 	Classes         []string                `json:"classes,omitempty"`
 	PerClass        map[string]ClassMetrics `json:"per_class,omitempty"`
 	ConfusionMatrix [][]int64               `json:"confusion_matrix,omitempty"`
-	Latency         *Latency                `json:"latency,omitempty"`
-	Throughput      *Throughput             `json:"throughput,omitempty"`
-	Features        []FeatureReport         `json:"features"`
-	PredictionDrift *FeatureReport          `json:"prediction_drift,omitempty"`
-	DatasetDrift    DatasetDrift            `json:"dataset_drift"`
+	// ROC is the ROC curve of a binary task with scores, at most ROCPoints
+	// points from (1,1) down to (0,0), for people (an extra).
+	ROC             []ROCPoint      `json:"roc_curve,omitempty"`
+	Latency         *Latency        `json:"latency,omitempty"`
+	Throughput      *Throughput     `json:"throughput,omitempty"`
+	Features        []FeatureReport `json:"features"`
+	PredictionDrift *FeatureReport  `json:"prediction_drift,omitempty"`
+	DatasetDrift    DatasetDrift    `json:"dataset_drift"`
 	// Quality holds window-level data-quality counters (see QualityKeys).
 	Quality    map[string]float64 `json:"quality"`
 	Violations []Violation        `json:"violations,omitempty"`
+	// EstimatedPerformance holds metrics estimated without labels (binary
+	// tasks with a score; see CBPE), beside Performance when labels exist;
+	// Estimation says how they were made.
+	EstimatedPerformance map[string]Estimate `json:"estimated_performance,omitempty"`
+	Estimation           *Estimation         `json:"estimation,omitempty"`
+	// Segments are the slices of the window where the model does worst,
+	// worst first (see WeakSegments).
+	Segments []Segment `json:"segments,omitempty"`
+	// MultivariateDrift is the domain classifier's verdict on the joint
+	// distribution of the numeric features (see DomainClassifierAUC).
+	MultivariateDrift *MultivariateDrift `json:"multivariate_drift,omitempty"`
+	// Bands holds, per metric path of Options.BandMetrics, the metric's
+	// band over reference chunks of the current window's size.
+	Bands map[string]Band `json:"bands,omitempty"`
 	// Mode is "exact" when every statistic used all values, "sketch" when a
 	// large window was summarised by quantile sketches.
 	Mode string `json:"mode"`
@@ -39,6 +56,17 @@ type RowCounts struct {
 	// ReferenceInvalid counts malformed records of the reference.
 	ReferenceInvalid int64 `json:"reference_invalid"`
 }
+
+// ROCPoint is one threshold of the ROC curve: rows scoring at or above
+// Threshold are predicted positive.
+type ROCPoint struct {
+	Threshold float64 `json:"threshold"`
+	FPR       float64 `json:"fpr"`
+	TPR       float64 `json:"tpr"`
+}
+
+// ROCPoints bounds the points of Report.ROC.
+const ROCPoints = 101
 
 // ClassMetrics are the one-vs-rest metrics of one class.
 type ClassMetrics struct {
@@ -73,7 +101,29 @@ type FeatureReport struct {
 	MissingRatio float64         `json:"missing_ratio"`
 	Drift        Drift           `json:"drift"`
 	Quality      *FeatureQuality `json:"quality,omitempty"`
+	// Histogram is what the two windows look like, for people (the
+	// dashboard's per-feature charts); an extra beyond the contract.
+	Histogram *Histogram `json:"histogram,omitempty"`
 }
+
+// Histogram compares the value distributions of both windows as shares
+// (each side sums to 1). Numeric columns: HistogramBins equal-width bins over
+// the range of both windows, Edges holding their len(Reference)+1 bounds.
+// Categorical columns: the HistogramBins most frequent categories of both
+// windows by name in Labels, the rest (and the profile's overflow) in a last
+// bin labelled OtherLabel.
+type Histogram struct {
+	Edges     []float64 `json:"edges,omitempty"`
+	Labels    []string  `json:"labels,omitempty"`
+	Reference []float64 `json:"reference"`
+	Current   []float64 `json:"current"`
+}
+
+// HistogramBins is the number of bins (or named categories) of a Histogram.
+const HistogramBins = 20
+
+// OtherLabel names the categorical bin that collects the rest.
+const OtherLabel = "(other)"
 
 // Drift is the verdict of one drift test. For ks and chisquare Drifted is
 // p_value < threshold; for the distances it is statistic >= threshold.
@@ -135,6 +185,8 @@ var QualityKeys = []string{"type_mismatches", "missing_cells", "non_finite", "ou
 //	features.<name>.drift.statistic|p_value
 //	features.<name>.missing_ratio
 //	quality.<key>                         see QualityKeys
+//	estimated_performance.<key>           the estimate's value
+//	multivariate_drift.statistic          the domain classifier's AUROC
 //
 // It returns false when the report has no such number (for example a p-value
 // of a distance method, or performance without labels).
@@ -199,6 +251,13 @@ func (r *Report) Metric(path string) (float64, bool) {
 	case "quality":
 		v, ok := r.Quality[rest]
 		return v, ok
+	case "estimated_performance":
+		e, ok := r.EstimatedPerformance[rest]
+		return e.Value, ok
+	case "multivariate_drift":
+		if r.MultivariateDrift != nil && rest == "statistic" {
+			return r.MultivariateDrift.Statistic, true
+		}
 	}
 	return 0, false
 }

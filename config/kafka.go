@@ -61,7 +61,7 @@ func (k *Kafka) validate(d *decoder, p string, src Source, env envChecker) {
 	}
 	// The consumer appends objects under the uri, as the ingest API does.
 	parent := strings.TrimSuffix(p, ".kafka")
-	if src.URI == "" || isFile(src.URI) || src.Format != "jsonl" {
+	if src.URI == "" || IsFile(src.URI) || src.Format != "jsonl" {
 		d.at(parent+".uri", "a Kafka stream is stored as JSONL objects under a directory or prefix (file://dir or s3://bucket/prefix, format jsonl), got %q (%s)", src.URI, src.Format)
 	}
 }

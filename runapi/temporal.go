@@ -8,26 +8,21 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
+
+	"github.com/vigilml/vigil/control"
+	"github.com/vigilml/vigil/workflows"
 )
 
-// Temporal is the Starter over a Temporal client: it starts the workflows
-// through the functions of the workflows client (so start options and
-// workflow IDs stay in one place) and describes runs itself.
+// Temporal is the Starter over Temporal: it starts the workflows through
+// the control client, the one place that knows their start options, and
+// describes runs itself.
 type Temporal struct {
-	C client.Client
-	// Trigger starts one evaluation now (workflows client Trigger).
-	Trigger func(ctx context.Context, model string, windowEnd time.Time) (client.WorkflowRun, error)
-	// StartRetrain starts a retrain unless one runs (workflows client
-	// StartRetrain): started, and the run ID of the new or running one.
-	StartRetrain func(ctx context.Context, model, reason, actor string) (bool, string, error)
-	// EvaluationIDOf and RetrainIDOf are the workflow ID helpers.
-	EvaluationIDOf, RetrainIDOf func(model string) string
+	Control *control.Client
 }
 
 // Evaluate implements Starter.
 func (t *Temporal) Evaluate(ctx context.Context, model string, windowEnd time.Time) (Run, error) {
-	run, err := t.Trigger(ctx, model, windowEnd)
+	run, err := t.Control.Trigger(ctx, model, windowEnd)
 	if err != nil {
 		return Run{}, fmt.Errorf("start the evaluation of %s: %w", model, err)
 	}
@@ -36,11 +31,11 @@ func (t *Temporal) Evaluate(ctx context.Context, model string, windowEnd time.Ti
 
 // Retrain implements Starter.
 func (t *Temporal) Retrain(ctx context.Context, model, reason, actor string) (Run, error) {
-	started, runID, err := t.StartRetrain(ctx, model, reason, actor)
+	started, runID, err := t.Control.StartRetrain(ctx, model, reason, actor)
 	if err != nil {
 		return Run{}, fmt.Errorf("start a retrain of %s: %w", model, err)
 	}
-	run, err := t.Describe(ctx, t.RetrainIDOf(model), runID)
+	run, err := t.Describe(ctx, workflows.RetrainWorkflowID(model), runID)
 	if err != nil {
 		return Run{}, err
 	}
@@ -49,14 +44,14 @@ func (t *Temporal) Retrain(ctx context.Context, model, reason, actor string) (Ru
 }
 
 // EvaluationID implements Starter.
-func (t *Temporal) EvaluationID(model string) string { return t.EvaluationIDOf(model) }
+func (t *Temporal) EvaluationID(model string) string { return workflows.MonitorWorkflowID(model) }
 
 // RetrainID implements Starter.
-func (t *Temporal) RetrainID(model string) string { return t.RetrainIDOf(model) }
+func (t *Temporal) RetrainID(model string) string { return workflows.RetrainWorkflowID(model) }
 
 // Describe implements Starter.
 func (t *Temporal) Describe(ctx context.Context, workflowID, runID string) (Run, error) {
-	d, err := t.C.DescribeWorkflowExecution(ctx, workflowID, runID)
+	d, err := t.Control.C.DescribeWorkflowExecution(ctx, workflowID, runID)
 	var notFound *serviceerror.NotFound
 	var invalid *serviceerror.InvalidArgument // a run ID that is not a UUID
 	if errors.As(err, &notFound) || errors.As(err, &invalid) {

@@ -194,7 +194,7 @@ func (a *Airflow) Train(ctx context.Context, job Job, progress func(string)) (*R
 	}
 
 	last := run.State
-	err = poller{interval: orDur(a.PollInterval, 30*time.Second)}.run(ctx, func() (bool, error) {
+	err = poller{interval: a.PollInterval, tolerate: ciTolerate}.run(ctx, func() (bool, error) {
 		var cur afRun
 		if err := a.call(ctx, http.MethodGet, runURL, nil, &cur); err != nil {
 			return false, err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vigilml/vigil/analysis"
+	"github.com/vigilml/vigil/control"
 	"github.com/vigilml/vigil/train/registry"
 	"github.com/vigilml/vigil/workflows"
 )
@@ -55,7 +56,7 @@ models:
 		demoDriftAfter: 8 * time.Second, demoRate: 40, demoTick: 250 * time.Millisecond,
 	})
 	ctx := context.Background()
-	wc := &workflows.Client{C: w.Client, TaskQueue: "vigil"}
+	wc := &control.Client{C: w.Client, TaskQueue: "vigil"}
 
 	waitFor(t, 90*time.Second, "an incident on accuracy-drop", func() (bool, error) {
 		st, err := wc.Incidents(ctx, "demo")
@@ -108,6 +109,8 @@ models:
 	if err != nil || breaches < 3 {
 		t.Errorf("%d breach evaluations visible (err %v), want ≥ 3", breaches, err)
 	}
+	// The dashboard shows the loop.
+	checkDashboard(t, w)
 	if dst := os.Getenv("VIGIL_RECORD_REPLAY"); dst != "" {
 		record(t, w, dst, "retrain-promoted.json", workflows.RetrainWorkflowID("demo"))
 		record(t, w, dst, "incident-retrain-resolve.json", workflows.IncidentWorkflowID("demo"))

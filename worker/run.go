@@ -9,8 +9,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -24,7 +24,8 @@ import (
 	"github.com/vigilml/vigil/activities"
 	"github.com/vigilml/vigil/codec"
 	"github.com/vigilml/vigil/config"
-	"github.com/vigilml/vigil/internal/devserver"
+	"github.com/vigilml/vigil/control"
+	"github.com/vigilml/vigil/dashboard"
 	vdial "github.com/vigilml/vigil/internal/dial"
 	"github.com/vigilml/vigil/internal/metrics"
 	"github.com/vigilml/vigil/internal/tensorboard"
@@ -41,7 +42,7 @@ import (
 type Worker struct {
 	Config   *config.Config
 	Client   client.Client
-	Dev      *devserver.Server
+	Dev      devServer
 	HTTPAddr string
 	// CodecEndpoint is the codec server's URL (http://<http_addr>/codec)
 	// when it is served, else "".
@@ -75,6 +76,9 @@ func loadConfig(o options) (*config.Config, error) {
 }
 
 func run(ctx context.Context, o options, stdout io.Writer) error {
+	if o.dev && !devBuilt {
+		return errNoDev
+	}
 	log, err := newLogger(o)
 	if err != nil {
 		return err
@@ -138,16 +142,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		if o.uiPort != 0 {
 			cfg.Dev.UIPort = o.uiPort
 		}
-		w.Dev, err = devserver.Start(ctx, devserver.Options{
-			DBFile:           filepath.Join(cfg.Dev.DataDir, "temporal.db"),
-			FrontendPort:     cfg.Dev.FrontendPort,
-			UIPort:           cfg.Dev.UIPort,
-			Namespace:        cfg.Temporal.Namespace,
-			Retention:        cfg.Dev.Retention.D(),
-			SearchAttributes: workflows.SearchAttributes(),
-			CodecEndpoint:    uiCodec,
-			Logger:           log,
-		})
+		w.Dev, err = startDev(ctx, cfg, uiCodec, log)
 		if err != nil {
 			return err
 		}
@@ -169,7 +164,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	defer w.Client.Close()
 	// Registering search attributes needs operator rights; a worker without
 	// them still works, the UI filters just won't.
-	if err := (&workflows.Client{C: w.Client}).EnsureSearchAttributes(ctx, cfg.Temporal.Namespace); err != nil {
+	if err := (&control.Client{C: w.Client}).EnsureSearchAttributes(ctx, cfg.Temporal.Namespace); err != nil {
 		log.Warn("could not register Vigil's search attributes; run `starter apply` with operator rights", "err", err)
 	}
 
@@ -196,7 +191,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		return fmt.Errorf("model registry at %s: %w", cfg.Storage.Registry, err)
 	}
 	reg := registry.New(blobs)
-	wfClient := &workflows.Client{C: w.Client, TaskQueue: cfg.Temporal.TaskQueue}
+	wfClient := &control.Client{C: w.Client, TaskQueue: cfg.Temporal.TaskQueue}
 	acts := &activities.Activities{
 		Config:    func() *config.Config { return cfg },
 		Store:     w.Store,
@@ -252,7 +247,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		RateLimit: cfg.Worker.Ingest.RatePerSecond, Burst: cfg.Worker.Ingest.Burst}))
 	// Temporary files of ingest writes a killed worker left behind.
 	go sweepIngestTemps(cfg.Models, log)
-	mountRunAPI(mux, cfg, w.Client, wfClient, log)
+	mountRunAPI(mux, cfg, wfClient, log)
 	if err := startKafkaConsumers(ctx, cfg, w.Store, log); err != nil {
 		return fmt.Errorf("kafka ingest: %w", err)
 	}
@@ -261,12 +256,21 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	} else if h != nil {
 		mux.Handle("POST /slack/interactions", h)
 	}
+	var dashToken string
+	if cfg.Worker.Dashboard.TokenEnv != "" {
+		dashToken = os.Getenv(cfg.Worker.Dashboard.TokenEnv)
+	}
+	loader, renderer := newDashboard(ctx, cfg, w.Store, reg, w.Client, enc.dataConverter(), wfClient, log)
+	dash := dashboard.Handler(loader, renderer, dashToken)
+	mux.Handle("GET /{$}", dash)
+	mux.Handle("/models/", dash)
 	if w.CodecEndpoint != "" {
 		mux.Handle("/codec/", codec.NewHandler(enc.codec, codec.HandlerOptions{
 			AllowedOrigins: enc.origins(w.Dev), Token: enc.token,
 		}))
 	}
-	// Bounded so a slow or stalled client cannot hold connections forever;
+	// Bounded so a slow or stalled client cannot hold connections forever
+	// (the dashboard's pages too);
 	// ingest bodies are at most a few MiB (ingest.Options.MaxBody).
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
@@ -282,7 +286,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	}()
 
 	if o.dev {
-		changes, err := workflows.ApplySchedules(ctx, w.Client, enc.dataConverter(), cfg, false)
+		changes, err := control.ApplySchedules(ctx, w.Client, enc.dataConverter(), cfg, false)
 		for _, c := range changes {
 			log.Info("schedule", "model", c.Model, "id", c.ID, "action", c.Action)
 		}
@@ -373,7 +377,7 @@ func dial(ctx context.Context, cfg *config.Config, log *slog.Logger, reg prometh
 }
 
 // slackActions turns Slack button clicks into incident Updates.
-type slackActions struct{ c *workflows.Client }
+type slackActions struct{ c *control.Client }
 
 func (s slackActions) Ack(ctx context.Context, model, rule, actor string) error {
 	_, err := s.c.Ack(ctx, model, rule, actor)
@@ -392,6 +396,7 @@ func printDevBanner(out io.Writer, w *Worker) {
 
   Temporal Web UI   %s/namespaces/%s/workflows
   Temporal frontend %s   (temporal CLI: --address %s)
+  Dashboard         %s
   Worker HTTP       http://%s   (/healthz, /metrics, ingest)
 %s  State             %s
 
@@ -401,8 +406,17 @@ func printDevBanner(out io.Writer, w *Worker) {
     go run ./starter list
     go run ./starter trigger -model %s
 
-`, cfg.Temporal.UIURL, cfg.Temporal.Namespace, cfg.Temporal.Address, cfg.Temporal.Address, w.HTTPAddr,
+`, cfg.Temporal.UIURL, cfg.Temporal.Namespace, cfg.Temporal.Address, cfg.Temporal.Address, dashboardURL(w), w.HTTPAddr,
 		codecBanner(w), absDir(cfg.Dev.DataDir), cfg.Temporal.Address, cfg.Temporal.Address, firstModel(cfg))
+}
+
+// dashboardURL is where the dashboard is reached: worker.public_url, else
+// the HTTP address.
+func dashboardURL(w *Worker) string {
+	if u := w.Config.Worker.PublicURL; u != "" {
+		return strings.TrimRight(u, "/") + "/"
+	}
+	return "http://" + w.HTTPAddr + "/"
 }
 
 func firstModel(cfg *config.Config) string {
@@ -438,3 +452,17 @@ func sweepIngestTemps(models []config.Model, log *slog.Logger) {
 		}
 	}
 }
+
+// devServer is the embedded Temporal server of -dev (internal/devserver).
+// The worker names it through this interface so that a build with -tags
+// nodev links no Temporal server code at all.
+type devServer interface {
+	Address() string
+	UIURL() string
+	Client(ctx context.Context) (client.Client, error)
+	Stop() error
+}
+
+// errNoDev is -dev in a worker built with -tags nodev.
+var errNoDev = errors.New("-dev needs the embedded Temporal server, and this worker was built without it (-tags nodev, as the container image is): " +
+	"run `go run ./worker -dev` from the source tree, or run this one with -config against a Temporal server (temporal.address)")

@@ -5,16 +5,14 @@ import (
 	"net/http"
 	"os"
 
-	"go.temporal.io/sdk/client"
-
 	"github.com/vigilml/vigil/config"
+	"github.com/vigilml/vigil/control"
 	"github.com/vigilml/vigil/runapi"
-	"github.com/vigilml/vigil/workflows"
 )
 
 // mountRunAPI serves the run API (evaluations and retrains for
 // orchestrators such as Airflow) beside the ingest API under /v1/.
-func mountRunAPI(mux *http.ServeMux, cfg *config.Config, c client.Client, wf *workflows.Client, log *slog.Logger) {
+func mountRunAPI(mux *http.ServeMux, cfg *config.Config, wf *control.Client, log *slog.Logger) {
 	var token string
 	if cfg.Worker.APITokenEnv != "" {
 		token = os.Getenv(cfg.Worker.APITokenEnv)
@@ -23,9 +21,7 @@ func mountRunAPI(mux *http.ServeMux, cfg *config.Config, c client.Client, wf *wo
 	for i, m := range cfg.Models {
 		models[i] = m.Name
 	}
-	h := runapi.New(models, &runapi.Temporal{C: c, Trigger: wf.Trigger, StartRetrain: wf.StartRetrain,
-		EvaluationIDOf: workflows.MonitorWorkflowID, RetrainIDOf: workflows.RetrainWorkflowID},
-		runapi.Options{Token: token, Logger: log})
+	h := runapi.New(models, &runapi.Temporal{Control: wf}, runapi.Options{Token: token, Logger: log})
 	for _, p := range runapi.Patterns() {
 		mux.Handle(p, h)
 	}

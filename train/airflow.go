@@ -183,14 +183,14 @@ func (a *Airflow) Train(ctx context.Context, job Job, progress func(string)) (*R
 			progress("triggered DAG run " + ui)
 		case isStatus(err, http.StatusConflict):
 			if err := a.call(ctx, http.MethodGet, runURL, nil, &run); err != nil {
-				return nil, fmt.Errorf("train: airflow: look up run %s: %w", runID, permanentHTTP("airflow", ui, err))
+				return nil, fmt.Errorf("train: airflow: look up run %s: %w", runID, startCut(ctx, permanentHTTP("airflow", ui, err)))
 			}
 			progress("re-attaching to DAG run " + ui)
 		default:
-			return nil, fmt.Errorf("train: airflow: trigger DAG %s: %w", a.DAG, permanentHTTP("airflow", ui, err))
+			return nil, fmt.Errorf("train: airflow: trigger DAG %s: %w", a.DAG, startCut(ctx, permanentHTTP("airflow", ui, err)))
 		}
 	default:
-		return nil, fmt.Errorf("train: airflow: look up run %s: %w", runID, permanentHTTP("airflow", ui, err))
+		return nil, fmt.Errorf("train: airflow: look up run %s: %w", runID, startCut(ctx, permanentHTTP("airflow", ui, err)))
 	}
 
 	last := run.State

@@ -20,14 +20,16 @@ type Estimate struct {
 
 // Estimation says how Report.EstimatedPerformance was computed.
 type Estimation struct {
-	// Method is "cbpe" (confidence-based performance estimation, binary)
-	// or "dle" (direct loss estimation, regression).
+	// Method is "cbpe" (confidence-based performance estimation, binary,
+	// and multiclass from Options.ClassScores) or "dle" (direct loss
+	// estimation, regression).
 	Method string `json:"method"`
 	// Rows is the number of current rows the estimate is computed on (a
 	// sample of the window when it is larger than Options.RowSample).
 	Rows int `json:"rows"`
 	// ReferenceRows is the number of labeled, scored reference rows the
-	// calibration was checked (and fitted) on.
+	// calibration was checked (and fitted) on (0 for multiclass, whose
+	// class probabilities are taken as calibrated).
 	ReferenceRows int `json:"reference_rows"`
 	// CBPE: Calibrated is true when the reference's scores were
 	// miscalibrated (HosmerLemeshow p < CalibrationAlpha) and an isotonic
@@ -325,6 +327,10 @@ func stdDev(x []float64) float64 {
 // (and when miscalibrated, fit) the calibration; the current window's scored
 // rows are estimated with it, whether or not they have labels.
 func estimatePerformance(rep *Report, ref, cur *rowTable, opts Options) {
+	if opts.Task == TaskMulticlass {
+		estimateMulticlass(rep, cur, opts)
+		return
+	}
 	if opts.Task != TaskBinary || ref == nil || cur == nil || ref.score < 0 {
 		return
 	}

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -22,9 +23,8 @@ import (
 // to the window's size. A row without a predicted class (pred[i] < 0)
 // counts only towards the AUC, which ranks by score.
 //
-// The column configuration that would feed it (one probability column per
-// class) does not exist yet: this is the pure estimator, tested against
-// sklearn (TestGoldenMulticlassCBPEMatchesSklearn).
+// Reports get it from Options.ClassScores (estimateMulticlass); it is
+// tested against sklearn (TestGoldenMulticlassCBPEMatchesSklearn).
 func MulticlassCBPE(prob, score [][]float64, pred []int) map[string]Estimate {
 	n := len(prob)
 	if n == 0 || len(score) != n || len(pred) != n {
@@ -188,4 +188,74 @@ func multiclassValues(n, k int, pred []int, w func(i, c int) float64, score [][]
 		est["roc_auc"] = auc / kf
 	}
 	return est
+}
+
+// estimateMulticlass fills the report's estimated performance of a
+// multiclass task with class-score columns (Options.ClassScores) from the
+// current window's row sample, labeled or not. The class probabilities are
+// taken as calibrated: there is no per-class calibration on the reference.
+// A row's probabilities are divided by their sum (a row with a missing,
+// negative or all-zero probability is left out); its predicted class is
+// its prediction cell, or the class of highest probability when the cell
+// is empty. A prediction that is not one of the classes counts only
+// towards the AUC (MulticlassCBPE).
+func estimateMulticlass(rep *Report, cur *rowTable, opts Options) {
+	if cur == nil || len(opts.ClassScores) < 2 {
+		return
+	}
+	classes := slices.Sorted(maps.Keys(opts.ClassScores))
+	cols := make([]int, len(classes))
+	index := map[string]int{}
+	for c, class := range classes {
+		cols[c] = -1
+		for j, sc := range cur.schema.Columns {
+			if sc.Name == opts.ClassScores[class] && sc.Role == RoleClassScore {
+				cols[c] = j
+			}
+		}
+		if cols[c] < 0 || cur.num[cols[c]] == nil {
+			return
+		}
+		index[normLabel(class)] = c
+	}
+	var prob, score [][]float64
+	var pred []int
+rows:
+	for i := range cur.n {
+		s := make([]float64, len(classes))
+		sum := 0.0
+		for c, j := range cols {
+			v := cur.num[j][i]
+			if math.IsNaN(v) || v < 0 {
+				continue rows
+			}
+			s[c] = v
+			sum += v
+		}
+		if sum <= 0 {
+			continue
+		}
+		p := make([]float64, len(classes))
+		best := 0
+		for c, v := range s {
+			p[c] = v / sum
+			if v > s[best] {
+				best = c
+			}
+		}
+		k := best
+		if l := cur.label(cur.pred, i); l != "" {
+			var ok bool
+			if k, ok = index[l]; !ok {
+				k = -1
+			}
+		}
+		prob, score, pred = append(prob, p), append(score, s), append(pred, k)
+	}
+	est := MulticlassCBPE(prob, score, pred)
+	if est == nil {
+		return
+	}
+	rep.EstimatedPerformance = est
+	rep.Estimation = &Estimation{Method: "cbpe", Rows: len(prob)}
 }

@@ -3,6 +3,8 @@ package analysis
 import (
 	"math"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -82,5 +84,93 @@ func TestMulticlassCBPEWithoutAClassLeavesAUCOut(t *testing.T) {
 	}
 	if est := MulticlassCBPE(prob[:1], prob[:1], []int{-1}); est != nil {
 		t.Errorf("a window without predictions has estimates %+v", est)
+	}
+}
+
+// classRows lays threeClassWindow out as records: a feature, the model's
+// probability of each class (p_a, p_b, p_c), its prediction and the label,
+// blank when labeled is false.
+func classRows(seed uint64, n int, shift float64, labeled bool) ([]string, [][]string) {
+	names := []string{"a", "b", "c"}
+	prob, pred, label := threeClassWindow(seed, n, shift)
+	rows := make([][]string, n)
+	for i := range rows {
+		y := ""
+		if labeled {
+			y = names[label[i]]
+		}
+		rows[i] = []string{strconv.Itoa(i % 7), ff(prob[i][0]), ff(prob[i][1]), ff(prob[i][2]), names[pred[i]], y}
+	}
+	return []string{"x", "p_a", "p_b", "p_c", "prediction", "label"}, rows
+}
+
+func ff(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+var multiclassOpts = Options{Task: TaskMulticlass, Target: "label", Prediction: "prediction",
+	ClassScores: map[string]string{"a": "p_a", "b": "p_b", "c": "p_c"}}
+
+// Through Analyze, a multiclass model with class-score columns gets
+// estimated_performance on a window without labels, and its estimated
+// accuracy is within 0.03 of the accuracy the same window's labels give.
+func TestAnalyzeEstimatesMulticlassPerformanceWithoutLabels(t *testing.T) {
+	cols, ref := classRows(1, 5000, 0, true)
+	for _, shift := range []float64{0, 0.6, 1.2} {
+		_, labeled := classRows(7, 5000, shift, true)
+		_, blind := classRows(7, 5000, shift, false)
+		withLabels, err := Analyze(newMemRows(cols, ref), newMemRows(cols, labeled), multiclassOpts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := Analyze(newMemRows(cols, ref), newMemRows(cols, blind), multiclassOpts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		realized, ok := withLabels.Performance["accuracy"]
+		if !ok {
+			t.Fatalf("shift %v: no realized accuracy with labels: %v", shift, withLabels.Performance)
+		}
+		if _, ok := rep.Performance["accuracy"]; ok {
+			t.Errorf("shift %v: realized accuracy without labels: %v", shift, rep.Performance)
+		}
+		est, ok := rep.Metric("estimated_performance.accuracy")
+		if !ok {
+			t.Fatalf("shift %v: no estimated_performance.accuracy: %v", shift, rep.EstimatedPerformance)
+		}
+		t.Logf("shift %v: estimated accuracy %.4f, realized %.4f", shift, est, realized)
+		if d := math.Abs(est - realized); d > 0.03 {
+			t.Errorf("shift %v: estimated accuracy %.4f, realized %.4f (off by %.4f > 0.03)", shift, est, realized, d)
+		}
+		for _, m := range []string{"precision", "recall", "f1", "roc_auc"} {
+			if v, ok := rep.Metric("estimated_performance." + m); !ok || v <= 0 || v > 1 {
+				t.Errorf("shift %v: estimated_performance.%s = %v, %v", shift, m, v, ok)
+			}
+		}
+		if rep.Estimation == nil || rep.Estimation.Method != "cbpe" || rep.Estimation.Rows != 5000 {
+			t.Errorf("shift %v: estimation %+v, want cbpe on 5000 rows", shift, rep.Estimation)
+		}
+		for _, f := range rep.Features {
+			if strings.HasPrefix(f.Name, "p_") {
+				t.Errorf("shift %v: class-score column %s analysed as a feature", shift, f.Name)
+			}
+		}
+	}
+}
+
+// Class scores are a multiclass option with at least two classes.
+func TestClassScoresValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"binary", Options{Task: TaskBinary, Target: "y", Prediction: "p", ClassScores: map[string]string{"a": "pa", "b": "pb"}}, "need task multiclass"},
+		{"one class", Options{Task: TaskMulticlass, Target: "y", Prediction: "p", ClassScores: map[string]string{"a": "pa"}}, "at least 2 classes"},
+		{"empty column", Options{Task: TaskMulticlass, Target: "y", Prediction: "p", ClassScores: map[string]string{"a": "pa", "b": ""}}, "non-empty"},
+		{"ok", multiclassOpts, ""},
+	} {
+		err := tc.opts.Validate()
+		if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s: Validate() = %v, want %q", tc.name, err, tc.want)
+		}
 	}
 }

@@ -22,6 +22,11 @@ type Options struct {
 	// Time and EventID default to the columns named "time" and "event_id"
 	// when those exist.
 	Target, Prediction, Score, Latency, Time, EventID string
+	// ClassScores (multiclass) maps each class label to the column of the
+	// model's probability of that class; with them the report carries
+	// estimated performance (MulticlassCBPE) whether or not labels exist.
+	// They are never features.
+	ClassScores map[string]string
 	// Features lists the feature columns; empty means every column without a
 	// role. Categorical forces columns to be categorical; other columns are
 	// numeric when most of their values in the first rows parse as numbers.
@@ -155,6 +160,19 @@ func (o Options) Validate() error {
 	}
 	if o.Task != "" && o.Prediction == "" && !(o.Task == TaskBinary && o.Score != "") {
 		return fmt.Errorf("analysis: task %q needs a prediction column", o.Task)
+	}
+	if len(o.ClassScores) > 0 {
+		if o.Task != TaskMulticlass {
+			return fmt.Errorf("analysis: class scores need task multiclass, got %q", o.Task)
+		}
+		if len(o.ClassScores) < 2 {
+			return fmt.Errorf("analysis: class scores need at least 2 classes, got %d", len(o.ClassScores))
+		}
+		for class, col := range o.ClassScores {
+			if class == "" || col == "" {
+				return fmt.Errorf("analysis: class score %q → %q: class and column must be non-empty", class, col)
+			}
+		}
 	}
 	if o.Threshold < 0 || o.Threshold > 1 {
 		return fmt.Errorf("analysis: score threshold must be in (0,1], got %v", o.Threshold)

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -23,6 +24,9 @@ const (
 	RolePrediction = "prediction"
 	RoleScore      = "score"
 	RoleLatency    = "latency"
+	// RoleClassScore is a multiclass model's probability of one class
+	// (Options.ClassScores).
+	RoleClassScore = "class_score"
 	RoleTime       = "time"
 	RoleEventID    = "event_id"
 	RoleIgnored    = "ignored"
@@ -157,6 +161,9 @@ func InferSchema(columns []string, sample [][]string, opts Options) (*Schema, er
 			if len(opts.Features) > 0 && !slices.Contains(opts.Features, name) {
 				c.Role = RoleIgnored
 			}
+			if classScoreColumn(opts, name) {
+				c.Role = RoleClassScore
+			}
 		}
 		var num, nonMissing int
 		for _, row := range sample {
@@ -182,7 +189,7 @@ func InferSchema(columns []string, sample [][]string, opts Options) (*Schema, er
 			c.Kind, c.KindNote = KindCategorical, ""
 		}
 		switch {
-		case c.Role == RoleScore || c.Role == RoleLatency:
+		case c.Role == RoleScore || c.Role == RoleLatency || c.Role == RoleClassScore:
 			c.Kind = KindNumeric
 		case (c.Role == RoleTarget || c.Role == RolePrediction) && (opts.Task == TaskBinary || opts.Task == TaskMulticlass):
 			c.Kind = KindCategorical
@@ -196,13 +203,28 @@ func InferSchema(columns []string, sample [][]string, opts Options) (*Schema, er
 		}
 		s.Columns = append(s.Columns, c)
 	}
-	for _, c := range []SchemaColumn{{Name: opts.Score, Role: RoleScore}, {Name: opts.Latency, Role: RoleLatency}} {
-		if c.Name != "" && !has(c.Name) {
+	extra := []SchemaColumn{{Name: opts.Score, Role: RoleScore}, {Name: opts.Latency, Role: RoleLatency}}
+	for _, class := range slices.Sorted(maps.Keys(opts.ClassScores)) {
+		extra = append(extra, SchemaColumn{Name: opts.ClassScores[class], Role: RoleClassScore})
+	}
+	for _, c := range extra {
+		if c.Name != "" && !has(c.Name) && !slices.ContainsFunc(s.Columns, func(sc SchemaColumn) bool { return sc.Name == c.Name }) {
 			c.Kind = KindNumeric
 			s.Columns = append(s.Columns, c)
 		}
 	}
 	return s, nil
+}
+
+// classScoreColumn reports whether name is one of opts.ClassScores'
+// columns.
+func classScoreColumn(opts Options, name string) bool {
+	for _, col := range opts.ClassScores {
+		if col == name {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Schema) index(role string) int {

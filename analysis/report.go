@@ -27,7 +27,8 @@ type Report struct {
 	Quality    map[string]float64 `json:"quality"`
 	Violations []Violation        `json:"violations,omitempty"`
 	// EstimatedPerformance holds metrics estimated without labels (binary
-	// tasks with a score; see CBPE), beside Performance when labels exist;
+	// tasks with a score, see CBPE; multiclass tasks with class scores, see
+	// MulticlassCBPE), beside Performance when labels exist;
 	// Estimation says how they were made.
 	EstimatedPerformance map[string]Estimate `json:"estimated_performance,omitempty"`
 	Estimation           *Estimation         `json:"estimation,omitempty"`

@@ -15,7 +15,7 @@ func (m *Model) AnalysisOptions() analysis.Options {
 		Latency: m.Columns.Latency, Time: m.Columns.Time, EventID: m.Columns.EventID,
 		Features: m.Features, Categorical: m.Categorical,
 		DriftMethod: m.Drift.Method, DriftThreshold: m.Drift.Threshold, DatasetDriftShare: m.Drift.DatasetShare,
-		Threshold: m.Columns.Threshold, FalseAlarmRate: m.Drift.FalseAlarmRate,
+		Threshold: m.Columns.Threshold, ClassScores: m.Columns.ClassScores, FalseAlarmRate: m.Drift.FalseAlarmRate,
 		MultivariateDrift: m.Drift.Multivariate, BandMetrics: m.bandMetrics(),
 	}
 }

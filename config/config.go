@@ -190,6 +190,10 @@ type Columns struct {
 	// prediction is predicted positive (0: 0.5), so a model that returns
 	// only a probability needs no prediction column.
 	Threshold float64 `yaml:"threshold"`
+	// ClassScores (multiclass) maps each class label to the column of the
+	// model's probability of that class: with them the report estimates
+	// performance without labels (analysis.MulticlassCBPE).
+	ClassScores map[string]string `yaml:"class_scores"`
 }
 
 // Source is where records are read from.

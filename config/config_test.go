@@ -146,7 +146,10 @@ func TestMetricMustExistForTheTask(t *testing.T) {
 		{"binary", "estimated_performance.rmse", false},
 		{"regression", "estimated_performance.mae", true},
 		{"regression", "estimated_performance.accuracy", false},
-		{"multiclass", "estimated_performance.accuracy", false},
+		{"multiclass", "estimated_performance.accuracy", true},
+		{"multiclass", "estimated_performance.roc_auc", true},
+		{"multiclass", "estimated_performance.mae", false},
+		{"", "estimated_performance.accuracy", false},
 		{"", "multivariate_drift.statistic", true},
 		{"", "multivariate_drift.threshold", false},
 	} {
@@ -293,6 +296,50 @@ func TestScoreOnlyBinaryModel(t *testing.T) {
 				t.Fatalf("want no error, got %v", err)
 			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
 				t.Fatalf("want %q, got %v", tc.wantErr, err)
+			}
+		})
+	}
+}
+
+// A multiclass model names one probability column per class in
+// columns.class_scores (its estimated performance comes from them); the
+// key is wrong anywhere else, and each mistake names its line.
+func TestClassScores(t *testing.T) {
+	cases := []struct {
+		name, task, scores, wantErr string
+	}{
+		{"three classes", "multiclass", "{setosa: p_setosa, versicolor: p_versicolor, virginica: p_virginica}", ""},
+		{"binary", "binary", "{a: p_a, b: p_b}", `vigil.yaml:5: models[0].columns.class_scores: class probability columns need task multiclass, got "binary"`},
+		{"no task", "\"\"", "{a: p_a, b: p_b}", `models[0].columns.class_scores: class probability columns need task multiclass, got ""`},
+		{"one class", "multiclass", "{a: p_a}", "vigil.yaml:5: models[0].columns.class_scores: want a probability column for each of at least 2 classes, got 1"},
+		{"empty column", "multiclass", "{a: p_a, b: \"\"}", `vigil.yaml:5: models[0].columns.class_scores.b: class "b" needs the name of its probability column`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			src := fmt.Sprintf("models:\n  - name: m\n    task: %s\n    columns:\n      class_scores: %s\n      target: label\n      prediction: pred\n    source: {uri: file://data}\n    reference: {uri: file://ref.csv}\n", tc.task, tc.scores)
+			c, err := Parse("vigil.yaml", []byte(src), Options{Getenv: secrets})
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("want no error, got %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("want %q, got %v", tc.wantErr, err)
+			case err != nil:
+				return
+			}
+			want := map[string]string{"setosa": "p_setosa", "versicolor": "p_versicolor", "virginica": "p_virginica"}
+			if got := c.Models[0].AnalysisOptions().ClassScores; !reflect.DeepEqual(got, want) {
+				t.Errorf("analysis class scores %v, want %v", got, want)
+			}
+			out, err := c.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := Parse("written.yaml", out, Options{Getenv: secrets})
+			if err != nil {
+				t.Fatalf("written config does not parse: %v\n%s", err, out)
+			}
+			if got := back.Models[0].Columns.ClassScores; !reflect.DeepEqual(got, want) {
+				t.Errorf("class scores read back as %v, want %v\n%s", got, want, out)
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"regexp"
@@ -138,6 +139,22 @@ func (m *Model) validate(d *decoder, p string, c *Config) {
 			d.at(p+".columns.prediction", "task %q needs the prediction column name (a binary model may give only columns.score, predicted positive at columns.threshold)", m.Task)
 		}
 	}
+	if cs := m.Columns.ClassScores; len(cs) > 0 {
+		switch {
+		case m.Task != "multiclass":
+			d.at(p+".columns.class_scores", "class probability columns need task multiclass, got %q (a binary model names its score in columns.score)", m.Task)
+		case len(cs) < 2:
+			d.at(p+".columns.class_scores", "want a probability column for each of at least 2 classes, got %d", len(cs))
+		}
+		for _, class := range slices.Sorted(maps.Keys(cs)) {
+			if strings.TrimSpace(class) == "" {
+				d.at(p+".columns.class_scores", "a class label is empty")
+			}
+			if strings.TrimSpace(cs[class]) == "" {
+				d.at(p+".columns.class_scores."+class, "class %q needs the name of its probability column", class)
+			}
+		}
+	}
 	if t := m.Columns.Threshold; t < 0 || t > 1 {
 		d.at(p+".columns.threshold", "want a score in (0, 1], got %g", t)
 	}
@@ -264,12 +281,12 @@ func CheckMetric(task, metric string) error {
 		return one("statistic")
 	case "estimated_performance":
 		switch task {
-		case "binary":
+		case "binary", "multiclass":
 			return one("accuracy", "precision", "recall", "f1", "roc_auc")
 		case "regression":
 			return one("mae", "mse", "rmse")
 		}
-		return fmt.Errorf("metric %q: performance is estimated without labels for binary models with a score column and for regression models", metric)
+		return fmt.Errorf("metric %q: performance is estimated without labels for binary models with a score column, multiclass models with columns.class_scores and regression models", metric)
 	case "quality":
 		return one("missing_ratio", "type_mismatches", "out_of_range", "unseen_categories", "duplicate_event_ids", "constant_columns")
 	case "performance":

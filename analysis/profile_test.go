@@ -1,7 +1,9 @@
 package analysis
 
 import (
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"strconv"
 	"testing"
 )
@@ -33,8 +35,51 @@ func TestParseNumberMatchesStrconv(t *testing.T) {
 			// strconv accepts hex and underscores only with a base prefix;
 			// whatever it says, we say the same
 		}
-		if ok != (err == nil) || (ok && got != want && !(got != got && want != want)) {
+		if ok != (err == nil) || (ok && math.Float64bits(got) != math.Float64bits(want) && !(got != got && want != want)) {
 			t.Errorf("parseNumber(%q) = %v, %v; strconv %v, %v", c, got, ok, want, err)
+		}
+	}
+}
+
+// TestParseDecimalFullPrecision: the numbers pandas and numpy write (the
+// shortest round-trip text, 16–17 significant digits, exponents below 1e-4)
+// take the fast path, and come out as strconv's to the bit; so do the
+// boundaries of Clinger's and Eisel–Lemire's ranges, or they decline.
+func TestParseDecimalFullPrecision(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 16))
+	var fast []string
+	for range 200000 {
+		v := r.NormFloat64() * math.Pow(10, float64(r.IntN(40)-20))
+		fast = append(fast, strconv.FormatFloat(v, 'g', -1, 64), strconv.FormatFloat(v, 'e', 16, 64),
+			strconv.FormatFloat(v, 'f', -1, 64)[:min(21, len(strconv.FormatFloat(v, 'f', -1, 64)))])
+	}
+	for i, s := range fast[:3000] {
+		// repr ('g') forms below 10^12 must all take the fast path. The
+		// others may decline: above, the 17 digits of a large double can be
+		// its exact value, which Eisel–Lemire cannot tell from a tie.
+		v, _ := strconv.ParseFloat(s, 64)
+		if _, ok := parseDecimal(s); !ok && i%3 == 0 && math.Abs(v) < 1e12 {
+			t.Errorf("parseDecimal(%q) declined a full-precision value", s)
+		}
+	}
+	edges := []string{"9007199254740992", "9007199254740993", "9007199254740993.0", "18446744073709551615",
+		"1.7976931348623157e308", "1.7976931348623159e308", "2.2250738585072014e-308", "2.2250738585072011e-308",
+		"4.9e-324", "1e-400", "1e400", "1e23", "8.5e22", "9.999999999999999e22", "0.000000000000000000000000001",
+		"123456789012345678", "1234567890123456789", "12345678901234567890", "0.1234567890123456789",
+		"0.12345678901234567890", "1.00000000000000011102230246251565404236316680908203125",
+		"0.30000000000000004", "-0.0", "-0e10", "0e-999", "1e-0", "1e+0", "1e", "1e+", "1e-", "e5", "-.e5", ".e5",
+		"1.5e00000000000000000000000005", "7.2057594037927933e16", "5e-324", "3.0000000000000003"}
+	for e := -360; e <= 360; e++ {
+		edges = append(edges, fmt.Sprintf("1e%d", e), fmt.Sprintf("9.999999999999999e%d", e), fmt.Sprintf("4.4501477170144023e%d", e))
+	}
+	for _, s := range append(fast, edges...) {
+		got, ok := parseDecimal(s)
+		if !ok {
+			continue
+		}
+		want, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("parseDecimal(%q) = %v (%#x), %v; strconv %v (%#x), %v", s, got, math.Float64bits(got), ok, want, math.Float64bits(want), err)
 		}
 	}
 }
@@ -42,7 +87,8 @@ func TestParseNumberMatchesStrconv(t *testing.T) {
 // FuzzParseDecimal: the fast path either declines or agrees with strconv to
 // the bit.
 func FuzzParseDecimal(f *testing.F) {
-	for _, s := range []string{"-0.806033", "12345678.12345678", "1.2345a78", "0.1", "-.5", "5."} {
+	for _, s := range []string{"-0.806033", "12345678.12345678", "1.2345a78", "0.1", "-.5", "5.",
+		"0.12345678901234568", "-1.0593967667650364", "1.5e-05", "2.2250738585072014e-308", "1e23"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

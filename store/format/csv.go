@@ -10,6 +10,8 @@ import (
 	"math/bits"
 	"strings"
 	"unsafe"
+
+	"github.com/vigilml/vigil/analysis"
 )
 
 // CSV reads RFC 4180 CSV with a header line (or Options.Columns). An empty
@@ -43,6 +45,61 @@ type CSV struct {
 	// memory-mapped file drops those pages).
 	release     func(upto int)
 	nextRelease int
+	// drop, when set, releases the pages of input bytes [from, to) (a
+	// memory-mapped file); base is the offset of chunk in that input.
+	drop func(from, to int)
+	base int
+	// part marks a CSV made by Split: it stops with errQuotedPart at a
+	// quote, and does not split again.
+	part bool
+}
+
+// errQuotedPart ends a part of a split CSV at a quoted field: a quoted
+// field may hold a line end, so the cuts may be wrong, and the caller reads
+// the whole CSV instead (analysis.Splitter).
+var errQuotedPart = errors.New("format: csv: quoted field in a part of a split file")
+
+// Split implements analysis.Splitter: the unread input, when held whole in
+// memory (a mapped file, NewCSVString), is cut after the first line end
+// following every partBytes, into CSVs with the same columns. Each part
+// releases the mapped pages it has parsed, as the whole file would.
+func (c *CSV) Split(partBytes int) []analysis.Rows {
+	if c.part || !c.eof || len(c.carry) > 0 || c.err != nil || partBytes <= 0 || len(c.chunk)-c.pos < 2*partBytes {
+		return nil
+	}
+	rest := c.chunk[c.pos:]
+	var parts []analysis.Rows
+	for start := 0; start < len(rest); {
+		end := start + partBytes
+		if end >= len(rest) || len(rest)-end < partBytes/4 {
+			end = len(rest) // no sliver of a part at the end
+		} else if i := strings.IndexByte(rest[end:], '\n'); i >= 0 {
+			end += i + 1
+		} else {
+			end = len(rest)
+		}
+		p := &CSV{comma: c.comma, chunk: rest[start:end], eof: true, columns: c.columns,
+			row: make([]string, len(c.columns)), size: int64(end - start), part: true,
+			drop: c.drop, base: c.base + c.pos + start}
+		if p.drop != nil {
+			p.release = p.dropParsed()
+		}
+		parts = append(parts, p)
+		start = end
+	}
+	return parts
+}
+
+// dropParsed returns a release function that drops the pages of the
+// chunk parsed so far, every releaseEvery bytes.
+func (c *CSV) dropParsed() func(upto int) {
+	released := c.base
+	return func(upto int) {
+		if end := c.base + upto; end-released >= releaseEvery {
+			c.drop(released, end)
+			released = end
+		}
+	}
 }
 
 // ErrNoHeader is returned by NewCSV for an empty input without Options.Columns.
@@ -141,6 +198,10 @@ func (c *CSV) Next() bool {
 
 const csvBlock = 256 << 10
 
+// releaseEvery is how much parsed input of a mapped file accumulates
+// before its pages are released.
+const releaseEvery = 4 << 20
+
 // releaseChunk is how often (in bytes parsed) release is called.
 const releaseChunk = 1 << 20
 
@@ -220,6 +281,9 @@ func (c *CSV) readRecord() ([]string, error) {
 		}
 		if fields, ok := c.split(line); ok {
 			return fields, nil
+		}
+		if c.part {
+			return nil, errQuotedPart
 		}
 		return c.parseQuoted(line)
 	}

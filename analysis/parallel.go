@@ -1,0 +1,111 @@
+package analysis
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// Splitter is implemented by Rows whose unread records can be cut into
+// parts that are read concurrently: a memory-mapped CSV file, cut at line
+// ends. Profiler.AddRows profiles the parts on every core and merges their
+// profiles in order.
+type Splitter interface {
+	// Split returns parts that together hold every record not yet read, in
+	// order, each of about partBytes of input; nil when the rest is too
+	// small to be worth cutting or cannot be cut. It does not advance the
+	// receiver: when any part ends with an error (Err), the caller reads
+	// the receiver itself instead (a CSV part stops at a quote, since a
+	// quoted field may hold a line end that a cut would have split).
+	Split(partBytes int) []Rows
+}
+
+// splitPartBytes is the size of the parts a Splitter is cut into. Parts
+// are merged in order whatever the number of cores, so the profile of a
+// window does not depend on the machine; 16 MiB keeps a 2-core machine's
+// cores busy from a 32 MiB file up and the profiles waiting to be merged
+// few.
+var splitPartBytes = 16 << 20
+
+// addParts profiles parts concurrently on GOMAXPROCS goroutines and merges
+// them, in order, into pr's profile. total is the estimated number of rows
+// in all parts (0 if unknown): when it is far beyond the exact limit every
+// part sketches from its first value, as one sequential profile would. It
+// reports false, leaving pr's profile untouched, when a part failed.
+func (pr *Profiler) addParts(parts []Rows, total int64) bool {
+	workers := min(runtime.GOMAXPROCS(0), len(parts))
+	type result struct {
+		p  *Profile
+		ok bool
+	}
+	done := make([]chan result, len(parts))
+	for i := range done {
+		done[i] = make(chan result, 1)
+	}
+	// At most 2 parts per worker are ahead of the merge, which bounds the
+	// profiles held at once.
+	tokens := make(chan struct{}, 2*workers)
+	sketchAll := total/2 > int64(pr.opts.ExactLimit)
+	var next atomic.Int64
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				tokens <- struct{}{}
+				i := int(next.Add(1) - 1)
+				if i >= len(parts) {
+					<-tokens
+					return
+				}
+				if failed.Load() {
+					done[i] <- result{}
+					continue
+				}
+				sub := NewProfiler(pr.p.Schema, pr.opts)
+				if sketchAll {
+					sub.reserve(total) // sketches from the first value
+				} else if e, ok := parts[i].(RowEstimator); ok {
+					sub.reserve(e.EstimatedRows())
+				}
+				sub.addSequential(parts[i])
+				if parts[i].Err() != nil {
+					failed.Store(true)
+					done[i] <- result{}
+					continue
+				}
+				done[i] <- result{sub.p, true}
+			}
+		}()
+	}
+	// The parts are merged into a new profile sized for every row, which
+	// starts with what pr had: pr's profile is untouched until the end, so
+	// a failed part leaves it as it was.
+	acc := NewProfiler(pr.p.Schema, pr.opts)
+	acc.reserve(pr.p.Rows + total)
+	merge := func(o *Profile) {
+		if err := acc.p.Merge(o); err != nil {
+			panic(err) // same schema on both sides: cannot happen
+		}
+	}
+	merge(pr.p)
+	ok := true
+	for i := range parts {
+		r := <-done[i]
+		<-tokens
+		if !r.ok || !ok {
+			ok = false
+			continue
+		}
+		merge(r.p)
+	}
+	wg.Wait()
+	if !ok {
+		return false
+	}
+	*pr.p = *acc.p
+	pr.bind(nil)
+	return true
+}

@@ -16,22 +16,24 @@ type Splitter interface {
 	// small to be worth cutting or cannot be cut. It does not advance the
 	// receiver: when any part ends with an error (Err), the caller reads
 	// the receiver itself instead (a CSV part stops at a quote, since a
-	// quoted field may hold a line end that a cut would have split).
+	// quoted field may hold a line end that a cut would have split). A
+	// part's cells may be valid only until its next record (a part reads
+	// into a buffer of its own, reused): the profiler copies what it keeps.
 	Split(partBytes int) []Rows
 }
 
 // splitPartBytes is the size of the parts a Splitter is cut into. Parts
 // are merged in order whatever the number of cores, so the profile of a
-// window does not depend on the machine; 16 MiB keeps a 2-core machine's
-// cores busy from a 32 MiB file up and the profiles waiting to be merged
-// few.
-var splitPartBytes = 16 << 20
+// window does not depend on the machine. Each merge re-compacts the
+// sketches and each part allocates its own, so parts are large: 64 MiB,
+// 15 parts for a 942 MB file of 5M rows × 20 columns.
+var splitPartBytes = 64 << 20
 
 // addParts profiles parts concurrently on GOMAXPROCS goroutines and merges
 // them, in order, into pr's profile. total is the estimated number of rows
-// in all parts (0 if unknown): when it is far beyond the exact limit every
-// part sketches from its first value, as one sequential profile would. It
-// reports false, leaving pr's profile untouched, when a part failed.
+// in all parts: far beyond the exact limit, so every part sketches from its
+// first value, as one sequential profile would. It reports false, leaving
+// pr's profile untouched, when a part failed.
 func (pr *Profiler) addParts(parts []Rows, total int64) bool {
 	workers := min(runtime.GOMAXPROCS(0), len(parts))
 	type result struct {
@@ -42,10 +44,9 @@ func (pr *Profiler) addParts(parts []Rows, total int64) bool {
 	for i := range done {
 		done[i] = make(chan result, 1)
 	}
-	// At most 2 parts per worker are ahead of the merge, which bounds the
-	// profiles held at once.
-	tokens := make(chan struct{}, 2*workers)
-	sketchAll := total/2 > int64(pr.opts.ExactLimit)
+	// At most one part more than there are workers is ahead of the merge,
+	// which bounds the profiles held at once.
+	tokens := make(chan struct{}, workers+1)
 	var next atomic.Int64
 	var failed atomic.Bool
 	var wg sync.WaitGroup
@@ -65,11 +66,7 @@ func (pr *Profiler) addParts(parts []Rows, total int64) bool {
 					continue
 				}
 				sub := NewProfiler(pr.p.Schema, pr.opts)
-				if sketchAll {
-					sub.reserve(total) // sketches from the first value
-				} else if e, ok := parts[i].(RowEstimator); ok {
-					sub.reserve(e.EstimatedRows())
-				}
+				sub.reserve(total) // sketches from the first value
 				sub.addSequential(parts[i])
 				if parts[i].Err() != nil {
 					failed.Store(true)

@@ -736,8 +736,9 @@ func (pr *Profiler) bind(columns []string) {
 // AddRows adds every row of rows (matching columns by name; a column absent
 // from rows counts as missing) and its invalid-record count.
 //
-// Rows that can be split (Splitter: a mapped CSV file) are profiled in
-// parts on every core, merged in order.
+// Rows that can be split (Splitter: a mapped CSV file) and that are large
+// enough to be sketched are profiled in parts on every core, merged in
+// order.
 func (pr *Profiler) AddRows(rows Rows) error {
 	if p, ok := rows.(*prefixRows); ok && p.i == -1 {
 		// Analyze's reference: the rows read for the schema, then the
@@ -754,7 +755,11 @@ func (pr *Profiler) AddRows(rows Rows) error {
 	if e, ok := rows.(RowEstimator); ok {
 		n = e.EstimatedRows()
 	}
-	if s, ok := rows.(Splitter); ok {
+	if s, ok := rows.(Splitter); ok && n/2 > int64(pr.opts.ExactLimit) {
+		// Only windows that will be sketched: their parts' sketches merge
+		// in little memory, where exact parts would be copied into one
+		// array of every value (twice the memory; a window small enough to
+		// stay exact is quick anyway, and both windows are profiled at once).
 		if parts := s.Split(splitPartBytes); len(parts) > 1 && pr.addParts(parts, n) {
 			pr.p.Invalid += rows.Invalid() // skipped before the split (a schema sample)
 			return nil

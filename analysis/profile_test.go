@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"testing"
 )
@@ -101,4 +102,45 @@ func FuzzParseDecimal(f *testing.F) {
 			t.Fatalf("parseDecimal(%q) = %v; strconv %v, %v", s, got, want, err)
 		}
 	})
+}
+
+// TestSketchMergedLevelsEqualSorted: keeping the levels above 0 sorted by
+// merging (instead of sorting each level when it is compacted) changes
+// nothing in the sketch: the same values at every level, so the same
+// statistics, through Add and Merge.
+func TestSketchMergedLevelsEqualSorted(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	for _, capacity := range []int{64, 1000, 8192} {
+		merged, resorted := newSample(100, capacity), newSample(100, capacity)
+		other := newSample(100, capacity)
+		for i := range 300000 {
+			v := r.NormFloat64()
+			if i%3 == 0 {
+				v = math.Round(v*1e6) / 1e6
+			}
+			merged.Add(v)
+			resorted.Add(v)
+			resorted.sorted = nil // every level sorted from scratch, as before
+			if i%7 == 0 {
+				other.Add(v * 2)
+			}
+		}
+		merged.Merge(other)
+		resorted.Merge(other)
+		resorted.sorted = nil
+		if len(merged.Levels) != len(resorted.Levels) || merged.N != resorted.N {
+			t.Fatalf("cap %d: %d/%d levels, n %d/%d", capacity, len(merged.Levels), len(resorted.Levels), merged.N, resorted.N)
+		}
+		for h := range merged.Levels {
+			a, b := slices.Clone(merged.Levels[h]), slices.Clone(resorted.Levels[h])
+			slices.Sort(a)
+			slices.Sort(b)
+			if !slices.Equal(a, b) || merged.Parity[h] != resorted.Parity[h] {
+				t.Fatalf("cap %d level %d differs", capacity, h)
+			}
+			if merged.levelSorted(h) && !slices.IsSorted(merged.Levels[h]) {
+				t.Fatalf("cap %d level %d marked sorted but is not", capacity, h)
+			}
+		}
+	}
 }

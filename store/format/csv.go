@@ -52,7 +52,15 @@ type CSV struct {
 	// part marks a CSV made by Split: it stops with errQuotedPart at a
 	// quote, and does not split again.
 	part bool
+	// file is the mapped file, which parts read with ReadAt; reuse is a
+	// part's read buffer, refilled in place.
+	file  io.ReaderAt
+	reuse []byte
 }
+
+// partBlock is the size of the read buffer of a part of a split file (a
+// variable for tests).
+var partBlock = 1 << 20
 
 // errQuotedPart ends a part of a split CSV at a quoted field: a quoted
 // field may hold a line end, so the cuts may be wrong, and the caller reads
@@ -61,8 +69,12 @@ var errQuotedPart = errors.New("format: csv: quoted field in a part of a split f
 
 // Split implements analysis.Splitter: the unread input, when held whole in
 // memory (a mapped file, NewCSVString), is cut after the first line end
-// following every partBytes, into CSVs with the same columns. Each part
-// releases the mapped pages it has parsed, as the whole file would.
+// following every partBytes, into CSVs with the same columns. Parts of a
+// file read their bytes with ReadAt into a buffer of their own, reused from
+// block to block: a cell of a part is valid until its next record only
+// (the profiler copies what it keeps). Reading costs a copy, but far less
+// CPU than mapping the pages of a large file (1.1 s against 0.3–0.5 s of
+// CPU to find the lines of a 942 MB file, measured on a loaded 2-core VM).
 func (c *CSV) Split(partBytes int) []analysis.Rows {
 	if c.part || !c.eof || len(c.carry) > 0 || c.err != nil || partBytes <= 0 || len(c.chunk)-c.pos < 2*partBytes {
 		return nil
@@ -78,11 +90,13 @@ func (c *CSV) Split(partBytes int) []analysis.Rows {
 		} else {
 			end = len(rest)
 		}
-		p := &CSV{comma: c.comma, chunk: rest[start:end], eof: true, columns: c.columns,
-			row: make([]string, len(c.columns)), size: int64(end - start), part: true,
-			drop: c.drop, base: c.base + c.pos + start}
-		if p.drop != nil {
-			p.release = p.dropParsed()
+		p := &CSV{comma: c.comma, columns: c.columns, row: make([]string, len(c.columns)),
+			size: int64(end - start), part: true}
+		if c.file != nil {
+			p.r = io.NewSectionReader(c.file, int64(c.base+c.pos+start), int64(end-start))
+			p.reuse = make([]byte, partBlock)
+		} else {
+			p.chunk, p.eof = rest[start:end], true
 		}
 		parts = append(parts, p)
 		start = end
@@ -186,6 +200,11 @@ func (c *CSV) Next() bool {
 			if err != io.EOF {
 				c.err = err
 			}
+			if c.drop != nil {
+				// The tail parsed since the last release: a file split in
+				// many parts would otherwise keep one per part mapped.
+				c.drop(c.base, c.base+len(c.chunk))
+			}
 			return false
 		}
 		if len(fields) != len(c.columns) {
@@ -237,7 +256,14 @@ func (c *CSV) fill() error {
 	// Read straight into a fresh block that becomes the chunk's string
 	// (cells are substrings of it, so it is never written again): one copy
 	// of the input fewer than reading into a buffer and converting.
-	buf := make([]byte, len(c.carry), max(csvBlock, 2*len(c.carry)))
+	var buf []byte
+	if c.reuse != nil && cap(c.reuse) >= 2*len(c.carry) {
+		// A part: cells live until the next record only, so the block is
+		// read again in place (no allocation, no fresh pages).
+		buf = c.reuse[:len(c.carry)]
+	} else {
+		buf = make([]byte, len(c.carry), max(csvBlock, 2*len(c.carry)))
+	}
 	copy(buf, c.carry)
 	for {
 		if len(buf) == cap(buf) {

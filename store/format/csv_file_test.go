@@ -124,6 +124,8 @@ func TestCSVSplitParts(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := readAll(t, whole)
+	defer func(b int) { partBlock = b }(partBlock)
+	partBlock = 4 << 10 // parts read many blocks, lines straddle them
 	for _, partBytes := range []int{1 << 10, 40 << 10, 100 << 10} {
 		rows, closer, err := OpenCSVFile(path, Options{})
 		if err != nil {
@@ -139,7 +141,13 @@ func TestCSVSplitParts(t *testing.T) {
 		got := [][]string{}
 		var invalid int64
 		for _, p := range parts {
-			got = append(got, readAll(t, p)...)
+			for p.Next() { // a part's cells live until its next record
+				row := make([]string, len(p.Row()))
+				for i, cell := range p.Row() {
+					row[i] = strings.Clone(cell)
+				}
+				got = append(got, row)
+			}
 			if p.Err() != nil {
 				t.Fatal(p.Err())
 			}

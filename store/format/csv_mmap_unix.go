@@ -3,6 +3,7 @@
 package format
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -39,9 +40,14 @@ func mapCSV(f *os.File, opts Options) (*CSV, io.Closer, error) {
 		}
 	}
 	c.release = c.dropParsed()
-	return c, unmapper(data), nil
+	c.file = f
+	return c, mapped{data, f}, nil
 }
 
-type unmapper []byte
+// mapped closes a mapped CSV file: the map, and the file its parts read.
+type mapped struct {
+	data []byte
+	f    *os.File
+}
 
-func (u unmapper) Close() error { return unix.Munmap(u) }
+func (m mapped) Close() error { return errors.Join(unix.Munmap(m.data), m.f.Close()) }

@@ -22,6 +22,17 @@ type Splitter interface {
 	Split(partBytes int) []Rows
 }
 
+// Transient is implemented by Rows that can hand over their unread records
+// as a stream that is cheaper to read but whose cells are valid only until
+// its next record: a mapped CSV file read into a reused buffer (the pages
+// of a mapped file cost more CPU to map than to copy). The profiler, which
+// copies what it keeps, reads through it.
+type Transient interface {
+	// Transient returns the rest of the records, or nil when it cannot;
+	// the receiver must not be read afterwards.
+	Transient() Rows
+}
+
 // splitPartBytes is the size of the parts a Splitter is cut into. Parts
 // are merged in order whatever the number of cores, so the profile of a
 // window does not depend on the machine. Each merge re-compacts the

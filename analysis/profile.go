@@ -766,6 +766,12 @@ func (pr *Profiler) AddRows(rows Rows) error {
 		}
 	}
 	pr.reserve(n)
+	if t, ok := rows.(Transient); ok {
+		if rest := t.Transient(); rest != nil {
+			pr.p.Invalid += rows.Invalid() // skipped before (a schema sample)
+			rows = rest
+		}
+	}
 	return pr.addSequential(rows)
 }
 

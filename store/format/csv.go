@@ -104,6 +104,21 @@ func (c *CSV) Split(partBytes int) []analysis.Rows {
 	return parts
 }
 
+// Transient implements analysis.Transient: the unread records of a mapped
+// file, read with ReadAt into a buffer reused from block to block (cells
+// valid until the next record); quoted fields are read as usual. nil for
+// other inputs.
+func (c *CSV) Transient() analysis.Rows {
+	if c.file == nil || c.part || !c.eof || len(c.carry) > 0 || c.err != nil {
+		return nil
+	}
+	rest := len(c.chunk) - c.pos
+	t := &CSV{comma: c.comma, columns: c.columns, row: make([]string, len(c.columns)), size: int64(rest),
+		r: io.NewSectionReader(c.file, int64(c.base+c.pos), int64(rest)), reuse: make([]byte, partBlock)}
+	c.pos = len(c.chunk) // handed over
+	return t
+}
+
 // dropParsed returns a release function that drops the pages of the
 // chunk parsed so far, every releaseEvery bytes.
 func (c *CSV) dropParsed() func(upto int) {

@@ -188,3 +188,53 @@ func TestCSVSplitParts(t *testing.T) {
 		t.Error("a small or streamed input split")
 	}
 }
+
+// Transient hands over a mapped file's unread records, read into a reused
+// buffer: the same records as the map (quoted fields and line ends in them
+// included), and the map is not read further.
+func TestCSVTransient(t *testing.T) {
+	var sb strings.Builder
+	sb.WriteString("a,b,c\n")
+	cells := []string{"1", "", "x y", "\"q,\"", "\"multi\nline\"", "-2.5e3", "0.12345678901234568"}
+	for i := range 20000 {
+		fmt.Fprintf(&sb, "%s,%s,%s\n", cells[i%7], cells[(i/7)%7], cells[(i/49)%7])
+		if i%999 == 3 {
+			sb.WriteString("bad\n")
+		}
+	}
+	path := filepath.Join(t.TempDir(), "w.csv")
+	if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	whole, _ := NewCSVString(sb.String(), Options{})
+	want := readAll(t, whole)
+	defer func(b int) { partBlock = b }(partBlock)
+	partBlock = 4 << 10
+	rows, closer, err := OpenCSVFile(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closer.Close()
+	for range 10 {
+		rows.Next()
+	}
+	rest := rows.Transient()
+	var got [][]string
+	for rest.Next() {
+		row := make([]string, 3)
+		for i, c := range rest.Row() {
+			row[i] = strings.Clone(c)
+		}
+		got = append(got, row)
+	}
+	if rest.Err() != nil || rows.Next() {
+		t.Fatalf("err %v; the map still yields records", rest.Err())
+	}
+	if !slices.EqualFunc(got, want[10:], slices.Equal) || rows.Invalid()+rest.Invalid() != whole.Invalid() {
+		t.Errorf("%d records, %d invalid; want %d, %d", len(got), rows.Invalid()+rest.Invalid(), len(want)-10, whole.Invalid())
+	}
+	s, _ := NewCSVString(sb.String(), Options{})
+	if s.Transient() != nil {
+		t.Error("an in-memory CSV handed over a transient reader")
+	}
+}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/vigilml/vigil/analysis"
 	"github.com/vigilml/vigil/config"
+	"github.com/vigilml/vigil/dashboard"
 	"github.com/vigilml/vigil/notify"
 	"github.com/vigilml/vigil/store"
 )
@@ -81,6 +82,17 @@ type Activities struct {
 	// Models is the model lifecycle backend (registry, trainers, serving);
 	// nil when no model has a retrain section.
 	Models ModelOps
+	// Sinks receive every evaluation PublishMetrics publishes, after
+	// Metrics (TensorBoard event files: internal/tensorboard).
+	Sinks []EvaluationSink
+}
+
+// EvaluationSink writes an evaluation somewhere durable. rep is nil for a
+// window whose numbers are not the window's (incomplete, invalid, too few
+// rows). Writing the same evaluation twice must leave one copy: activities
+// are retried.
+type EvaluationSink interface {
+	WriteEvaluation(ctx context.Context, model, version, status string, rep *analysis.Report, windowEnd time.Time) error
 }
 
 func (a *Activities) model(name string) (*config.Model, *config.Config, error) {
@@ -390,14 +402,16 @@ func topDrifted(rep *analysis.Report, n int) []string {
 
 // PublishMetrics re-reads a stored report and exports it to Prometheus.
 func (a *Activities) PublishMetrics(ctx context.Context, in PublishMetricsInput) error {
-	if a.Metrics == nil {
+	if a.Metrics == nil && len(a.Sinks) == 0 {
 		return nil
 	}
 	if in.Status == StatusIncomplete || in.Status == StatusInvalid || in.Status == StatusInsufficientData {
 		// Partial numbers would move dashboards and Prometheus alerts as if
 		// they were the window's: publish the status alone.
-		a.Metrics.Evaluation(in.Model, in.Version, in.Status, nil, in.WindowEnd, in.Took)
-		return nil
+		if a.Metrics != nil {
+			a.Metrics.Evaluation(in.Model, in.Version, in.Status, nil, in.WindowEnd, in.Took)
+		}
+		return a.sink(ctx, in, nil)
 	}
 	// Reports are keyed by window start: the latest at or before it is this one.
 	body, _, err := a.Store.ReadReport(ctx, in.Model, in.WindowStart)
@@ -408,8 +422,25 @@ func (a *Activities) PublishMetrics(ctx context.Context, in PublishMetricsInput)
 	if err := json.Unmarshal(body, &rep); err != nil {
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("decode report %s: %v", in.ReportURI, err), ErrBadData, err)
 	}
-	a.Metrics.Evaluation(in.Model, in.Version, in.Status, &rep, in.WindowEnd, in.Took)
-	return nil
+	if a.Metrics != nil {
+		a.Metrics.Evaluation(in.Model, in.Version, in.Status, &rep, in.WindowEnd, in.Took)
+	}
+	return a.sink(ctx, in, &rep)
+}
+
+// sink hands the evaluation to every sink; a failing sink fails the
+// activity (retried; the monitor workflow treats publishing as best effort).
+func (a *Activities) sink(ctx context.Context, in PublishMetricsInput, rep *analysis.Report) error {
+	var errs []error
+	for _, s := range a.Sinks {
+		if err := s.WriteEvaluation(ctx, in.Model, in.Version, in.Status, rep, in.WindowEnd); err != nil {
+			errs = append(errs, storeErr(err))
+		}
+	}
+	if len(errs) == 1 {
+		return errs[0] // as it is: the SDK reads a non-retryable error only unwrapped
+	}
+	return errors.Join(errs...)
 }
 
 // IncidentChanged exports an incident opening or resolving.
@@ -505,7 +536,9 @@ func EventOf(in NotifyInput, cfg *config.Config) notify.Event {
 		Value: inc.Value, Threshold: inc.Threshold, WindowStart: inc.WindowStart, WindowEnd: inc.WindowEnd,
 		TopDrifted: inc.TopDrifted, AckedBy: inc.AckedBy, Ref: inc.Refs[in.Integration],
 		WorkflowURL: notify.WorkflowURL(cfg.Temporal.UIURL, cfg.Temporal.Namespace, inc.WorkflowID),
-		ReportURL:   inc.ReportURI,
+		// People open the report in a browser: the dashboard's page when
+		// the worker's public address is known, else the stored document.
+		ReportURL: dashboard.ReportURL(cfg.Worker.PublicURL, inc.Model, inc.WindowStart, inc.ReportURI),
 	}
 	switch in.Kind {
 	case "acknowledge":

@@ -236,7 +236,100 @@ func compareColumn(ref, cur *ColumnProfile, opts Options) FeatureReport {
 	} else {
 		fr.Drift = categoricalDrift(ref, cur, opts, fr.Quality)
 	}
+	fr.Histogram = histogram(ref, cur)
 	return fr
+}
+
+// histogram summarises both windows of a column for display; nil when a
+// side has no values.
+func histogram(ref, cur *ColumnProfile) *Histogram {
+	if cur.Kind == KindNumeric {
+		if ref.N() == 0 || cur.N() == 0 {
+			return nil
+		}
+		lo, hi := math.Min(ref.Min, cur.Min), math.Max(ref.Max, cur.Max)
+		bins := HistogramBins
+		if lo == hi {
+			bins = 1
+		}
+		edges := make([]float64, bins+1)
+		for i := range edges {
+			edges[i] = lo + (hi-lo)*float64(i)/float64(bins)
+		}
+		edges[bins] = hi
+		count := func(c *ColumnProfile) []float64 {
+			v, w := c.Values.Sorted()
+			out := make([]float64, bins)
+			for i, x := range v {
+				b := bins - 1
+				if hi > lo {
+					b = min(int((x-lo)/(hi-lo)*float64(bins)), bins-1)
+				}
+				out[b] += weightAt(w, i)
+			}
+			return shares(out)
+		}
+		return &Histogram{Edges: edges, Reference: count(ref), Current: count(cur)}
+	}
+	total := map[string]int64{}
+	for k, n := range ref.Categories {
+		total[k] += n
+	}
+	for k, n := range cur.Categories {
+		total[k] += n
+	}
+	if len(total) == 0 {
+		return nil
+	}
+	labels := make([]string, 0, len(total))
+	for k := range total {
+		labels = append(labels, k)
+	}
+	sort.Slice(labels, func(i, j int) bool {
+		if total[labels[i]] != total[labels[j]] {
+			return total[labels[i]] > total[labels[j]]
+		}
+		return labels[i] < labels[j]
+	})
+	rest := len(labels) > HistogramBins || ref.Other > 0 || cur.Other > 0
+	if len(labels) > HistogramBins {
+		labels = labels[:HistogramBins]
+	}
+	count := func(c *ColumnProfile) []float64 {
+		out := make([]float64, len(labels), len(labels)+1)
+		named := int64(0)
+		for i, k := range labels {
+			out[i] = float64(c.Categories[k])
+			named += c.Categories[k]
+		}
+		if rest {
+			all := c.Other
+			for _, n := range c.Categories {
+				all += n
+			}
+			out = append(out, float64(all-named))
+		}
+		return shares(out)
+	}
+	h := &Histogram{Labels: labels, Reference: count(ref), Current: count(cur)}
+	if rest {
+		h.Labels = append(h.Labels, OtherLabel)
+	}
+	return h
+}
+
+// shares divides counts by their sum (all zero stays zero).
+func shares(counts []float64) []float64 {
+	sum := 0.0
+	for _, c := range counts {
+		sum += c
+	}
+	if sum > 0 {
+		for i := range counts {
+			counts[i] /= sum
+		}
+	}
+	return counts
 }
 
 // threshold is the fixed threshold of a method: under auto the p-value

@@ -2,6 +2,8 @@ package analysis
 
 import (
 	"math"
+	"slices"
+	"sort"
 )
 
 // performance fills the report's performance section from the accumulated
@@ -106,6 +108,7 @@ func performance(rep *Report, p *PerfProfile, opts Options) {
 			nv, nw := p.NegScores.Sorted()
 			rep.Performance["roc_auc"] = aucWeighted(pv, pw, nv, nw)
 			rep.Performance["log_loss"] = p.LogLossSum / float64(p.PosScores.N+p.NegScores.N)
+			rep.ROC = rocCurve(pv, pw, nv, nw)
 		}
 	} else {
 		var macro, weighted float64
@@ -182,4 +185,36 @@ func aucWeighted(pv, pw, nv, nw []float64) float64 {
 		sum += wpos * (below + eq/2)
 	}
 	return sum / (tp * tn)
+}
+
+// rocCurve returns the ROC curve of sorted weighted samples of the positive
+// and negative rows' scores at up to ROCPoints thresholds: the distinct
+// scores, evenly thinned, plus one above them all for the (0,0) corner.
+func rocCurve(pv, pw, nv, nw []float64) []ROCPoint {
+	all := make([]float64, 0, len(pv)+len(nv))
+	all = append(append(all, pv...), nv...)
+	sort.Float64s(all)
+	all = slices.Compact(all)
+	if len(all) > ROCPoints-1 {
+		thin := make([]float64, ROCPoints-1)
+		for i := range thin {
+			thin[i] = all[i*(len(all)-1)/(len(thin)-1)]
+		}
+		all = slices.Compact(thin)
+	}
+	tp, tn := totalWeight(pv, pw), totalWeight(nv, nw)
+	// Thresholds ascend, so the weight below each one only grows.
+	var i, j int
+	var posBelow, negBelow float64
+	out := make([]ROCPoint, 0, len(all)+1)
+	for _, t := range all {
+		for ; i < len(pv) && pv[i] < t; i++ {
+			posBelow += weightAt(pw, i)
+		}
+		for ; j < len(nv) && nv[j] < t; j++ {
+			negBelow += weightAt(nw, j)
+		}
+		out = append(out, ROCPoint{Threshold: t, FPR: (tn - negBelow) / tn, TPR: (tp - posBelow) / tp})
+	}
+	return append(out, ROCPoint{Threshold: math.Nextafter(all[len(all)-1], math.Inf(1))})
 }

@@ -177,3 +177,57 @@ func TestReferenceWithoutScoreAndLatency(t *testing.T) {
 		t.Errorf("prediction drift %+v, want the prediction column's", d)
 	}
 }
+
+// The ROC curve's points are sklearn.metrics.roc_curve's (drop_intermediate=
+// False) when the scores have fewer distinct values than ROCPoints, from
+// (1,1) down; the last point lies above every score (sklearn puts it at
+// max+1 since 1.3, at +Inf since 1.4).
+func TestROCCurveMatchesSklearn(t *testing.T) {
+	labels := []int{0, 0, 1, 1, 0, 1, 1, 0, 1, 0}
+	scores := []float64{0.1, 0.4, 0.35, 0.8, 0.4, 0.9, 0.6, 0.2, 0.4, 0.55}
+	// /usr/bin/python3 -c 'from sklearn.metrics import roc_curve; print(roc_curve(y, s, drop_intermediate=False))'
+	want := []ROCPoint{{0.1, 1, 1}, {0.2, 0.8, 1}, {0.35, 0.6, 1}, {0.4, 0.6, 0.8}, {0.55, 0.2, 0.6}, {0.6, 0, 0.6}, {0.8, 0, 0.4}, {0.9, 0, 0.2}}
+	var pos, neg []float64
+	for i, s := range scores {
+		if labels[i] == 1 {
+			pos = append(pos, s)
+		} else {
+			neg = append(neg, s)
+		}
+	}
+	got := rocCurve(sortedCopy(pos), nil, sortedCopy(neg), nil)
+	if len(got) != len(want)+1 {
+		t.Fatalf("%d points, want %d: %+v", len(got), len(want)+1, got)
+	}
+	for i, w := range want {
+		if g := got[i]; g.Threshold != w.Threshold || math.Abs(g.FPR-w.FPR) > 1e-12 || math.Abs(g.TPR-w.TPR) > 1e-12 {
+			t.Errorf("point %d = %+v, want %+v", i, g, w)
+		}
+	}
+	if last := got[len(got)-1]; last.FPR != 0 || last.TPR != 0 || last.Threshold <= 0.9 {
+		t.Errorf("last point %+v, want (0,0) above every score", last)
+	}
+}
+
+// The histogram of a column covers both windows' values with shares that
+// sum to 1 per side, and names categories by frequency, the rest in "(other)".
+func TestHistogram(t *testing.T) {
+	col := func(kind string, nums []float64, cats map[string]int64, other int64) *ColumnProfile {
+		c := &ColumnProfile{Kind: kind, Categories: cats, Other: other}
+		if kind == KindNumeric {
+			c.Values = &Sample{Limit: 1000, Exact: make([]float64, 0, 16)}
+			for _, v := range nums {
+				c.addNumber(v)
+			}
+		}
+		return c
+	}
+	h := histogram(col(KindNumeric, []float64{0, 1, 2, 3}, nil, 0), col(KindNumeric, []float64{10, 10}, nil, 0))
+	if len(h.Edges) != HistogramBins+1 || h.Edges[0] != 0 || h.Edges[HistogramBins] != 10 || h.Current[HistogramBins-1] != 1 || h.Reference[0] != 0.25 {
+		t.Errorf("numeric histogram %+v", h)
+	}
+	h = histogram(col(KindCategorical, nil, map[string]int64{"a": 3, "b": 1}, 0), col(KindCategorical, nil, map[string]int64{"b": 2}, 2))
+	if strings.Join(h.Labels, ",") != "a,b,"+OtherLabel || h.Reference[0] != 0.75 || h.Current[1] != 0.5 || h.Current[2] != 0.5 {
+		t.Errorf("categorical histogram %+v", h)
+	}
+}

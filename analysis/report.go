@@ -15,11 +15,14 @@ type Report struct {
 	Classes         []string                `json:"classes,omitempty"`
 	PerClass        map[string]ClassMetrics `json:"per_class,omitempty"`
 	ConfusionMatrix [][]int64               `json:"confusion_matrix,omitempty"`
-	Latency         *Latency                `json:"latency,omitempty"`
-	Throughput      *Throughput             `json:"throughput,omitempty"`
-	Features        []FeatureReport         `json:"features"`
-	PredictionDrift *FeatureReport          `json:"prediction_drift,omitempty"`
-	DatasetDrift    DatasetDrift            `json:"dataset_drift"`
+	// ROC is the ROC curve of a binary task with scores, at most ROCPoints
+	// points from (1,1) down to (0,0), for people (an extra).
+	ROC             []ROCPoint      `json:"roc_curve,omitempty"`
+	Latency         *Latency        `json:"latency,omitempty"`
+	Throughput      *Throughput     `json:"throughput,omitempty"`
+	Features        []FeatureReport `json:"features"`
+	PredictionDrift *FeatureReport  `json:"prediction_drift,omitempty"`
+	DatasetDrift    DatasetDrift    `json:"dataset_drift"`
 	// Quality holds window-level data-quality counters (see QualityKeys).
 	Quality    map[string]float64 `json:"quality"`
 	Violations []Violation        `json:"violations,omitempty"`
@@ -39,6 +42,17 @@ type RowCounts struct {
 	// ReferenceInvalid counts malformed records of the reference.
 	ReferenceInvalid int64 `json:"reference_invalid"`
 }
+
+// ROCPoint is one threshold of the ROC curve: rows scoring at or above
+// Threshold are predicted positive.
+type ROCPoint struct {
+	Threshold float64 `json:"threshold"`
+	FPR       float64 `json:"fpr"`
+	TPR       float64 `json:"tpr"`
+}
+
+// ROCPoints bounds the points of Report.ROC.
+const ROCPoints = 101
 
 // ClassMetrics are the one-vs-rest metrics of one class.
 type ClassMetrics struct {
@@ -73,7 +87,29 @@ type FeatureReport struct {
 	MissingRatio float64         `json:"missing_ratio"`
 	Drift        Drift           `json:"drift"`
 	Quality      *FeatureQuality `json:"quality,omitempty"`
+	// Histogram is what the two windows look like, for people (the
+	// dashboard's per-feature charts); an extra beyond the contract.
+	Histogram *Histogram `json:"histogram,omitempty"`
 }
+
+// Histogram compares the value distributions of both windows as shares
+// (each side sums to 1). Numeric columns: HistogramBins equal-width bins over
+// the range of both windows, Edges holding their len(Reference)+1 bounds.
+// Categorical columns: the HistogramBins most frequent categories of both
+// windows by name in Labels, the rest (and the profile's overflow) in a last
+// bin labelled OtherLabel.
+type Histogram struct {
+	Edges     []float64 `json:"edges,omitempty"`
+	Labels    []string  `json:"labels,omitempty"`
+	Reference []float64 `json:"reference"`
+	Current   []float64 `json:"current"`
+}
+
+// HistogramBins is the number of bins (or named categories) of a Histogram.
+const HistogramBins = 20
+
+// OtherLabel names the categorical bin that collects the rest.
+const OtherLabel = "(other)"
 
 // Drift is the verdict of one drift test. For ks and chisquare Drifted is
 // p_value < threshold; for the distances it is statistic >= threshold.

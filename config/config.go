@@ -25,6 +25,8 @@ type Config struct {
 	Models   []Model  `yaml:"models"`
 	// Observability tunes the exported metrics (Prometheus, DogStatsD).
 	Observability Observability `yaml:"observability"`
+	// MLflow, when set, mirrors retrains and promotions into MLflow.
+	MLflow *MLflow `yaml:"mlflow"`
 
 	// File is the path the config was loaded from (for messages).
 	File string `yaml:"-"`
@@ -78,6 +80,23 @@ type Worker struct {
 	IngestTokenEnv string `yaml:"ingest_token_env"`
 	// Ingest limits the ingest API; zero values take its defaults.
 	Ingest IngestLimits `yaml:"ingest"`
+	// PublicURL is the address people reach this worker's HTTP server at
+	// (https://vigil.example.com); alerts link to its report pages. Empty:
+	// alerts link to the stored report's URI.
+	PublicURL string `yaml:"public_url"`
+	// Dashboard configures the pages at / on HTTPAddr.
+	Dashboard Dashboard `yaml:"dashboard"`
+}
+
+// Dashboard configures the read-only dashboard the worker serves.
+type Dashboard struct {
+	// TokenEnv names the variable with the token the pages require (unset:
+	// open, as /metrics is).
+	TokenEnv string `yaml:"token_env"`
+	// HideValues keeps data values off the pages: category names become
+	// "category 1, 2, ..." and read errors (which may quote records) are
+	// counted, not shown.
+	HideValues bool `yaml:"hide_values"`
 }
 
 // IngestLimits bounds what the ingest API accepts.

@@ -375,3 +375,33 @@ models:
 		})
 	}
 }
+
+// worker.public_url is where people reach the dashboard: alerts link there.
+func TestPublicURL(t *testing.T) {
+	base := `
+worker:
+  public_url: %q
+  dashboard: {token_env: DASH_TOKEN, hide_values: true}
+models:
+  - name: churn
+    source: {uri: "file:///data/pred"}
+    reference: {uri: "file:///data/ref.csv"}
+`
+	for _, tc := range []struct{ url, wantErr string }{
+		{"https://vigil.example.com", ""},
+		{"http://10.0.0.5:8088/vigil", ""},
+		{"", ""},
+		{"vigil.example.com", `vigil.yaml:3: worker.public_url: want an http(s) URL without a query`},
+		{"https://vigil.example.com/?token=x", `worker.public_url: want an http(s) URL without a query`},
+	} {
+		cfg, err := Parse("vigil.yaml", []byte(fmt.Sprintf(base, tc.url)), Options{SkipEnv: true})
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("%q: %v", tc.url, err)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("%q: err %v, want %q", tc.url, err, tc.wantErr)
+		case err == nil && (cfg.Worker.PublicURL != tc.url || !cfg.Worker.Dashboard.HideValues || cfg.Worker.Dashboard.TokenEnv != "DASH_TOKEN"):
+			t.Errorf("%q: read as %+v", tc.url, cfg.Worker)
+		}
+	}
+}

@@ -17,6 +17,26 @@ type Observability struct {
 	// Datadog, when its address is set, also sends the evaluation metrics
 	// over DogStatsD (tags instead of labels).
 	Datadog *Datadog `yaml:"datadog"`
+	// TensorBoard, when its logdir is set, also writes each evaluation's
+	// metrics as TensorBoard event files, one run per model.
+	TensorBoard *TensorBoard `yaml:"tensorboard"`
+	// Sentry, when set, reports Vigil's own errors (failed activities,
+	// workflow task panics, error log records) to a Sentry project.
+	Sentry *Sentry `yaml:"sentry"`
+}
+
+// Sentry names the variable holding the project's DSN.
+type Sentry struct {
+	DSNEnv      string  `yaml:"dsn_env"`     // e.g. SENTRY_DSN
+	Environment string  `yaml:"environment"` // e.g. production; default none
+	SampleRate  float64 `yaml:"sample_rate"` // share of events sent, (0, 1]; 0 means 1
+}
+
+// TensorBoard says where event files go: <logdir>/<model>/events.out.tfevents.*.
+type TensorBoard struct {
+	// LogDir is a directory (file:// or a path) or an s3:// prefix, e.g.
+	// the one training jobs write their summaries under.
+	LogDir string `yaml:"logdir"`
 }
 
 // Datadog says where the DogStatsD agent listens.
@@ -34,10 +54,24 @@ type Datadog struct {
 // DefaultMaxFeatures is the per-model feature cap when max_features is 0.
 const DefaultMaxFeatures = 50
 
-// validate reports problems under "observability".
-func (o *Observability) validate(d *decoder) {
+// validate reports problems under "observability"; env checks the
+// variables secrets are read from.
+func (o *Observability) validate(d *decoder, env envChecker) {
+	if s := o.Sentry; s != nil {
+		env.require("observability.sentry.dsn_env", s.DSNEnv, "the variable holding the project's DSN (e.g. SENTRY_DSN)")
+		if s.SampleRate < 0 || s.SampleRate > 1 {
+			d.at("observability.sentry.sample_rate", "want a share of events in (0, 1], got %g", s.SampleRate)
+		}
+	}
 	if o.MaxFeatures < 0 || o.MaxFeatures > 10000 {
 		d.at("observability.max_features", "want 0 (default %d) to 10000, got %d", DefaultMaxFeatures, o.MaxFeatures)
+	}
+	if tb := o.TensorBoard; tb != nil {
+		if tb.LogDir == "" {
+			d.at("observability.tensorboard.logdir", "required: a directory or s3://bucket/prefix (e.g. s3://ml-logs/tensorboard)")
+		} else {
+			checkURI(d, "observability.tensorboard.logdir", tb.LogDir)
+		}
 	}
 	dd := o.Datadog
 	if dd == nil {

@@ -8,7 +8,7 @@ import (
 
 // Retrain configures how a model is retrained, validated and promoted.
 type Retrain struct {
-	// Trainer is the backend: command | sagemaker | gitlab | jenkins.
+	// Trainer is the backend: command | sagemaker | gitlab | jenkins | kubeflow.
 	Trainer string `yaml:"trainer"`
 	// Command runs a local program (trainer: command). It receives the
 	// training data URIs, an output dir and hyperparameters (see README).
@@ -44,6 +44,7 @@ type Retrain struct {
 	SageMaker *SageMaker `yaml:"sagemaker"`
 	GitLab    *GitLab    `yaml:"gitlab"`
 	Jenkins   *Jenkins   `yaml:"jenkins"`
+	Kubeflow  *Kubeflow  `yaml:"kubeflow"`
 }
 
 // SageMaker runs a SageMaker training job (trainer: sagemaker) and, when
@@ -102,7 +103,31 @@ type Jenkins struct {
 	PollInterval Duration `yaml:"poll_interval"` // default 30s
 }
 
-var trainers = []string{"command", "sagemaker", "gitlab", "jenkins"}
+// Kubeflow creates a Kubeflow Pipelines run (trainer: kubeflow) through the
+// KFP v2beta1 REST API and polls it; the job is passed as the run's VIGIL_*
+// pipeline parameters.
+type Kubeflow struct {
+	// URL is the KFP API server, e.g. https://kubeflow.example.com/pipeline
+	// or http://ml-pipeline.kubeflow:8888 inside the cluster.
+	URL string `yaml:"url"`
+	// PipelineID (and optionally PipelineVersionID; empty: the latest
+	// version) name an uploaded pipeline; PipelineSpec is instead the path
+	// of a compiled pipeline (JSON or single-document YAML) sent inline.
+	PipelineID        string `yaml:"pipeline_id"`
+	PipelineVersionID string `yaml:"pipeline_version_id"`
+	PipelineSpec      string `yaml:"pipeline_spec"`
+	ExperimentID      string `yaml:"experiment_id"`   // default: the namespace's default experiment
+	Namespace         string `yaml:"namespace"`       // multi-user mode: the profile namespace
+	ServiceAccount    string `yaml:"service_account"` // default: the pipeline runner's
+	// TokenEnv names a variable holding a bearer token (e.g. a service
+	// account token); UserID is sent as the kubeflow-userid header that
+	// multi-user deployments authorize by.
+	TokenEnv     string   `yaml:"token_env"`
+	UserID       string   `yaml:"user_id"`
+	PollInterval Duration `yaml:"poll_interval"` // default 30s
+}
+
+var trainers = []string{"command", "sagemaker", "gitlab", "jenkins", "kubeflow"}
 
 // MainMetric is the metric a task's challengers are judged on by default.
 func MainMetric(task string) string {
@@ -142,6 +167,9 @@ func (r *Retrain) applyDefaults() {
 	}
 	if j := r.Jenkins; j != nil {
 		orDefault(&j.PollInterval, Duration(30*time.Second))
+	}
+	if k := r.Kubeflow; k != nil {
+		orDefault(&k.PollInterval, Duration(30*time.Second))
 	}
 }
 
@@ -239,6 +267,25 @@ func (r *Retrain) validateBackend(d *decoder, p string) {
 		names.check(jp+".token_env", j.TokenEnv)
 		if j.PollInterval.D() < time.Second {
 			d.at(jp+".poll_interval", "must be at least 1s, got %s", j.PollInterval)
+		}
+	}
+	if k := r.Kubeflow; needs(k != nil, "kubeflow", "{url: https://kubeflow.example.com/pipeline, pipeline_id: <id>, token_env: KFP_TOKEN}") {
+		kp := p + ".kubeflow"
+		required(kp+".url", k.URL, "the KFP API server URL")
+		if k.URL != "" {
+			checkHTTPURL(d, kp+".url", k.URL)
+		}
+		switch {
+		case k.PipelineID == "" && k.PipelineSpec == "":
+			d.at(kp, "needs pipeline_id (an uploaded pipeline) or pipeline_spec (a compiled pipeline file)")
+		case k.PipelineID != "" && k.PipelineSpec != "":
+			d.at(kp+".pipeline_spec", "set pipeline_id or pipeline_spec, not both")
+		case k.PipelineVersionID != "" && k.PipelineID == "":
+			d.at(kp+".pipeline_version_id", "needs pipeline_id")
+		}
+		names.check(kp+".token_env", k.TokenEnv)
+		if k.PollInterval.D() < time.Second {
+			d.at(kp+".poll_interval", "must be at least 1s, got %s", k.PollInterval)
 		}
 	}
 }

@@ -26,6 +26,7 @@ func TestRetrainBackendSectionsGetDefaults(t *testing.T) {
         deploy: {endpoint: churn-prod}
       gitlab: {project: "42", trigger_token_env: GITLAB_TRIGGER_TOKEN}
       jenkins: {url: "https://ci.example.com", job: ml/train, user: vigil, token_env: JENKINS_TOKEN}
+      kubeflow: {url: "https://kubeflow.example.com/pipeline", pipeline_id: pl-1, token_env: KFP_TOKEN}
 `), Options{SkipEnv: true})
 	if err != nil {
 		t.Fatal(err)
@@ -44,6 +45,9 @@ func TestRetrainBackendSectionsGetDefaults(t *testing.T) {
 	if r.Jenkins.PollInterval.D() != 30*time.Second {
 		t.Errorf("jenkins defaults = %+v", r.Jenkins)
 	}
+	if r.Kubeflow.PollInterval.D() != 30*time.Second {
+		t.Errorf("kubeflow defaults = %+v", r.Kubeflow)
+	}
 }
 
 func TestRetrainBackendErrorsNameTheField(t *testing.T) {
@@ -57,6 +61,12 @@ func TestRetrainBackendErrorsNameTheField(t *testing.T) {
 		{"      trainer: gitlab\n      gitlab: {trigger_token_env: T}\n", "models[0].retrain.gitlab.project: required"},
 		{"      trainer: jenkins\n      jenkins: {url: ci.example.com, job: j, user: u, token_env: T}\n", "models[0].retrain.jenkins.url: want an http(s) URL"},
 		{"      trainer: jenkins\n      jenkins: {url: 'https://ci', job: j, user: u}\n", "models[0].retrain.jenkins.token_env: required"},
+		{"      trainer: kubeflow\n", "models[0].retrain.kubeflow: required with trainer: kubeflow"},
+		{"      trainer: kubeflow\n      kubeflow: {pipeline_id: p}\n", "vigil.yaml:10: models[0].retrain.kubeflow.url: required"},
+		{"      trainer: kubeflow\n      kubeflow: {url: 'http://kfp'}\n", "models[0].retrain.kubeflow: needs pipeline_id (an uploaded pipeline) or pipeline_spec"},
+		{"      trainer: kubeflow\n      kubeflow: {url: 'http://kfp', pipeline_id: p, pipeline_spec: p.yaml}\n", "models[0].retrain.kubeflow.pipeline_spec: set pipeline_id or pipeline_spec, not both"},
+		{"      trainer: kubeflow\n      kubeflow: {url: 'http://kfp', pipeline_spec: p.yaml, pipeline_version_id: v}\n", "models[0].retrain.kubeflow.pipeline_version_id: needs pipeline_id"},
+		{"      trainer: kubeflow\n      kubeflow: {url: 'http://kfp', pipeline_id: p, token_env: 'eyJhbGci/x'}\n", "models[0].retrain.kubeflow.token_env: want the NAME of an environment variable"},
 	} {
 		_, err := Parse("vigil.yaml", []byte(retrainBase+tc.yaml), Options{SkipEnv: true})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

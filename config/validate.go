@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -66,6 +67,12 @@ func (c *Config) validate(d *decoder, opts Options) {
 	env := envChecker{d: d, getenv: opts.Getenv, skip: opts.SkipEnv}
 	env.check("temporal.api_key_env", c.Temporal.APIKeyEnv)
 	env.check("worker.ingest_token_env", c.Worker.IngestTokenEnv)
+	env.check("worker.dashboard.token_env", c.Worker.Dashboard.TokenEnv)
+	if u := c.Worker.PublicURL; u != "" {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || p.RawQuery != "" {
+			d.at("worker.public_url", "want an http(s) URL without a query, like https://vigil.example.com, got %q", u)
+		}
+	}
 	if l := c.Worker.Ingest; l.MaxBodyBytes < 0 || l.MaxRecordBytes < 0 || l.Burst < 0 {
 		d.at("worker.ingest", "limits must not be negative (0 takes the default)")
 	}
@@ -76,7 +83,10 @@ func (c *Config) validate(d *decoder, opts Options) {
 		c.Temporal.Encryption.validate(d, env)
 	}
 	c.Notify.validate(d, env)
-	c.Observability.validate(d)
+	c.Observability.validate(d, env)
+	if c.MLflow != nil {
+		c.MLflow.validate(d, env)
+	}
 
 	seen := map[string]int{}
 	for i := range c.Models {

@@ -1,7 +1,9 @@
 // Package deploy holds the files that run Vigil outside `worker -dev`: the
 // docker-compose stack's support files (deploy/compose), Prometheus rules and
-// config, and the Grafana dashboard. The compose file and the Dockerfile live
-// at the repository root.
+// config, the Grafana dashboard, and the three ways to run the worker for
+// real: the Helm chart (helm/vigil), the Terraform module for AWS
+// (terraform/aws) and the Ansible playbook (ansible). The compose file and
+// the Dockerfile live at the repository root.
 //
 // No Docker engine is needed for these tests: they check that the pieces of
 // the stack agree with each other — service names, ports, mounts, buckets —

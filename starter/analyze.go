@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/vigilml/vigil/analysis"
 	"github.com/vigilml/vigil/config"
+	"github.com/vigilml/vigil/dashboard"
 	"github.com/vigilml/vigil/store"
 	"github.com/vigilml/vigil/store/format"
 )
@@ -26,6 +28,7 @@ type analyzeFlags struct {
 	driftThreshold, datasetShare, threshold, falseAlarmRate                        float64
 	exactLimit                                                                     int
 	push, pushJob, pushModel                                                       string
+	html                                                                           string
 }
 
 func (f *analyzeFlags) register(fs *flag.FlagSet, withCurrent bool) {
@@ -34,6 +37,7 @@ func (f *analyzeFlags) register(fs *flag.FlagSet, withCurrent bool) {
 		fs.StringVar(&f.current, "current", "", "current window `file` to compare with the reference (required)")
 		fs.StringVar(&f.baseline, "baseline", "", "a `file` written by 'starter baseline': report the constraints the current window violates\n(with -baseline, -reference may be omitted: constraints and quality only, no drift)")
 		fs.StringVar(&f.out, "o", "", "write the JSON report to this file instead of stdout")
+		fs.StringVar(&f.html, "html", "", "also write the report as one self-contained HTML `file` (charts and tables, no network access needed)")
 		fs.StringVar(&f.driftMethod, "drift-method", "auto", "drift test: auto|ks|psi|wasserstein|jensenshannon|chisquare|hellinger|linf")
 		fs.Float64Var(&f.datasetShare, "dataset-drift-share", 0.5, "share of drifted features at which the dataset counts as drifted")
 		fs.StringVar(&f.push, "push", "", "also push the report's metrics to this Prometheus Pushgateway `URL` (for one-off runs in CI jobs)")
@@ -284,7 +288,23 @@ Flags:
 			return fmt.Errorf("analyze: push to %s: %w", f.push, err)
 		}
 	}
+	if f.html != "" {
+		page := dashboard.NewReportPage(f.pushModel, &dashboard.Stored{Report: *rep}, nil)
+		page.Subtitle = fmt.Sprintf("%s compared with %s", f.current, refPath)
+		if err := writeHTML(f.html, page); err != nil {
+			return fmt.Errorf("analyze: %w", err)
+		}
+	}
 	return writeJSON(f.out, stdout, rep)
+}
+
+// writeHTML writes a report page as one self-contained file.
+func writeHTML(path string, page *dashboard.ReportPage) error {
+	var b bytes.Buffer
+	if err := (dashboard.Renderer{}).Report(&b, page, true); err != nil {
+		return err
+	}
+	return os.WriteFile(path, b.Bytes(), 0o644)
 }
 
 // cmdBaseline implements `starter baseline`: statistics and suggested

@@ -125,3 +125,34 @@ func TestCmdAnalyzeJSONL(t *testing.T) {
 		t.Errorf("event_id is a feature")
 	}
 }
+
+// -html writes the report as one page that needs nothing else: no script,
+// stylesheet or image is loaded from anywhere.
+func TestCmdAnalyzeWritesSelfContainedHTML(t *testing.T) {
+	page := filepath.Join(t.TempDir(), "report.html")
+	var stdout, stderr bytes.Buffer
+	err := cmdAnalyze(context.Background(), []string{"-reference", testRef, "-current", testCur,
+		"-task", "binary", "-target", "label", "-prediction", "prediction", "-score", "score",
+		"-latency", "latency_ms", "-categorical", "plan", "-html", page}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	b, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(b)
+	for _, want := range []string{"<!DOCTYPE html>", "e2e_cur.csv compared with", `class="chart bars"`, `class="chart roc"`, "Confusion matrix", `id="feature-plan"`} {
+		if !strings.Contains(html, want) {
+			t.Errorf("the HTML report lacks %q", want)
+		}
+	}
+	for _, external := range []string{"<script", `src="http`, `href="http`, "@import", "url(http"} {
+		if strings.Contains(html, external) {
+			t.Errorf("the HTML report loads something: %q", external)
+		}
+	}
+	if !json.Valid(stdout.Bytes()) {
+		t.Errorf("the JSON report is no longer printed")
+	}
+}

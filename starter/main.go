@@ -41,6 +41,7 @@ var commands = map[string]command{
 	"analyze":   {"compare two data files offline: performance, drift, quality", cmdAnalyze},
 	"baseline":  {"profile a reference file into statistics and constraints", cmdBaseline},
 	"report":    {"print a stored evaluation report", cmdReport},
+	"export":    {"evaluation history as a long table (csv, parquet; file or S3) or to Elasticsearch", cmdExport},
 	"notify":    {"notify test: send a test alert through each integration", cmdNotify},
 }
 

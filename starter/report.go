@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vigilml/vigil/config"
+	"github.com/vigilml/vigil/dashboard"
 	"github.com/vigilml/vigil/store"
 )
 
@@ -24,8 +25,9 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	model := fs.String("model", "", "model name (required)")
 	at := fs.String("at", "", "a time: RFC 3339 (2026-03-01T10:00:00Z), a date (2026-03-01, end of day UTC) or a duration ago (90m); default now")
 	list := fs.Bool("list", false, "list the reports of the 7 days before -at instead of printing one")
+	html := fs.String("html", "", "write the report as one self-contained HTML `file` (rules judged, charts, tables) instead of printing its JSON")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: starter report -model M [-at TIME] [-list] [-config vigil.yaml]\n\nFlags:\n")
+		fmt.Fprint(stderr, "Usage: starter report -model M [-at TIME] [-list] [-html F] [-config vigil.yaml]\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -71,6 +73,21 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	fmt.Fprintf(stderr, "report of the window starting %s: %s\n", ref.WindowStart.Format(time.RFC3339), ref.URI)
+	if *html != "" {
+		s, err := dashboard.DecodeReport(data)
+		if err != nil {
+			return fmt.Errorf("%s: %w", ref.URI, err)
+		}
+		s.URI = ref.URI
+		if s.WindowStart.IsZero() {
+			s.WindowStart = ref.WindowStart
+		}
+		if err := writeHTML(*html, dashboard.NewReportPage(*model, s, cfg.Model(*model).Rules)); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "wrote %s\n", *html)
+		return nil
+	}
 	var pretty bytes.Buffer
 	if json.Indent(&pretty, data, "", "  ") != nil {
 		_, err = stdout.Write(data) // not JSON: print as stored

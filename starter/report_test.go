@@ -43,6 +43,17 @@ models:
 		{"no model", nil, "", "usage"},
 		{"a bad time", []string{"-model", "churn", "-at", "noon"}, "", "usage"},
 	}
+	t.Run("html", func(t *testing.T) {
+		page := filepath.Join(dir, "report.html")
+		var out, errOut bytes.Buffer
+		if err := cmdReport(context.Background(), []string{"-config", cfgPath, "-model", "churn", "-at", "2026-03-01", "-html", page}, &out, &errOut); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(page)
+		if err != nil || !strings.Contains(string(b), "churn · window 2026-03-01 10:15 UTC") || out.Len() > 0 {
+			t.Errorf("wrote %.300s (err %v), printed %q", b, err, out.String())
+		}
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer

@@ -6,6 +6,7 @@ import (
 	"io"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -27,7 +28,11 @@ type ReportRef struct {
 	Model       string
 	WindowStart time.Time
 	URI         string
-	key         string
+	// Size and Modified identify the stored version (a window is rewritten
+	// when it is evaluated again), for caches; set by LatestReports.
+	Size     int64
+	Modified time.Time
+	key      string
 }
 
 func reportKey(model string, windowStart time.Time) string {
@@ -148,4 +153,75 @@ func (s *Store) ReadReport(ctx context.Context, model string, at time.Time) ([]b
 		return nil, ReportRef{}, fmt.Errorf("read %s: %w", best.URI, err)
 	}
 	return data, best, nil
+}
+
+// LatestReports lists the model's n latest reports, oldest first. It walks
+// the year/month/day partitions newest first and stops once it has n, so its
+// cost grows with n, not with the reports the model has.
+func (s *Store) LatestReports(ctx context.Context, model string, n int) ([]ReportRef, error) {
+	b, err := s.reports(ctx, model)
+	if err != nil {
+		return nil, err
+	}
+	var refs []ReportRef // newest first
+	var walk func(prefix string, depth int) error
+	walk = func(prefix string, depth int) error {
+		if depth == 3 {
+			var day []ReportRef
+			err := b.list(ctx, prefix, func(o object) error {
+				if ref, ok := parseReportKey(model, o.Key); ok {
+					ref.URI, ref.Size, ref.Modified = b.uri(o.Key), o.Size, o.ModTime
+					day = append(day, ref)
+				}
+				return nil
+			})
+			sort.Slice(day, func(i, j int) bool { return day[i].WindowStart.After(day[j].WindowStart) })
+			refs = append(refs, day...)
+			return err
+		}
+		names, err := b.dirs(ctx, prefix)
+		if err != nil {
+			return err
+		}
+		sort.Sort(sort.Reverse(sort.StringSlice(names)))
+		for _, name := range names {
+			if len(refs) >= n {
+				return nil
+			}
+			if err := walk(prefix+name+"/", depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if n <= 0 {
+		return nil, nil
+	}
+	if err := walk(model+"/", 0); err != nil {
+		return nil, fmt.Errorf("list reports of %s: %w", model, err)
+	}
+	refs = refs[:min(n, len(refs))]
+	slices.Reverse(refs)
+	return refs, nil
+}
+
+// ReadReportAt returns the report of the window that starts exactly at
+// windowStart; ErrNotFound when there is none.
+func (s *Store) ReadReportAt(ctx context.Context, model string, windowStart time.Time) ([]byte, ReportRef, error) {
+	b, err := s.reports(ctx, model)
+	if err != nil {
+		return nil, ReportRef{}, err
+	}
+	key := reportKey(model, windowStart)
+	ref := ReportRef{Model: model, WindowStart: windowStart.UTC(), URI: b.uri(key), key: key}
+	rc, err := b.open(ctx, key)
+	if err != nil {
+		return nil, ref, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, ref, fmt.Errorf("read %s: %w", ref.URI, err)
+	}
+	return data, ref, nil
 }

@@ -329,6 +329,25 @@ func testReports(t *testing.T, s *Store) {
 	if err != nil || len(refs) != 2 || !refs[0].WindowStart.Equal(t0) {
 		t.Errorf("ListReports = %+v %v", refs, err)
 	}
+	for n, want := range map[int][]time.Time{1: starts[2:], 2: starts[1:], 3: starts, 10: starts, 0: nil} {
+		refs, err := s.LatestReports(ctx, "churn", n)
+		var got []time.Time
+		for _, r := range refs {
+			got = append(got, r.WindowStart)
+			if r.Size == 0 || r.URI == "" {
+				t.Errorf("LatestReports(%d): %+v lacks its size or URI", n, r)
+			}
+		}
+		if err != nil || !slices.EqualFunc(got, want, time.Time.Equal) {
+			t.Errorf("LatestReports(%d) = %v %v, want %v", n, got, err, want)
+		}
+	}
+	if data, ref, err := s.ReadReportAt(ctx, "churn", t0); err != nil || string(data) != `{"n":1}` || !ref.WindowStart.Equal(t0) {
+		t.Errorf("ReadReportAt(t0) = %s %+v %v", data, ref, err)
+	}
+	if _, _, err := s.ReadReportAt(ctx, "churn", t0.Add(time.Minute)); !errors.Is(err, ErrNotFound) {
+		t.Errorf("ReadReportAt of a window without a report: %v, want ErrNotFound", err)
+	}
 	if _, err := s.WriteReport(ctx, "../etc", t0, nil); !IsPermanent(err) {
 		t.Errorf("a traversing model name: %v", err)
 	}

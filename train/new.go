@@ -72,6 +72,24 @@ func New(ctx context.Context, r *config.Retrain, deps Deps) (Trainer, error) {
 			return nil, err
 		}
 		return &Jenkins{BaseURL: j.URL, Job: j.Job, User: j.User, Token: token, PollInterval: j.PollInterval.D(), HTTP: deps.HTTP}, nil
+	case "kubeflow":
+		k := r.Kubeflow
+		if k == nil {
+			return nil, fmt.Errorf("train: trainer kubeflow needs a kubeflow section")
+		}
+		token, err := secret("kubeflow.token_env", k.TokenEnv)
+		if err != nil {
+			return nil, err
+		}
+		kf := &Kubeflow{BaseURL: k.URL, PipelineID: k.PipelineID, PipelineVersionID: k.PipelineVersionID,
+			ExperimentID: k.ExperimentID, Namespace: k.Namespace, ServiceAccount: k.ServiceAccount,
+			Token: token, UserID: k.UserID, PollInterval: k.PollInterval.D(), HTTP: deps.HTTP}
+		if k.PipelineSpec != "" {
+			if kf.PipelineSpec, err = LoadPipelineSpec(k.PipelineSpec); err != nil {
+				return nil, err
+			}
+		}
+		return kf, nil
 	}
 	return nil, fmt.Errorf("train: unknown trainer %q", r.Trainer)
 }

@@ -92,7 +92,7 @@ func TestRollbackMovesAliasAndServesTheRestoredVersion(t *testing.T) {
 
 func TestNewBuildsTheConfiguredBackendWithItsSecrets(t *testing.T) {
 	ctx := context.Background()
-	env := map[string]string{"GL_TRIGGER": "t", "JK_TOKEN": "j"}
+	env := map[string]string{"GL_TRIGGER": "t", "JK_TOKEN": "j", "KFP_TOKEN": "k"}
 	deps := Deps{Getenv: func(k string) string { return env[k] }, SageMaker: fakeAPI{}}
 	for _, tc := range []struct {
 		r    config.Retrain
@@ -102,6 +102,7 @@ func TestNewBuildsTheConfiguredBackendWithItsSecrets(t *testing.T) {
 		{config.Retrain{Trainer: "sagemaker", SageMaker: &config.SageMaker{RoleARN: "r", Image: "i"}}, "sagemaker"},
 		{config.Retrain{Trainer: "gitlab", GitLab: &config.GitLab{Project: "1", TriggerTokenEnv: "GL_TRIGGER"}}, "gitlab"},
 		{config.Retrain{Trainer: "jenkins", Jenkins: &config.Jenkins{URL: "http://ci", Job: "j", User: "u", TokenEnv: "JK_TOKEN"}}, "jenkins"},
+		{config.Retrain{Trainer: "kubeflow", Kubeflow: &config.Kubeflow{URL: "http://kfp", PipelineID: "p", TokenEnv: "KFP_TOKEN"}}, "kubeflow"},
 	} {
 		tr, err := New(ctx, &tc.r, deps)
 		if err != nil || tr.Name() != tc.want {

@@ -1,7 +1,7 @@
 // Package train runs training jobs on the backends Vigil supports (a local
-// command, SageMaker training jobs, GitLab pipelines, Jenkins jobs) behind one
-// Trainer interface. The model registry lives in train/registry and the demo
-// model family in train/demo.
+// command, SageMaker training jobs, GitLab pipelines, Jenkins jobs, Kubeflow
+// Pipelines runs) behind one Trainer interface. The model registry lives in
+// train/registry and the demo model family in train/demo.
 //
 // A Trainer is called from a Temporal activity: it reports progress through
 // a callback the activity turns into heartbeats, stops the external job when
@@ -21,7 +21,7 @@ import (
 
 // Trainer trains one model version.
 type Trainer interface {
-	// Name is the backend: command | sagemaker | gitlab | jenkins.
+	// Name is the backend: command | sagemaker | gitlab | jenkins | kubeflow.
 	Name() string
 	// Train runs job to completion. progress receives human-readable status
 	// lines (log lines, backend states); it must be cheap and may be nil.

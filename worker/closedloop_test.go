@@ -108,6 +108,8 @@ models:
 	if err != nil || breaches < 3 {
 		t.Errorf("%d breach evaluations visible (err %v), want ≥ 3", breaches, err)
 	}
+	// The dashboard shows the loop.
+	checkDashboard(t, w)
 	if dst := os.Getenv("VIGIL_RECORD_REPLAY"); dst != "" {
 		record(t, w, dst, "retrain-promoted.json", workflows.RetrainWorkflowID("demo"))
 		record(t, w, dst, "incident-retrain-resolve.json", workflows.IncidentWorkflowID("demo"))

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vigilml/vigil/internal/ecslog"
 	"github.com/vigilml/vigil/train/demo"
 )
 
@@ -34,7 +35,7 @@ func main() {
 	flag.BoolVar(&o.dev, "dev", false, "run an embedded Temporal server (SQLite in -data-dir) with its Web UI, and apply the models' schedules")
 	flag.StringVar(&o.dataDir, "data-dir", "", "dev mode state: Temporal's SQLite file, local stores, and vigil.yaml, the config it runs, for starter -config\n(default: dev.data_dir of the config, .vigil, where starter looks without -config)")
 	flag.StringVar(&o.logLevel, "log-level", "info", "debug | info | warn | error")
-	flag.StringVar(&o.logFormat, "log-format", "", "json | text (default: text with -dev, json otherwise)")
+	flag.StringVar(&o.logFormat, "log-format", "", "json | text | ecs (Elastic Common Schema JSON) (default: text with -dev, json otherwise)")
 	flag.DurationVar(&o.stopTimeout, "stop-timeout", DefaultStopTimeout, "on shutdown, how long running activities get to finish before they are cancelled (remote training jobs and endpoint updates are left running for the next attempt)")
 	flag.StringVar(&o.buildID, "build-id", os.Getenv("VIGIL_BUILD_ID"), "with temporal.deployment: this build's ID in the worker deployment (default $VIGIL_BUILD_ID, else the binary's VCS revision)")
 	flag.BoolVar(&o.noDemo, "no-demo-traffic", false, "with -dev: do not generate demo traffic")
@@ -113,8 +114,10 @@ func newLogger(o options) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(os.Stderr, hopts)), nil
 	case "text":
 		return slog.New(slog.NewTextHandler(os.Stderr, hopts)), nil
+	case "ecs":
+		return slog.New(ecslog.NewHandler(os.Stderr, hopts)), nil
 	}
-	return nil, fmt.Errorf("-log-format: want json or text, got %q", format)
+	return nil, fmt.Errorf("-log-format: want json, text or ecs, got %q", format)
 }
 
 func absDir(dir string) string {

@@ -446,6 +446,9 @@ func TestReadmeTour(t *testing.T) {
 		{[]string{"go", "run", "./starter", "list"}, []string{"demo", "active"}},
 		{[]string{"go", "run", "./starter", "incidents", "-model", "demo"}, []string{"accuracy-drop", "acked by"}},
 		{[]string{"go", "run", "./starter", "models", "history", "-model", "demo"}, []string{"production"}},
+		// The evaluation history as Power BI reads it (README "Power BI").
+		{[]string{"go", "run", "./starter", "export", "-model", "demo", "-format", "csv"},
+			[]string{"model,version,window_end,metric,value,status\n", ",performance.accuracy,", ",rows.current,"}},
 	} {
 		out, err := run(c.args)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -24,9 +25,11 @@ import (
 	"github.com/vigilml/vigil/activities"
 	"github.com/vigilml/vigil/codec"
 	"github.com/vigilml/vigil/config"
+	"github.com/vigilml/vigil/dashboard"
 	"github.com/vigilml/vigil/internal/devserver"
 	vdial "github.com/vigilml/vigil/internal/dial"
 	"github.com/vigilml/vigil/internal/metrics"
+	"github.com/vigilml/vigil/internal/tensorboard"
 	"github.com/vigilml/vigil/notify/integrations"
 	"github.com/vigilml/vigil/store"
 	"github.com/vigilml/vigil/store/ingest"
@@ -89,6 +92,15 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 			return err
 		}
 		log.Info("worker versioning on", "deployment", deployment, "build_id", w.BuildID)
+	}
+	sentryRep, err := newSentry(cfg, w.BuildID, os.Getenv)
+	if err != nil {
+		return err
+	}
+	if sentryRep != nil {
+		log = slog.New(sentryRep.Handler(log.Handler()))
+		defer sentryRep.Flush(5 * time.Second)
+		log.Info("reporting errors to Sentry", "dsn_env", cfg.Observability.Sentry.DSNEnv)
 	}
 	started := time.Now()
 	enc, err := newEncryption(cfg, o.dev, os.Getenv)
@@ -196,8 +208,18 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		Logger:    log,
 		Models:    lifecycle.New(func() *config.Config { return cfg }, w.Store, reg, train.Deps{Getenv: os.Getenv}, log),
 	}
+	if acts.Models, err = withMLflow(cfg, acts.Models, reg, os.Getenv, log); err != nil {
+		return err
+	}
+	if tb := cfg.Observability.TensorBoard; tb != nil && tb.LogDir != "" {
+		acts.Sinks = append(acts.Sinks, &tensorboard.Sink{LogDir: tb.LogDir, Put: w.Store.PutObject})
+	}
 
-	tw := worker.New(w.Client, cfg.Temporal.TaskQueue, workerOptions(cfg, w.BuildID, o.stopTimeout))
+	wopts := workerOptions(cfg, w.BuildID, o.stopTimeout)
+	if sentryRep != nil {
+		wopts.Interceptors = append(wopts.Interceptors, sentryRep.Interceptor())
+	}
+	tw := worker.New(w.Client, cfg.Temporal.TaskQueue, wopts)
 	register(tw, acts, deployment != "")
 	if err := tw.Start(); err != nil {
 		return fmt.Errorf("start worker on task queue %s: %w", cfg.Temporal.TaskQueue, err)
@@ -237,12 +259,21 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	} else if h != nil {
 		mux.Handle("POST /slack/interactions", h)
 	}
+	var dashToken string
+	if cfg.Worker.Dashboard.TokenEnv != "" {
+		dashToken = os.Getenv(cfg.Worker.Dashboard.TokenEnv)
+	}
+	loader, renderer := newDashboard(ctx, cfg, w.Store, reg, w.Client, enc.dataConverter(), wfClient, log)
+	dash := dashboard.Handler(loader, renderer, dashToken)
+	mux.Handle("GET /{$}", dash)
+	mux.Handle("/models/", dash)
 	if w.CodecEndpoint != "" {
 		mux.Handle("/codec/", codec.NewHandler(enc.codec, codec.HandlerOptions{
 			AllowedOrigins: enc.origins(w.Dev), Token: enc.token,
 		}))
 	}
-	// Bounded so a slow or stalled client cannot hold connections forever;
+	// Bounded so a slow or stalled client cannot hold connections forever
+	// (the dashboard's pages too);
 	// ingest bodies are at most a few MiB (ingest.Options.MaxBody).
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
@@ -368,6 +399,7 @@ func printDevBanner(out io.Writer, w *Worker) {
 
   Temporal Web UI   %s/namespaces/%s/workflows
   Temporal frontend %s   (temporal CLI: --address %s)
+  Dashboard         %s
   Worker HTTP       http://%s   (/healthz, /metrics, ingest)
 %s  State             %s
 
@@ -377,8 +409,17 @@ func printDevBanner(out io.Writer, w *Worker) {
     go run ./starter list
     go run ./starter trigger -model %s
 
-`, cfg.Temporal.UIURL, cfg.Temporal.Namespace, cfg.Temporal.Address, cfg.Temporal.Address, w.HTTPAddr,
+`, cfg.Temporal.UIURL, cfg.Temporal.Namespace, cfg.Temporal.Address, cfg.Temporal.Address, dashboardURL(w), w.HTTPAddr,
 		codecBanner(w), absDir(cfg.Dev.DataDir), cfg.Temporal.Address, cfg.Temporal.Address, firstModel(cfg))
+}
+
+// dashboardURL is where the dashboard is reached: worker.public_url, else
+// the HTTP address.
+func dashboardURL(w *Worker) string {
+	if u := w.Config.Worker.PublicURL; u != "" {
+		return strings.TrimRight(u, "/") + "/"
+	}
+	return "http://" + w.HTTPAddr + "/"
 }
 
 func firstModel(cfg *config.Config) string {

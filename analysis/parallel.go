@@ -108,6 +108,11 @@ func (pr *Profiler) addParts(parts []Rows, total int64) bool {
 			continue
 		}
 		merge(r.p)
+		for _, c := range r.p.Columns {
+			if c.Values != nil {
+				c.Values.recycle()
+			}
+		}
 	}
 	wg.Wait()
 	if !ok {

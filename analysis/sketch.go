@@ -3,6 +3,7 @@ package analysis
 import (
 	"slices"
 	"sort"
+	"sync"
 )
 
 // Sample holds the numeric values of one column: exactly while there are at
@@ -104,9 +105,34 @@ func (s *Sample) Add(v float64) {
 // Cap values plus the half of a compacted level below it, so it never grows.
 func (s *Sample) levelCap() int { return s.Cap + s.Cap/2 + 2 }
 
+// newLevel returns an empty level buffer, recycled from sketches released
+// by recycle when one of the right size is there.
+func (s *Sample) newLevel() []float64 {
+	if b, ok := levelPool.Get().(*[]float64); ok && cap(*b) == s.levelCap() {
+		return (*b)[:0]
+	}
+	return make([]float64, 0, s.levelCap())
+}
+
+// levelPool holds level buffers of sketches that were merged and dropped:
+// the parts of a large window are sketched and merged one after another,
+// and their buffers would otherwise all be garbage.
+var levelPool sync.Pool
+
+// recycle hands s's level buffers to the next sketches; s must not be used
+// afterwards.
+func (s *Sample) recycle() {
+	for _, lv := range s.Levels {
+		if cap(lv) == s.levelCap() {
+			levelPool.Put(&lv)
+		}
+	}
+	s.Levels = nil
+}
+
 func (s *Sample) toSketch() {
 	if cap(s.Exact) < s.levelCap() {
-		grown := make([]float64, len(s.Exact), s.levelCap())
+		grown := s.newLevel()[:len(s.Exact)]
 		copy(grown, s.Exact)
 		s.Exact = grown
 	}
@@ -128,7 +154,7 @@ func (s *Sample) compactAll() {
 // compact halves level h into level h+1.
 func (s *Sample) compact(h int) {
 	if h+1 == len(s.Levels) {
-		s.Levels = append(s.Levels, make([]float64, 0, s.levelCap()))
+		s.Levels = append(s.Levels, s.newLevel())
 		s.Parity = append(s.Parity, false)
 		s.setSorted(h+1, true)
 	}
@@ -173,7 +199,7 @@ func (s *Sample) compact(h int) {
 	s.Levels[h+1] = up
 	if cap(lv) > 4*s.Cap {
 		// release the big buffer left by toSketch
-		lv = make([]float64, 0, s.levelCap())
+		lv = s.newLevel()
 	}
 	s.Levels[h] = lv[:0]
 	if odd {

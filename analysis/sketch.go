@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"cmp"
 	"slices"
 	"sort"
 	"sync"
@@ -38,6 +39,10 @@ type Sample struct {
 	// so only level 0 is ever sorted from scratch (half the sorting of a
 	// long stream). Unknown (false) after Merge or decoding.
 	sorted []bool
+	// sortedPoints caches Sorted's points of a sketch of sortedPointsN
+	// values: read-only for callers, as an exact sample's are.
+	sortedPoints  *[2][]float64
+	sortedPointsN int64
 }
 
 // levelSorted reports whether level h is known to be sorted.
@@ -254,6 +259,10 @@ func (s *Sample) Sorted() (values, weights []float64) {
 		}
 		return s.Exact, nil
 	}
+	if s.sortedPoints != nil && s.sortedPointsN == s.N {
+		// one call per drift method and statistic: sort once
+		return s.sortedPoints[0], s.sortedPoints[1]
+	}
 	type vw struct{ v, w float64 }
 	total := 0
 	for _, lv := range s.Levels {
@@ -266,11 +275,12 @@ func (s *Sample) Sorted() (values, weights []float64) {
 			all = append(all, vw{v, w})
 		}
 	}
-	sort.Slice(all, func(i, j int) bool { return all[i].v < all[j].v })
+	slices.SortFunc(all, func(a, b vw) int { return cmp.Compare(a.v, b.v) })
 	values = make([]float64, len(all))
 	weights = make([]float64, len(all))
 	for i, x := range all {
 		values[i], weights[i] = x.v, x.w
 	}
+	s.sortedPoints, s.sortedPointsN = &[2][]float64{values, weights}, s.N
 	return values, weights
 }

@@ -429,9 +429,14 @@ func (c *ColumnProfile) Moments() (mean, variance float64) {
 	return c.Mean, c.M2 / float64(c.N())
 }
 
-// settle brings Mean and M2 up to date with an exact sample (two passes).
+// settle brings Mean and M2 up to date: with an exact sample in two
+// passes, with a sketch by folding the values it received since.
 func (c *ColumnProfile) settle() {
-	if c.Values == nil || c.MomentsN == c.Values.N || !c.Values.IsExact() {
+	if c.Values == nil || c.MomentsN == c.Values.N {
+		return
+	}
+	if !c.Values.IsExact() {
+		c.foldSketch()
 		return
 	}
 	x := c.Values.Exact
@@ -474,13 +479,58 @@ func (c *ColumnProfile) addNumber(v float64) {
 			return
 		}
 		c.settle() // about to become a sketch: fix the exact moments first
+		s.Add(v)
+		c.addMoment(v)
+		return
 	}
-	s.Add(v)
-	n := c.MomentsN
+	// The moments of a sketch take in the values added since the last fold
+	// (the tail of level 0) in one pass before level 0 is compacted, rather
+	// than one division per value.
+	if len(s.Levels[0]) < s.Cap {
+		s.Add(v)
+		return
+	}
+	c.settle()
+	s.Add(v) // compacts level 0
+	c.addMoment(v)
+}
+
+// addMoment updates the moments with one value (Welford).
+func (c *ColumnProfile) addMoment(v float64) {
 	d := v - c.Mean
-	c.Mean += d / float64(n+1)
+	c.Mean += d / float64(c.MomentsN+1)
 	c.M2 += d * (v - c.Mean)
 	c.MomentsN++
+}
+
+// foldSketch adds the values a sketch received since its moments were last
+// updated (the last N − MomentsN values of level 0) to Mean and M2: their
+// own mean and M2 in two passes, combined with Chan's formula.
+func (c *ColumnProfile) foldSketch() {
+	s := c.Values
+	p := s.N - c.MomentsN
+	if p <= 0 || len(s.Levels) == 0 || p > int64(len(s.Levels[0])) {
+		return
+	}
+	tail := s.Levels[0][int64(len(s.Levels[0]))-p:]
+	sum := 0.0
+	for _, v := range tail {
+		sum += v
+	}
+	mb := sum / float64(p)
+	m2b := 0.0
+	for _, v := range tail {
+		m2b += (v - mb) * (v - mb)
+	}
+	if c.MomentsN == 0 {
+		c.Mean, c.M2 = mb, m2b
+	} else {
+		na, nb := float64(c.MomentsN), float64(p)
+		d := mb - c.Mean
+		c.Mean += d * nb / (na + nb)
+		c.M2 += m2b + d*d*na*nb/(na+nb)
+	}
+	c.MomentsN += p
 }
 
 func (c *ColumnProfile) merge(o *ColumnProfile) {
@@ -795,14 +845,29 @@ func (pr *Profiler) addSequential(rows Rows) error {
 	}
 	pr.p.Invalid += rows.Invalid()
 	pr.bind(nil)
+	pr.settle()
 	return rows.Err()
 }
 
 // Add adds one row laid out as the schema.
 func (pr *Profiler) Add(row []string) { pr.add(row) }
 
-// Profile returns the profile built so far (not a copy).
-func (pr *Profiler) Profile() *Profile { return pr.p }
+// Profile returns the profile built so far (not a copy), its moments up
+// to date.
+func (pr *Profiler) Profile() *Profile {
+	pr.settle()
+	return pr.p
+}
+
+// settle brings the moments of sketched columns up to date, so that the
+// exported fields are complete (a profile may travel as JSON).
+func (pr *Profiler) settle() {
+	for _, c := range pr.p.Columns {
+		if c.Values != nil && !c.Values.IsExact() {
+			c.settle()
+		}
+	}
+}
 
 func (pr *Profiler) cell(row []string, i int) string {
 	j := pr.idx[i]

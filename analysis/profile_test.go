@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -141,6 +142,51 @@ func TestSketchMergedLevelsEqualSorted(t *testing.T) {
 			if merged.levelSorted(h) && !slices.IsSorted(merged.Levels[h]) {
 				t.Fatalf("cap %d level %d marked sorted but is not", capacity, h)
 			}
+		}
+	}
+}
+
+// TestSketchMoments: a sketched column's mean and variance, folded in
+// batches as level 0 fills, equal numpy's two-pass values over all the
+// values to rounding, at any count (a partial batch at the end included),
+// after a merge and after a JSON round trip.
+func TestSketchMoments(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 8))
+	schema := &Schema{Columns: []SchemaColumn{{Name: "x", Kind: KindNumeric, Role: RoleFeature}}}
+	opts := Options{ExactLimit: 1000, SketchCap: 512}
+	for _, n := range []int{1001, 5000, 77777} {
+		var all []float64
+		profile := func(k int) *Profile {
+			pr := NewProfiler(schema, opts)
+			for range k {
+				v := 1e6 + r.NormFloat64()*3 // a large mean: cancellation would show
+				all = append(all, v)
+				pr.Add([]string{strconv.FormatFloat(v, 'g', -1, 64)})
+			}
+			b, _ := json.Marshal(pr.Profile())
+			p := new(Profile)
+			if err := json.Unmarshal(b, p); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}
+		p := profile(n)
+		if err := p.Merge(profile(n / 3)); err != nil {
+			t.Fatal(err)
+		}
+		mean, variance := p.Columns[0].Moments()
+		sum := 0.0
+		for _, v := range all {
+			sum += v
+		}
+		wm := sum / float64(len(all))
+		m2 := 0.0
+		for _, v := range all {
+			m2 += (v - wm) * (v - wm)
+		}
+		wv := m2 / float64(len(all))
+		if p.IsExact() || math.Abs(mean-wm) > 1e-12*wm || math.Abs(variance-wv) > 1e-9*wv {
+			t.Errorf("n=%d: mean %v variance %v; two-pass %v %v (exact %v)", n, mean, variance, wm, wv, p.IsExact())
 		}
 	}
 }

@@ -19,9 +19,12 @@ COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod \
     go mod download
 COPY . .
+# -tags nodev leaves the embedded Temporal server and Web UI (worker -dev) out
+# of the worker: production workers dial temporal.address. See the README's
+# "Design notes" for the sizes.
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
-    CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/worker ./worker && \
+    CGO_ENABLED=0 go build -trimpath -tags nodev -ldflags="-s -w" -o /out/worker ./worker && \
     CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/starter ./starter
 
 # The same binaries on a Python image, for `trainer: command` with a Python

@@ -1,7 +1,3 @@
-// Package activities holds every side effect of Vigil's workflows: reading
-// data, analysing it, writing reports, publishing metrics, notifying people,
-// starting workflows, training and promoting models. Activities are methods
-// on one struct whose clients are injected by the worker (and by tests).
 package activities
 
 import (
@@ -123,10 +119,7 @@ func (a *Activities) LoadModel(ctx context.Context, in LoadModelInput) (*ModelSp
 	if err != nil {
 		return nil, err
 	}
-	spec := &ModelSpec{
-		Name: m.Name, Task: m.Task, Every: m.Schedule.Every.D(), Window: m.Schedule.Window.D(), Delay: m.Schedule.Delay.D(),
-		Rules: m.Rules, Retrain: m.Retrain, Severity: map[string]RouteSpec{}, MaxDelivery: cfg.Notify.MaxDelivery.D(),
-	}
+	spec := specOf(m, cfg)
 	for _, sev := range []string{"info", "warning", "critical"} {
 		first, escalate := notify.Route(cfg.Notify, sev)
 		spec.Severity[sev] = RouteSpec{Notify: a.available(first), Escalate: a.available(escalate)}
@@ -139,6 +132,29 @@ func (a *Activities) LoadModel(ctx context.Context, in LoadModelInput) (*ModelSp
 		spec.Version = v
 	}
 	return spec, nil
+}
+
+// specOf converts a model's config to the workflows' ModelSpec (without the
+// routes and the version, which need the worker's integrations and registry).
+func specOf(m *config.Model, cfg *config.Config) *ModelSpec {
+	spec := &ModelSpec{
+		Name: m.Name, Task: m.Task, Every: m.Schedule.Every.D(), Window: m.Schedule.Window.D(), Delay: m.Schedule.Delay.D(),
+		Severity: map[string]RouteSpec{}, MaxDelivery: cfg.Notify.MaxDelivery.D(),
+	}
+	for _, r := range m.Rules {
+		spec.Rules = append(spec.Rules, RuleSpec{
+			Name: r.Name, Metric: r.Metric, Below: r.Below, Above: r.Above, ThresholdMode: r.ThresholdMode,
+			For: r.For, RecoverAfter: r.RecoverAfter,
+			Severity: r.Severity, EscalateAfter: r.EscalateAfter.D(), Cooldown: r.Cooldown.D(), Retrain: r.Retrain,
+		})
+	}
+	if r := m.Retrain; r != nil {
+		spec.Retrain = &RetrainSpec{
+			MinImprovement: r.MinImprovement, Approval: r.Approval, ApprovalTimeout: r.ApprovalTimeout.D(),
+			Timeout: r.Timeout.D(), TrainWindow: r.TrainWindow.D(), ValidationWindow: r.ValidationWindow.D(),
+		}
+	}
+	return spec
 }
 
 // available keeps the integrations this worker has built, so a route never
@@ -213,7 +229,18 @@ func (a *Activities) Analyze(ctx context.Context, in AnalyzeInput) (*AnalyzeResu
 		if v, ok := rep.Metric(path); ok {
 			res.Metrics[path] = v
 		}
+		if b, ok := rep.Bands[path]; ok {
+			if res.Bands == nil {
+				res.Bands = map[string]Band{}
+			}
+			if b.Note != "" {
+				res.Bands[path] = Band{Note: b.Note}
+			} else {
+				res.Bands[path] = Band{Lower: b.Lower, Upper: b.Upper}
+			}
+		}
 	}
+	res.WeakSegments = weakSegments(rep, 3)
 	a.log(ctx).Info("evaluated", "model", m.Name, "window_start", in.WindowStart, "window_end", in.WindowEnd,
 		"rows", res.Rows, "labeled", res.Labeled, "invalid", res.Invalid, "report", uri, "took", time.Since(started).Round(time.Millisecond))
 	return res, nil
@@ -232,7 +259,7 @@ func (a *Activities) analyzeWindow(ctx context.Context, m *config.Model, from, t
 	if c, ok := cur.(interface{ Close() error }); ok {
 		defer c.Close()
 	}
-	opts := AnalysisOptions(m)
+	opts := m.AnalysisOptions()
 	if err := opts.Validate(); err != nil {
 		return nil, nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("model %s: %v", m.Name, err), ErrConfig, err)
 	}
@@ -312,6 +339,10 @@ func withoutVerdicts(rep *analysis.Report, why string) {
 		clearDrift(&rep.PredictionDrift.Drift)
 	}
 	rep.DatasetDrift = analysis.DatasetDrift{Threshold: rep.DatasetDrift.Threshold, Denominator: rep.DatasetDrift.Denominator}
+	if rep.MultivariateDrift != nil {
+		rep.MultivariateDrift.Drifted, rep.MultivariateDrift.Note = false, why
+	}
+	rep.Segments = nil
 }
 
 // readableRows ends the stream of a window without an error when the only
@@ -336,17 +367,6 @@ func sideError(err error, m *config.Model, from, to time.Time) error {
 		return fmt.Errorf("reference %s: %w", m.Reference.URI, err)
 	}
 	return fmt.Errorf("window %s [%s, %s): %w", m.Source.URI, from.Format(time.RFC3339), to.Format(time.RFC3339), err)
-}
-
-// AnalysisOptions maps a model's config to the analysis engine's options.
-func AnalysisOptions(m *config.Model) analysis.Options {
-	return analysis.Options{
-		Task: m.Task, Target: m.Columns.Target, Prediction: m.Columns.Prediction, Score: m.Columns.Score,
-		Latency: m.Columns.Latency, Time: m.Columns.Time, EventID: m.Columns.EventID,
-		Features: m.Features, Categorical: m.Categorical,
-		DriftMethod: m.Drift.Method, DriftThreshold: m.Drift.Threshold, DatasetDriftShare: m.Drift.DatasetShare,
-		Threshold: m.Columns.Threshold, FalseAlarmRate: m.Drift.FalseAlarmRate,
-	}
 }
 
 // heartbeat records liveness while a long step runs, so a dead worker is
@@ -396,6 +416,15 @@ func topDrifted(rep *analysis.Report, n int) []string {
 	var out []string
 	for i := 0; i < len(ds) && i < n; i++ {
 		out = append(out, ds[i].name)
+	}
+	return out
+}
+
+// weakSegments describes the report's first n segments for alerts.
+func weakSegments(rep *analysis.Report, n int) []string {
+	var out []string
+	for _, s := range rep.Segments[:min(n, len(rep.Segments))] {
+		out = append(out, fmt.Sprintf("%s: %s %.3g (%+.3g), %d rows", s.Filter, s.Metric, s.Value, s.Delta, s.Rows))
 	}
 	return out
 }
@@ -464,7 +493,7 @@ func (a *Activities) RetrainFinished(_ context.Context, in RetrainFinishedInput)
 	return nil
 }
 
-// Workflows starts and signals Vigil's workflows. workflows.Client
+// Workflows starts and signals Vigil's workflows. control.Client
 // implements it; it is an interface here because package workflows imports
 // this one.
 type Workflows interface {
@@ -534,7 +563,7 @@ func EventOf(in NotifyInput, cfg *config.Config) notify.Event {
 		Kind: notify.Kind(in.Kind), IncidentID: inc.ID, DedupKey: notify.DedupKey(inc.Model, inc.Rule),
 		Model: inc.Model, ModelVersion: inc.Version, Rule: inc.Rule, Severity: inc.Severity, Metric: inc.Metric,
 		Value: inc.Value, Threshold: inc.Threshold, WindowStart: inc.WindowStart, WindowEnd: inc.WindowEnd,
-		TopDrifted: inc.TopDrifted, AckedBy: inc.AckedBy, Ref: inc.Refs[in.Integration],
+		TopDrifted: inc.TopDrifted, WeakSegments: inc.WeakSegments, AckedBy: inc.AckedBy, Ref: inc.Refs[in.Integration],
 		WorkflowURL: notify.WorkflowURL(cfg.Temporal.UIURL, cfg.Temporal.Namespace, inc.WorkflowID),
 		// People open the report in a browser: the dashboard's page when
 		// the worker's public address is known, else the stored document.

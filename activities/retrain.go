@@ -2,37 +2,52 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/vigilml/vigil/train"
+	"github.com/vigilml/vigil/train/lifecycle"
 )
 
-// ModelOps is the model lifecycle: the registry, the trainers and the
-// serving targets behind the retrain activities (package train implements
-// it). Every method is idempotent by its inputs, because activities retry.
+// ModelOps is the model lifecycle behind the retrain and rollback
+// activities: the registry, the trainers and the serving targets.
+// *lifecycle.Ops is the implementation; the activities below only convert
+// their wire types to the lifecycle's, turn worker shutdown into
+// train.ErrShutdown, heartbeat, and classify errors. Every method is
+// idempotent by its inputs, because activities retry.
 type ModelOps interface {
 	// Production is the version behind the production alias ("" = none).
 	Production(ctx context.Context, model string) (string, error)
-	// Train runs the model's trainer for runID, reporting progress.
-	Train(ctx context.Context, in TrainInput, progress func(string)) (*TrainResult, error)
+	// Train runs the model's trainer for the run, reporting progress.
+	Train(ctx context.Context, in lifecycle.TrainRequest, progress func(string)) (*lifecycle.Trained, error)
 	// Register records a trained model; the same RunID yields the same version.
-	Register(ctx context.Context, in RegisterInput) (*RegisterResult, error)
+	Register(ctx context.Context, in lifecycle.RegisterRequest) (version string, err error)
 	// Validate scores champion and challenger on the same held-out window.
-	Validate(ctx context.Context, in ValidateInput) (*ValidateResult, error)
+	Validate(ctx context.Context, in lifecycle.ValidateRequest) (*lifecycle.Validation, error)
 	// SetAlias moves an alias and returns where it pointed before.
-	SetAlias(ctx context.Context, in SetAliasInput) (*SetAliasResult, error)
+	SetAlias(ctx context.Context, in lifecycle.AliasMove) (previous string, err error)
 	// Deploy rolls a version out to the model's serving target, if any.
-	Deploy(ctx context.Context, in DeployInput) (*DeployResult, error)
+	Deploy(ctx context.Context, model, version string) (target string, err error)
 	// RecordOutcome stores a retrain's verdict on a version.
-	RecordOutcome(ctx context.Context, in RecordOutcomeInput) error
+	RecordOutcome(ctx context.Context, in lifecycle.Outcome) error
 	// Rollback moves production back and records why.
-	Rollback(ctx context.Context, in RollbackInput) (*RollbackResult, error)
+	Rollback(ctx context.Context, in lifecycle.RollbackRequest) (lifecycle.Move, error)
 	// IsPermanent tells failures retrying cannot fix (a training program
 	// that exits non-zero, an unknown version).
 	IsPermanent(err error) bool
 }
+
+var _ ModelOps = (*lifecycle.Ops)(nil)
+
+// Where a wire type and the lifecycle's have the same fields, a Go
+// conversion (lifecycle.TrainRequest(in)) translates them: a field added to
+// one side alone stops it compiling, and the translation is then written out
+// as for Register.
 
 func (a *Activities) ops() (ModelOps, error) {
 	if a.Models == nil {
@@ -63,11 +78,36 @@ func (a *Activities) Train(ctx context.Context, in TrainInput) (*TrainResult, er
 		}
 		a.log(ctx).Debug("training", "model", in.Model, "progress", msg)
 	}
-	res, err := ops.Train(ctx, in, progress)
+	tctx, stopTrainer := trainerContext(ctx)
+	defer stopTrainer()
+	res, err := ops.Train(tctx, lifecycle.TrainRequest(in), progress)
 	if err != nil {
 		return nil, a.classify(fmt.Errorf("train %s (run %s): %w", in.Model, in.RunID, err), ErrTraining)
 	}
-	return res, nil
+	return (*TrainResult)(res), nil
+}
+
+// trainerContext is ctx for the lifecycle's Train, with a worker shutdown
+// (the Temporal SDK cancels running activities with cause
+// worker.ErrWorkerShutdown when Stop's WorkerStopTimeout runs out) turned
+// into train.ErrShutdown, so remote jobs are left running for the next
+// attempt instead of being stopped.
+func trainerContext(ctx context.Context) (context.Context, func()) {
+	tctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	if dl, ok := ctx.Deadline(); ok {
+		var cancelDL context.CancelFunc
+		tctx, cancelDL = context.WithDeadline(tctx, dl)
+		prev := cancel
+		cancel = func(err error) { prev(err); cancelDL() }
+	}
+	stop := context.AfterFunc(ctx, func() {
+		cause := context.Cause(ctx)
+		if errors.Is(cause, worker.ErrWorkerShutdown) {
+			cause = fmt.Errorf("%w: %w", train.ErrShutdown, cause)
+		}
+		cancel(cause)
+	})
+	return tctx, func() { stop(); cancel(context.Canceled) }
 }
 
 // Register records the challenger with its lineage.
@@ -76,8 +116,12 @@ func (a *Activities) Register(ctx context.Context, in RegisterInput) (*RegisterR
 	if err != nil {
 		return nil, err
 	}
-	res, err := ops.Register(ctx, in)
-	return res, a.classify(err, ErrConfig)
+	v, err := ops.Register(ctx, lifecycle.RegisterRequest{Model: in.Model, RunID: in.RunID, Reason: in.Reason,
+		Trained: lifecycle.Trained(in.Train)})
+	if err != nil {
+		return nil, a.classify(err, ErrConfig)
+	}
+	return &RegisterResult{Version: v}, nil
 }
 
 // Validate compares champion and challenger.
@@ -88,8 +132,11 @@ func (a *Activities) Validate(ctx context.Context, in ValidateInput) (*ValidateR
 	}
 	stop := heartbeat(ctx, 10*time.Second)
 	defer stop()
-	res, err := ops.Validate(ctx, in)
-	return res, a.classify(err, ErrBadData)
+	res, err := ops.Validate(ctx, lifecycle.ValidateRequest(in))
+	if err != nil {
+		return nil, a.classify(err, ErrBadData)
+	}
+	return (*ValidateResult)(res), nil
 }
 
 // SetAlias moves an alias (promotion and its compensation).
@@ -98,8 +145,11 @@ func (a *Activities) SetAlias(ctx context.Context, in SetAliasInput) (*SetAliasR
 	if err != nil {
 		return nil, err
 	}
-	res, err := ops.SetAlias(ctx, in)
-	return res, a.classify(err, ErrConfig)
+	prev, err := ops.SetAlias(ctx, lifecycle.AliasMove(in))
+	if err != nil {
+		return nil, a.classify(err, ErrConfig)
+	}
+	return &SetAliasResult{Previous: prev}, nil
 }
 
 // Deploy updates the serving target.
@@ -112,8 +162,11 @@ func (a *Activities) Deploy(ctx context.Context, in DeployInput) (*DeployResult,
 	// a lost worker is noticed and the retry re-attaches to the update.
 	stop := heartbeat(ctx, 20*time.Second)
 	defer stop()
-	res, err := ops.Deploy(ctx, in)
-	return res, a.classify(err, ErrConfig)
+	target, err := ops.Deploy(ctx, in.Model, in.Version)
+	if err != nil {
+		return nil, a.classify(err, ErrConfig)
+	}
+	return &DeployResult{Target: target}, nil
 }
 
 // RecordOutcome stores a retrain's verdict.
@@ -122,7 +175,7 @@ func (a *Activities) RecordOutcome(ctx context.Context, in RecordOutcomeInput) e
 	if err != nil {
 		return err
 	}
-	return a.classify(ops.RecordOutcome(ctx, in), ErrConfig)
+	return a.classify(ops.RecordOutcome(ctx, lifecycle.Outcome(in)), ErrConfig)
 }
 
 // Rollback moves production back.
@@ -131,6 +184,9 @@ func (a *Activities) Rollback(ctx context.Context, in RollbackInput) (*RollbackR
 	if err != nil {
 		return nil, err
 	}
-	res, err := ops.Rollback(ctx, in)
-	return res, a.classify(err, ErrConfig)
+	mv, err := ops.Rollback(ctx, lifecycle.RollbackRequest(in))
+	if err != nil {
+		return nil, a.classify(err, ErrConfig)
+	}
+	return &RollbackResult{From: mv.From, To: mv.To}, nil
 }

@@ -2,10 +2,14 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/worker"
+
 	"github.com/vigilml/vigil/config"
+	"github.com/vigilml/vigil/train"
 )
 
 type fakeWorkflows struct {
@@ -64,5 +68,43 @@ models:
 	in.Since = time.Now().Add(time.Second) // a later incident
 	if res, err := a.StartRetrain(context.Background(), in); err != nil || !res.Started || wf.started != 2 {
 		t.Errorf("later incident: %+v, %v, %d started; want a new retrain", res, err, wf.started)
+	}
+}
+
+// The SDK cancels a running activity with cause worker.ErrWorkerShutdown
+// when the worker stops; the trainer must see train.ErrShutdown (leave a
+// remote job running for the next attempt), and any other cancellation as
+// it is (stop the job).
+func TestTrainerContextTellsShutdownFromCancellation(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		cause    error
+		shutdown bool
+	}{
+		{"worker shutdown", worker.ErrWorkerShutdown, true},
+		{"workflow cancelled", context.Canceled, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancelCause(context.Background())
+			tctx, stop := trainerContext(ctx)
+			defer stop()
+			if tctx.Err() != nil {
+				t.Fatalf("trainer context done before the activity's: %v", tctx.Err())
+			}
+			cancel(tc.cause)
+			<-tctx.Done()
+			cause := context.Cause(tctx)
+			if errors.Is(cause, train.ErrShutdown) != tc.shutdown || !errors.Is(cause, tc.cause) {
+				t.Errorf("cause = %v; want train.ErrShutdown %v, wrapping %v", cause, tc.shutdown, tc.cause)
+			}
+		})
+	}
+	deadline := time.Now().Add(time.Hour)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	tctx, stop := trainerContext(ctx)
+	defer stop()
+	if dl, ok := tctx.Deadline(); !ok || !dl.Equal(deadline) {
+		t.Errorf("deadline = %v, %v; want the activity's %v", dl, ok, deadline)
 	}
 }

@@ -17,15 +17,18 @@ type LoadModelInput struct {
 
 // ModelSpec is the part of a model's config that workflows decide on. It is
 // read through an activity so that a config change applies from the next run
-// and replays see the value the run saw.
+// and replays see the value the run saw. It is a wire type of its own, not
+// the config's structs: LoadModel converts (specOf), so a change to the YAML
+// schema cannot change what workflow histories hold. Its JSON is pinned by
+// workflows/wire_test.go against recorded histories.
 type ModelSpec struct {
 	Name     string
 	Task     string
 	Every    time.Duration
 	Window   time.Duration
 	Delay    time.Duration
-	Rules    []config.Rule
-	Retrain  *config.Retrain
+	Rules    []RuleSpec
+	Retrain  *RetrainSpec         // nil: the model is not retrained
 	Severity map[string]RouteSpec // severity → integrations
 	// MaxDelivery is how long a notification is retried (notify.max_delivery);
 	// 0 in specs recorded before it existed.
@@ -33,6 +36,63 @@ type ModelSpec struct {
 	// Version is the model version serving now (the registry's production
 	// alias), "" when the model has no registry entry.
 	Version string
+}
+
+// RuleSpec is one alert rule (config: models[].rules[]).
+type RuleSpec struct {
+	Name   string
+	Metric string // a report path, e.g. performance.accuracy
+	Below  *float64
+	Above  *float64
+	// ThresholdMode "auto" judges the metric against its reference band
+	// (AnalyzeResult.Bands) instead of Below/Above (config.ThresholdAuto).
+	ThresholdMode string `json:",omitempty"`
+	// For is how many consecutive breaching windows open an incident.
+	For int
+	// RecoverAfter is how many consecutive good windows resolve it.
+	RecoverAfter  int
+	Severity      string // info | warning | critical
+	EscalateAfter time.Duration
+	// Cooldown keeps a resolved rule from re-opening an incident at once.
+	Cooldown time.Duration
+	Retrain  bool
+}
+
+// Breached reports whether value violates the rule's threshold (the
+// config's definition, config.Rule.Breached).
+func (r RuleSpec) Breached(value float64) bool { return r.bounds().Breached(value) }
+
+// Threshold is the bound the rule checks, for messages.
+func (r RuleSpec) Threshold() string { return r.bounds().Threshold() }
+
+// Auto reports whether the rule is judged on the metric's reference band.
+func (r RuleSpec) Auto() bool { return r.bounds().Auto() }
+
+// BandVerdict judges a threshold: auto rule (config.Rule.BandVerdict).
+func (r RuleSpec) BandVerdict(v float64, ok, has bool, lower, upper float64, note string) (breached bool, threshold string) {
+	return r.bounds().BandVerdict(v, ok, has, lower, upper, note)
+}
+
+func (r RuleSpec) bounds() config.Rule {
+	return config.Rule{Below: r.Below, Above: r.Above, ThresholdMode: r.ThresholdMode}
+}
+
+// RetrainSpec is what the RetrainWorkflow decides on (config:
+// models[].retrain); how a model is trained (backend, command, credentials'
+// names) stays in the config, which the lifecycle reads at each activity.
+type RetrainSpec struct {
+	// MinImprovement is how much the challenger must beat the champion by.
+	MinImprovement float64
+	// Approval is none or required (wait for an approve/reject Update, up
+	// to ApprovalTimeout).
+	Approval        string
+	ApprovalTimeout time.Duration
+	// Timeout bounds one training run.
+	Timeout time.Duration
+	// TrainWindow is the labeled data the challenger is trained on, ending
+	// where ValidationWindow, the held-out data, starts.
+	TrainWindow      time.Duration
+	ValidationWindow time.Duration
 }
 
 // RouteSpec lists integrations by name.
@@ -68,9 +128,22 @@ type AnalyzeResult struct {
 	// e.g. accuracy before any label arrived).
 	Metrics    map[string]float64
 	TopDrifted []string
-	Version    string
+	// Bands holds the reference band of each requested metric whose rule
+	// has threshold: auto (absent: no band could be computed; see Note).
+	Bands map[string]Band `json:",omitempty"`
+	// WeakSegments names the report's worst segments, at most three, for
+	// alerts ("cat = d: accuracy 0.51 (-0.44), 1,250 rows").
+	WeakSegments []string `json:",omitempty"`
+	Version      string
 	// Took is how long reading and analysing the window took.
 	Took time.Duration
+}
+
+// Band is a metric's band over reference chunks of the window's size
+// (analysis.Band); Note says why there is none.
+type Band struct {
+	Lower, Upper float64
+	Note         string `json:",omitempty"`
 }
 
 // PublishMetricsInput points at a stored report.
@@ -119,6 +192,8 @@ type Evaluation struct {
 	RunID       string
 	Results     []RuleResult
 	TopDrifted  []string
+	// WeakSegments are the window's worst segments (AnalyzeResult).
+	WeakSegments []string `json:",omitempty"`
 }
 
 // SignalIncidentInput delivers an evaluation, starting the model's
@@ -165,6 +240,7 @@ type Incident struct {
 	WindowStart   time.Time
 	WindowEnd     time.Time
 	TopDrifted    []string
+	WeakSegments  []string `json:",omitempty"`
 	ReportURI     string
 	WorkflowID    string
 	RunID         string

@@ -84,18 +84,11 @@ func BuildBaseline(rows Rows, opts Options) (*Baseline, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	var sample [][]string
-	for len(sample) < SchemaSampleRows && rows.Next() {
-		sample = append(sample, slices.Clone(rows.Row()))
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("analysis: reading reference: %w", err)
-	}
-	schema, err := InferSchema(rows.Columns(), sample, opts)
+	schema, ref, err := sampleSchema(rows, opts)
 	if err != nil {
 		return nil, err
 	}
-	p, err := ProfileRows(&prefixRows{Rows: rows, buf: sample, i: -1}, schema, opts)
+	p, err := ProfileRows(ref, schema, opts)
 	if err != nil {
 		return nil, err
 	}

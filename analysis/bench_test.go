@@ -76,3 +76,35 @@ func BenchmarkSortDecimals(b *testing.B) {
 		sortFloats(y)
 	}
 }
+
+// BenchmarkAnalyzeAdditions prices the row-level analyses of issue 17
+// (estimated performance, weak segments, multivariate drift) on a binary
+// task with a score, 200k rows per window (20k under -short): "off" is
+// today's analysis (RowSample < 0), "on" the default, "bands" adds a
+// reference band for one metric (a rule with threshold: auto).
+func BenchmarkAnalyzeAdditions(b *testing.B) {
+	n := 200000
+	if testing.Short() {
+		n = 20000
+	}
+	cols, ref := scoredRows(1, n, 0, 2, false)
+	_, cur := scoredRows(2, n, 0.2, 2, false)
+	for _, c := range []struct {
+		name string
+		opts Options
+	}{
+		{"off", Options{RowSample: -1}},
+		{"on", Options{}},
+		{"bands", Options{BandMetrics: []string{"performance.accuracy"}}},
+	} {
+		o := c.opts
+		o.Task, o.Target, o.Prediction, o.Score = binaryOpts.Task, binaryOpts.Target, binaryOpts.Prediction, binaryOpts.Score
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Analyze(newMemRows(cols, ref), newMemRows(cols, cur), o); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -25,18 +25,10 @@ func Analyze(reference, current Rows, opts Options) (*Report, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	var sample [][]string
-	for len(sample) < SchemaSampleRows && reference.Next() {
-		sample = append(sample, slices.Clone(reference.Row()))
-	}
-	if err := reference.Err(); err != nil {
-		return nil, fmt.Errorf("analysis: reading reference: %w", err)
-	}
-	schema, err := InferSchema(reference.Columns(), sample, opts)
+	schema, ref, err := sampleSchema(reference, opts)
 	if err != nil {
 		return nil, err
 	}
-	ref := &prefixRows{Rows: reference, buf: sample, i: -1}
 	var refP, curP *Profile
 	var refErr, curErr error
 	var wg sync.WaitGroup
@@ -63,6 +55,24 @@ func Analyze(reference, current Rows, opts Options) (*Report, error) {
 }
 
 // prefixRows replays buffered rows before continuing with the stream.
+// sampleSchema infers the schema from the first SchemaSampleRows rows of the
+// reference, and returns the reference with those rows put back in front.
+func sampleSchema(reference Rows, opts Options) (*Schema, Rows, error) {
+	var sample [][]string
+	for len(sample) < SchemaSampleRows && reference.Next() {
+		sample = append(sample, slices.Clone(reference.Row()))
+	}
+	if err := reference.Err(); err != nil {
+		return nil, nil, fmt.Errorf("analysis: reading reference: %w", err)
+	}
+	schema, err := InferSchema(reference.Columns(), sample, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return schema, &prefixRows{Rows: reference, buf: sample, i: -1}, nil
+}
+
+// prefixRows is Rows with buf, rows already read from it, in front.
 type prefixRows struct {
 	Rows
 	buf [][]string
@@ -217,6 +227,11 @@ func CompareProfiles(ref, cur *Profile, opts Options) (*Report, error) {
 	}
 	if opts.Baseline != nil {
 		rep.Violations = opts.Baseline.Check(rep, cur)
+	}
+	if opts.RowSample > 0 && ref.Sample != nil && cur.Sample != nil {
+		if err := rowLevel(rep, ref, cur, opts); err != nil {
+			return nil, err
+		}
 	}
 	return rep, nil
 }

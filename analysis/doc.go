@@ -86,6 +86,22 @@
 // distinct integers (0/1 flags, small codes) is categorical, with a
 // KindNote saying so.
 //
+// # Row-level analyses
+//
+// With a task, Options.MultivariateDrift or Options.BandMetrics, each
+// profile also keeps a RowSample (Options.RowSample rows, 5,000 by default)
+// for the analyses that need columns jointly: estimated performance without
+// labels (CBPE for binary models with a score, DLE for regression),
+// WeakSegments, multivariate drift (DomainClassifierAUC) and reference bands
+// for rules with threshold: auto (Report.Bands). Their definitions are in
+// estimate.go, dle.go, segments.go, multivariate.go and bands.go;
+// testdata/estimate.py checks their building blocks against sklearn/scipy.
+//
 // Dataset drift: drifted features / tested features >= DatasetDriftShare
 // (0.5); DatasetDrift.Denominator names the denominator. Features with an empty side are reported with a note and not tested.
+//
+// # Imports
+//
+// It imports no Vigil package and does no I/O (enforced by internal/arch);
+// only the standard library and gonum.
 package analysis

@@ -70,6 +70,27 @@ type Options struct {
 	AutoSmallN int
 	// Baseline, when set, adds constraint violations to the report.
 	Baseline *Baseline
+	// RowSample is how many rows per window the row-level analyses keep
+	// (estimated performance, weak segments, multivariate drift, reference
+	// bands; 0 = DefaultRowSample). Negative turns them all off. Rows are
+	// sampled only when one of them is wanted: a task is set, or
+	// MultivariateDrift, or BandMetrics.
+	RowSample int
+	// MultivariateDrift asks for the domain-classifier drift test on a model
+	// without a task (with a task it runs whenever the rows are sampled).
+	MultivariateDrift bool
+	// BandMetrics lists metric paths (as Report.Metric names them) whose
+	// reference band the report should carry (Report.Bands): their values
+	// over reference chunks of the current window's size.
+	BandMetrics []string
+	// SegmentMinRows is the smallest weak segment reported (0 = the larger
+	// of 50 rows and 1% of the sampled rows).
+	SegmentMinRows int
+}
+
+// rowSampling reports whether profiles keep a row sample.
+func (o Options) rowSampling() bool {
+	return o.RowSample >= 0 && (o.Task != "" || o.MultivariateDrift || len(o.BandMetrics) > 0)
 }
 
 // OtherCategory is the overflow bucket of category counts.
@@ -113,6 +134,9 @@ func (o Options) withDefaults() Options {
 	if o.AutoSmallN == 0 {
 		o.AutoSmallN = 1000
 	}
+	if o.RowSample == 0 {
+		o.RowSample = DefaultRowSample
+	}
 	return o
 }
 
@@ -140,6 +164,9 @@ func (o Options) Validate() error {
 	}
 	if o.FalseAlarmRate < 0 || o.FalseAlarmRate >= 0.5 {
 		return fmt.Errorf("analysis: false alarm rate must be in (0, 0.5), got %v (0 means %v)", o.FalseAlarmRate, DefaultFalseAlarmRate)
+	}
+	if o.SegmentMinRows < 0 {
+		return fmt.Errorf("analysis: segment min rows must not be negative, got %d", o.SegmentMinRows)
 	}
 	if o.DatasetDriftShare < 0 || o.DatasetDriftShare > 1 {
 		return fmt.Errorf("analysis: dataset drift share must be in (0,1], got %v", o.DatasetDriftShare)

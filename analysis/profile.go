@@ -643,6 +643,9 @@ type Profile struct {
 	// profile. Merge cross-checks the ids of profiles made in this process;
 	// shards decoded from JSON carry only their own counts.
 	DuplicateIDs int64 `json:"duplicate_event_ids"`
+	// Sample is a uniform sample of whole rows, kept when a row-level
+	// analysis is wanted (Options.RowSample).
+	Sample *RowSample `json:"row_sample,omitempty"`
 
 	ids map[uint64]struct{}
 }
@@ -687,6 +690,9 @@ func (p *Profile) Merge(o *Profile) error {
 			p.ids[k] = struct{}{}
 		}
 	}
+	if p.Sample != nil {
+		p.Sample.merge(o.Sample)
+	}
 	return nil
 }
 
@@ -730,6 +736,9 @@ type Profiler struct {
 	// profiled lists the columns add profiles (not ignored, ids or times),
 	// resolved once per bind rather than per cell.
 	profiled []boundColumn
+	// arena holds sampled rows; sampleSeed seeds their priorities.
+	arena      rowArena
+	sampleSeed uint64
 }
 
 type boundColumn struct {
@@ -756,6 +765,9 @@ func NewProfiler(schema *Schema, opts Options) *Profiler {
 			p.Perf.PosScores = newSample(opts.ExactLimit, opts.SketchCap)
 			p.Perf.NegScores = newSample(opts.ExactLimit, opts.SketchCap)
 		}
+	}
+	if opts.rowSampling() {
+		p.Sample = &RowSample{K: opts.RowSample}
 	}
 	pr := &Profiler{opts: opts, p: p,
 		target: schema.index(RoleTarget), pred: schema.index(RolePrediction), score: schema.index(RoleScore),
@@ -946,6 +958,36 @@ func (pr *Profiler) add(row []string) {
 	}
 	if p.Perf != nil {
 		pr.addPerf(row)
+	}
+	if p.Sample != nil {
+		pr.sampleRow(row)
+	}
+}
+
+// sampleRow offers the row to the row sample, laid out as the schema. Its
+// priority is a hash of the row's position in this profile, seeded by a
+// hash of the profile's first row: a shard's rows get independent uniform
+// priorities whatever their content (duplicates included), at the cost of
+// one multiply-xorshift per row, and two shards starting differently get
+// unrelated sequences.
+func (pr *Profiler) sampleRow(row []string) {
+	s := pr.p.Sample
+	if pr.p.Rows == 1 {
+		h := uint64(14695981039346656037)
+		for i := range pr.idx {
+			c := pr.cell(row, i)
+			for k := 0; k < len(c); k++ {
+				h ^= uint64(c[k])
+				h *= 1099511628211
+			}
+			h ^= 0xff
+			h *= 1099511628211
+		}
+		pr.sampleSeed = h
+	}
+	key := mix64(pr.sampleSeed + uint64(pr.p.Rows)*0x9e3779b97f4a7c15)
+	if s.wants(key) {
+		s.add(key, pr.arena.encodeRow(func(i int) string { return pr.cell(row, i) }, len(pr.idx)))
 	}
 }
 

@@ -26,6 +26,20 @@ type Report struct {
 	// Quality holds window-level data-quality counters (see QualityKeys).
 	Quality    map[string]float64 `json:"quality"`
 	Violations []Violation        `json:"violations,omitempty"`
+	// EstimatedPerformance holds metrics estimated without labels (binary
+	// tasks with a score; see CBPE), beside Performance when labels exist;
+	// Estimation says how they were made.
+	EstimatedPerformance map[string]Estimate `json:"estimated_performance,omitempty"`
+	Estimation           *Estimation         `json:"estimation,omitempty"`
+	// Segments are the slices of the window where the model does worst,
+	// worst first (see WeakSegments).
+	Segments []Segment `json:"segments,omitempty"`
+	// MultivariateDrift is the domain classifier's verdict on the joint
+	// distribution of the numeric features (see DomainClassifierAUC).
+	MultivariateDrift *MultivariateDrift `json:"multivariate_drift,omitempty"`
+	// Bands holds, per metric path of Options.BandMetrics, the metric's
+	// band over reference chunks of the current window's size.
+	Bands map[string]Band `json:"bands,omitempty"`
 	// Mode is "exact" when every statistic used all values, "sketch" when a
 	// large window was summarised by quantile sketches.
 	Mode string `json:"mode"`
@@ -171,6 +185,8 @@ var QualityKeys = []string{"type_mismatches", "missing_cells", "non_finite", "ou
 //	features.<name>.drift.statistic|p_value
 //	features.<name>.missing_ratio
 //	quality.<key>                         see QualityKeys
+//	estimated_performance.<key>           the estimate's value
+//	multivariate_drift.statistic          the domain classifier's AUROC
 //
 // It returns false when the report has no such number (for example a p-value
 // of a distance method, or performance without labels).
@@ -235,6 +251,13 @@ func (r *Report) Metric(path string) (float64, bool) {
 	case "quality":
 		v, ok := r.Quality[rest]
 		return v, ok
+	case "estimated_performance":
+		e, ok := r.EstimatedPerformance[rest]
+		return e.Value, ok
+	case "multivariate_drift":
+		if r.MultivariateDrift != nil && rest == "statistic" {
+			return r.MultivariateDrift.Statistic, true
+		}
 	}
 	return 0, false
 }

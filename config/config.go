@@ -1,12 +1,7 @@
-// Package config is Vigil's YAML configuration: the schema, its defaults, and
-// validation that reports every problem with file, line and field path.
-//
-// Secrets never appear in a Config: fields ending in _env name environment
-// variables, and the worker reads them when it builds its clients. A Config
-// can therefore be logged or passed to a workflow without leaking anything.
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"slices"
@@ -212,6 +207,9 @@ type Drift struct {
 	// FalseAlarmRate is auto's α: the share of stationary windows it may
 	// flag per feature, at any window size (default 0.01).
 	FalseAlarmRate float64 `yaml:"false_alarm_rate"`
+	// Multivariate runs the domain-classifier test on a model without a
+	// task (with a task it always runs; see the README's analysis section).
+	Multivariate bool `yaml:"multivariate"`
 }
 
 // Rule is one alert rule on a report metric.
@@ -220,6 +218,9 @@ type Rule struct {
 	Metric string   `yaml:"metric"` // a report path, e.g. performance.accuracy
 	Below  *float64 `yaml:"below"`
 	Above  *float64 `yaml:"above"`
+	// ThresholdMode "auto" replaces below/above with the metric's band over
+	// reference chunks of the window's size (ThresholdAuto).
+	ThresholdMode string `yaml:"threshold"`
 	// For is how many consecutive breaching windows open an incident.
 	For int `yaml:"for"`
 	// RecoverAfter is how many consecutive good windows resolve it.
@@ -231,6 +232,26 @@ type Rule struct {
 	Retrain  bool     `yaml:"retrain"`
 }
 
+// ThresholdAuto is Rule.ThresholdMode for reference-calibrated thresholds.
+const ThresholdAuto = "auto"
+
+// Auto reports whether the rule's bounds come from the reference band.
+func (r Rule) Auto() bool { return r.ThresholdMode == ThresholdAuto }
+
+// BandVerdict judges a threshold: auto rule: breached when the value (ok:
+// it exists) is outside the metric's reference band [lower, upper]. Without
+// a band (has false, or a note saying why there is none) the rule neither
+// breaches nor recovers, and the threshold text says why.
+func (r Rule) BandVerdict(v float64, ok, has bool, lower, upper float64, note string) (breached bool, threshold string) {
+	switch {
+	case !has:
+		return false, "reference band: none computed"
+	case note != "":
+		return false, "reference band: " + note
+	}
+	return ok && (v < lower || v > upper), fmt.Sprintf("within the reference band [%.4g, %.4g]", lower, upper)
+}
+
 // Breached reports whether value violates the rule's threshold.
 func (r Rule) Breached(value float64) bool {
 	return (r.Below != nil && value < *r.Below) || (r.Above != nil && value > *r.Above)
@@ -239,6 +260,8 @@ func (r Rule) Breached(value float64) bool {
 // Threshold is the bound the rule checks, for messages.
 func (r Rule) Threshold() string {
 	switch {
+	case r.Auto():
+		return "outside the reference band"
 	case r.Below != nil && r.Above != nil:
 		return fmt.Sprintf("within [%g, %g]", *r.Below, *r.Above)
 	case r.Below != nil:
@@ -347,12 +370,9 @@ const (
 	DefaultDataDir   = ".vigil"
 )
 
-func orDefault[T comparable](v *T, def T) {
-	var zero T
-	if *v == zero {
-		*v = def
-	}
-}
+// orDefault sets *v to def when it is the zero value (a field left out of
+// the YAML), so each default names its field once.
+func orDefault[T comparable](v *T, def T) { *v = cmp.Or(*v, def) }
 
 func (c *Config) applyDefaults() {
 	orDefault(&c.Temporal.Address, DefaultAddress)
@@ -381,7 +401,7 @@ func (m *Model) applyDefaults() {
 	orDefault(&m.Columns.Time, "time")
 	orDefault(&m.Columns.EventID, "event_id")
 	orDefault(&m.Source.Format, formatOf(m.Source.URI))
-	if m.GroundTruth.URI == "" && m.Source.URI != "" && !isFile(m.Source.URI) {
+	if m.GroundTruth.URI == "" && m.Source.URI != "" && !IsFile(m.Source.URI) {
 		m.GroundTruth.URI = strings.TrimSuffix(m.Source.URI, "/") + "/ground-truth"
 	}
 	orDefault(&m.GroundTruth.Format, m.Source.Format)
@@ -417,8 +437,10 @@ func formatOf(uri string) string {
 	return "jsonl"
 }
 
-// isFile reports whether uri names a single file rather than a partitioned prefix.
-func isFile(uri string) bool {
+// IsFile reports whether uri names a single file (by its extension: .csv,
+// .jsonl, .json, .parquet, each optionally .gz) rather than a partitioned
+// prefix.
+func IsFile(uri string) bool {
 	u := strings.TrimSuffix(strings.ToLower(uri), ".gz")
 	for _, ext := range []string{".csv", ".jsonl", ".json", ".parquet"} {
 		if strings.HasSuffix(u, ext) {

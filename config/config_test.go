@@ -41,8 +41,8 @@ func TestLoadValidFillsDefaults(t *testing.T) {
 	if r.For != 1 || r.RecoverAfter != 1 || r.EscalateAfter.D() != 15*time.Minute {
 		t.Errorf("rule defaults = %+v", r)
 	}
-	if !m.Rules[0].Breached(0.8) || m.Rules[0].Breached(0.9) {
-		t.Error("below 0.85 must breach at 0.8 and not at 0.9")
+	if b := m.Rules[0].Below; b == nil || *b != 0.85 || m.Rules[0].Above != nil {
+		t.Errorf("rule bounds: below %v, above %v; want below 0.85 only", b, m.Rules[0].Above)
 	}
 	if m.Retrain.Metric != "performance.accuracy" || m.Retrain.Approval != "none" {
 		t.Errorf("retrain defaults = %+v", m.Retrain)
@@ -79,7 +79,7 @@ func TestLoadReportsEveryErrorWithLineAndPath(t *testing.T) {
 		`testdata/errors.yaml:15: models[0].rules[1].name: rule "acc" is defined twice for model "churn"`,
 		`testdata/errors.yaml:18: models[0].rules[1].retrain: the rule asks for retraining but model "churn" has no retrain section`,
 		`testdata/errors.yaml:19: models[1].name: model "churn" is already defined at models[0]`,
-		`testdata/errors.yaml:23: models[1].rules[0]: set below or above (the threshold that breaches)`,
+		`testdata/errors.yaml:23: models[1].rules[0]: set below or above (the threshold that breaches), or threshold: auto`,
 		`testdata/errors.yaml:23: models[1].rules[0].severity: want one of info, warning, critical, got "urgent"`,
 	}
 	if got := strings.Split(err.Error(), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -141,10 +141,44 @@ func TestMetricMustExistForTheTask(t *testing.T) {
 		{"", "features.age.mean", false},
 		{"", "latency.p999_ms", false},
 		{"", "nonsense", false},
+		{"binary", "estimated_performance.accuracy", true},
+		{"binary", "estimated_performance.roc_auc", true},
+		{"binary", "estimated_performance.rmse", false},
+		{"regression", "estimated_performance.mae", true},
+		{"regression", "estimated_performance.accuracy", false},
+		{"multiclass", "estimated_performance.accuracy", false},
+		{"", "multivariate_drift.statistic", true},
+		{"", "multivariate_drift.threshold", false},
 	} {
 		err := CheckMetric(tc.task, tc.metric)
 		if (err == nil) != tc.ok {
 			t.Errorf("CheckMetric(%q, %q) = %v, want ok=%v", tc.task, tc.metric, err, tc.ok)
+		}
+	}
+}
+
+// A rule's bounds are below/above, or threshold: auto (the metric's band
+// over reference chunks), never both.
+func TestThresholdAutoRules(t *testing.T) {
+	for _, tc := range []struct{ rule, wantErr string }{
+		{"{name: r, metric: performance.accuracy, threshold: auto}", ""},
+		{"{name: r, metric: estimated_performance.accuracy, threshold: auto}", ""},
+		{"{name: r, metric: performance.accuracy, threshold: auto, below: 0.9}", "rules[0].threshold: threshold: auto sets the bounds from the reference: remove below and above"},
+		{"{name: r, metric: performance.accuracy, threshold: fixed, below: 0.9}", `rules[0].threshold: want auto (the metric's band over reference chunks of the window's size), got "fixed"`},
+		{"{name: r, metric: performance.accuracy}", "rules[0]: set below or above (the threshold that breaches), or threshold: auto"},
+	} {
+		src := "models:\n  - name: m\n    task: binary\n    columns: {target: y, score: p}\n    source: {uri: file://data}\n    reference: {uri: file://ref.csv}\n    rules: [" + tc.rule + "]\n"
+		c, err := Parse("vigil.yaml", []byte(src), Options{SkipEnv: true})
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("%s: %v", tc.rule, err)
+		case tc.wantErr == "":
+			r := c.Models[0].Rules[0]
+			if !r.Auto() || r.Threshold() != "outside the reference band" {
+				t.Errorf("%s: auto %v, threshold %q", tc.rule, r.Auto(), r.Threshold())
+			}
+		case err == nil || !strings.Contains(err.Error(), tc.wantErr):
+			t.Errorf("%s: err %v, want %q", tc.rule, err, tc.wantErr)
 		}
 	}
 }

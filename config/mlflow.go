@@ -3,7 +3,7 @@ package config
 import "strings"
 
 // MLflow mirrors retrains and promotions into an MLflow tracking server
-// (train/mlflow): each retrain is a run, each alias move a model version
+// (internal/mlflow): each retrain is a run, each alias move a model version
 // with the same alias.
 type MLflow struct {
 	// URL is the tracking server, e.g. https://mlflow.example.com or

@@ -187,8 +187,13 @@ func (m *Model) validate(d *decoder, p string, c *Config) {
 		if err := CheckMetric(m.Task, r.Metric); err != nil {
 			d.at(rp+".metric", "%v", err)
 		}
-		if r.Below == nil && r.Above == nil {
-			d.at(rp, "set below or above (the threshold that breaches)")
+		switch {
+		case r.ThresholdMode != "" && !r.Auto():
+			d.at(rp+".threshold", "want auto (the metric's band over reference chunks of the window's size), got %q", r.ThresholdMode)
+		case r.Auto() && (r.Below != nil || r.Above != nil):
+			d.at(rp+".threshold", "threshold: auto sets the bounds from the reference: remove below and above")
+		case !r.Auto() && r.Below == nil && r.Above == nil:
+			d.at(rp, "set below or above (the threshold that breaches), or threshold: auto")
 		}
 		if r.Below != nil && r.Above != nil && *r.Below >= *r.Above {
 			d.at(rp+".below", "below (%g) must be less than above (%g): together they bound an allowed band", *r.Below, *r.Above)
@@ -238,6 +243,16 @@ func CheckMetric(task, metric string) error {
 		return one("share", "drifted_features")
 	case "prediction_drift":
 		return one("statistic", "p_value")
+	case "multivariate_drift":
+		return one("statistic")
+	case "estimated_performance":
+		switch task {
+		case "binary":
+			return one("accuracy", "precision", "recall", "f1", "roc_auc")
+		case "regression":
+			return one("mae", "mse", "rmse")
+		}
+		return fmt.Errorf("metric %q: performance is estimated without labels for binary models with a score column and for regression models", metric)
 	case "quality":
 		return one("missing_ratio", "type_mismatches", "out_of_range", "unseen_categories", "duplicate_event_ids", "constant_columns")
 	case "performance":
@@ -258,7 +273,7 @@ func CheckMetric(task, metric string) error {
 		}
 		return fmt.Errorf("unknown metric %q: want features.<name>.drift.statistic, features.<name>.drift.p_value or features.<name>.missing_ratio", metric)
 	}
-	return fmt.Errorf("unknown metric %q: want one of rows.*, performance.*, latency.*, throughput.*, dataset_drift.*, prediction_drift.*, quality.*, features.<name>.*", metric)
+	return fmt.Errorf("unknown metric %q: want one of rows.*, performance.*, estimated_performance.*, multivariate_drift.statistic, latency.*, throughput.*, dataset_drift.*, prediction_drift.*, quality.*, features.<name>.*", metric)
 }
 
 func checkURI(d *decoder, path, uri string) {

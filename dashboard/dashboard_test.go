@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigilml/vigil/analysis"
+	"github.com/vigilml/vigil/config"
 )
 
 func newTestServer(t testing.TB, st *synthStore, models int, r Renderer, token string) *httptest.Server {
@@ -271,5 +274,39 @@ func TestLinksCarryThePublicPath(t *testing.T) {
 	_, body := get(t, srv.Client(), srv.URL+"/models/model-000")
 	if !strings.Contains(body, `href="/vigil`+ReportPath("model-000", st.start(59))+`"`) || strings.Contains(body, `href="/models/`) {
 		t.Errorf("links do not all start with /vigil")
+	}
+}
+
+// A report's estimated performance, weak segments and multivariate drift
+// are on its page, and a threshold: auto rule is judged on the report's
+// reference band as the monitor judges it.
+func TestReportShowsRowLevelAnalysesAndJudgesAutoRules(t *testing.T) {
+	s := synthReport("m", synthT0, false, 0)
+	s.EstimatedPerformance = map[string]analysis.Estimate{"accuracy": {Value: 0.812, Lower: 0.8, Upper: 0.825}}
+	s.Estimation = &analysis.Estimation{Method: "cbpe", Rows: 900}
+	s.Segments = []analysis.Segment{{Filter: "plan = basic", Rows: 250, Metric: "accuracy", Value: 0.51, Delta: -0.4, PValue: 1e-9}}
+	s.MultivariateDrift = &analysis.MultivariateDrift{Method: "domain_classifier", Statistic: 0.83, Threshold: 0.54, Drifted: true, Features: 4}
+	s.Bands = map[string]analysis.Band{"estimated_performance.accuracy": {Lower: 0.85, Upper: 0.95}}
+	rules := []config.Rule{{Name: "est", Metric: "estimated_performance.accuracy", ThresholdMode: config.ThresholdAuto, Severity: "warning"}}
+	res := JudgeRules(rules, s)
+	if !res[0].Breached || res[0].Threshold != "within the reference band [0.85, 0.95]" {
+		t.Errorf("auto rule %+v, want breached below its band", res[0])
+	}
+	var b bytes.Buffer
+	if err := (Renderer{}).Report(&b, NewReportPage("m", s, rules), false); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"Estimated performance", "cbpe on 900 rows", "0.812", "Weakest segments", "plan = basic",
+		"Multivariate drift", "domain_classifier", "within the reference band [0.85, 0.95]"} {
+		if !strings.Contains(b.String(), w) {
+			t.Errorf("the report lacks %q", w)
+		}
+	}
+	b.Reset()
+	if err := (Renderer{HideValues: true}).Report(&b, NewReportPage("m", s, rules), false); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "plan = basic") {
+		t.Error("hide_values shows a segment's category")
 	}
 }

@@ -1,13 +1,3 @@
-// Package dashboard renders Vigil's read-only pages: an overview of every
-// model, one page per model, and one HTML report per evaluated window, which
-// alerts link to. Pages are server-side HTML with inline SVG charts made by
-// html/template: nothing is fetched from elsewhere (air-gapped installs), no
-// script runs, and every chart has a table beside it.
-//
-// Rendering (render.go, charts.go) is pure: it turns page values into HTML.
-// Loading (load.go) reads what already exists — stored reports, the model
-// registry, Temporal visibility — through small interfaces, so both halves
-// are tested apart.
 package dashboard
 
 import (
@@ -101,8 +91,13 @@ func JudgeRules(rules []config.Rule, s *Stored) []RuleResult {
 		if s.Incomplete || s.Invalid != "" || (s.InsufficientData && !strings.HasPrefix(r.Metric, "rows.")) {
 			v, ok = 0, false
 		}
-		out = append(out, RuleResult{Rule: r.Name, Metric: r.Metric, Severity: r.Severity, Value: v, HasValue: ok,
-			Breached: ok && r.Breached(v), Threshold: r.Threshold()})
+		rr := RuleResult{Rule: r.Name, Metric: r.Metric, Severity: r.Severity, Value: v, HasValue: ok,
+			Breached: ok && r.Breached(v), Threshold: r.Threshold()}
+		if r.Auto() {
+			b, has := s.Bands[r.Metric]
+			rr.Breached, rr.Threshold = r.BandVerdict(v, ok, has, b.Lower, b.Upper, b.Note)
+		}
+		out = append(out, rr)
 	}
 	return out
 }

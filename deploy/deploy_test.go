@@ -791,9 +791,9 @@ func loadDockerfile(t *testing.T) []stage {
 	return stages
 }
 
-type goBuild struct{ out, pkg string }
+type goBuild struct{ out, pkg, tags string }
 
-// goBuilds returns the `go build -o OUT PKG` commands of a stage.
+// goBuilds returns the `go build [-tags T] -o OUT PKG` commands of a stage.
 func goBuilds(st stage) []goBuild {
 	var out []goBuild
 	re := regexp.MustCompile(`go build ([^&;]*)`)
@@ -805,6 +805,9 @@ func goBuilds(st stage) []goBuild {
 				switch {
 				case f[i] == "-o" && i+1 < len(f):
 					b.out = f[i+1]
+					i++
+				case f[i] == "-tags" && i+1 < len(f):
+					b.tags = f[i+1]
 					i++
 				case strings.HasPrefix(f[i], "./"):
 					b.pkg = f[i]
@@ -973,6 +976,13 @@ func TestDockerfileBuildsCompile(t *testing.T) {
 			t.Errorf("Dockerfile: does not build %s (builds %v)", want, pkgs)
 		}
 	}
+	// The image's worker leaves out the embedded Temporal server of -dev
+	// (internal/arch checks that -tags nodev does).
+	for _, b := range builds {
+		if b.pkg == "./worker" && !slices.Contains(strings.Split(b.tags, ","), "nodev") {
+			t.Errorf("Dockerfile: builds ./worker without -tags nodev, so the image ships the embedded Temporal server")
+		}
+	}
 	for _, b := range builds {
 		if b.pkg == "" || b.out == "" {
 			t.Fatalf("Dockerfile: go build without -o OUT ./pkg: %+v", b)
@@ -987,12 +997,14 @@ func TestDockerfileBuildsCompile(t *testing.T) {
 	}
 	// Cheap and always: every package of the static build resolves with
 	// CGO_ENABLED=0 (a cgo-only dependency would have no Go files left).
-	list := exec.Command(goBin, append([]string{"list", "-deps", "-e", "-f", "{{if .Error}}{{.ImportPath}}: {{.Error}}{{end}}"}, pkgs...)...)
-	list.Dir = root
-	list.Env = append(os.Environ(), "CGO_ENABLED=0")
-	out, err := list.CombinedOutput()
-	if err != nil || strings.TrimSpace(string(out)) != "" {
-		t.Fatalf("CGO_ENABLED=0 go list -deps %v: %v\n%s", pkgs, err, out)
+	for _, b := range builds {
+		list := exec.Command(goBin, "list", "-deps", "-e", "-tags", b.tags, "-f", "{{if .Error}}{{.ImportPath}}: {{.Error}}{{end}}", b.pkg)
+		list.Dir = root
+		list.Env = append(os.Environ(), "CGO_ENABLED=0")
+		out, err := list.CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != "" {
+			t.Fatalf("CGO_ENABLED=0 go list -deps -tags %q %s: %v\n%s", b.tags, b.pkg, err, out)
+		}
 	}
 	// The full static compile rebuilds the embedded Temporal server without
 	// cgo: minutes on a cold cache, so it runs when asked (VIGIL_DOCKER_BUILD=1).
@@ -1008,7 +1020,7 @@ func TestDockerfileBuildsCompile(t *testing.T) {
 				ctx, cancel = context.WithDeadline(ctx, d.Add(-10*time.Second))
 				defer cancel()
 			}
-			cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-o", os.DevNull, b.pkg)
+			cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-tags", b.tags, "-o", os.DevNull, b.pkg)
 			cmd.Dir = root
 			cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=readonly")
 			if out, err := cmd.CombinedOutput(); err != nil {

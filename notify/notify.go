@@ -1,15 +1,3 @@
-// Package notify is how Vigil tells people about incidents: one Event type,
-// one Notifier interface, and the pieces every integration shares — error
-// classification, the retry loop, dedup keys and routing.
-//
-// Each integration lives in its own sub-package (notify/slack,
-// notify/pagerduty, notify/teams, notify/opsgenie, notify/webhook,
-// notify/console), in the style of Alertmanager's notify/. The
-// notify/integrations package builds the configured ones from config.Notify.
-//
-// An Event is passed from the incident workflow to an activity, so it lands
-// in Temporal history: it is plain data and never holds a secret. Secrets are
-// read from the environment when a Notifier is built and stay inside it.
 package notify
 
 import (
@@ -86,6 +74,10 @@ type Event struct {
 	// events carry it back so they update the same message or thread.
 	// Refs are per integration: the caller keeps one per integration name.
 	Ref string `json:"ref,omitempty"`
+
+	// WeakSegments are the window's worst segments (filter, metric, value,
+	// delta, rows), at most three.
+	WeakSegments []string `json:"weak_segments,omitempty"`
 }
 
 // Title is a one-line description, e.g. "[critical] churn: accuracy-drop".

@@ -15,6 +15,7 @@ import (
 	"github.com/vigilml/vigil/activities"
 	"github.com/vigilml/vigil/analysis"
 	"github.com/vigilml/vigil/config"
+	"github.com/vigilml/vigil/control"
 	"github.com/vigilml/vigil/internal/export"
 	"github.com/vigilml/vigil/store"
 	"github.com/vigilml/vigil/workflows"
@@ -179,7 +180,7 @@ func exportElasticsearch(ctx context.Context, es *export.Elasticsearch, model st
 
 // temporalSource reads a model's history from Temporal and the report store.
 type temporalSource struct {
-	wc *workflows.Client
+	wc *control.Client
 	st *store.Store
 }
 

@@ -1,7 +1,3 @@
-// Command starter is Vigil's CLI: validate a config, apply schedules, run
-// and inspect evaluations, retrain, roll back, acknowledge and silence
-// incidents, analyze files offline. Everything it does through Temporal can
-// also be done with the plain temporal CLI (see the README).
 package main
 
 import (
@@ -12,37 +8,51 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sort"
+	"slices"
 	"strings"
 	"syscall"
 )
 
+// command is one line of the command table: its name and summary (what
+// `starter -h` lists) and how it runs. Commands that talk to Temporal are
+// a temporalCmd: the table's connected() gives them the shared flags,
+// connection and -model check.
 type command struct {
+	name    string
 	summary string
 	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
-var commands = map[string]command{
-	"validate":  {"check a config file; print every error with file:line", cmdValidate},
-	"apply":     {"create or update one Temporal Schedule per model (-prune deletes removed models')", cmdApply},
-	"list":      {"models, their schedules and last status", cmdList},
-	"trigger":   {"run an evaluation of a model now", cmdTrigger},
-	"backfill":  {"re-evaluate past windows of a model through its schedule", cmdBackfill},
-	"history":   {"past evaluations, incidents and retrains of a model", cmdHistory},
-	"incidents": {"open incidents of a model (the incident workflow's state)", cmdIncidents},
-	"ack":       {"acknowledge a model's open incidents (stops escalation)", cmdAck},
-	"silence":   {"mute a model's alerts for a while", cmdSilence},
-	"retrain":   {"start a retrain of a model (refused while one runs)", cmdRetrain},
-	"approve":   {"approve the challenger a retrain is waiting on", cmdApprove},
-	"reject":    {"reject the challenger a retrain is waiting on", cmdReject},
-	"rollback":  {"move a model's production alias back (RollbackWorkflow)", cmdRollback},
-	"models":    {"model registry: list | history | show", cmdModels},
-	"promote":   {"point production at a registered version", cmdPromote},
-	"analyze":   {"compare two data files offline: performance, drift, quality", cmdAnalyze},
-	"baseline":  {"profile a reference file into statistics and constraints", cmdBaseline},
-	"report":    {"print a stored evaluation report", cmdReport},
-	"export":    {"evaluation history as a long table (csv, parquet; file or S3) or to Elasticsearch", cmdExport},
-	"notify":    {"notify test: send a test alert through each integration", cmdNotify},
+var commands = []command{
+	{"validate", "check a config file; print every error with file:line", cmdValidate},
+	{"apply", "create or update one Temporal Schedule per model (-prune deletes removed models')", connected("apply", applyCmd)},
+	{"list", "models, their schedules and last status", connected("list", listCmd)},
+	{"trigger", "run an evaluation of a model now", connected("trigger", triggerCmd)},
+	{"backfill", "re-evaluate past windows of a model through its schedule", connected("backfill", backfillCmd)},
+	{"history", "past evaluations, incidents and retrains of a model", connected("history", historyCmd)},
+	{"incidents", "open incidents of a model (the incident workflow's state)", connected("incidents", incidentsCmd)},
+	{"ack", "acknowledge a model's open incidents (stops escalation)", connected("ack", ackCmd)},
+	{"silence", "mute a model's alerts for a while", connected("silence", silenceCmd)},
+	{"retrain", "start a retrain of a model (refused while one runs)", connected("retrain", retrainCmd)},
+	{"approve", "approve the challenger a retrain is waiting on", connected("approve", decideCmd("approve", true))},
+	{"reject", "reject the challenger a retrain is waiting on", connected("reject", decideCmd("reject", false))},
+	{"rollback", "move a model's production alias back (RollbackWorkflow)", connected("rollback", rollbackCmd)},
+	{"models", "model registry: list | history | show", cmdModels},
+	{"promote", "point production at a registered version", cmdPromote},
+	{"analyze", "compare two data files offline: performance, drift, quality", cmdAnalyze},
+	{"baseline", "profile a reference file into statistics and constraints", cmdBaseline},
+	{"report", "print a stored evaluation report", cmdReport},
+	{"export", "evaluation history as a long table (csv, parquet; file or S3) or to Elasticsearch", cmdExport},
+	{"notify", "notify test: send a test alert through each integration", cmdNotify},
+}
+
+// lookup finds a command of the table by name.
+func lookup(name string) (command, bool) {
+	i := slices.IndexFunc(commands, func(c command) bool { return c.name == name })
+	if i < 0 {
+		return command{}, false
+	}
+	return commands[i], true
 }
 
 func main() {
@@ -61,8 +71,8 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	cmd, ok := commands[args[0]]
-	if !ok || cmd.run == nil {
+	cmd, ok := lookup(args[0])
+	if !ok {
 		fmt.Fprintf(stderr, "starter: unknown command %q\n\n", args[0])
 		usage(stderr)
 		return 2
@@ -93,15 +103,8 @@ VIGIL_TEMPORAL_ADDRESS and VIGIL_TEMPORAL_NAMESPACE override the config.
 
 Commands:
 `)
-	names := make([]string, 0, len(commands))
-	for name := range commands {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		if commands[name].run != nil {
-			fmt.Fprintf(w, "  %-10s %s\n", name, commands[name].summary)
-		}
+	for _, c := range slices.SortedFunc(slices.Values(commands), func(a, b command) int { return strings.Compare(a.name, b.name) }) {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, "\nRun 'starter <command> -h' for a command's flags.\n")
 }

@@ -8,14 +8,14 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/vigilml/vigil/config"
-	"github.com/vigilml/vigil/workflows"
+	"github.com/vigilml/vigil/control"
 )
 
 func decodePayload(p *commonpb.Payload, out any) error {
 	return converter.GetDefaultDataConverter().FromPayload(p, out)
 }
 
-func ensureSearchAttributes(ctx context.Context, wc *workflows.Client, cfg *config.Config) error {
+func ensureSearchAttributes(ctx context.Context, wc *control.Client, cfg *config.Config) error {
 	if err := wc.EnsureSearchAttributes(ctx, cfg.Temporal.Namespace); err != nil {
 		return fmt.Errorf("search attributes VigilModel/VigilStatus/VigilModelVersion not registered (the UI filters need them; an operator can add them): %w", err)
 	}

@@ -288,7 +288,7 @@ func maybeGunzip(r io.Reader) (io.Reader, error) {
 }
 
 // parseTime reads RFC 3339 timestamps and unix seconds (integer or
-// fractional); ParseTime is the exported form used by ingest.
+// fractional).
 func parseTime(s string) (time.Time, bool) {
 	if s == "" {
 		return time.Time{}, false
@@ -308,6 +308,3 @@ func parseTime(s string) (time.Time, bool) {
 	}
 	return time.Time{}, false
 }
-
-// ParseTime parses a record time: RFC 3339 or unix seconds.
-func ParseTime(s string) (time.Time, bool) { return parseTime(s) }

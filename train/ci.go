@@ -1,7 +1,6 @@
 package train
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 )
 
 // CI backends (GitLab, Jenkins) pass the job to the pipeline as variables
@@ -114,46 +112,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
-}
-
-// poller calls check every interval until it reports done, tolerating a few
-// consecutive transient errors, and calls stop when ctx is cancelled (but
-// not when the worker is shutting down: see ErrShutdown).
-type poller struct {
-	interval  time.Duration
-	maxErrors int
-}
-
-func (p poller) run(ctx context.Context, check func() (done bool, err error), stop func(context.Context) error) error {
-	errs := 0
-	for {
-		done, err := check()
-		switch {
-		case err != nil && ctx.Err() == nil:
-			if he, ok := err.(*httpError); (ok && !he.retryable()) || IsPermanent(err) {
-				return err
-			}
-			if errs++; errs > max(p.maxErrors, 5) {
-				return err
-			}
-		case err == nil:
-			errs = 0
-			if done {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			if shuttingDown(ctx) {
-				return fmt.Errorf("%w: %w", ErrDetached, context.Cause(ctx))
-			}
-			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			defer cancel()
-			if serr := stop(stopCtx); serr != nil {
-				return fmt.Errorf("%w: %w (and stopping it failed: %v)", ErrStopped, ctx.Err(), serr)
-			}
-			return fmt.Errorf("%w: %w", ErrStopped, ctx.Err())
-		case <-time.After(orDur(p.interval, 30*time.Second)):
-		}
-	}
 }

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -73,7 +74,7 @@ func (g *GitLab) Train(ctx context.Context, job Job, progress func(string)) (*Re
 	}
 	id := strconv.Itoa(p.ID)
 	last := p.Status
-	err = poller{interval: g.PollInterval}.run(ctx, func() (bool, error) {
+	err = poller{interval: g.PollInterval, tolerate: ciTolerate}.run(ctx, func() (bool, error) {
 		var cur glPipeline
 		if err := g.get(ctx, "/pipelines/"+id, &cur); err != nil {
 			return false, err
@@ -105,7 +106,7 @@ func (g *GitLab) Train(ctx context.Context, job Job, progress func(string)) (*Re
 }
 
 func (g *GitLab) trigger(ctx context.Context, job Job) (*glPipeline, error) {
-	form := url.Values{"token": {g.TriggerToken}, "ref": {or(g.Ref, "main")}}
+	form := url.Values{"token": {g.TriggerToken}, "ref": {cmp.Or(g.Ref, "main")}}
 	vars := ciVariables(job)
 	for _, k := range sortedKeys(vars) {
 		form.Set("variables["+k+"]", vars[k])
@@ -128,7 +129,7 @@ func (g *GitLab) find(ctx context.Context, runID string) (*glPipeline, error) {
 		return nil, nil
 	}
 	var recent []glPipeline
-	q := url.Values{"ref": {or(g.Ref, "main")}, "source": {"trigger"}, "per_page": {"50"}, "order_by": {"id"}, "sort": {"desc"}}
+	q := url.Values{"ref": {cmp.Or(g.Ref, "main")}, "source": {"trigger"}, "per_page": {"50"}, "order_by": {"id"}, "sort": {"desc"}}
 	if err := g.get(ctx, "/pipelines?"+q.Encode(), &recent); err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -125,7 +126,7 @@ func (j *Jenkins) Train(ctx context.Context, job Job, progress func(string)) (*R
 		_, err := j.request(stopCtx, http.MethodPost, strings.TrimRight(j.BaseURL, "/")+fmt.Sprintf("/queue/cancelItem?id=%d", item.ID), nil, nil)
 		return err
 	}
-	err = poller{interval: j.PollInterval}.run(ctx, func() (bool, error) {
+	err = poller{interval: j.PollInterval, tolerate: ciTolerate}.run(ctx, func() (bool, error) {
 		if buildURL == "" {
 			var item jkQueueItem
 			if _, err := j.request(ctx, http.MethodGet, absolute(j.BaseURL, queueURL)+"api/json", nil, &item); err != nil {
@@ -151,7 +152,7 @@ func (j *Jenkins) Train(ctx context.Context, job Job, progress func(string)) (*R
 		return true, nil
 	}, stop)
 	if err != nil {
-		return nil, fmt.Errorf("train: jenkins %s: %w", or(buildURL, queueURL), err)
+		return nil, fmt.Errorf("train: jenkins %s: %w", cmp.Or(buildURL, queueURL), err)
 	}
 	progress("build " + buildURL + ": " + result)
 	if result != "SUCCESS" {

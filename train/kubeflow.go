@@ -145,7 +145,7 @@ func (k *Kubeflow) Train(ctx context.Context, job Job, progress func(string)) (*
 		return nil, &PermanentError{Backend: "kubeflow", JobID: name, Reason: "the API answered without a run_id"}
 	}
 	last := run.State
-	err = poller{interval: k.PollInterval}.run(ctx, func() (bool, error) {
+	err = poller{interval: k.PollInterval, tolerate: ciTolerate}.run(ctx, func() (bool, error) {
 		var cur kfpRun
 		if err := k.request(ctx, http.MethodGet, k.api("/"+url.PathEscape(id)), nil, &cur); err != nil {
 			return false, err

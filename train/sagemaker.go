@@ -1,6 +1,7 @@
 package train
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -89,7 +90,7 @@ func (s *SageMaker) create(ctx context.Context, name string, job Job) error {
 		InputDataConfig:  channels,
 		OutputDataConfig: &smtypes.OutputDataConfig{S3OutputPath: aws.String(job.Output)},
 		ResourceConfig: &smtypes.ResourceConfig{
-			InstanceType:   smtypes.TrainingInstanceType(or(s.InstanceType, "ml.m5.large")),
+			InstanceType:   smtypes.TrainingInstanceType(cmp.Or(s.InstanceType, "ml.m5.large")),
 			InstanceCount:  aws.Int32(orInt(s.InstanceCount, 1)),
 			VolumeSizeInGB: aws.Int32(orInt(s.VolumeGB, 10)),
 		},
@@ -112,42 +113,41 @@ func (s *SageMaker) create(ctx context.Context, name string, job Job) error {
 
 func (s *SageMaker) wait(ctx context.Context, name string, progress func(string)) (*Result, error) {
 	last := ""
-	for {
+	var res *Result
+	err := poller{interval: s.PollInterval}.run(ctx, func() (bool, error) {
 		out, err := s.Client.DescribeTrainingJob(ctx, &sagemaker.DescribeTrainingJobInput{TrainingJobName: &name})
-		if err != nil && ctx.Err() == nil {
-			return nil, fmt.Errorf("train: describe SageMaker job %s: %w", name, err)
+		if err != nil {
+			return false, fmt.Errorf("train: describe SageMaker job %s: %w", name, err)
 		}
-		if err == nil {
-			state := fmt.Sprintf("%s/%s", out.TrainingJobStatus, out.SecondaryStatus)
-			if state != last {
-				progress("SageMaker job " + name + ": " + state)
-				last = state
-			}
-			switch out.TrainingJobStatus {
-			case smtypes.TrainingJobStatusCompleted:
-				return sageMakerResult(name, out), nil
-			case smtypes.TrainingJobStatusFailed:
-				return nil, &PermanentError{Backend: "sagemaker", JobID: name, Reason: aws.ToString(out.FailureReason)}
-			case smtypes.TrainingJobStatusStopped:
-				return nil, &PermanentError{Backend: "sagemaker", JobID: name, Reason: "the job was stopped: " + ErrStopped.Error()}
-			}
+		state := fmt.Sprintf("%s/%s", out.TrainingJobStatus, out.SecondaryStatus)
+		if state != last {
+			progress("SageMaker job " + name + ": " + state)
+			last = state
 		}
-		select {
-		case <-ctx.Done():
-			if shuttingDown(ctx) {
-				progress("worker shutting down: SageMaker job " + name + " left running for the next attempt")
-				return nil, fmt.Errorf("train: SageMaker job %s: %w: %w", name, ErrDetached, context.Cause(ctx))
-			}
-			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			_, serr := s.Client.StopTrainingJob(stopCtx, &sagemaker.StopTrainingJobInput{TrainingJobName: &name})
-			cancel()
-			if serr != nil {
-				return nil, fmt.Errorf("train: SageMaker job %s: %w: %w (and StopTrainingJob failed: %v)", name, ErrStopped, ctx.Err(), serr)
-			}
-			return nil, fmt.Errorf("train: SageMaker job %s: %w: %w", name, ErrStopped, ctx.Err())
-		case <-time.After(orDur(s.PollInterval, 30*time.Second)):
+		switch out.TrainingJobStatus {
+		case smtypes.TrainingJobStatusCompleted:
+			res = sageMakerResult(name, out)
+			return true, nil
+		case smtypes.TrainingJobStatusFailed:
+			return false, &PermanentError{Backend: "sagemaker", JobID: name, Reason: aws.ToString(out.FailureReason)}
+		case smtypes.TrainingJobStatusStopped:
+			return false, &PermanentError{Backend: "sagemaker", JobID: name, Reason: "the job was stopped: " + ErrStopped.Error()}
 		}
+		return false, nil
+	}, func(stopCtx context.Context) error {
+		_, err := s.Client.StopTrainingJob(stopCtx, &sagemaker.StopTrainingJobInput{TrainingJobName: &name})
+		return err
+	})
+	if errors.Is(err, ErrDetached) {
+		progress("worker shutting down: SageMaker job " + name + " left running for the next attempt")
 	}
+	if errors.Is(err, ErrDetached) || errors.Is(err, ErrStopped) {
+		return nil, fmt.Errorf("train: SageMaker job %s: %w", name, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 func sageMakerResult(name string, out *sagemaker.DescribeTrainingJobOutput) *Result {
@@ -216,7 +216,7 @@ func (d *SageMakerDeployer) Deploy(ctx context.Context, model string, version in
 			ProductionVariants: []smtypes.ProductionVariant{{
 				VariantName:          aws.String("AllTraffic"),
 				ModelName:            &name,
-				InstanceType:         smtypes.ProductionVariantInstanceType(or(d.InstanceType, "ml.m5.large")),
+				InstanceType:         smtypes.ProductionVariantInstanceType(cmp.Or(d.InstanceType, "ml.m5.large")),
 				InitialInstanceCount: aws.Int32(orInt(d.InstanceCount, 1)),
 				InitialVariantWeight: aws.Float32(1),
 			}},
@@ -410,13 +410,8 @@ func tagValue(s string) string {
 	return s
 }
 
-func or(v, def string) string {
-	if v != "" {
-		return v
-	}
-	return def
-}
-
+// orInt and orDur take any non-positive value as unset (cmp.Or would keep
+// a negative one).
 func orInt(v, def int32) int32 {
 	if v > 0 {
 		return v

@@ -16,7 +16,7 @@ import (
 	"go.temporal.io/api/history/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/vigilml/vigil/workflows"
+	"github.com/vigilml/vigil/control"
 )
 
 // temporalCLI finds the temporal CLI; CI installs it, so there the test
@@ -68,7 +68,7 @@ models:
 	w := startWorker(t, options{configPath: cfgPath})
 	addr := w.Config.Temporal.Address
 	ctx := context.Background()
-	wc := &workflows.Client{C: w.Client, TaskQueue: "vigil"}
+	wc := &control.Client{C: w.Client, TaskQueue: "vigil"}
 	closed := func(id string) func(t *testing.T, out string) {
 		return func(t *testing.T, out string) {
 			wants(id)(t, out)

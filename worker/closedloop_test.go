@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vigilml/vigil/analysis"
+	"github.com/vigilml/vigil/control"
 	"github.com/vigilml/vigil/train/registry"
 	"github.com/vigilml/vigil/workflows"
 )
@@ -55,7 +56,7 @@ models:
 		demoDriftAfter: 8 * time.Second, demoRate: 40, demoTick: 250 * time.Millisecond,
 	})
 	ctx := context.Background()
-	wc := &workflows.Client{C: w.Client, TaskQueue: "vigil"}
+	wc := &control.Client{C: w.Client, TaskQueue: "vigil"}
 
 	waitFor(t, 90*time.Second, "an incident on accuracy-drop", func() (bool, error) {
 		st, err := wc.Incidents(ctx, "demo")

@@ -28,6 +28,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/vigilml/vigil/control"
 	"github.com/vigilml/vigil/internal/devserver"
 	"github.com/vigilml/vigil/workflows"
 )
@@ -179,7 +180,7 @@ models:
 			}
 		}
 	}()
-	wc := &workflows.Client{C: c, TaskQueue: "vigil"}
+	wc := &control.Client{C: c, TaskQueue: "vigil"}
 
 	survived := 0
 	orphans := map[string]string{} // trainer pid left running by a kill → its model

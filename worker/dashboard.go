@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/vigilml/vigil/config"
+	"github.com/vigilml/vigil/control"
 	"github.com/vigilml/vigil/dashboard"
 	"github.com/vigilml/vigil/notify"
 	"github.com/vigilml/vigil/store"
@@ -117,7 +118,7 @@ func (r *temporalRuns) OpenIncidents(ctx context.Context, model string) ([]dashb
 // loaded in the background so that the first visitor does not wait for
 // every model's reports to be parsed.
 func newDashboard(ctx context.Context, cfg *config.Config, st *store.Store, reg *registry.Registry, c client.Client,
-	dc converter.DataConverter, wf *workflows.Client, log *slog.Logger) (*dashboard.Loader, dashboard.Renderer) {
+	dc converter.DataConverter, wf *control.Client, log *slog.Logger) (*dashboard.Loader, dashboard.Renderer) {
 	if dc == nil {
 		dc = converter.GetDefaultDataConverter()
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/vigilml/vigil/codec"
 	"github.com/vigilml/vigil/config"
-	"github.com/vigilml/vigil/internal/devserver"
 )
 
 // encryption is the worker's payload encryption (temporal.encryption); a
@@ -56,7 +55,7 @@ func (e *encryption) dataConverter() converter.DataConverter {
 
 // origins are the configured CORS origins plus, in dev mode, the embedded
 // Web UI's under both names a browser may use for it.
-func (e *encryption) origins(dev *devserver.Server) []string {
+func (e *encryption) origins(dev devServer) []string {
 	out := append([]string(nil), e.corsOrigins...)
 	if dev != nil && dev.UIURL() != "" {
 		ui := dev.UIURL()

@@ -25,6 +25,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/vigilml/vigil/codec"
+	"github.com/vigilml/vigil/control"
 	"github.com/vigilml/vigil/workflows"
 )
 
@@ -85,7 +86,7 @@ models:
 	w := startWorker(t, options{configPath: cfgPath, uiPort: freePort(t), logLevel: "debug"})
 	t.Logf("worker with the embedded server and UI ready in %s", time.Since(started).Round(time.Millisecond))
 	ctx := context.Background()
-	wc := &workflows.Client{C: w.Client, TaskQueue: w.Config.Temporal.TaskQueue}
+	wc := &control.Client{C: w.Client, TaskQueue: w.Config.Temporal.TaskQueue}
 
 	// The worker's client encrypts and decrypts transparently.
 	run, err := wc.Trigger(ctx, "churn", time.Time{})

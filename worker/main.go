@@ -1,7 +1,3 @@
-// Command worker runs Vigil: it registers the workflows and activities on a
-// Temporal task queue and serves HTTP (health, metrics, ingest, Slack
-// buttons). With -dev it also runs an embedded Temporal server with its Web
-// UI and a demo model, so one command shows the whole product.
 package main
 
 import (

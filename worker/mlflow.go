@@ -6,7 +6,7 @@ import (
 
 	"github.com/vigilml/vigil/activities"
 	"github.com/vigilml/vigil/config"
-	"github.com/vigilml/vigil/train/mlflow"
+	"github.com/vigilml/vigil/internal/mlflow"
 )
 
 // withMLflow wraps the model lifecycle so that retrains and promotions are

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigilml/vigil/control"
 	"github.com/vigilml/vigil/workflows"
 )
 
@@ -69,7 +70,7 @@ models:
 	down := time.Now()
 	w := startWorker(t, options{configPath: cfgPath})
 	ctx := context.Background()
-	wc := &workflows.Client{C: w.Client, TaskQueue: w.Config.Temporal.TaskQueue}
+	wc := &control.Client{C: w.Client, TaskQueue: w.Config.Temporal.TaskQueue}
 	state := func() (*workflows.RuleState, error) {
 		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()

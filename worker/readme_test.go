@@ -26,6 +26,7 @@ import (
 	"github.com/slack-go/slack/slacktest"
 
 	"github.com/vigilml/vigil/config"
+	"github.com/vigilml/vigil/control"
 	"github.com/vigilml/vigil/store/ingest/logclient"
 	"github.com/vigilml/vigil/train/demo"
 	"github.com/vigilml/vigil/train/registry"
@@ -335,7 +336,7 @@ func TestReadmeTour(t *testing.T) {
 	opts.frontendPort = port
 	w := startWorker(t, opts)
 	ctx := context.Background()
-	wc := &workflows.Client{C: w.Client, TaskQueue: "vigil"}
+	wc := &control.Client{C: w.Client, TaskQueue: "vigil"}
 	blobs, err := w.Store.Blobs(ctx, w.Config.Storage.Registry)
 	if err != nil {
 		t.Fatal(err)

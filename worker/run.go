@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
@@ -25,8 +24,8 @@ import (
 	"github.com/vigilml/vigil/activities"
 	"github.com/vigilml/vigil/codec"
 	"github.com/vigilml/vigil/config"
+	"github.com/vigilml/vigil/control"
 	"github.com/vigilml/vigil/dashboard"
-	"github.com/vigilml/vigil/internal/devserver"
 	vdial "github.com/vigilml/vigil/internal/dial"
 	"github.com/vigilml/vigil/internal/metrics"
 	"github.com/vigilml/vigil/internal/tensorboard"
@@ -43,7 +42,7 @@ import (
 type Worker struct {
 	Config   *config.Config
 	Client   client.Client
-	Dev      *devserver.Server
+	Dev      devServer
 	HTTPAddr string
 	// CodecEndpoint is the codec server's URL (http://<http_addr>/codec)
 	// when it is served, else "".
@@ -77,6 +76,9 @@ func loadConfig(o options) (*config.Config, error) {
 }
 
 func run(ctx context.Context, o options, stdout io.Writer) error {
+	if o.dev && !devBuilt {
+		return errNoDev
+	}
 	log, err := newLogger(o)
 	if err != nil {
 		return err
@@ -140,16 +142,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		if o.uiPort != 0 {
 			cfg.Dev.UIPort = o.uiPort
 		}
-		w.Dev, err = devserver.Start(ctx, devserver.Options{
-			DBFile:           filepath.Join(cfg.Dev.DataDir, "temporal.db"),
-			FrontendPort:     cfg.Dev.FrontendPort,
-			UIPort:           cfg.Dev.UIPort,
-			Namespace:        cfg.Temporal.Namespace,
-			Retention:        cfg.Dev.Retention.D(),
-			SearchAttributes: workflows.SearchAttributes(),
-			CodecEndpoint:    uiCodec,
-			Logger:           log,
-		})
+		w.Dev, err = startDev(ctx, cfg, uiCodec, log)
 		if err != nil {
 			return err
 		}
@@ -171,7 +164,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	defer w.Client.Close()
 	// Registering search attributes needs operator rights; a worker without
 	// them still works, the UI filters just won't.
-	if err := (&workflows.Client{C: w.Client}).EnsureSearchAttributes(ctx, cfg.Temporal.Namespace); err != nil {
+	if err := (&control.Client{C: w.Client}).EnsureSearchAttributes(ctx, cfg.Temporal.Namespace); err != nil {
 		log.Warn("could not register Vigil's search attributes; run `starter apply` with operator rights", "err", err)
 	}
 
@@ -198,7 +191,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		return fmt.Errorf("model registry at %s: %w", cfg.Storage.Registry, err)
 	}
 	reg := registry.New(blobs)
-	wfClient := &workflows.Client{C: w.Client, TaskQueue: cfg.Temporal.TaskQueue}
+	wfClient := &control.Client{C: w.Client, TaskQueue: cfg.Temporal.TaskQueue}
 	acts := &activities.Activities{
 		Config:    func() *config.Config { return cfg },
 		Store:     w.Store,
@@ -289,7 +282,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	}()
 
 	if o.dev {
-		changes, err := workflows.ApplySchedules(ctx, w.Client, enc.dataConverter(), cfg, false)
+		changes, err := control.ApplySchedules(ctx, w.Client, enc.dataConverter(), cfg, false)
 		for _, c := range changes {
 			log.Info("schedule", "model", c.Model, "id", c.ID, "action", c.Action)
 		}
@@ -380,7 +373,7 @@ func dial(ctx context.Context, cfg *config.Config, log *slog.Logger, reg prometh
 }
 
 // slackActions turns Slack button clicks into incident Updates.
-type slackActions struct{ c *workflows.Client }
+type slackActions struct{ c *control.Client }
 
 func (s slackActions) Ack(ctx context.Context, model, rule, actor string) error {
 	_, err := s.c.Ack(ctx, model, rule, actor)
@@ -455,3 +448,17 @@ func sweepIngestTemps(models []config.Model, log *slog.Logger) {
 		}
 	}
 }
+
+// devServer is the embedded Temporal server of -dev (internal/devserver).
+// The worker names it through this interface so that a build with -tags
+// nodev links no Temporal server code at all.
+type devServer interface {
+	Address() string
+	UIURL() string
+	Client(ctx context.Context) (client.Client, error)
+	Stop() error
+}
+
+// errNoDev is -dev in a worker built with -tags nodev.
+var errNoDev = errors.New("-dev needs the embedded Temporal server, and this worker was built without it (-tags nodev, as the container image is): " +
+	"run `go run ./worker -dev` from the source tree, or run this one with -config against a Temporal server (temporal.address)")

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/vigilml/vigil/config"
+	"github.com/vigilml/vigil/control"
 	"github.com/vigilml/vigil/internal/devserver"
 	"github.com/vigilml/vigil/internal/metrics"
 	"github.com/vigilml/vigil/workflows"
@@ -48,11 +49,11 @@ func TestStuckEvaluationIsBoundedAndSkippedWindowsCounted(t *testing.T) {
 			CatchupWindow: config.Duration(time.Minute), RunTimeout: config.Duration(runTimeout)}}
 	}
 	for _, m := range []*config.Model{model("bounded", 3*time.Second), model("unbounded", 0)} {
-		if _, err := sc.Create(ctx, workflows.ScheduleOptions(m, "nobody-polls")); err != nil {
+		if _, err := sc.Create(ctx, control.ScheduleOptions(m, "nobody-polls")); err != nil {
 			t.Fatalf("create schedule of %s: %v", m.Name, err)
 		}
 	}
-	if got := workflows.MonitorRunTimeout(model("unbounded", 0)); got != 35*time.Minute {
+	if got := control.MonitorRunTimeout(model("unbounded", 0)); got != 35*time.Minute {
 		t.Errorf("default run timeout at every: 1s = %s, want 35m", got)
 	}
 	time.Sleep(10 * time.Second)

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/vigilml/vigil/control"
 	"github.com/vigilml/vigil/workflows"
 )
 
@@ -70,7 +71,7 @@ models:
 	logs := captureStderr(t)
 	w := startWorker(t, options{configPath: cfgPath, logLevel: "debug"})
 	ctx := context.Background()
-	wc := &workflows.Client{C: w.Client, TaskQueue: w.Config.Temporal.TaskQueue}
+	wc := &control.Client{C: w.Client, TaskQueue: w.Config.Temporal.TaskQueue}
 	if _, err := wc.Trigger(ctx, "churn", time.Time{}); err != nil {
 		t.Fatal(err)
 	}

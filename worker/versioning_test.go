@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/vigilml/vigil/control"
 	"github.com/vigilml/vigil/workflows"
 )
 
@@ -39,7 +40,7 @@ func TestWorkerVersioningPinsRunsAndUpgradesIncidents(t *testing.T) {
 
 	a := startWorker(t, options{configPath: cfgPath, frontendPort: port, buildID: "build-a"})
 	c := a.Client
-	wc := &workflows.Client{C: c, TaskQueue: "vigil"}
+	wc := &control.Client{C: c, TaskQueue: "vigil"}
 	first, err := wc.Trigger(ctx, "churn", time.Time{})
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +135,7 @@ func TestWorkerVersioningTurnedOnMovesUnversionedRuns(t *testing.T) {
 	ctx := context.Background()
 	a := startWorker(t, options{configPath: f.config(t, "vigil.yaml", ""), frontendPort: port})
 	c := a.Client
-	wc := &workflows.Client{C: c, TaskQueue: "vigil"}
+	wc := &control.Client{C: c, TaskQueue: "vigil"}
 	first, err := wc.Trigger(ctx, "churn", time.Time{})
 	if err != nil {
 		t.Fatal(err)

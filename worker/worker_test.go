@@ -27,6 +27,7 @@ import (
 
 	"github.com/vigilml/vigil/activities"
 	"github.com/vigilml/vigil/config"
+	"github.com/vigilml/vigil/control"
 	"github.com/vigilml/vigil/train/demo"
 	"github.com/vigilml/vigil/train/registry"
 	"github.com/vigilml/vigil/workflows"
@@ -170,7 +171,7 @@ models:
 		t.Fatalf("dev mode applies the schedule: %v", err)
 	}
 	// Leave a workflow in the history, then restart on the same file.
-	run, err := (&workflows.Client{C: w.Client, TaskQueue: "vigil"}).Trigger(ctx, "churn", time.Time{})
+	run, err := (&control.Client{C: w.Client, TaskQueue: "vigil"}).Trigger(ctx, "churn", time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,11 +270,11 @@ models:
 	ctx := context.Background()
 	port := freePort(t)
 	w := startWorker(t, options{configPath: cfgPath, frontendPort: port})
-	wc := &workflows.Client{C: w.Client, TaskQueue: "vigil"}
+	wc := &control.Client{C: w.Client, TaskQueue: "vigil"}
 	if _, err := wc.Trigger(ctx, "churn", time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	incident := func(wc *workflows.Client) (*workflows.RuleState, error) {
+	incident := func(wc *control.Client) (*workflows.RuleState, error) {
 		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		st, err := wc.Incidents(qctx, "churn")
@@ -307,7 +308,7 @@ models:
 	stopped := time.Now()
 	w = startWorker(t, options{configPath: cfgPath, frontendPort: port})
 	restarted := time.Now()
-	wc = &workflows.Client{C: w.Client, TaskQueue: "vigil"}
+	wc = &control.Client{C: w.Client, TaskQueue: "vigil"}
 
 	// The schedule fires again.
 	var fired time.Duration
@@ -438,7 +439,7 @@ models:
 	ctx := context.Background()
 	cfg := w.Config
 
-	changes, err := workflows.ApplySchedules(ctx, w.Client, nil, cfg, false)
+	changes, err := control.ApplySchedules(ctx, w.Client, nil, cfg, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -453,7 +454,7 @@ models:
 		t.Fatal(err)
 	}
 	changed.Models = changed.Models[:1] // b removed from the config
-	changes, err = workflows.ApplySchedules(ctx, w.Client, nil, changed, true)
+	changes, err = control.ApplySchedules(ctx, w.Client, nil, changed, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -476,7 +477,7 @@ models:
 	if act, ok := d.Schedule.Action.(*client.ScheduleWorkflowAction); !ok || act.WorkflowRunTimeout != 35*time.Minute {
 		t.Errorf("scheduled action %+v, want a run timeout of 35m", d.Schedule.Action)
 	}
-	again, err := workflows.ApplySchedules(ctx, w.Client, nil, changed, true)
+	again, err := control.ApplySchedules(ctx, w.Client, nil, changed, true)
 	if err != nil || len(again) != 1 || again[0].Action != "unchanged" {
 		t.Errorf("apply of the same edit again = %+v, %v; want a unchanged", again, err)
 	}
@@ -502,7 +503,7 @@ models:
 
 // sendTraffic writes one prediction record into the model's current hour
 // under dir/data and evaluates the model now: a rows.current rule recovers.
-func sendTraffic(t *testing.T, ctx context.Context, wc *workflows.Client, dir, model string) {
+func sendTraffic(t *testing.T, ctx context.Context, wc *control.Client, dir, model string) {
 	t.Helper()
 	now := time.Now().UTC()
 	part := filepath.Join(dir, "data", now.Format("2006/01/02/15"))

@@ -13,7 +13,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/vigilml/vigil/activities"
-	"github.com/vigilml/vigil/config"
 )
 
 // IncidentInput starts (or continues as new) a model's IncidentWorkflow.
@@ -276,13 +275,13 @@ func (w *incidentWorkflow) loadSpec(ctx workflow.Context) error {
 	return nil
 }
 
-func (w *incidentWorkflow) rule(name string) (config.Rule, bool) {
+func (w *incidentWorkflow) rule(name string) (activities.RuleSpec, bool) {
 	for _, r := range w.spec.Rules {
 		if r.Name == name {
 			return r, true
 		}
 	}
-	return config.Rule{}, false
+	return activities.RuleSpec{}, false
 }
 
 func (w *incidentWorkflow) onEvaluation(ctx workflow.Context, ev activities.Evaluation) {
@@ -332,7 +331,7 @@ func (w *incidentWorkflow) silenced(rule string, now time.Time) bool {
 	return now.Before(w.state.Silences[rule]) || now.Before(w.state.Silences["*"])
 }
 
-func (w *incidentWorkflow) open(ctx workflow.Context, rule config.Rule, rs *RuleState, ev activities.Evaluation, rr activities.RuleResult) {
+func (w *incidentWorkflow) open(ctx workflow.Context, rule activities.RuleSpec, rs *RuleState, ev activities.Evaluation, rr activities.RuleResult) {
 	now := workflow.Now(ctx)
 	inc := &activities.Incident{
 		// Deterministic and unique per incident: retried notifications of the
@@ -340,12 +339,12 @@ func (w *incidentWorkflow) open(ctx workflow.Context, rule config.Rule, rs *Rule
 		ID:    fmt.Sprintf("%s/%s/%d", ev.Model, rule.Name, ev.WindowEnd.Unix()),
 		Model: ev.Model, Version: ev.Version, Rule: rule.Name, Metric: rule.Metric, Severity: rule.Severity,
 		Value: rr.Value, Threshold: rr.Threshold, WindowStart: ev.WindowStart, WindowEnd: ev.WindowEnd,
-		TopDrifted: ev.TopDrifted, ReportURI: ev.ReportURI, WorkflowID: ev.WorkflowID, RunID: ev.RunID,
+		TopDrifted: ev.TopDrifted, WeakSegments: ev.WeakSegments, ReportURI: ev.ReportURI, WorkflowID: ev.WorkflowID, RunID: ev.RunID,
 		OpenedAt: now, Refs: map[string]string{},
 	}
 	route := w.spec.Severity[rule.Severity]
 	if len(route.Escalate) > 0 {
-		inc.EscalateAt = now.Add(rule.EscalateAfter.D())
+		inc.EscalateAt = now.Add(rule.EscalateAfter)
 	}
 	rs.Open = inc
 	w.record(ctx, inc, true)
@@ -366,14 +365,14 @@ func (w *incidentWorkflow) startRetrain(ctx workflow.Context, inc *activities.In
 	workflow.GetLogger(ctx).Info("retrain requested", "model", inc.Model, "started", res.Started)
 }
 
-func (w *incidentWorkflow) resolve(ctx workflow.Context, rule config.Rule, rs *RuleState) {
+func (w *incidentWorkflow) resolve(ctx workflow.Context, rule activities.RuleSpec, rs *RuleState) {
 	inc := rs.Open
 	inc.ResolvedAt = workflow.Now(ctx)
 	w.notify(ctx, "resolve", inc, w.told(inc))
 	rs.Open = nil
 	w.record(ctx, inc, false)
 	rs.Resolved++
-	rs.CooldownUntil = inc.ResolvedAt.Add(rule.Cooldown.D())
+	rs.CooldownUntil = inc.ResolvedAt.Add(rule.Cooldown)
 }
 
 // record exports the change to metrics; best effort.
@@ -521,8 +520,13 @@ func (w *incidentWorkflow) maxDelivery() time.Duration {
 	if w.spec.MaxDelivery > 0 {
 		return w.spec.MaxDelivery
 	}
-	return config.DefaultMaxDelivery
+	return maxDeliveryBeforeSpec
 }
+
+// maxDeliveryBeforeSpec is the delivery bound of a spec recorded before
+// specs carried notify.max_delivery: its default then (config's
+// DefaultMaxDelivery), frozen here because it belongs to those histories.
+const maxDeliveryBeforeSpec = 24 * time.Hour
 
 // permanent says whether retrying cannot help (the activity said so).
 func permanent(err error) bool {

@@ -15,7 +15,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/vigilml/vigil/activities"
-	"github.com/vigilml/vigil/config"
 )
 
 func f64(v float64) *float64 { return &v }
@@ -24,13 +23,13 @@ func f64(v float64) *float64 { return &v }
 func spec() *activities.ModelSpec {
 	return &activities.ModelSpec{
 		Name: "churn", Task: "binary", Every: time.Minute, Window: time.Minute,
-		Rules: []config.Rule{
+		Rules: []activities.RuleSpec{
 			{Name: "accuracy-drop", Metric: "performance.accuracy", Below: f64(0.85), For: 2, RecoverAfter: 2,
-				Severity: "critical", EscalateAfter: config.Duration(15 * time.Minute), Retrain: true},
+				Severity: "critical", EscalateAfter: 15 * time.Minute, Retrain: true},
 			{Name: "drift", Metric: "dataset_drift.share", Above: f64(0.5), For: 1, RecoverAfter: 1,
-				Severity: "warning", EscalateAfter: config.Duration(15 * time.Minute)},
+				Severity: "warning", EscalateAfter: 15 * time.Minute},
 		},
-		Retrain: &config.Retrain{},
+		Retrain: &activities.RetrainSpec{},
 		Severity: map[string]activities.RouteSpec{
 			"warning":  {Notify: []string{"slack"}},
 			"critical": {Notify: []string{"slack"}, Escalate: []string{"pagerduty"}},

@@ -129,7 +129,7 @@ func MonitorWorkflow(ctx workflow.Context, in MonitorInput) (*MonitorResult, err
 		ev := activities.Evaluation{
 			Model: spec.Name, Version: version, WindowStart: start, WindowEnd: end,
 			ReportURI: res.ReportURI, WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
-			Results: results, TopDrifted: res.TopDrifted,
+			Results: results, TopDrifted: res.TopDrifted, WeakSegments: res.WeakSegments,
 		}
 		if err := workflow.ExecuteActivity(short, a.SignalIncident, activities.SignalIncidentInput{Evaluation: ev}).Get(ctx, nil); err != nil {
 			return nil, fmt.Errorf("signal incident workflow of %s: %w", spec.Name, err)
@@ -167,10 +167,15 @@ func CheckRules(spec activities.ModelSpec, res activities.AnalyzeResult) []activ
 		if res.Incomplete || res.InvalidReason != "" || (res.InsufficientData && !strings.HasPrefix(r.Metric, "rows.")) {
 			v, ok = 0, false
 		}
-		out = append(out, activities.RuleResult{
+		rr := activities.RuleResult{
 			Rule: r.Name, Metric: r.Metric, Value: v, HasValue: ok,
 			Breached: ok && r.Breached(v), Threshold: r.Threshold(),
-		})
+		}
+		if r.Auto() {
+			b, has := res.Bands[r.Metric]
+			rr.Breached, rr.Threshold = r.BandVerdict(v, ok, has, b.Lower, b.Upper, b.Note)
+		}
+		out = append(out, rr)
 	}
 	return out
 }

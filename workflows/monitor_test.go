@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -225,5 +227,129 @@ func TestSmallWindowHasInsufficientData(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A threshold: auto rule breaches when the value leaves the metric's
+// reference band, and without a band it neither breaches nor recovers,
+// with its threshold saying why.
+func TestCheckRulesThresholdAuto(t *testing.T) {
+	spec := activities.ModelSpec{Name: "churn", Task: "binary", Rules: []activities.RuleSpec{
+		{Name: "est", Metric: "estimated_performance.accuracy", ThresholdMode: config.ThresholdAuto, Severity: "warning"},
+	}}
+	band := map[string]activities.Band{"estimated_performance.accuracy": {Lower: 0.8, Upper: 0.9}}
+	for _, tc := range []struct {
+		name          string
+		value         float64
+		bands         map[string]activities.Band
+		breached      bool
+		hasValue      bool
+		thresholdPart string
+	}{
+		{"inside", 0.85, band, false, true, "within the reference band [0.8, 0.9]"},
+		{"below", 0.7, band, true, true, "within the reference band [0.8, 0.9]"},
+		{"above", 0.95, band, true, true, "within the reference band"},
+		{"no band", 0.1, nil, false, true, "reference band: none computed"},
+		{"band note", 0.1, map[string]activities.Band{"estimated_performance.accuracy": {Note: "reference too small"}}, false, true, "reference band: reference too small"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := activities.AnalyzeResult{Rows: 1000, Metrics: map[string]float64{"estimated_performance.accuracy": tc.value}, Bands: tc.bands}
+			rr := CheckRules(spec, res)[0]
+			if rr.Breached != tc.breached || rr.HasValue != tc.hasValue || !strings.Contains(rr.Threshold, tc.thresholdPart) {
+				t.Errorf("result %+v, want breached %v, threshold containing %q", rr, tc.breached, tc.thresholdPart)
+			}
+			if got := statusOf(spec, res, []activities.RuleResult{rr}); (got == StatusWarning) != tc.breached {
+				t.Errorf("status %s", got)
+			}
+		})
+	}
+}
+
+// A monitored window carries the row-level analyses end to end: the
+// estimated accuracy and the reference bands reach the rules (threshold:
+// auto), the weakest segment reaches the incident's evaluation.
+func TestMonitorCarriesEstimatesSegmentsAndBands(t *testing.T) {
+	dir := t.TempDir()
+	r := rand.New(rand.NewPCG(1, 2))
+	row := func(weak bool) (x float64, seg string, score float64, pred, label int) {
+		x = r.NormFloat64()
+		seg = string(rune('a' + r.IntN(4)))
+		score = 1 / (1 + math.Exp(-2*x))
+		if score >= 0.5 {
+			pred = 1
+		}
+		if r.Float64() < score {
+			label = 1
+		}
+		if weak && seg == "d" && r.Float64() < 0.5 {
+			label = 1 - pred // at chance on segment d
+		}
+		return
+	}
+	var ref, cur strings.Builder
+	ref.WriteString("x,seg,score,prediction,label\n")
+	for range 5000 {
+		x, seg, score, pred, label := row(false)
+		fmt.Fprintf(&ref, "%.5f,%s,%.5f,%d,%d\n", x, seg, score, pred, label)
+	}
+	for i := range 1000 {
+		x, seg, score, pred, label := row(true)
+		fmt.Fprintf(&cur, `{"event_id":"e%d","time":"2026-03-01T11:%02d:%02dZ","features":{"x":%.5f,"seg":"%s"},"score":%.5f,"prediction":%d,"label":%d}`+"\n",
+			i, i/60%60, i%60, x, seg, score, pred, label)
+	}
+	hour := filepath.Join(dir, "pred", "2026", "03", "01", "11")
+	if err := os.MkdirAll(hour, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ref.csv"), []byte(ref.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(hour, "a.jsonl"), []byte(cur.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse(filepath.Join(dir, "vigil.yaml"), []byte(fmt.Sprintf(`
+models:
+  - name: churn
+    task: binary
+    schedule: {every: 1h, window: 1h}
+    columns: {target: label, prediction: prediction, score: score}
+    features: [x, seg]
+    source: {uri: "file://%s/pred", format: jsonl}
+    reference: {uri: "file://%s/ref.csv"}
+    rules:
+      - {name: estimated, metric: estimated_performance.accuracy, threshold: auto, severity: warning}
+      - {name: realized, metric: performance.accuracy, threshold: auto, severity: warning}
+`, dir, dir)), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Storage.Reports = "file://" + filepath.Join(dir, "reports")
+	acts := &activities.Activities{Config: func() *config.Config { return cfg }, Store: store.New(cfg.Storage)}
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	env.RegisterActivity(acts)
+	env.OnActivity(a.PublishMetrics, mock.Anything, mock.Anything).Return(nil)
+	var got activities.Evaluation
+	env.OnActivity(a.SignalIncident, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.SignalIncidentInput) error {
+			got = in.Evaluation
+			return nil
+		})
+	env.ExecuteWorkflow(MonitorWorkflow, MonitorInput{Model: "churn", WindowEnd: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.WeakSegments) == 0 || !strings.HasPrefix(got.WeakSegments[0], "seg = d: accuracy") {
+		t.Errorf("weak segments %q, want seg = d first", got.WeakSegments)
+	}
+	results := map[string]activities.RuleResult{}
+	for _, rr := range got.Results {
+		results[rr.Rule] = rr
+	}
+	if rr := results["estimated"]; !rr.HasValue || rr.Breached || !strings.HasPrefix(rr.Threshold, "within the reference band [") {
+		t.Errorf("estimated accuracy rule %+v: want judged inside its band (the scores did not change)", rr)
+	}
+	if rr := results["realized"]; !rr.HasValue || !rr.Breached {
+		t.Errorf("realized accuracy rule %+v: want breached (a quarter of the rows at chance)", rr)
 	}
 }

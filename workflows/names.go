@@ -1,7 +1,3 @@
-// Package workflows holds Vigil's Temporal workflows: orchestration only.
-// Everything here is deterministic — no I/O, no time.Now, no map iteration
-// whose order matters, no goroutines — so histories replay; the side effects
-// live in package activities.
 package workflows
 
 import (

@@ -125,18 +125,18 @@ func (w *retrainWorkflow) run(ctx workflow.Context) (*RetrainResult, error) {
 	w.state.Champion = champion
 	runID := workflow.GetInfo(ctx).WorkflowExecution.RunID
 	holdoutTo := workflow.Now(ctx).UTC().Truncate(time.Second)
-	trainTo := holdoutTo.Add(-spec.Retrain.ValidationWindow.D())
-	trainFrom := trainTo.Add(-spec.Retrain.TrainWindow.D())
+	trainTo := holdoutTo.Add(-spec.Retrain.ValidationWindow)
+	trainFrom := trainTo.Add(-spec.Retrain.TrainWindow)
 
 	w.state.Step = "training"
 	trainCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: spec.Retrain.Timeout.D(),
+		StartToCloseTimeout: spec.Retrain.Timeout,
 		HeartbeatTimeout:    2 * time.Minute,
 		// Retries are bounded by time, not by count: every worker lost during
 		// training (crash, OOM kill, deploy) costs an attempt that times out,
 		// and three of them used to fail the retrain for good. A failing
 		// trainer is non-retryable (ErrTraining) and still fails at once.
-		ScheduleToCloseTimeout: 3*spec.Retrain.Timeout.D() + time.Hour,
+		ScheduleToCloseTimeout: 3*spec.Retrain.Timeout + time.Hour,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: 10 * time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute,
 			NonRetryableErrorTypes: append(permanentErrors, activities.ErrTraining),
@@ -180,7 +180,7 @@ func (w *retrainWorkflow) run(ctx workflow.Context) (*RetrainResult, error) {
 	actor := "vigil (gate passed)"
 	if spec.Retrain.Approval == "required" {
 		w.state.Step = "awaiting-approval"
-		decided, err := workflow.AwaitWithTimeout(ctx, spec.Retrain.ApprovalTimeout.D(), func() bool { return w.state.Decision != nil })
+		decided, err := workflow.AwaitWithTimeout(ctx, spec.Retrain.ApprovalTimeout, func() bool { return w.state.Decision != nil })
 		if err != nil {
 			return nil, err
 		}

@@ -11,7 +11,6 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/vigilml/vigil/activities"
-	"github.com/vigilml/vigil/config"
 )
 
 // retrainEnv mocks the retrain activities: the challenger scores challenger
@@ -28,8 +27,8 @@ func newRetrainEnv(t *testing.T, approval string, challenger float64, deployErr 
 	e := &retrainEnv{TestWorkflowEnvironment: ts.NewTestWorkflowEnvironment()}
 	s := spec()
 	s.Version = "v1"
-	s.Retrain = &config.Retrain{MinImprovement: 0.05, Approval: approval, ApprovalTimeout: config.Duration(time.Hour),
-		Timeout: config.Duration(time.Hour), TrainWindow: config.Duration(time.Hour), ValidationWindow: config.Duration(10 * time.Minute)}
+	s.Retrain = &activities.RetrainSpec{MinImprovement: 0.05, Approval: approval, ApprovalTimeout: time.Hour,
+		Timeout: time.Hour, TrainWindow: time.Hour, ValidationWindow: 10 * time.Minute}
 	e.OnActivity(a.LoadModel, mock.Anything, mock.Anything).Return(s, nil)
 	e.OnActivity(a.RetrainFinished, mock.Anything, mock.Anything).Return(nil)
 	e.OnActivity(a.Train, mock.Anything, mock.Anything).Return(&activities.TrainResult{ArtifactURI: "file:///m.json"}, nil)

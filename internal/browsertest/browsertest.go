@@ -1,6 +1,3 @@
-// Package browsertest drives Debian's chromium with chromedp for tests of
-// the pages Vigil serves: it fails a test on console errors and counts what
-// the browser drew.
 package browsertest
 
 import (

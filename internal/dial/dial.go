@@ -1,6 +1,3 @@
-// Package dial turns the config's temporal section (address, namespace, TLS,
-// Temporal Cloud API key) into client options, so the worker and the starter
-// CLI reach the same cluster the same way.
 package dial
 
 import (

@@ -1,20 +1,3 @@
-// Package metrics exports what Vigil learns about the models it watches as
-// Prometheus metrics (and, optionally, DogStatsD): the worker creates one
-// Publisher, serves its registry on /metrics, and the monitoring activities
-// call it after each evaluation. `starter analyze -push` pushes the same
-// series to a Pushgateway.
-//
-// What Evaluation publishes are gauges set from a report, so publishing is
-// idempotent: an activity retried by Temporal writes the same values again.
-// Counters count events (evaluations, failures, notifications, retrains),
-// where a retried activity may count twice; the alert rules use them only
-// for rates.
-//
-// Label cardinality is bounded: models come from the config, features are
-// capped per model (most drifted first, Options.MaxFeatures), metric and
-// quality names come from the analysis package, and each evaluation replaces
-// the model's previous series, so a feature, metric or version that is gone
-// from the newest report is gone from /metrics too.
 package metrics
 
 import (
@@ -70,6 +53,7 @@ type Publisher struct {
 	cadence, incidentsOpen, scheduleSkipped                          *gaugeFamily
 	evaluations, failures, opened, resolved, retrains, notifications *counterFamily
 	undelivered, dropped                                             *counterFamily
+	estimated, multivariate, multivariateDrifted                     *gaugeFamily
 	duration                                                         *prometheus.HistogramVec
 	statsdErrors                                                     prometheus.Counter
 }
@@ -101,6 +85,9 @@ func New(reg prometheus.Registerer, opts Options) *Publisher {
 		return f
 	}
 	p.performance = g("model_performance", "Performance metric of the last evaluated window (report performance.<metric>).", "model", "version", "metric")
+	p.estimated = g("model_estimated_performance", "Performance estimated without labels for the last window (report estimated_performance.<metric>): bound value, lower or upper.", "model", "version", "metric", "bound")
+	p.multivariate = g("multivariate_drift_statistic", "Cross-validated AUROC of the domain classifier telling the last window from the reference (report multivariate_drift.statistic).", "model")
+	p.multivariateDrifted = g("multivariate_drifted", "1 when the domain classifier's AUROC is at or above its calibrated threshold.", "model")
 	p.latency = g("model_latency_ms", "Latency percentile of the last window in milliseconds (quantile 0.5, 0.95, 0.99).", "model", "quantile")
 	p.throughput = g("model_throughput_rows_per_second", "Rows per second of the last window (report throughput.rows_per_second).", "model")
 	p.rows = g("window_rows", "Rows of the last evaluation by kind: current, labeled, invalid (malformed, skipped), reference.", "model", "kind")
@@ -190,6 +177,16 @@ func (p *Publisher) Evaluation(model, version, status string, rep *analysis.Repo
 func (p *Publisher) report(w *write, model, version string, rep *analysis.Report) {
 	for _, k := range sortedKeys(rep.Performance) {
 		w.gauge(p.performance, rep.Performance[k], model, version, k)
+	}
+	for _, k := range sortedKeys(rep.EstimatedPerformance) {
+		e := rep.EstimatedPerformance[k]
+		w.gauge(p.estimated, e.Value, model, version, k, "value")
+		w.gauge(p.estimated, e.Lower, model, version, k, "lower")
+		w.gauge(p.estimated, e.Upper, model, version, k, "upper")
+	}
+	if md := rep.MultivariateDrift; md != nil {
+		w.gauge(p.multivariate, md.Statistic, model)
+		w.gauge(p.multivariateDrifted, b2f(md.Drifted), model)
 	}
 	if l := rep.Latency; l != nil {
 		w.gauge(p.latency, l.P50, model, "0.5")
@@ -432,7 +429,7 @@ func b2f(b bool) float64 {
 	return 0
 }
 
-func sortedKeys(m map[string]float64) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

@@ -52,6 +52,18 @@ func TestEvaluationExportsEveryNumberOfTheReport(t *testing.T) {
 	if n := len(series(mfs, "vigil_model_performance")); n != len(rep.Performance) {
 		t.Errorf("%d performance series for %d metrics", n, len(rep.Performance))
 	}
+	if len(rep.EstimatedPerformance) == 0 || rep.MultivariateDrift == nil {
+		t.Fatalf("test data should give estimated performance and multivariate drift: %+v", rep)
+	}
+	for metric, e := range rep.EstimatedPerformance {
+		want("vigil_model_estimated_performance", labels("model", "churn", "version", "v3", "metric", metric, "bound", "value"), "estimated_performance."+metric)
+		for bound, v := range map[string]float64{"lower": e.Lower, "upper": e.Upper} {
+			if got := series(mfs, "vigil_model_estimated_performance")[labels("model", "churn", "version", "v3", "metric", metric, "bound", bound)]; got != v {
+				t.Errorf("estimated %s %s = %v, report %v", metric, bound, got, v)
+			}
+		}
+	}
+	want("vigil_multivariate_drift_statistic", labels("model", "churn"), "multivariate_drift.statistic")
 	want("vigil_model_latency_ms", labels("model", "churn", "quantile", "0.5"), "latency.p50_ms")
 	want("vigil_model_latency_ms", labels("model", "churn", "quantile", "0.95"), "latency.p95_ms")
 	want("vigil_model_latency_ms", labels("model", "churn", "quantile", "0.99"), "latency.p99_ms")

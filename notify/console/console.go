@@ -1,5 +1,3 @@
-// Package console logs notifications with slog. It is on by default when no
-// other integration is configured, so `worker -dev` shows its alerts.
 package console
 
 import (

@@ -1,7 +1,3 @@
-// Package opsgenie sends Vigil incidents to the Opsgenie Alert API v2:
-// trigger and escalate create an alert whose alias is the dedup key (so
-// Opsgenie deduplicates), acknowledge and resolve acknowledge and close it
-// by alias, update adds a note.
 package opsgenie
 
 import (

@@ -145,6 +145,13 @@ func headBlocks(ev notify.Event, interactive bool) []slack.Block {
 	if len(ev.TopDrifted) > 0 {
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn("*Top drifted features:* `"+strings.Join(ev.TopDrifted, "`, `")+"`"), nil, nil))
 	}
+	if len(ev.WeakSegments) > 0 {
+		lines := make([]string, len(ev.WeakSegments))
+		for i, s := range ev.WeakSegments {
+			lines[i] = "• " + esc(s)
+		}
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn("*Weakest segments:*\n"+strings.Join(lines, "\n")), nil, nil))
+	}
 	if ev.Summary != "" {
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(esc(ev.Summary)), nil, nil))
 	}

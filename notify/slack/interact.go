@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -101,7 +102,7 @@ func (h *InteractionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	actor := "slack:" + cb.User.ID
-	if name := firstNonEmpty(cb.User.Username, cb.User.Name); name != "" {
+	if name := cmp.Or(cb.User.Username, cb.User.Name); name != "" {
 		actor += " (" + name + ")"
 	}
 	for _, a := range cb.ActionCallback.BlockActions {
@@ -131,7 +132,7 @@ func (h *InteractionHandler) run(ctx context.Context, action string, v buttonVal
 		err = h.actions.Ack(ctx, v.Model, v.Rule, actor)
 		done = "acknowledged"
 	case ActionSilence:
-		d, perr := time.ParseDuration(firstNonEmpty(v.Duration, SilenceFor))
+		d, perr := time.ParseDuration(cmp.Or(v.Duration, SilenceFor))
 		if perr != nil {
 			err = perr
 			break
@@ -159,13 +160,4 @@ func (h *InteractionHandler) run(ctx context.Context, action string, v buttonVal
 	if h.Done != nil {
 		h.Done(err)
 	}
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

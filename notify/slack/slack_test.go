@@ -158,7 +158,9 @@ func trigger() notify.Event {
 		Model:    "churn", ModelVersion: "v7", Rule: "accuracy-drop", Severity: "critical",
 		Metric: "performance.accuracy", Value: 0.78, Threshold: "< 0.85",
 		WindowStart: opened.Add(-15 * time.Minute), WindowEnd: opened,
-		TopDrifted:  []string{"tenure", "plan"},
+		TopDrifted: []string{"tenure", "plan"},
+		WeakSegments: []string{"plan = basic: accuracy 0.51 (-0.44), 1250 rows",
+			"tenure <= 3 and plan = basic: accuracy 0.48 (-0.46), 310 rows", "region = <eu>: accuracy 0.7 (-0.2), 900 rows"},
 		WorkflowURL: "http://ui.example/namespaces/default/workflows/incident-churn",
 		ReportURL:   "http://reports.example/churn/2026-11-28T03.json",
 		At:          opened,
@@ -201,6 +203,9 @@ func TestTriggerPostsHeadMessageWithBlocksButtonsAndMetadata(t *testing.T) {
 	for _, want := range []string{
 		`"type":"header"`, "churn: accuracy-drop", "`churn` version `v7`", "performance.accuracy", "0.78", `\u0026lt; 0.85`,
 		"2026-11-28 02:45 – 03:00 UTC", "`tenure`, `plan`",
+		// the top three weak segments, escaped for mrkdwn
+		"*Weakest segments:*", "• plan = basic: accuracy 0.51 (-0.44), 1250 rows",
+		`• tenure \u0026lt;= 3 and plan = basic`, `region = \u0026lt;eu\u0026gt;`,
 		`"action_id":"vigil_ack"`, `"action_id":"vigil_silence"`, "Silence 2h",
 		`\"model\":\"churn\"`, `\"rule\":\"accuracy-drop\"`, `\"incident\":\"churn/accuracy-drop/1795834800\"`,
 		"http://ui.example/namespaces/default/workflows/incident-churn", "http://reports.example/churn/2026-11-28T03.json",

@@ -1,6 +1,3 @@
-// Package teams posts Vigil incidents to Microsoft Teams as Adaptive Cards,
-// through an incoming webhook or a Power Automate "Workflows" URL. Each
-// event is one card: webhooks can neither thread nor update.
 package teams
 
 import (

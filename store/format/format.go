@@ -1,9 +1,3 @@
-// Package format reads inference and ground-truth records from the data
-// formats Vigil supports into analysis.Rows streams.
-//
-// Every reader streams: memory depends on the widest record, not on the
-// number of records. Malformed records are skipped and counted
-// (Rows.Invalid), never fatal.
 package format
 
 import (

@@ -1,36 +1,3 @@
-// Package ingest is the HTTP API model servers without data capture use to
-// log their predictions and the ground truth that arrives later:
-//
-//	POST /v1/models/{model}/predictions    records {event_id, time?, prediction, features{...}, score?, ...}
-//	POST /v1/models/{model}/ground-truth   records {event_id, time?, label|target|<columns.target>}
-//
-// A body is JSON lines or one JSON array. Every record is validated before
-// anything is written; a bad record fails the whole request with 400 and its
-// line (or array element) number, so a request is stored entirely or not at
-// all. Records are appended to the model's source.uri (predictions) or
-// ground_truth.uri (labels) as new JSONL objects,
-// <yyyy/mm/dd/hh>/<unix-nanos>-<random>.jsonl: predictions in the hour of
-// their time, ground truth in the hour it arrives (the window reader looks
-// for labels up to a week after the window). Each object is written
-// atomically (temporary file + rename, or one S3 PutObject), so readers never
-// see a torn file.
-//
-// The worker mounts it beside its other endpoints:
-//
-//	h := ingest.New(cfg.Models, st, ingest.Options{Token: os.Getenv(cfg.Worker.IngestTokenEnv)})
-//	mux.Handle("/v1/", h)
-//
-// Status codes: 200 stored ({"accepted": n, "objects": [...]}), 400 a bad
-// record ({"error", "line"}), 401 missing or wrong token, 404 unknown model,
-// 405 not POST, 409 the model's source cannot take JSONL, 413 body too large
-// or a record over Options.MaxLine ({"error", "line"}), 429 the model's rate
-// limit (Retry-After says when to retry), 503 the store failed or timed out
-// (retry), 500 the store refused (permanent).
-//
-// Limits: the body (MaxBody, 8 MiB), each record (MaxLine, 1 MiB), the
-// request rate per model (a token bucket, RateLimit/s with Burst, 50/s and
-// 100 by default) and each store write (StoreTimeout, 30 s). The worker's
-// http.Server bounds reading headers and bodies.
 package ingest
 
 import (
@@ -49,8 +16,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/vigilml/vigil/config"
 	"github.com/vigilml/vigil/store"
@@ -102,9 +70,9 @@ type Handler struct {
 	opts   Options
 	token  [32]byte
 	mux    *http.ServeMux
-	// limits holds one bucket per configured model (nil: no limit); the map is
-	// never written after New, so unknown names cannot grow it.
-	limits map[string]*bucket
+	// limits holds one token bucket per configured model (nil: no limit);
+	// the map is never written after New, so unknown names cannot grow it.
+	limits map[string]*rate.Limiter
 	clock  func() time.Time // the rate limiter's clock (tests)
 }
 
@@ -136,9 +104,9 @@ func New(models []config.Model, w Writer, opts Options) *Handler {
 		h.models[m.Name] = m
 	}
 	if opts.RateLimit > 0 {
-		h.limits = map[string]*bucket{}
+		h.limits = map[string]*rate.Limiter{}
 		for _, m := range models {
-			h.limits[m.Name] = &bucket{rate: opts.RateLimit, burst: float64(opts.Burst), tokens: float64(opts.Burst)}
+			h.limits[m.Name] = rate.NewLimiter(rate.Limit(opts.RateLimit), opts.Burst)
 		}
 	}
 	h.token = sha256.Sum256([]byte(opts.Token))
@@ -210,15 +178,20 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, k kind) {
 	if k == kindGroundTruth {
 		src = m.GroundTruth
 	}
-	if src.URI == "" || isFileURI(src.URI) || (src.Format != "" && src.Format != "jsonl") {
+	if src.URI == "" || config.IsFile(src.URI) || (src.Format != "" && src.Format != "jsonl") {
 		writeError(w, http.StatusConflict, fmt.Sprintf("model %q cannot take ingest here: its %s must be a jsonl directory or prefix (file://dir or s3://bucket/prefix), is %q (%s)", name, k.section(), src.URI, src.Format), 0)
 		return
 	}
-	if b := h.limits[name]; b != nil {
-		if ok, wait := b.take(h.clock()); !ok {
+	if lim := h.limits[name]; lim != nil {
+		now := h.clock()
+		// A reservation that would have to wait is given back: the client
+		// is told when to retry instead of being held.
+		if r := lim.ReserveN(now, 1); r.DelayFrom(now) > 0 {
+			wait := r.DelayFrom(now)
+			r.CancelAt(now)
 			secs := max(1, int((wait+time.Second-1)/time.Second))
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
-			writeError(w, http.StatusTooManyRequests, fmt.Sprintf("model %q takes at most %g requests/s (burst %d): retry after %d s, or send larger batches", name, b.rate, int(b.burst), secs), 0)
+			writeError(w, http.StatusTooManyRequests, fmt.Sprintf("model %q takes at most %g requests/s (burst %d): retry after %d s, or send larger batches", name, float64(lim.Limit()), lim.Burst(), secs), 0)
 			return
 		}
 	}
@@ -304,16 +277,6 @@ func (k kind) section() string {
 	return "source.uri"
 }
 
-func isFileURI(uri string) bool {
-	u := strings.TrimSuffix(strings.ToLower(uri), ".gz")
-	for _, ext := range []string{".csv", ".jsonl", ".json", ".parquet"} {
-		if strings.HasSuffix(u, ext) {
-			return true
-		}
-	}
-	return false
-}
-
 func randomHex() string {
 	b := make([]byte, 6)
 	rand.Read(b)
@@ -353,30 +316,4 @@ func longRecord(body []byte, limit int) (line, n int) {
 		body = body[min(l+1, len(body)):]
 	}
 	return 0, 0
-}
-
-// bucket is a token bucket: it holds up to burst tokens, refills at rate per
-// second, and each request takes one.
-type bucket struct {
-	mu          sync.Mutex
-	rate, burst float64
-	tokens      float64
-	last        time.Time
-}
-
-// take takes a token at now, or says how long until one is there.
-func (b *bucket) take(now time.Time) (bool, time.Duration) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if !b.last.IsZero() && now.After(b.last) {
-		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
-	}
-	if b.last.IsZero() || now.After(b.last) {
-		b.last = now
-	}
-	if b.tokens >= 1 {
-		b.tokens--
-		return true, 0
-	}
-	return false, time.Duration((1 - b.tokens) / b.rate * float64(time.Second))
 }

@@ -357,7 +357,7 @@ func TestIngestRateLimitsEachModel(t *testing.T) {
 
 func TestIngestRateLimitDefaultsAreGenerous(t *testing.T) {
 	h := New([]config.Model{{Name: "churn"}}, nil, Options{})
-	if b := h.limits["churn"]; b == nil || b.rate != DefaultRateLimit || b.burst != DefaultBurst {
+	if b := h.limits["churn"]; b == nil || b.Limit() != DefaultRateLimit || b.Burst() != DefaultBurst {
 		t.Errorf("default bucket %+v, want %d/s burst %d", b, DefaultRateLimit, DefaultBurst)
 	}
 	if h := New([]config.Model{{Name: "churn"}}, nil, Options{RateLimit: -1}); h.limits != nil {

@@ -1,12 +1,3 @@
-// Package lifecycle is the one implementation of activities.ModelOps: it
-// ties the store (training and held-out data, validation reports), the
-// trainers of package train, the registry and the serving targets together
-// behind the retrain and rollback activities.
-//
-// Every method is idempotent by its inputs, because Temporal activities
-// retry and may run twice: exported data is reused per run id, trainers
-// re-attach to their run, the registry registers a run id once, alias moves
-// and rollbacks that already happened return what they did the first time.
 package lifecycle
 
 import (
@@ -19,7 +10,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/vigilml/vigil/activities"
 	"github.com/vigilml/vigil/config"
 	"github.com/vigilml/vigil/store"
 	"github.com/vigilml/vigil/train"
@@ -42,7 +32,8 @@ const (
 	ValidationReportFile      = "validation-report.json"
 )
 
-// Ops implements activities.ModelOps.
+// Ops is the model lifecycle: training, registration, validation, alias
+// moves, deployment and rollback of the configured models.
 type Ops struct {
 	cfg  func() *config.Config
 	st   *store.Store
@@ -51,8 +42,6 @@ type Ops struct {
 	log  *slog.Logger
 	s3   train.S3Lister
 }
-
-var _ activities.ModelOps = (*Ops)(nil)
 
 // Option configures Ops.
 type Option func(*Ops)
@@ -177,40 +166,40 @@ func (o *Ops) Production(ctx context.Context, model string) (string, error) {
 
 // Register records a trained run with its lineage; the same RunID yields
 // the same version.
-func (o *Ops) Register(ctx context.Context, in activities.RegisterInput) (*activities.RegisterResult, error) {
-	job := train.Job{Model: in.Model, RunID: in.RunID, Hyperparameters: in.Train.Hyperparameters}
-	if len(in.Train.DataURIs) > 0 {
-		job.TrainData = in.Train.DataURIs[0]
+func (o *Ops) Register(ctx context.Context, in RegisterRequest) (version string, err error) {
+	job := train.Job{Model: in.Model, RunID: in.RunID, Hyperparameters: in.Trained.Hyperparameters}
+	if len(in.Trained.DataURIs) > 0 {
+		job.TrainData = in.Trained.DataURIs[0]
 	}
-	if len(in.Train.DataURIs) > 1 {
-		job.ValidationData = in.Train.DataURIs[1]
+	if len(in.Trained.DataURIs) > 1 {
+		job.ValidationData = in.Trained.DataURIs[1]
 	}
 	trainer := ""
 	if _, m, err := o.model(in.Model); err == nil && m.Retrain != nil {
 		trainer = m.Retrain.Trainer
 	}
-	res := &train.Result{Trainer: trainer, BackendJobID: in.Train.JobID, ArtifactURI: in.Train.ArtifactURI,
-		LogsURI: in.Train.LogsURI, Metrics: in.Train.Metrics}
+	res := &train.Result{Trainer: trainer, BackendJobID: in.Trained.JobID, ArtifactURI: in.Trained.ArtifactURI,
+		LogsURI: in.Trained.LogsURI, Metrics: in.Trained.Metrics}
 	v, err := train.NewVersion(ctx, job, res, o.s3, train.CodeVersion(o.deps.Getenv), in.Reason)
 	if err != nil {
-		return nil, fmt.Errorf("lineage of run %s: %w", in.RunID, err)
+		return "", fmt.Errorf("lineage of run %s: %w", in.RunID, err)
 	}
 	v, err = o.reg.Register(ctx, in.Model, v)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	o.log.Info("registered challenger", "model", in.Model, "run_id", in.RunID, "version", v.Version)
-	return &activities.RegisterResult{Version: FormatVersion(v.Version)}, nil
+	return FormatVersion(v.Version), nil
 }
 
 // SetAlias moves an alias ("" version: remove it) and returns where it
 // pointed before. Setting an alias to where it already points changes
 // nothing and returns the version the last move came from, so a retried
 // promotion still hands its compensation the right version to restore.
-func (o *Ops) SetAlias(ctx context.Context, in activities.SetAliasInput) (*activities.SetAliasResult, error) {
+func (o *Ops) SetAlias(ctx context.Context, in AliasMove) (previous string, err error) {
 	n, err := ParseVersion(in.Version)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	alias := in.Alias
 	if alias == "" {
@@ -218,7 +207,7 @@ func (o *Ops) SetAlias(ctx context.Context, in activities.SetAliasInput) (*activ
 	}
 	prev, err := o.reg.SetAlias(ctx, in.Model, alias, n, in.Actor, in.Reason)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	if prev == n {
 		prev = 0
@@ -232,45 +221,45 @@ func (o *Ops) SetAlias(ctx context.Context, in activities.SetAliasInput) (*activ
 				}
 			}
 		} else if !errors.Is(err, registry.ErrNotFound) {
-			return nil, err
+			return "", err
 		}
 	}
-	return &activities.SetAliasResult{Previous: FormatVersion(prev)}, nil
+	return FormatVersion(prev), nil
 }
 
 // Deploy rolls a version out to the model's SageMaker endpoint when its
 // retrain section has sagemaker.deploy; otherwise the registry alias is the
 // serving target and there is nothing to do.
-func (o *Ops) Deploy(ctx context.Context, in activities.DeployInput) (*activities.DeployResult, error) {
-	_, m, err := o.model(in.Model)
+func (o *Ops) Deploy(ctx context.Context, model, version string) (target string, err error) {
+	_, m, err := o.model(model)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	n, err := ParseVersion(in.Version)
+	n, err := ParseVersion(version)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	if m.Retrain == nil || m.Retrain.SageMaker == nil || m.Retrain.SageMaker.Deploy == nil || n == 0 {
-		return &activities.DeployResult{Target: "registry"}, nil
+		return "registry", nil
 	}
 	d, err := train.NewDeployer(ctx, m.Retrain, o.deps)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	v, err := o.reg.Get(ctx, in.Model, n)
+	v, err := o.reg.Get(ctx, model, n)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	progress := func(msg string) { o.log.Debug("deploying", "model", in.Model, "version", n, "progress", msg) }
-	if _, err := d.Deploy(ctx, in.Model, n, v.ArtifactURI, progress); err != nil {
-		return nil, err
+	progress := func(msg string) { o.log.Debug("deploying", "model", model, "version", n, "progress", msg) }
+	if _, err := d.Deploy(ctx, model, n, v.ArtifactURI, progress); err != nil {
+		return "", err
 	}
-	return &activities.DeployResult{Target: "sagemaker:" + m.Retrain.SageMaker.Deploy.Endpoint}, nil
+	return "sagemaker:" + m.Retrain.SageMaker.Deploy.Endpoint, nil
 }
 
 // RecordOutcome stores a retrain's verdict (rejected, or back to
 // candidate/archived) on a version.
-func (o *Ops) RecordOutcome(ctx context.Context, in activities.RecordOutcomeInput) error {
+func (o *Ops) RecordOutcome(ctx context.Context, in Outcome) error {
 	n, err := ParseVersion(in.Version)
 	if err != nil {
 		return err
@@ -294,17 +283,17 @@ func (o *Ops) RecordOutcome(ctx context.Context, in activities.RecordOutcomeInpu
 // A retry of a rollback that already happened (the last production move is
 // a rollback by the same actor for the same reason, to To when given)
 // returns that move instead of rolling back once more.
-func (o *Ops) Rollback(ctx context.Context, in activities.RollbackInput) (*activities.RollbackResult, error) {
+func (o *Ops) Rollback(ctx context.Context, in RollbackRequest) (Move, error) {
 	to, err := ParseVersion(in.To)
 	if err != nil {
-		return nil, err
+		return Move{}, err
 	}
 	if in.Reason == "" {
-		return nil, permanentf("rollback of %s needs a reason", in.Model)
+		return Move{}, permanentf("rollback of %s needs a reason", in.Model)
 	}
 	m, err := o.reg.Model(ctx, in.Model)
 	if err != nil {
-		return nil, err
+		return Move{}, err
 	}
 	for i := len(m.History) - 1; i >= 0; i-- {
 		h := m.History[i]
@@ -312,18 +301,18 @@ func (o *Ops) Rollback(ctx context.Context, in activities.RollbackInput) (*activ
 			continue
 		}
 		if h.Rollback && h.Actor == in.Actor && h.Reason == in.Reason && (to == 0 || h.To == to) && m.Aliases[registry.AliasProduction] == h.To {
-			return &activities.RollbackResult{From: FormatVersion(h.From), To: FormatVersion(h.To)}, nil
+			return Move{From: FormatVersion(h.From), To: FormatVersion(h.To)}, nil
 		}
 		break
 	}
 	if to != 0 && m.Aliases[registry.AliasProduction] == to {
-		return nil, permanentf("model %s: %s is already production", in.Model, in.To)
+		return Move{}, permanentf("model %s: %s is already production", in.Model, in.To)
 	}
 	p := &train.Promoter{Registry: o.reg}
 	pr, err := p.Rollback(ctx, in.Model, to, in.Actor, in.Reason, nil)
 	if err != nil {
-		return nil, err
+		return Move{}, err
 	}
 	o.log.Info("rolled back", "model", in.Model, "from", pr.Previous, "to", pr.Version, "actor", in.Actor)
-	return &activities.RollbackResult{From: FormatVersion(pr.Previous), To: FormatVersion(pr.Version)}, nil
+	return Move{From: FormatVersion(pr.Previous), To: FormatVersion(pr.Version)}, nil
 }

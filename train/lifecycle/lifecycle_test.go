@@ -13,16 +13,12 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/worker"
-
-	"github.com/vigilml/vigil/activities"
 	"github.com/vigilml/vigil/config"
 	"github.com/vigilml/vigil/internal/motoserver"
 	"github.com/vigilml/vigil/store"
 	"github.com/vigilml/vigil/train"
 	"github.com/vigilml/vigil/train/demo"
 	"github.com/vigilml/vigil/train/registry"
-	"github.com/vigilml/vigil/workflows"
 )
 
 var trainerBinary string
@@ -112,15 +108,15 @@ models:
 // trainedChallenger logs three hours of traffic from the drift on, trains
 // run "r" on the first two and registers it: the held-out hour is in.TrainTo
 // to in.HoldoutTo.
-func (f *fixture) trainedChallenger(t *testing.T, ctx context.Context) (activities.TrainInput, *activities.RegisterResult) {
+func (f *fixture) trainedChallenger(t *testing.T, ctx context.Context) (TrainRequest, string) {
 	t.Helper()
 	f.traffic(t, driftAt, driftAt.Add(3*time.Hour), 100)
-	in := activities.TrainInput{Model: "demo", RunID: "r", TrainFrom: driftAt, TrainTo: driftAt.Add(2 * time.Hour), HoldoutTo: driftAt.Add(3 * time.Hour)}
+	in := TrainRequest{Model: "demo", RunID: "r", TrainFrom: driftAt, TrainTo: driftAt.Add(2 * time.Hour), HoldoutTo: driftAt.Add(3 * time.Hour)}
 	res, err := f.ops.Train(ctx, in, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := f.ops.Register(ctx, activities.RegisterInput{Model: "demo", RunID: "r", Train: *res})
+	reg, err := f.ops.Register(ctx, RegisterRequest{Model: "demo", RunID: "r", Trained: *res})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +171,7 @@ func TestRetrainCycleTrainRegisterValidatePromoteRollback(t *testing.T) {
 	f := newFixture(t)
 	f.traffic(t, driftAt.Add(-3*time.Hour), driftAt, 200)
 	f.traffic(t, driftAt, driftAt.Add(6*time.Hour), 300)
-	in := activities.TrainInput{Model: "demo", RunID: "run-1", Reason: "accuracy-drop",
+	in := TrainRequest{Model: "demo", RunID: "run-1", Reason: "accuracy-drop",
 		TrainFrom: driftAt, TrainTo: driftAt.Add(4 * time.Hour), HoldoutTo: driftAt.Add(6 * time.Hour)}
 
 	if got, err := f.ops.Production(ctx, "demo"); err != nil || got != "v1" {
@@ -228,12 +224,12 @@ func TestRetrainCycleTrainRegisterValidatePromoteRollback(t *testing.T) {
 	t.Logf("progress: %q", lines)
 
 	// Register twice: one version.
-	reg, err := f.ops.Register(ctx, activities.RegisterInput{Model: "demo", RunID: in.RunID, Reason: in.Reason, Train: *res})
+	reg, err := f.ops.Register(ctx, RegisterRequest{Model: "demo", RunID: in.RunID, Reason: in.Reason, Trained: *res})
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg2, err := f.ops.Register(ctx, activities.RegisterInput{Model: "demo", RunID: in.RunID, Reason: in.Reason, Train: *res})
-	if err != nil || reg.Version != "v2" || reg2.Version != "v2" {
+	reg2, err := f.ops.Register(ctx, RegisterRequest{Model: "demo", RunID: in.RunID, Reason: in.Reason, Trained: *res})
+	if err != nil || reg != "v2" || reg2 != "v2" {
 		t.Fatalf("Register = %v, %v, %v; want v2 twice", reg, reg2, err)
 	}
 	v2, _ := f.reg.Get(ctx, "demo", 2)
@@ -242,7 +238,7 @@ func TestRetrainCycleTrainRegisterValidatePromoteRollback(t *testing.T) {
 	}
 
 	// Validate on the held-out window.
-	vin := activities.ValidateInput{Model: "demo", Champion: "v1", Challenger: "v2", RunID: in.RunID,
+	vin := ValidateRequest{Model: "demo", Champion: "v1", Challenger: "v2", RunID: in.RunID,
 		HoldoutFrom: in.TrainTo, HoldoutTo: in.HoldoutTo}
 	val, err := f.ops.Validate(ctx, vin)
 	if err != nil {
@@ -255,8 +251,8 @@ func TestRetrainCycleTrainRegisterValidatePromoteRollback(t *testing.T) {
 	if val.Champion > 0.7 || val.Challenger < 0.85 {
 		t.Errorf("champion %.3f, challenger %.3f: want the post-drift challenger clearly better", val.Champion, val.Challenger)
 	}
-	if ok, why := workflows.Gate(*val, f.cfg.Model("demo").Retrain.MinImprovement); !ok {
-		t.Errorf("gate failed: %s", why)
+	if len(val.Violations) != 0 {
+		t.Errorf("violations %q without a retrain.baseline", val.Violations)
 	}
 	var report ValidationReport
 	if data, err := os.ReadFile(strings.TrimPrefix(val.ReportURI, "file://")); err != nil {
@@ -286,19 +282,19 @@ func TestRetrainCycleTrainRegisterValidatePromoteRollback(t *testing.T) {
 
 	// Promote (twice: a retried activity), deploy, production, rollback (twice).
 	for i := 0; i < 2; i++ {
-		sa, err := f.ops.SetAlias(ctx, activities.SetAliasInput{Model: "demo", Alias: "production", Version: "v2", Actor: "vigil", Reason: "gate passed"})
-		if err != nil || sa.Previous != "v1" {
+		sa, err := f.ops.SetAlias(ctx, AliasMove{Model: "demo", Alias: "production", Version: "v2", Actor: "vigil", Reason: "gate passed"})
+		if err != nil || sa != "v1" {
 			t.Fatalf("SetAlias #%d = %+v, %v; want previous v1", i+1, sa, err)
 		}
 	}
-	if d, err := f.ops.Deploy(ctx, activities.DeployInput{Model: "demo", Version: "v2"}); err != nil || d.Target != "registry" {
+	if d, err := f.ops.Deploy(ctx, "demo", "v2"); err != nil || d != "registry" {
 		t.Errorf("Deploy = %+v, %v", d, err)
 	}
 	if got, _ := f.ops.Production(ctx, "demo"); got != "v2" {
 		t.Errorf("Production = %q after promotion", got)
 	}
 	for i := 0; i < 2; i++ {
-		rb, err := f.ops.Rollback(ctx, activities.RollbackInput{Model: "demo", Reason: "bad canary", Actor: "oncall"})
+		rb, err := f.ops.Rollback(ctx, RollbackRequest{Model: "demo", Reason: "bad canary", Actor: "oncall"})
 		if err != nil || rb.From != "v2" || rb.To != "v1" {
 			t.Fatalf("Rollback #%d = %+v, %v; want v2 → v1", i+1, rb, err)
 		}
@@ -311,27 +307,27 @@ func TestRetrainCycleTrainRegisterValidatePromoteRollback(t *testing.T) {
 		t.Errorf("%d alias moves, want 3 (bootstrap, promote, rollback): %+v", n, m.History)
 	}
 	// Compensation: removing the alias, and restoring it.
-	if sa, err := f.ops.SetAlias(ctx, activities.SetAliasInput{Model: "demo", Alias: "production", Version: "", Actor: "t", Reason: "r"}); err != nil || sa.Previous != "v1" {
+	if sa, err := f.ops.SetAlias(ctx, AliasMove{Model: "demo", Alias: "production", Version: "", Actor: "t", Reason: "r"}); err != nil || sa != "v1" {
 		t.Errorf("remove alias = %+v, %v", sa, err)
 	}
 	if got, _ := f.ops.Production(ctx, "demo"); got != "" {
 		t.Errorf("Production = %q with no alias", got)
 	}
-	if sa, err := f.ops.SetAlias(ctx, activities.SetAliasInput{Model: "demo", Alias: "production", Version: "v1", Actor: "t", Reason: "r"}); err != nil || sa.Previous != "" {
+	if sa, err := f.ops.SetAlias(ctx, AliasMove{Model: "demo", Alias: "production", Version: "v1", Actor: "t", Reason: "r"}); err != nil || sa != "" {
 		t.Errorf("restore alias = %+v, %v", sa, err)
 	}
 
 	// A rejected challenger is recorded; a bad version is permanent.
-	if err := f.ops.RecordOutcome(ctx, activities.RecordOutcomeInput{Model: "demo", Version: "v2", Status: "rejected", Reason: "test", Actor: "gate"}); err != nil {
+	if err := f.ops.RecordOutcome(ctx, Outcome{Model: "demo", Version: "v2", Status: "rejected", Reason: "test", Actor: "gate"}); err != nil {
 		t.Fatal(err)
 	}
 	if v, _ := f.reg.Get(ctx, "demo", 2); v.Status != registry.Rejected {
 		t.Errorf("status = %s", v.Status)
 	}
-	if _, err := f.ops.SetAlias(ctx, activities.SetAliasInput{Model: "demo", Alias: "production", Version: "v9"}); !f.ops.IsPermanent(err) {
+	if _, err := f.ops.SetAlias(ctx, AliasMove{Model: "demo", Alias: "production", Version: "v9"}); !f.ops.IsPermanent(err) {
 		t.Errorf("unknown version: %v, want permanent", err)
 	}
-	if _, err := f.ops.Rollback(ctx, activities.RollbackInput{Model: "demo", To: "latest", Reason: "x"}); !f.ops.IsPermanent(err) {
+	if _, err := f.ops.Rollback(ctx, RollbackRequest{Model: "demo", To: "latest", Reason: "x"}); !f.ops.IsPermanent(err) {
 		t.Errorf("garbage version: %v, want permanent", err)
 	}
 }
@@ -340,33 +336,27 @@ func TestTooFewLabeledRowsIsAPermanentError(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	f.traffic(t, driftAt, driftAt.Add(3*time.Hour), 10)
-	_, err := f.ops.Train(ctx, activities.TrainInput{Model: "demo", RunID: "few", TrainFrom: driftAt,
+	_, err := f.ops.Train(ctx, TrainRequest{Model: "demo", RunID: "few", TrainFrom: driftAt,
 		TrainTo: driftAt.Add(2 * time.Hour), HoldoutTo: driftAt.Add(3 * time.Hour)}, nil)
 	if err == nil || !f.ops.IsPermanent(err) || !strings.Contains(err.Error(), "only 18 labeled rows in the training window") {
 		t.Fatalf("err = %v, want a permanent too-few-rows error", err)
 	}
-	if _, err := f.ops.Train(ctx, activities.TrainInput{Model: "nope", RunID: "r"}, nil); !f.ops.IsPermanent(err) {
+	if _, err := f.ops.Train(ctx, TrainRequest{Model: "nope", RunID: "r"}, nil); !f.ops.IsPermanent(err) {
 		t.Errorf("unknown model: %v, want permanent", err)
 	}
 }
 
 // A model with no registered version is still served by something whose
 // predictions are logged: the challenger is compared with that incumbent on
-// the same held-out rows, and the gate holds it to the same bar.
+// the same held-out rows (HasChampion), so the gate holds it to the same bar.
 func TestUnregisteredIncumbentIsScoredOnItsLoggedPredictions(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	in, reg := f.trainedChallenger(t, ctx)
 	// Champion "": the retrain found no production version in the registry.
-	val, err := f.ops.Validate(ctx, activities.ValidateInput{Model: "demo", Challenger: reg.Version, RunID: "r", HoldoutFrom: in.TrainTo, HoldoutTo: in.HoldoutTo})
+	val, err := f.ops.Validate(ctx, ValidateRequest{Model: "demo", Challenger: reg, RunID: "r", HoldoutFrom: in.TrainTo, HoldoutTo: in.HoldoutTo})
 	if err != nil || !val.HasChampion || val.Rows != 90 || val.Champion > 0.7 || val.Challenger < 0.8 {
 		t.Fatalf("Validate = %+v, %v; want the drifted incumbent (about 0.6) against the challenger on 90 rows", val, err)
-	}
-	if ok, why := workflows.Gate(*val, 0.05); !ok {
-		t.Errorf("a challenger that beats the incumbent is refused: %s", why)
-	}
-	if ok, _ := workflows.Gate(*val, 0.5); ok {
-		t.Error("a challenger that does not beat the incumbent by min_improvement passed the gate")
 	}
 	rep, _, err := mustBlobs(t, f.st, "file://"+filepath.Join(f.dir, "registry", "demo", "runs", "r")).Get(ctx, ValidationReportFile)
 	if err != nil || !strings.Contains(string(rep), `"champion": "`+UnregisteredIncumbent+`"`) {
@@ -397,8 +387,9 @@ func TestVersions(t *testing.T) {
 	}
 }
 
-// TestWorkerShutdownMidTrainingCommand: the worker stops (the SDK cancels
-// the activity with worker.ErrWorkerShutdown) while a command trainer runs.
+// TestWorkerShutdownMidTrainingCommand: the worker stops (the Train activity
+// cancels the lifecycle with cause train.ErrShutdown when the SDK cancels it
+// with worker.ErrWorkerShutdown) while a command trainer runs.
 // The local process is stopped with the worker, the attempt fails
 // retryably, and the next attempt trains again: one training run that
 // finishes, one version.
@@ -407,7 +398,7 @@ func TestWorkerShutdownMidTrainingCommand(t *testing.T) {
 	f := newFixture(t)
 	f.cfg.Models[0].Retrain.Command = []string{"sh", "-c", `sleep 0.3; exec "$0"`, trainerBinary}
 	f.traffic(t, driftAt, driftAt.Add(3*time.Hour), 100)
-	in := activities.TrainInput{Model: "demo", RunID: "run-restart", TrainFrom: driftAt, TrainTo: driftAt.Add(2 * time.Hour), HoldoutTo: driftAt.Add(3 * time.Hour)}
+	in := TrainRequest{Model: "demo", RunID: "run-restart", TrainFrom: driftAt, TrainTo: driftAt.Add(2 * time.Hour), HoldoutTo: driftAt.Add(3 * time.Hour)}
 	out := filepath.Join(f.dir, "registry", "demo", "runs", "run-restart")
 
 	actx, shutdown := context.WithCancelCause(ctx)
@@ -417,7 +408,7 @@ func TestWorkerShutdownMidTrainingCommand(t *testing.T) {
 				break
 			}
 		}
-		shutdown(worker.ErrWorkerShutdown)
+		shutdown(train.ErrShutdown)
 	}()
 	_, err := f.ops.Train(actx, in, nil)
 	if !errors.Is(err, train.ErrStopped) || f.ops.IsPermanent(err) {
@@ -428,8 +419,8 @@ func TestWorkerShutdownMidTrainingCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 {
-		reg, err := f.ops.Register(ctx, activities.RegisterInput{Model: "demo", RunID: in.RunID, Train: *res})
-		if err != nil || reg.Version != "v2" {
+		reg, err := f.ops.Register(ctx, RegisterRequest{Model: "demo", RunID: in.RunID, Trained: *res})
+		if err != nil || reg != "v2" {
 			t.Fatalf("Register = %+v, %v; want v2", reg, err)
 		}
 	}
@@ -459,7 +450,7 @@ func TestBaselineConstraintsGateThePromotion(t *testing.T) {
 			write(t, path, `{"version":1,"rows":1000,"features":[{"name":"x1","statistics":{"kind":"numeric","count":1000},
 				"constraints":{"kind":"numeric","completeness":1,"max":`+tc.max+`}}]}`)
 			f.cfg.Models[0].Retrain.Baseline = "file://" + path
-			val, err := f.ops.Validate(ctx, activities.ValidateInput{Model: "demo", Champion: "v1", Challenger: reg.Version, RunID: "r", HoldoutFrom: in.TrainTo, HoldoutTo: in.HoldoutTo})
+			val, err := f.ops.Validate(ctx, ValidateRequest{Model: "demo", Champion: "v1", Challenger: reg, RunID: "r", HoldoutFrom: in.TrainTo, HoldoutTo: in.HoldoutTo})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -472,9 +463,6 @@ func TestBaselineConstraintsGateThePromotion(t *testing.T) {
 					t.Errorf("violations = %q, want %q", got, w)
 				}
 			}
-			if ok, why := workflows.Gate(*val, 0); ok == (len(tc.want) > 0) {
-				t.Errorf("gate = %v (%s)", ok, why)
-			}
 		})
 	}
 	// Without predictions (the challenger is scored by its own metrics) the
@@ -482,12 +470,12 @@ func TestBaselineConstraintsGateThePromotion(t *testing.T) {
 	if err := os.Remove(filepath.Join(f.dir, "registry", "demo", "runs", "r", ValidationPredictionsFile)); err != nil {
 		t.Fatal(err)
 	}
-	val, err := f.ops.Validate(ctx, activities.ValidateInput{Model: "demo", Champion: "v1", Challenger: reg.Version, RunID: "r", HoldoutFrom: in.TrainTo, HoldoutTo: in.HoldoutTo})
+	val, err := f.ops.Validate(ctx, ValidateRequest{Model: "demo", Champion: "v1", Challenger: reg, RunID: "r", HoldoutFrom: in.TrainTo, HoldoutTo: in.HoldoutTo})
 	if err != nil || len(val.Violations) != 1 {
 		t.Errorf("without predictions: violations %q, %v; want the range violation", val.Violations, err)
 	}
 	f.cfg.Models[0].Retrain.Baseline = "file://" + filepath.Join(f.dir, "nope.json")
-	if _, err := f.ops.Validate(ctx, activities.ValidateInput{Model: "demo", Champion: "v1", Challenger: reg.Version, RunID: "r", HoldoutFrom: in.TrainTo, HoldoutTo: in.HoldoutTo}); !f.ops.IsPermanent(err) {
+	if _, err := f.ops.Validate(ctx, ValidateRequest{Model: "demo", Champion: "v1", Challenger: reg, RunID: "r", HoldoutFrom: in.TrainTo, HoldoutTo: in.HoldoutTo}); !f.ops.IsPermanent(err) {
 		t.Errorf("a missing baseline: %v, want a permanent error", err)
 	}
 }
@@ -560,26 +548,26 @@ func TestValidationScoresTheChampionOnItsOwnVersionsRows(t *testing.T) {
 			f.version = tc.version
 			f.traffic(t, driftAt, holdout.Add(time.Hour), 100)
 			// Two retrains on the same data: v2 (the champion, promoted), v3.
-			var reg *activities.RegisterResult
+			var reg string
 			for _, run := range []string{"a", "b"} {
-				in := activities.TrainInput{Model: "demo", RunID: run, TrainFrom: driftAt, TrainTo: holdout, HoldoutTo: holdout.Add(time.Hour)}
+				in := TrainRequest{Model: "demo", RunID: run, TrainFrom: driftAt, TrainTo: holdout, HoldoutTo: holdout.Add(time.Hour)}
 				res, err := f.ops.Train(ctx, in, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if reg, err = f.ops.Register(ctx, activities.RegisterInput{Model: "demo", RunID: run, Train: *res}); err != nil {
+				if reg, err = f.ops.Register(ctx, RegisterRequest{Model: "demo", RunID: run, Trained: *res}); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if reg.Version != "v3" {
-				t.Fatalf("challenger %s, want v3", reg.Version)
+			if reg != "v3" {
+				t.Fatalf("challenger %s, want v3", reg)
 			}
 			if tc.noPreds {
 				if err := os.Remove(filepath.Join(f.dir, "registry", "demo", "runs", "b", ValidationPredictionsFile)); err != nil {
 					t.Fatal(err)
 				}
 			}
-			val, err := f.ops.Validate(ctx, activities.ValidateInput{Model: "demo", Champion: tc.champion, Challenger: "v3", RunID: "b",
+			val, err := f.ops.Validate(ctx, ValidateRequest{Model: "demo", Champion: tc.champion, Challenger: "v3", RunID: "b",
 				HoldoutFrom: holdout, HoldoutTo: holdout.Add(time.Hour)})
 			if tc.err != "" {
 				if err == nil || !f.ops.IsPermanent(err) || !errors.Is(err, ErrNoChampionRows) || !strings.Contains(err.Error(), tc.err) {

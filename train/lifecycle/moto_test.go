@@ -19,9 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
-	"go.temporal.io/sdk/worker"
-
-	"github.com/vigilml/vigil/activities"
 	"github.com/vigilml/vigil/config"
 	"github.com/vigilml/vigil/internal/motoserver"
 	"github.com/vigilml/vigil/store"
@@ -225,7 +222,7 @@ func TestSageMakerRetrainOnMoto(t *testing.T) {
 	ctx := context.Background()
 	f := newMotoFixture(t, "vigil-sagemaker-retrain")
 	f.traffic(t, driftAt, driftAt.Add(6*time.Hour), 100)
-	in := activities.TrainInput{Model: "demo", RunID: "run-1", Reason: "accuracy-drop",
+	in := TrainRequest{Model: "demo", RunID: "run-1", Reason: "accuracy-drop",
 		TrainFrom: driftAt, TrainTo: driftAt.Add(4 * time.Hour), HoldoutTo: driftAt.Add(6 * time.Hour)}
 	output := train.RunOutput(f.cfg, f.cfg.Model("demo"), in.RunID)
 	jobName := train.JobName("demo", in.RunID, 63)
@@ -243,7 +240,7 @@ func TestSageMakerRetrainOnMoto(t *testing.T) {
 			t.Fatal("the training job was never polled")
 		}
 	}
-	shutdown(worker.ErrWorkerShutdown) // what the SDK's Stop does to running activities
+	shutdown(train.ErrShutdown) // what the Train activity makes of the SDK stopping the worker
 	err := <-errc
 	if !errors.Is(err, train.ErrDetached) || f.ops.IsPermanent(err) {
 		t.Fatalf("Train on shutdown = %v, want a retryable error wrapping train.ErrDetached", err)
@@ -275,13 +272,13 @@ func TestSageMakerRetrainOnMoto(t *testing.T) {
 	}
 
 	// Register twice: one version, lineage from moto's listing.
-	reg, err := f.ops.Register(ctx, activities.RegisterInput{Model: "demo", RunID: in.RunID, Reason: in.Reason, Train: *res})
+	reg, err := f.ops.Register(ctx, RegisterRequest{Model: "demo", RunID: in.RunID, Reason: in.Reason, Trained: *res})
 	if err != nil {
 		t.Fatalf("Register of an s3:// run: %v", err)
 	}
-	again, err := f.ops.Register(ctx, activities.RegisterInput{Model: "demo", RunID: in.RunID, Reason: in.Reason, Train: *res})
-	if err != nil || again.Version != reg.Version || reg.Version != "v2" {
-		t.Fatalf("Register = %s then %+v, %v; want v2 twice", reg.Version, again, err)
+	again, err := f.ops.Register(ctx, RegisterRequest{Model: "demo", RunID: in.RunID, Reason: in.Reason, Trained: *res})
+	if err != nil || again != reg || reg != "v2" {
+		t.Fatalf("Register = %s then %+v, %v; want v2 twice", reg, again, err)
 	}
 	v, err := f.reg.Get(ctx, "demo", 2)
 	if err != nil {
@@ -295,7 +292,7 @@ func TestSageMakerRetrainOnMoto(t *testing.T) {
 	}
 
 	// Validate: the challenger is scored on the container's predictions.
-	val, err := f.ops.Validate(ctx, activities.ValidateInput{Model: "demo", Champion: "v1", Challenger: "v2", RunID: in.RunID,
+	val, err := f.ops.Validate(ctx, ValidateRequest{Model: "demo", Champion: "v1", Challenger: "v2", RunID: in.RunID,
 		HoldoutFrom: in.TrainTo, HoldoutTo: in.HoldoutTo})
 	if err != nil {
 		t.Fatal(err)
@@ -323,8 +320,8 @@ func TestSageMakerRetrainOnMoto(t *testing.T) {
 	if _, err := f.sm.CreateEndpoint(ctx, &sagemaker.CreateEndpointInput{EndpointName: aws.String("demo-prod"), EndpointConfigName: aws.String("vigil-demo-v1")}); err != nil {
 		t.Fatal(err)
 	}
-	dep, err := f.ops.Deploy(ctx, activities.DeployInput{Model: "demo", Version: "v2"})
-	if err != nil || dep.Target != "sagemaker:demo-prod" {
+	dep, err := f.ops.Deploy(ctx, "demo", "v2")
+	if err != nil || dep != "sagemaker:demo-prod" {
 		t.Fatalf("Deploy = %+v, %v", dep, err)
 	}
 	ep, err := f.sm.DescribeEndpoint(ctx, &sagemaker.DescribeEndpointInput{EndpointName: aws.String("demo-prod")})
@@ -336,7 +333,7 @@ func TestSageMakerRetrainOnMoto(t *testing.T) {
 		t.Errorf("SageMaker model of v2 = %+v, %v; want the artifact %s", model, err, res.ArtifactURI)
 	}
 	// A retried Deploy creates nothing twice and leaves the endpoint alone.
-	if _, err := f.ops.Deploy(ctx, activities.DeployInput{Model: "demo", Version: "v2"}); err != nil {
+	if _, err := f.ops.Deploy(ctx, "demo", "v2"); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, updates := f.sm.count(); updates != 1 {
@@ -350,7 +347,7 @@ func TestSageMakerCancellationStopsTheJobOnMoto(t *testing.T) {
 	ctx := context.Background()
 	f := newMotoFixture(t, "vigil-sagemaker-cancel")
 	f.traffic(t, driftAt, driftAt.Add(6*time.Hour), 100)
-	in := activities.TrainInput{Model: "demo", RunID: "run-cancel",
+	in := TrainRequest{Model: "demo", RunID: "run-cancel",
 		TrainFrom: driftAt, TrainTo: driftAt.Add(4 * time.Hour), HoldoutTo: driftAt.Add(6 * time.Hour)}
 	f.sm.hold(true)
 	actx, cancel := context.WithCancel(ctx)

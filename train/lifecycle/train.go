@@ -14,9 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/worker"
-
-	"github.com/vigilml/vigil/activities"
 	"github.com/vigilml/vigil/analysis"
 	"github.com/vigilml/vigil/config"
 	"github.com/vigilml/vigil/store"
@@ -40,8 +37,10 @@ type dataManifest struct {
 
 // Train exports the model's labeled production records of the training and
 // held-out windows as JSONL into the run's output (once per run id) and runs
-// the configured trainer on them.
-func (o *Ops) Train(ctx context.Context, in activities.TrainInput, progress func(string)) (*activities.TrainResult, error) {
+// the configured trainer on them. A cancellation of ctx whose cause is
+// train.ErrShutdown (the worker is stopping) leaves a remote job running for
+// the next attempt (see train.ErrShutdown).
+func (o *Ops) Train(ctx context.Context, in TrainRequest, progress func(string)) (*Trained, error) {
 	if progress == nil {
 		progress = func(string) {}
 	}
@@ -70,9 +69,7 @@ func (o *Ops) Train(ctx context.Context, in activities.TrainInput, progress func
 	}
 	job := train.Job{Model: m.Name, RunID: in.RunID, TrainData: man.TrainURI, ValidationData: man.ValidationURI,
 		Output: output, Hyperparameters: m.Retrain.Hyperparameters}
-	tctx, stop := trainerContext(ctx)
-	defer stop()
-	res, err := tr.Train(tctx, job, progress)
+	res, err := tr.Train(ctx, job, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -83,32 +80,10 @@ func (o *Ops) Train(ctx context.Context, in activities.TrainInput, progress func
 	}
 	o.log.Info("trained challenger", "model", m.Name, "run_id", in.RunID, "artifact", res.ArtifactURI,
 		"train_rows", man.TrainRows, "validation_rows", man.ValidationRows)
-	return &activities.TrainResult{
+	return &Trained{
 		ArtifactURI: res.ArtifactURI, Metrics: res.Metrics, JobID: res.BackendJobID, LogsURI: res.LogsURI,
 		DataURIs: []string{man.TrainURI, man.ValidationURI}, Hyperparameters: m.Retrain.Hyperparameters,
 	}, nil
-}
-
-// trainerContext is ctx for a trainer, with a worker shutdown (the Temporal
-// SDK cancels running activities with cause worker.ErrWorkerShutdown when
-// Stop's WorkerStopTimeout runs out) turned into train.ErrShutdown, so remote
-// jobs are left running for the next attempt instead of being stopped.
-func trainerContext(ctx context.Context) (context.Context, func()) {
-	tctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
-	if dl, ok := ctx.Deadline(); ok {
-		var cancelDL context.CancelFunc
-		tctx, cancelDL = context.WithDeadline(tctx, dl)
-		prev := cancel
-		cancel = func(err error) { prev(err); cancelDL() }
-	}
-	stop := context.AfterFunc(ctx, func() {
-		cause := context.Cause(ctx)
-		if errors.Is(cause, worker.ErrWorkerShutdown) {
-			cause = fmt.Errorf("%w: %w", train.ErrShutdown, cause)
-		}
-		cancel(cause)
-	})
-	return tctx, func() { stop(); cancel(context.Canceled) }
 }
 
 // readManifest returns the run's data manifest, or nil when there is none.
@@ -133,7 +108,7 @@ func (o *Ops) readManifest(ctx context.Context, output string) (*dataManifest, e
 
 // exportData writes train.jsonl and validation.jsonl for the run, or
 // returns the manifest of an earlier attempt's export.
-func (o *Ops) exportData(ctx context.Context, m *config.Model, in activities.TrainInput, output string, progress func(string)) (*dataManifest, error) {
+func (o *Ops) exportData(ctx context.Context, m *config.Model, in TrainRequest, output string, progress func(string)) (*dataManifest, error) {
 	man, err := o.readManifest(ctx, output)
 	if err != nil {
 		return nil, fmt.Errorf("train %s: %w", m.Name, err)

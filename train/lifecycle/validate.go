@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vigilml/vigil/activities"
 	"github.com/vigilml/vigil/analysis"
 	"github.com/vigilml/vigil/config"
 	"github.com/vigilml/vigil/store"
@@ -89,7 +89,7 @@ func HigherIsBetter(metric string) bool {
 // wrote for validation.jsonl (the same window's labeled rows, exported by
 // Train), restricted to the events both sides have. The comparison report
 // is stored as validation-report.json in the run's output.
-func (o *Ops) Validate(ctx context.Context, in activities.ValidateInput) (*activities.ValidateResult, error) {
+func (o *Ops) Validate(ctx context.Context, in ValidateRequest) (*Validation, error) {
 	cfg, m, err := o.retrainModel(in.Model)
 	if err != nil {
 		return nil, err
@@ -184,8 +184,8 @@ func (o *Ops) Validate(ctx context.Context, in activities.ValidateInput) (*activ
 		}
 	}
 
-	chOpts := activities.AnalysisOptions(m)
-	predCol, scoreCol := orDefault(m.Columns.Prediction, "prediction"), orDefault(m.Columns.Score, "score")
+	chOpts := m.AnalysisOptions()
+	predCol, scoreCol := cmp.Or(m.Columns.Prediction, "prediction"), cmp.Or(m.Columns.Score, "score")
 	chOpts.Prediction, chOpts.Score, chOpts.Latency, chOpts.Time, chOpts.EventID = predCol, "", "", "", "event_id"
 	if m.Columns.Score != "" {
 		chOpts.Score = scoreCol
@@ -241,7 +241,7 @@ func (o *Ops) Validate(ctx context.Context, in activities.ValidateInput) (*activ
 				}
 				return &closingRows{Rows: r, c: c}, nil
 			}
-			opts := activities.AnalysisOptions(m)
+			opts := m.AnalysisOptions()
 			opts.Prediction, opts.Score, opts.Latency, opts.Time, opts.EventID, opts.Task = "", "", "", "", "event_id", ""
 			opts.Baseline = baseline
 			if checked, err = o.analyze(open, opts); err != nil {
@@ -253,7 +253,7 @@ func (o *Ops) Validate(ctx context.Context, in activities.ValidateInput) (*activ
 		}
 	}
 
-	res := &activities.ValidateResult{Metric: metric, Challenger: rep.ChallengerValue, HigherIsBetter: rep.HigherIsBetter}
+	res := &Validation{Metric: metric, Challenger: rep.ChallengerValue, HigherIsBetter: rep.HigherIsBetter}
 	// Without a registered champion the model is still served by something
 	// whose predictions are logged (a model deployed before Vigil): that
 	// incumbent is scored on the same rows, so a challenger must beat it
@@ -266,7 +266,7 @@ func (o *Ops) Validate(ctx context.Context, in activities.ValidateInput) (*activ
 		}
 		return newFilterRows(rows, m, ids, champVersion), nil
 	}
-	r, err := o.analyze(open, activities.AnalysisOptions(m))
+	r, err := o.analyze(open, m.AnalysisOptions())
 	if err != nil && !(incumbent && o.IsPermanent(err)) {
 		return nil, fmt.Errorf("validate %s: champion %s: %w", in.Model, in.Champion, err)
 	}
@@ -359,13 +359,6 @@ func errOr(err error, msg string) string {
 		return err.Error()
 	}
 	return msg
-}
-
-func orDefault(v, def string) string {
-	if v != "" {
-		return v
-	}
-	return def
 }
 
 // analyze runs the engine with the rows as both reference and current: only

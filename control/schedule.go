@@ -1,4 +1,4 @@
-package workflows
+package control
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/vigilml/vigil/config"
+	"github.com/vigilml/vigil/workflows"
 )
 
 // ScheduleChange is what ApplySchedules did to one model's schedule.
@@ -34,15 +35,15 @@ type ScheduleChange struct {
 // outage.
 func ScheduleOptions(m *config.Model, taskQueue string) client.ScheduleOptions {
 	return client.ScheduleOptions{
-		ID: ScheduleID(m.Name),
+		ID: workflows.ScheduleID(m.Name),
 		Spec: client.ScheduleSpec{
 			Intervals: []client.ScheduleIntervalSpec{{Every: m.Schedule.Every.D()}},
 			Jitter:    m.Schedule.Jitter.D(),
 		},
 		Action: &client.ScheduleWorkflowAction{
-			ID:                    ScheduleID(m.Name),
-			Workflow:              MonitorWorkflow,
-			Args:                  []any{MonitorInput{Model: m.Name}},
+			ID:                    workflows.ScheduleID(m.Name),
+			Workflow:              workflows.MonitorWorkflow,
+			Args:                  []any{workflows.MonitorInput{Model: m.Name}},
 			TaskQueue:             taskQueue,
 			TypedSearchAttributes: modelAttrs(m.Name),
 			WorkflowRunTimeout:    MonitorRunTimeout(m),
@@ -102,7 +103,7 @@ func ApplySchedules(ctx context.Context, c client.Client, dc converter.DataConve
 		if err != nil {
 			return changes, fmt.Errorf("list schedules: %w", err)
 		}
-		if strings.HasPrefix(e.ID, ScheduleID("")) && !wanted[e.ID] {
+		if strings.HasPrefix(e.ID, workflows.ScheduleID("")) && !wanted[e.ID] {
 			stale = append(stale, e.ID)
 		}
 	}
@@ -111,7 +112,7 @@ func ApplySchedules(ctx context.Context, c client.Client, dc converter.DataConve
 		if err := sc.GetHandle(ctx, id).Delete(ctx); err != nil {
 			return changes, fmt.Errorf("delete schedule %s: %w", id, err)
 		}
-		changes = append(changes, ScheduleChange{Model: strings.TrimPrefix(id, ScheduleID("")), ID: id, Action: "deleted"})
+		changes = append(changes, ScheduleChange{Model: strings.TrimPrefix(id, workflows.ScheduleID("")), ID: id, Action: "deleted"})
 	}
 	return changes, nil
 }
@@ -172,7 +173,7 @@ func sameSchedule(d *client.ScheduleDescription, want client.ScheduleOptions, dc
 	wantAct := want.Action.(*client.ScheduleWorkflowAction)
 	return act.TaskQueue == wantAct.TaskQueue && act.ID == wantAct.ID && workflowName(act.Workflow) == "MonitorWorkflow" &&
 		act.WorkflowRunTimeout == wantAct.WorkflowRunTimeout &&
-		len(act.Args) == 1 && sameArg(act.Args[0], wantAct.Args[0].(MonitorInput), dc)
+		len(act.Args) == 1 && sameArg(act.Args[0], wantAct.Args[0].(workflows.MonitorInput), dc)
 }
 
 func workflowName(w any) string {
@@ -186,16 +187,16 @@ func workflowName(w any) string {
 // with the wanted one. The payload must also be encoded as dc would encode
 // it now, so turning payload encryption on or off, or rotating its key,
 // rewrites the argument the schedule stores.
-func sameArg(arg any, want MonitorInput, dc converter.DataConverter) bool {
+func sameArg(arg any, want workflows.MonitorInput, dc converter.DataConverter) bool {
 	switch v := arg.(type) {
-	case MonitorInput:
+	case workflows.MonitorInput:
 		return v.Model == want.Model && v.WindowEnd.Equal(want.WindowEnd)
 	case *commonpb.Payload:
 		fresh, err := dc.ToPayload(want)
 		if err != nil || !maps.EqualFunc(v.GetMetadata(), fresh.GetMetadata(), bytes.Equal) {
 			return false
 		}
-		var in MonitorInput
+		var in workflows.MonitorInput
 		return dc.FromPayload(v, &in) == nil && in.Model == want.Model && in.WindowEnd.Equal(want.WindowEnd)
 	}
 	return false

@@ -1,4 +1,4 @@
-package workflows
+package control
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/vigilml/vigil/codec"
+	"github.com/vigilml/vigil/workflows"
 )
 
 // ApplySchedules reads a schedule's recorded argument back with the client's
@@ -24,9 +25,9 @@ func TestScheduleArgumentFollowsTheDataConverter(t *testing.T) {
 	plain := converter.GetDefaultDataConverter()
 	encA := newDC(keyA)
 	rotated := newDC(keyB, keyA)
-	churn := MonitorInput{Model: "churn"}
+	churn := workflows.MonitorInput{Model: "churn"}
 
-	recorded := func(dc converter.DataConverter, in MonitorInput) any {
+	recorded := func(dc converter.DataConverter, in workflows.MonitorInput) any {
 		p, err := dc.ToPayload(in)
 		if err != nil {
 			t.Fatal(err)
@@ -41,7 +42,7 @@ func TestScheduleArgumentFollowsTheDataConverter(t *testing.T) {
 	}{
 		{"plain, no encryption", recorded(plain, churn), plain, true},
 		{"encrypted with the current key", recorded(encA, churn), encA, true},
-		{"another model", recorded(encA, MonitorInput{Model: "fraud"}), encA, false},
+		{"another model", recorded(encA, workflows.MonitorInput{Model: "fraud"}), encA, false},
 		{"plain, encryption turned on", recorded(plain, churn), encA, false},
 		{"encrypted, encryption turned off", recorded(encA, churn), plain, false},
 		{"encrypted with the previous key", recorded(encA, churn), rotated, false},

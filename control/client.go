@@ -1,4 +1,4 @@
-package workflows
+package control
 
 import (
 	"context"
@@ -13,11 +13,12 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/vigilml/vigil/activities"
+	"github.com/vigilml/vigil/workflows"
 )
 
 // Client is how processes outside workflows talk to them: the starter CLI,
 // the worker's Slack buttons, and the activities that start workflows. It is
-// not workflow code; it only names workflows, signals and updates in one place.
+// not workflow code; the names it uses come from workflows/names.go.
 type Client struct {
 	C         client.Client
 	TaskQueue string
@@ -26,18 +27,18 @@ type Client struct {
 var _ activities.Workflows = (*Client)(nil)
 
 func modelAttrs(model string) temporal.SearchAttributes {
-	return temporal.NewSearchAttributes(AttrModel.ValueSet(model))
+	return temporal.NewSearchAttributes(workflows.AttrModel.ValueSet(model))
 }
 
 // SignalIncident delivers an evaluation, starting the IncidentWorkflow if
 // it is not running.
 func (c *Client) SignalIncident(ctx context.Context, ev activities.Evaluation) error {
-	_, err := c.C.SignalWithStartWorkflow(ctx, IncidentWorkflowID(ev.Model), SignalEvaluation, ev,
+	_, err := c.C.SignalWithStartWorkflow(ctx, workflows.IncidentWorkflowID(ev.Model), workflows.SignalEvaluation, ev,
 		client.StartWorkflowOptions{
-			ID:                    IncidentWorkflowID(ev.Model),
+			ID:                    workflows.IncidentWorkflowID(ev.Model),
 			TaskQueue:             c.TaskQueue,
 			TypedSearchAttributes: modelAttrs(ev.Model),
-		}, IncidentWorkflow, IncidentInput{Model: ev.Model})
+		}, workflows.IncidentWorkflow, workflows.IncidentInput{Model: ev.Model})
 	if err != nil {
 		return fmt.Errorf("signal-with-start incident workflow of %s: %w", ev.Model, err)
 	}
@@ -48,7 +49,7 @@ func (c *Client) SignalIncident(ctx context.Context, ev activities.Evaluation) e
 // model, refused while one runs, allowed again once it has closed.
 func RetrainOptions(model, taskQueue string) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{
-		ID:                                       RetrainWorkflowID(model),
+		ID:                                       workflows.RetrainWorkflowID(model),
 		TaskQueue:                                taskQueue,
 		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
@@ -59,8 +60,8 @@ func RetrainOptions(model, taskQueue string) client.StartWorkflowOptions {
 
 // StartRetrain starts a RetrainWorkflow unless one is running for the model.
 func (c *Client) StartRetrain(ctx context.Context, model, reason, actor string) (bool, string, error) {
-	run, err := c.C.ExecuteWorkflow(ctx, RetrainOptions(model, c.TaskQueue), RetrainWorkflow,
-		RetrainInput{Model: model, Reason: reason, Actor: actor})
+	run, err := c.C.ExecuteWorkflow(ctx, RetrainOptions(model, c.TaskQueue), workflows.RetrainWorkflow,
+		workflows.RetrainInput{Model: model, Reason: reason, Actor: actor})
 	var running *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &running) {
 		return false, running.RunId, nil
@@ -74,13 +75,13 @@ func (c *Client) StartRetrain(ctx context.Context, model, reason, actor string) 
 // LastRetrain is the latest RetrainWorkflow run of a model (running or
 // closed) and its start time; zero values when the model never retrained.
 func (c *Client) LastRetrain(ctx context.Context, model string) (string, time.Time, error) {
-	d, err := c.C.DescribeWorkflowExecution(ctx, RetrainWorkflowID(model), "")
+	d, err := c.C.DescribeWorkflowExecution(ctx, workflows.RetrainWorkflowID(model), "")
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
 		return "", time.Time{}, nil
 	}
 	if err != nil {
-		return "", time.Time{}, fmt.Errorf("describe %s: %w", RetrainWorkflowID(model), err)
+		return "", time.Time{}, fmt.Errorf("describe %s: %w", workflows.RetrainWorkflowID(model), err)
 	}
 	info := d.GetWorkflowExecutionInfo()
 	return info.GetExecution().GetRunId(), info.GetStartTime().AsTime(), nil
@@ -89,24 +90,24 @@ func (c *Client) LastRetrain(ctx context.Context, model string) (string, time.Ti
 // Trigger runs one evaluation now, outside the schedule, and returns its run.
 func (c *Client) Trigger(ctx context.Context, model string, windowEnd time.Time) (client.WorkflowRun, error) {
 	return c.C.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       MonitorWorkflowID(model),
+		ID:                       workflows.MonitorWorkflowID(model),
 		TaskQueue:                c.TaskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		TypedSearchAttributes:    modelAttrs(model),
-	}, MonitorWorkflow, MonitorInput{Model: model, WindowEnd: windowEnd})
+	}, workflows.MonitorWorkflow, workflows.MonitorInput{Model: model, WindowEnd: windowEnd})
 }
 
 // Ack acknowledges a model's open incidents (one rule's, or all).
-func (c *Client) Ack(ctx context.Context, model, rule, actor string) (*AckResult, error) {
+func (c *Client) Ack(ctx context.Context, model, rule, actor string) (*workflows.AckResult, error) {
 	h, err := c.C.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: IncidentWorkflowID(model), UpdateName: UpdateAck,
-		Args: []any{AckInput{Rule: rule, Actor: actor}}, WaitForStage: client.WorkflowUpdateStageCompleted,
+		WorkflowID: workflows.IncidentWorkflowID(model), UpdateName: workflows.UpdateAck,
+		Args: []any{workflows.AckInput{Rule: rule, Actor: actor}}, WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ack %s: %w", model, err)
 	}
-	var res AckResult
+	var res workflows.AckResult
 	if err := h.Get(ctx, &res); err != nil {
 		return nil, fmt.Errorf("ack %s: %w", model, err)
 	}
@@ -116,8 +117,8 @@ func (c *Client) Ack(ctx context.Context, model, rule, actor string) (*AckResult
 // Silence mutes a model's rule ("" = all) for d.
 func (c *Client) Silence(ctx context.Context, model, rule string, d time.Duration, actor string) (time.Time, error) {
 	h, err := c.C.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: IncidentWorkflowID(model), UpdateName: UpdateSilence,
-		Args: []any{SilenceInput{Rule: rule, For: d, Actor: actor}}, WaitForStage: client.WorkflowUpdateStageCompleted,
+		WorkflowID: workflows.IncidentWorkflowID(model), UpdateName: workflows.UpdateSilence,
+		Args: []any{workflows.SilenceInput{Rule: rule, For: d, Actor: actor}}, WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
 	if err != nil {
 		return time.Time{}, fmt.Errorf("silence %s: %w", model, err)
@@ -130,8 +131,8 @@ func (c *Client) Silence(ctx context.Context, model, rule string, d time.Duratio
 }
 
 // Incidents queries a model's incident state; nil when none ran yet.
-func (c *Client) Incidents(ctx context.Context, model string) (*IncidentState, error) {
-	v, err := c.C.QueryWorkflow(ctx, IncidentWorkflowID(model), "", QueryState)
+func (c *Client) Incidents(ctx context.Context, model string) (*workflows.IncidentState, error) {
+	v, err := c.C.QueryWorkflow(ctx, workflows.IncidentWorkflowID(model), "", workflows.QueryState)
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
 		return nil, nil
@@ -139,7 +140,7 @@ func (c *Client) Incidents(ctx context.Context, model string) (*IncidentState, e
 	if err != nil {
 		return nil, fmt.Errorf("query incidents of %s: %w", model, err)
 	}
-	var st IncidentState
+	var st workflows.IncidentState
 	if err := v.Get(&st); err != nil {
 		return nil, err
 	}
@@ -148,13 +149,13 @@ func (c *Client) Incidents(ctx context.Context, model string) (*IncidentState, e
 
 // Decide approves or rejects the challenger a retrain is waiting on.
 func (c *Client) Decide(ctx context.Context, model string, approve bool, actor, reason string) error {
-	name := UpdateReject
+	name := workflows.UpdateReject
 	if approve {
-		name = UpdateApprove
+		name = workflows.UpdateApprove
 	}
 	h, err := c.C.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: RetrainWorkflowID(model), UpdateName: name,
-		Args: []any{ApprovalInput{Actor: actor, Reason: reason}}, WaitForStage: client.WorkflowUpdateStageCompleted,
+		WorkflowID: workflows.RetrainWorkflowID(model), UpdateName: name,
+		Args: []any{workflows.ApprovalInput{Actor: actor, Reason: reason}}, WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
 	if err != nil {
 		return fmt.Errorf("%s retrain of %s: %w", name, model, err)
@@ -165,12 +166,12 @@ func (c *Client) Decide(ctx context.Context, model string, approve bool, actor, 
 // Rollback runs a RollbackWorkflow and waits for it.
 func (c *Client) Rollback(ctx context.Context, in activities.RollbackInput) (*activities.RollbackResult, error) {
 	run, err := c.C.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       RollbackWorkflowID(in.Model),
+		ID:                       workflows.RollbackWorkflowID(in.Model),
 		TaskQueue:                c.TaskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		TypedSearchAttributes:    modelAttrs(in.Model),
-	}, RollbackWorkflow, in)
+	}, workflows.RollbackWorkflow, in)
 	if err != nil {
 		return nil, fmt.Errorf("start rollback of %s: %w", in.Model, err)
 	}
@@ -190,7 +191,7 @@ func (c *Client) EnsureSearchAttributes(ctx context.Context, namespace string) e
 		return fmt.Errorf("list search attributes: %w", err)
 	}
 	missing := map[string]enumspb.IndexedValueType{}
-	for name, typ := range SearchAttributes() {
+	for name, typ := range workflows.SearchAttributes() {
 		if _, ok := have.GetCustomAttributes()[name]; !ok {
 			missing[name] = typ
 		}

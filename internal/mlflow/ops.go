@@ -80,12 +80,12 @@ func (o *Ops) failed(model, step string, err error) {
 }
 
 // Register implements activities.ModelOps.
-func (o *Ops) Register(ctx context.Context, in activities.RegisterInput) (*activities.RegisterResult, error) {
+func (o *Ops) Register(ctx context.Context, in lifecycle.RegisterRequest) (string, error) {
 	res, err := o.ModelOps.Register(ctx, in)
 	if err != nil {
 		return res, err
 	}
-	if v, err := o.version(ctx, in.Model, res.Version); err != nil {
+	if v, err := o.version(ctx, in.Model, res); err != nil {
 		o.failed(in.Model, "read registry", err)
 	} else if _, err := o.LogRun(ctx, in.Model, v, o.workflowLink(ctx)); err != nil {
 		o.failed(in.Model, "log run", err)
@@ -94,7 +94,7 @@ func (o *Ops) Register(ctx context.Context, in activities.RegisterInput) (*activ
 }
 
 // Validate implements activities.ModelOps.
-func (o *Ops) Validate(ctx context.Context, in activities.ValidateInput) (*activities.ValidateResult, error) {
+func (o *Ops) Validate(ctx context.Context, in lifecycle.ValidateRequest) (*lifecycle.Validation, error) {
 	res, err := o.ModelOps.Validate(ctx, in)
 	if err != nil || res == nil {
 		return res, err
@@ -106,7 +106,7 @@ func (o *Ops) Validate(ctx context.Context, in activities.ValidateInput) (*activ
 }
 
 // SetAlias implements activities.ModelOps.
-func (o *Ops) SetAlias(ctx context.Context, in activities.SetAliasInput) (*activities.SetAliasResult, error) {
+func (o *Ops) SetAlias(ctx context.Context, in lifecycle.AliasMove) (string, error) {
 	res, err := o.ModelOps.SetAlias(ctx, in)
 	if err != nil {
 		return res, err
@@ -118,9 +118,9 @@ func (o *Ops) SetAlias(ctx context.Context, in activities.SetAliasInput) (*activ
 }
 
 // Rollback implements activities.ModelOps.
-func (o *Ops) Rollback(ctx context.Context, in activities.RollbackInput) (*activities.RollbackResult, error) {
+func (o *Ops) Rollback(ctx context.Context, in lifecycle.RollbackRequest) (lifecycle.Move, error) {
 	res, err := o.ModelOps.Rollback(ctx, in)
-	if err != nil || res == nil || res.To == "" {
+	if err != nil || res.To == "" {
 		return res, err
 	}
 	if err := o.MirrorAlias(ctx, in.Model, registry.AliasProduction, res.To); err != nil {
@@ -130,7 +130,7 @@ func (o *Ops) Rollback(ctx context.Context, in activities.RollbackInput) (*activ
 }
 
 // RecordOutcome implements activities.ModelOps.
-func (o *Ops) RecordOutcome(ctx context.Context, in activities.RecordOutcomeInput) error {
+func (o *Ops) RecordOutcome(ctx context.Context, in lifecycle.Outcome) error {
 	if err := o.ModelOps.RecordOutcome(ctx, in); err != nil {
 		return err
 	}
@@ -226,7 +226,7 @@ func (o *Ops) LogRun(ctx context.Context, model string, v registry.Version, work
 	return run, nil
 }
 
-func (o *Ops) logValidation(ctx context.Context, in activities.ValidateInput, res *activities.ValidateResult) error {
+func (o *Ops) logValidation(ctx context.Context, in lifecycle.ValidateRequest, res *lifecycle.Validation) error {
 	v, err := o.version(ctx, in.Model, in.Challenger)
 	if err != nil {
 		return err

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/vigilml/vigil/activities"
+	"github.com/vigilml/vigil/train/lifecycle"
 	"github.com/vigilml/vigil/train/registry"
 )
 
@@ -258,19 +259,19 @@ type fakeOps struct {
 	rollbackTo string
 }
 
-func (f *fakeOps) Register(context.Context, activities.RegisterInput) (*activities.RegisterResult, error) {
-	return &activities.RegisterResult{Version: f.registered}, nil
+func (f *fakeOps) Register(context.Context, lifecycle.RegisterRequest) (string, error) {
+	return f.registered, nil
 }
-func (f *fakeOps) Validate(context.Context, activities.ValidateInput) (*activities.ValidateResult, error) {
-	return &activities.ValidateResult{Metric: "performance.accuracy", Challenger: 0.93, Champion: 0.88, HasChampion: true, Rows: 500, ReportURI: "s3://r/validation.json"}, nil
+func (f *fakeOps) Validate(context.Context, lifecycle.ValidateRequest) (*lifecycle.Validation, error) {
+	return &lifecycle.Validation{Metric: "performance.accuracy", Challenger: 0.93, Champion: 0.88, HasChampion: true, Rows: 500, ReportURI: "s3://r/validation.json"}, nil
 }
-func (f *fakeOps) SetAlias(context.Context, activities.SetAliasInput) (*activities.SetAliasResult, error) {
-	return &activities.SetAliasResult{Previous: "v1"}, nil
+func (f *fakeOps) SetAlias(context.Context, lifecycle.AliasMove) (string, error) {
+	return "v1", nil
 }
-func (f *fakeOps) Rollback(context.Context, activities.RollbackInput) (*activities.RollbackResult, error) {
-	return &activities.RollbackResult{From: "v2", To: f.rollbackTo}, nil
+func (f *fakeOps) Rollback(context.Context, lifecycle.RollbackRequest) (lifecycle.Move, error) {
+	return lifecycle.Move{From: "v2", To: f.rollbackTo}, nil
 }
-func (f *fakeOps) RecordOutcome(context.Context, activities.RecordOutcomeInput) error { return nil }
+func (f *fakeOps) RecordOutcome(context.Context, lifecycle.Outcome) error { return nil }
 
 type fakeRegistry map[int]registry.Version
 
@@ -306,11 +307,11 @@ func TestRegisterLogsTheRetrainAsOneRun(t *testing.T) {
 	f, ops, logs := newOps(t)
 	ctx := context.Background()
 	for range 2 { // a retried Register activity
-		if _, err := ops.Register(ctx, activities.RegisterInput{Model: "churn", RunID: "retrain-churn-2"}); err != nil {
+		if _, err := ops.Register(ctx, lifecycle.RegisterRequest{Model: "churn", RunID: "retrain-churn-2"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := ops.Validate(ctx, activities.ValidateInput{Model: "churn", Challenger: "v2", Champion: "v1", RunID: "retrain-churn-2"}); err != nil {
+	if _, err := ops.Validate(ctx, lifecycle.ValidateRequest{Model: "churn", Challenger: "v2", Champion: "v1", RunID: "retrain-churn-2"}); err != nil {
 		t.Fatal(err)
 	}
 	if len(f.runs) != 1 || f.exps["vigil-churn"] == "" {
@@ -355,7 +356,7 @@ func TestPromotionAndRollbackAreMirroredAsModelVersionsAndAnAlias(t *testing.T) 
 	f, ops, _ := newOps(t)
 	ctx := context.Background()
 	for range 2 { // a retried SetAlias activity
-		if _, err := ops.SetAlias(ctx, activities.SetAliasInput{Model: "churn", Alias: "production", Version: "v2"}); err != nil {
+		if _, err := ops.SetAlias(ctx, lifecycle.AliasMove{Model: "churn", Alias: "production", Version: "v2"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -368,13 +369,13 @@ func TestPromotionAndRollbackAreMirroredAsModelVersionsAndAnAlias(t *testing.T) 
 	}
 	// Rolling back to v1, which MLflow has never seen: its run and model
 	// version are created from the registry, and the alias follows.
-	if _, err := ops.Rollback(ctx, activities.RollbackInput{Model: "churn"}); err != nil {
+	if _, err := ops.Rollback(ctx, lifecycle.RollbackRequest{Model: "churn"}); err != nil {
 		t.Fatal(err)
 	}
 	if mvs := f.models["churn"]; len(mvs) != 2 || f.runs[mvs[1].runID].name != "retrain-churn-1" || f.aliases["churn/production"] != "2" {
 		t.Errorf("after rollback: versions %+v, aliases %v", mvs, f.aliases)
 	}
-	if err := ops.RecordOutcome(ctx, activities.RecordOutcomeInput{Model: "churn", Version: "v2", Status: "rejected"}); err != nil {
+	if err := ops.RecordOutcome(ctx, lifecycle.Outcome{Model: "churn", Version: "v2", Status: "rejected"}); err != nil {
 		t.Fatal(err)
 	}
 	if f.runs[mvs[0].runID].tags[TagOutcome] != "rejected" {
@@ -393,8 +394,8 @@ func TestMLflowFailuresNeverFailTheRetrain(t *testing.T) {
 		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
 			f, ops, logs := newOps(t)
 			f.failWith = tc.status
-			res, err := ops.Register(context.Background(), activities.RegisterInput{Model: "churn", RunID: "retrain-churn-2"})
-			if err != nil || res.Version != "v2" {
+			res, err := ops.Register(context.Background(), lifecycle.RegisterRequest{Model: "churn", RunID: "retrain-churn-2"})
+			if err != nil || res != "v2" {
 				t.Fatalf("Register = %+v, %v; want the lifecycle's answer", res, err)
 			}
 			if n := f.calls["GET experiments/get-by-name"]; n != tc.calls {

@@ -1,0 +1,100 @@
+#!/usr/bin/python3
+"""Regenerates estimate_golden.json: the golden values of the estimated-
+performance, weak-segment and domain-classifier building blocks, from
+Debian's scipy 1.10.1 / sklearn 1.2.1:
+
+    /usr/bin/python3 analysis/testdata/estimate.py
+
+The inputs are written beside the expected values (they are small), so the
+Go tests need no generator of their own.
+"""
+import json, os
+import numpy as np
+from scipy import stats
+from sklearn import metrics
+from sklearn.isotonic import IsotonicRegression
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+rng = np.random.default_rng(17)
+out = {}
+
+# Isotonic calibration, with ties in x (scores rounded to 2 places).
+iso = []
+for name, n, slope in [("overconfident", 400, 4.0), ("underconfident", 300, 0.5), ("ties", 200, 2.0)]:
+    x = rng.normal(size=n)
+    p_true = 1 / (1 + np.exp(-2 * x))
+    score = 1 / (1 + np.exp(-slope * x))
+    if name == "ties":
+        score = np.round(score, 2)
+    y = (rng.uniform(size=n) < p_true).astype(float)
+    grid = np.concatenate([np.linspace(-0.1, 1.1, 25), score[:10]])
+    fit = IsotonicRegression(out_of_bounds="clip").fit(score, y)
+    iso.append({"name": name, "x": score.tolist(), "y": y.tolist(), "grid": grid.tolist(),
+                "predict": fit.predict(grid).tolist()})
+out["isotonic"] = iso
+
+# Hosmer–Lemeshow over 10 equal-count groups of the stably sorted rows.
+hl = []
+for name, n, slope in [("calibrated", 1000, 2.0), ("miscalibrated", 1000, 5.0), ("odd_size", 537, 2.0)]:
+    x = rng.normal(size=n)
+    p = 1 / (1 + np.exp(-slope * x))
+    y = rng.uniform(size=n) < 1 / (1 + np.exp(-2 * x))
+    order = np.argsort(p, kind="stable")
+    stat = 0.0
+    for g in np.array_split(order, 10):
+        o, e = y[g].sum(), p[g].sum()
+        v = e * (1 - e / len(g))
+        if v > 0:
+            stat += (o - e) ** 2 / v
+    hl.append({"name": name, "p": p.tolist(), "y": y.tolist(), "stat": stat, "p_value": stats.chi2.sf(stat, 8)})
+out["hosmer_lemeshow"] = hl
+
+# CBPE's expected metrics: each row counted as a positive of weight c and a
+# negative of weight 1-c, through sklearn's weighted metrics.
+cb = []
+for name, n in [("plain", 500), ("ties", 400)]:
+    s = rng.uniform(size=n)
+    if name == "ties":
+        s = np.round(s, 1)
+    c = np.clip(s + rng.normal(scale=0.05, size=n), 0, 1)
+    pred = (s >= 0.5).astype(int)
+    yy = np.concatenate([np.ones(n), np.zeros(n)])
+    pp = np.concatenate([pred, pred])
+    ss = np.concatenate([s, s])
+    w = np.concatenate([c, 1 - c])
+    cb.append({"name": name, "prob": c.tolist(), "pred": pred.tolist(), "score": s.tolist(),
+               "accuracy": metrics.accuracy_score(yy, pp, sample_weight=w),
+               "precision": metrics.precision_score(yy, pp, sample_weight=w),
+               "recall": metrics.recall_score(yy, pp, sample_weight=w),
+               "f1": metrics.f1_score(yy, pp, sample_weight=w),
+               "roc_auc": metrics.roc_auc_score(yy, ss, sample_weight=w)})
+out["cbpe"] = cb
+
+# Welch's t-test, one-sided (a below b).
+wt = []
+for name, a, b in [("binary", (rng.uniform(size=80) < 0.6).astype(float), (rng.uniform(size=900) < 0.9).astype(float)),
+                   ("normal", rng.normal(1.0, 2.0, size=50), rng.normal(1.5, 1.0, size=70)),
+                   ("equal", rng.normal(size=200), rng.normal(size=300))]:
+    t, p = stats.ttest_ind(a, b, equal_var=False, alternative="less")
+    wt.append({"name": name, "a": a.tolist(), "b": b.tolist(), "t": t, "p": p})
+out["welch"] = wt
+
+# Benjamini–Hochberg, written out from the paper (statsmodels is not in
+# Debian's python3-sklearn set): p_(i) m / i, running minimum from the top.
+p = np.concatenate([rng.uniform(size=30), rng.uniform(size=10) * 1e-3, [0.05, 0.05]])
+m = len(p)
+order = np.argsort(p, kind="stable")
+adj = np.empty(m)
+run = 1.0
+for k in range(m - 1, -1, -1):
+    run = min(run, p[order[k]] * m / (k + 1))
+    adj[order[k]] = run
+out["bh"] = {"p": p.tolist(), "adjusted": adj.tolist()}
+
+# The domain classifier's AUROC pieces through sklearn: held-out scores.
+s = rng.normal(size=300)
+lab = rng.uniform(size=300) < 0.4
+out["auroc"] = {"scores": s.tolist(), "labels": lab.tolist(), "auc": metrics.roc_auc_score(lab, s)}
+
+with open(os.path.join(HERE, "estimate_golden.json"), "w") as f:
+    json.dump(out, f)

@@ -40,6 +40,11 @@ type Transient interface {
 // 15 parts for a 942 MB file of 5M rows × 20 columns.
 var splitPartBytes = 64 << 20
 
+// partSlots bounds the parts profiled at once in the process to the cores:
+// a reference and a current window split at the same time share them
+// (twice the workers would only hold twice the sketches in memory).
+var partSlots = make(chan struct{}, runtime.GOMAXPROCS(0))
+
 // addParts profiles parts concurrently on GOMAXPROCS goroutines and merges
 // them, in order, into pr's profile. total is the estimated number of rows
 // in all parts: far beyond the exact limit, so every part sketches from its
@@ -55,9 +60,9 @@ func (pr *Profiler) addParts(parts []Rows, total int64) bool {
 	for i := range done {
 		done[i] = make(chan result, 1)
 	}
-	// At most one part more than there are workers is ahead of the merge,
-	// which bounds the profiles held at once.
-	tokens := make(chan struct{}, workers+1)
+	// At most one part per worker is ahead of the merge, which bounds the
+	// profiles held at once.
+	tokens := make(chan struct{}, workers)
 	var next atomic.Int64
 	var failed atomic.Bool
 	var wg sync.WaitGroup
@@ -76,9 +81,11 @@ func (pr *Profiler) addParts(parts []Rows, total int64) bool {
 					done[i] <- result{}
 					continue
 				}
+				partSlots <- struct{}{}
 				sub := NewProfiler(pr.p.Schema, pr.opts)
 				sub.reserve(total) // sketches from the first value
 				sub.addSequential(parts[i])
+				<-partSlots
 				if parts[i].Err() != nil {
 					failed.Store(true)
 					done[i] <- result{}

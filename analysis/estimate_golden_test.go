@@ -111,3 +111,30 @@ func TestGoldenROCAUCOfHeldOutScores(t *testing.T) {
 	c := loadEstimateGolden(t)["auroc"].(map[string]any)
 	check(t, "auroc", ROCAUC(floats(c["scores"]), bools(c["labels"])), num(c, "auc"), 1e-12)
 }
+
+func TestGoldenMulticlassCBPEMatchesSklearn(t *testing.T) {
+	g := loadEstimateGolden(t)
+	for _, c := range g["multiclass_cbpe"].([]any) {
+		c := c.(map[string]any)
+		t.Run(c["name"].(string), func(t *testing.T) {
+			matrix := func(a any) [][]float64 {
+				var out [][]float64
+				for _, r := range a.([]any) {
+					out = append(out, floats(r))
+				}
+				return out
+			}
+			var pred []int
+			for _, v := range floats(c["pred"]) {
+				pred = append(pred, int(v))
+			}
+			est := MulticlassCBPE(matrix(c["prob"]), matrix(c["score"]), pred)
+			for _, m := range []string{"accuracy", "precision", "recall", "f1", "roc_auc"} {
+				check(t, m, est[m].Value, num(c, m), 1e-12)
+				if !(est[m].Lower < est[m].Value && est[m].Value < est[m].Upper) {
+					t.Errorf("%s band [%g, %g] does not surround %g", m, est[m].Lower, est[m].Upper, est[m].Value)
+				}
+			}
+		})
+	}
+}

@@ -393,15 +393,30 @@ func TestReferenceBands(t *testing.T) {
 }
 
 func TestRowEncodingRoundTrips(t *testing.T) {
-	for _, cells := range [][]string{
+	rows := [][]string{
 		{"a", "", "1.5"},
 		{"nul\x00inside", "\x01", "\x01\x02", ""},
 		{""},
-	} {
+	}
+	// sorted decodes a whole sample, in key order.
+	s := &RowSample{K: len(rows)}
+	var arena rowArena
+	for i, cells := range rows {
+		s.add(uint64(len(rows)-i), arena.encodeRow(cells, nil))
+	}
+	if got := s.sorted(); !slices.EqualFunc(got, [][]string{rows[2], rows[1], rows[0]}, slices.Equal) {
+		t.Errorf("sorted sample = %q", got)
+	}
+	for _, cells := range rows {
 		var a rowArena
-		got := decodeRow(a.encodeRow(func(i int) string { return cells[i] }, len(cells)))
+		got := decodeRow(a.encodeRow(cells, nil))
 		if !slices.Equal(got, cells) {
 			t.Errorf("%q round-trips to %q", cells, got)
+		}
+		// Laid out by an index, with a column the row does not have.
+		got = decodeRow(a.encodeRow(cells, []int{len(cells) - 1, 99, 0}))
+		if want := []string{cells[len(cells)-1], "", cells[0]}; !slices.Equal(got, want) {
+			t.Errorf("%q laid out by index round-trips to %q, want %q", cells, got, want)
 		}
 	}
 }

@@ -987,7 +987,7 @@ func (pr *Profiler) sampleRow(row []string) {
 	}
 	key := mix64(pr.sampleSeed + uint64(pr.p.Rows)*0x9e3779b97f4a7c15)
 	if s.wants(key) {
-		s.add(key, pr.arena.encodeRow(func(i int) string { return pr.cell(row, i) }, len(pr.idx)))
+		s.add(key, pr.arena.encodeRow(row, pr.idx))
 	}
 }
 

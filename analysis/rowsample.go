@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"bytes"
 	"slices"
 	"strings"
 	"unsafe"
@@ -115,16 +116,32 @@ type rowArena struct {
 	block []byte
 }
 
-// encodeRow joins cells as RowSample keeps them.
-func (a *rowArena) encodeRow(cells func(i int) string, n int) string {
-	size, plain := n-1, true
-	for i := range n {
-		c := cells(i)
-		size += len(c)
-		plain = plain && strings.IndexByte(c, 0) < 0 && strings.IndexByte(c, 1) < 0
+// cellAt is cell i of a row laid out by idx (row[idx[i]], "" when out of
+// range), or row[i] when idx is nil.
+func cellAt(row []string, idx []int, i int) string {
+	if idx == nil {
+		return row[i]
 	}
-	if !plain {
-		size *= 2 // escapes at most double a cell
+	j := idx[i]
+	if j < 0 || j >= len(row) {
+		return ""
+	}
+	return row[j]
+}
+
+// encodeRow joins the cells of a row (laid out by idx, as cellAt) as
+// RowSample keeps them. It copies the cells plainly first and checks the
+// copy with two vectorised scans; only a row with NUL or \x01 in a cell is
+// encoded again with escapes. This runs for every row the sample accepts
+// (about K·(1 + ln(rows/K)) of a window), so it avoids a call per cell.
+func (a *rowArena) encodeRow(row []string, idx []int) string {
+	n := len(row)
+	if idx != nil {
+		n = len(idx)
+	}
+	size := n - 1
+	for i := range n {
+		size += len(cellAt(row, idx, i))
 	}
 	if size <= 0 {
 		return ""
@@ -138,11 +155,31 @@ func (a *rowArena) encodeRow(cells func(i int) string, n int) string {
 		if i > 0 {
 			b = append(b, 0)
 		}
-		c := cells(i)
-		if plain {
-			b = append(b, c...)
-			continue
+		b = append(b, cellAt(row, idx, i)...)
+	}
+	if got := b[start:]; bytes.Count(got, []byte{0}) != n-1 || bytes.IndexByte(got, 1) >= 0 {
+		b, start = a.escaped(b[:start], row, idx, n)
+	}
+	a.block = b
+	return unsafe.String(&b[start], len(b)-start)
+}
+
+// escaped appends the cells with NUL and \x01 escaped, moving to a new
+// block when this one has no room for the worst case (every byte doubled).
+func (a *rowArena) escaped(b []byte, row []string, idx []int, n int) ([]byte, int) {
+	size := n - 1
+	for i := range n {
+		size += 2 * len(cellAt(row, idx, i))
+	}
+	if cap(b)-len(b) < size {
+		b = make([]byte, 0, max(64<<10, size))
+	}
+	start := len(b)
+	for i := range n {
+		if i > 0 {
+			b = append(b, 0)
 		}
+		c := cellAt(row, idx, i)
 		for k := 0; k < len(c); k++ {
 			switch c[k] {
 			case 0:
@@ -154,11 +191,7 @@ func (a *rowArena) encodeRow(cells func(i int) string, n int) string {
 			}
 		}
 	}
-	a.block = b
-	if len(b) == start {
-		return ""
-	}
-	return unsafe.String(&b[start], len(b)-start)
+	return b, start
 }
 
 // decodeRow splits a kept row into its cells.
@@ -168,11 +201,19 @@ func decodeRow(row string) []string {
 		return cells
 	}
 	for i, c := range cells {
-		if strings.IndexByte(c, 1) >= 0 {
-			cells[i] = strings.NewReplacer("\x01\x02", "\x00", "\x01\x01", "\x01").Replace(c)
-		}
+		cells[i] = unescapeCell(c)
 	}
 	return cells
+}
+
+var cellUnescaper = strings.NewReplacer("\x01\x02", "\x00", "\x01\x01", "\x01")
+
+// unescapeCell undoes encodeRow's escapes in one cell.
+func unescapeCell(c string) string {
+	if strings.IndexByte(c, 1) < 0 {
+		return c
+	}
+	return cellUnescaper.Replace(c)
 }
 
 // sorted returns the decoded rows in priority order: any prefix is a
@@ -191,9 +232,32 @@ func (s *RowSample) sorted() [][]string {
 		}
 		return strings.Compare(s.Rows[a], s.Rows[b])
 	})
+	// All cells in one backing array: one allocation, not one per row.
+	total := 0
+	for _, r := range s.Rows {
+		total += strings.Count(r, "\x00") + 1
+	}
+	cells := make([]string, 0, total)
 	out := make([][]string, len(idx))
 	for i, j := range idx {
-		out[i] = decodeRow(s.Rows[j])
+		from := len(cells)
+		r := s.Rows[j]
+		for {
+			k := strings.IndexByte(r, 0)
+			if k < 0 {
+				cells = append(cells, r)
+				break
+			}
+			cells = append(cells, r[:k])
+			r = r[k+1:]
+		}
+		row := cells[from:len(cells):len(cells)]
+		if strings.IndexByte(s.Rows[j], 1) >= 0 {
+			for k, c := range row {
+				row[k] = unescapeCell(c)
+			}
+		}
+		out[i] = row
 	}
 	return out
 }

@@ -73,6 +73,10 @@ type Worker struct {
 	// IngestTokenEnv names the variable with the bearer token ingest requires
 	// (no token configured: ingest is open, which suits dev mode only).
 	IngestTokenEnv string `yaml:"ingest_token_env"`
+	// APITokenEnv names the variable with the bearer token the run API
+	// (/v1/models/{m}/evaluations and /retrains, for orchestrators such as
+	// Airflow) requires; unset: open, dev only.
+	APITokenEnv string `yaml:"api_token_env"`
 	// Ingest limits the ingest API; zero values take its defaults.
 	Ingest IngestLimits `yaml:"ingest"`
 	// PublicURL is the address people reach this worker's HTTP server at
@@ -197,6 +201,9 @@ type Source struct {
 	// Lookahead (ground_truth only) is how long after a window its labels
 	// may still arrive and be joined (default 7d).
 	Lookahead Duration `yaml:"lookahead"`
+	// Kafka (source and ground_truth only): the worker consumes this topic
+	// and stores its records under URI, as the ingest API does.
+	Kafka *Kafka `yaml:"kafka"`
 }
 
 // Drift configures the drift tests.
@@ -405,6 +412,12 @@ func (m *Model) applyDefaults() {
 		m.GroundTruth.URI = strings.TrimSuffix(m.Source.URI, "/") + "/ground-truth"
 	}
 	orDefault(&m.GroundTruth.Format, m.Source.Format)
+	if k := m.Source.Kafka; k != nil {
+		orDefault(&k.Group, defaultKafkaGroup(m.Name, "predictions"))
+	}
+	if k := m.GroundTruth.Kafka; k != nil {
+		orDefault(&k.Group, defaultKafkaGroup(m.Name, "ground_truth"))
+	}
 	orDefault(&m.Reference.Format, formatOf(m.Reference.URI))
 	orDefault(&m.Drift.Method, "auto")
 	orDefault(&m.Drift.DatasetShare, 0.5)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -8,7 +9,7 @@ import (
 
 // Retrain configures how a model is retrained, validated and promoted.
 type Retrain struct {
-	// Trainer is the backend: command | sagemaker | gitlab | jenkins | kubeflow.
+	// Trainer is the backend: command | sagemaker | gitlab | jenkins | kubeflow | airflow.
 	Trainer string `yaml:"trainer"`
 	// Command runs a local program (trainer: command). It receives the
 	// training data URIs, an output dir and hyperparameters (see README).
@@ -45,6 +46,7 @@ type Retrain struct {
 	GitLab    *GitLab    `yaml:"gitlab"`
 	Jenkins   *Jenkins   `yaml:"jenkins"`
 	Kubeflow  *Kubeflow  `yaml:"kubeflow"`
+	Airflow   *Airflow   `yaml:"airflow"`
 }
 
 // SageMaker runs a SageMaker training job (trainer: sagemaker) and, when
@@ -103,6 +105,20 @@ type Jenkins struct {
 	PollInterval Duration `yaml:"poll_interval"` // default 30s
 }
 
+// Airflow triggers a DAG run (trainer: airflow) through Airflow's REST API
+// with the job as the run's conf, and polls it.
+type Airflow struct {
+	URL string `yaml:"url"` // e.g. https://airflow.example.com
+	// API is v2 (Airflow 3: a JWT from /auth/token) or v1 (Airflow 2: basic
+	// auth); default v2.
+	API  string `yaml:"api"`
+	DAG  string `yaml:"dag"`
+	User string `yaml:"user"`
+	// PasswordEnv names the variable holding the user's password.
+	PasswordEnv  string   `yaml:"password_env"`
+	PollInterval Duration `yaml:"poll_interval"` // default 30s
+}
+
 // Kubeflow creates a Kubeflow Pipelines run (trainer: kubeflow) through the
 // KFP v2beta1 REST API and polls it; the job is passed as the run's VIGIL_*
 // pipeline parameters.
@@ -127,7 +143,7 @@ type Kubeflow struct {
 	PollInterval Duration `yaml:"poll_interval"` // default 30s
 }
 
-var trainers = []string{"command", "sagemaker", "gitlab", "jenkins", "kubeflow"}
+var trainers = []string{"command", "sagemaker", "gitlab", "jenkins", "kubeflow", "airflow"}
 
 // MainMetric is the metric a task's challengers are judged on by default.
 func MainMetric(task string) string {
@@ -167,6 +183,10 @@ func (r *Retrain) applyDefaults() {
 	}
 	if j := r.Jenkins; j != nil {
 		orDefault(&j.PollInterval, Duration(30*time.Second))
+	}
+	if a := r.Airflow; a != nil {
+		orDefault(&a.API, "v2")
+		orDefault(&a.PollInterval, Duration(30*time.Second))
 	}
 	if k := r.Kubeflow; k != nil {
 		orDefault(&k.PollInterval, Duration(30*time.Second))
@@ -255,6 +275,9 @@ func (r *Retrain) validateBackend(d *decoder, p string) {
 			d.at(gp+".poll_interval", "must be at least 1s, got %s", g.PollInterval)
 		}
 	}
+	if a := r.Airflow; needs(a != nil, "airflow", "{url: https://airflow.example.com, dag: train_churn, user: vigil, password_env: AIRFLOW_PASSWORD}") {
+		a.validate(d, p+".airflow", names)
+	}
 	if j := r.Jenkins; needs(j != nil, "jenkins", "{url: https://jenkins.example.com, job: ml/train, user: vigil, token_env: JENKINS_TOKEN}") {
 		jp := p + ".jenkins"
 		required(jp+".url", j.URL, "the Jenkins base URL")
@@ -289,6 +312,35 @@ func (r *Retrain) validateBackend(d *decoder, p string) {
 		}
 	}
 }
+
+func (a *Airflow) validate(d *decoder, ap string, names envChecker) {
+	required := func(path, v, what string) {
+		if v == "" {
+			d.at(path, "required: %s", what)
+		}
+	}
+	required(ap+".url", a.URL, "the Airflow base URL")
+	if a.URL != "" {
+		checkHTTPURL(d, ap+".url", a.URL)
+	}
+	if a.API != "v1" && a.API != "v2" {
+		d.at(ap+".api", "want v2 (Airflow 3) or v1 (Airflow 2), got %q", a.API)
+	}
+	if a.DAG == "" {
+		d.at(ap+".dag", "required: the id of the DAG that trains the model")
+	} else if !dagIDRE.MatchString(a.DAG) {
+		d.at(ap+".dag", "want an Airflow DAG id (letters, digits, '.', '_', '-'), got %q", a.DAG)
+	}
+	required(ap+".user", a.User, "the user whose password is in password_env")
+	required(ap+".password_env", a.PasswordEnv, "the variable holding the user's password")
+	names.check(ap+".password_env", a.PasswordEnv)
+	if a.PollInterval.D() < time.Second {
+		d.at(ap+".poll_interval", "must be at least 1s, got %s", a.PollInterval)
+	}
+}
+
+// dagIDRE is Airflow's rule for DAG ids (KEY_REGEX).
+var dagIDRE = regexp.MustCompile(`^[\w.-]{1,250}$`)
 
 func checkHTTPURL(d *decoder, path, u string) {
 	if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {

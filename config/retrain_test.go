@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -71,6 +72,41 @@ func TestRetrainBackendErrorsNameTheField(t *testing.T) {
 		_, err := Parse("vigil.yaml", []byte(retrainBase+tc.yaml), Options{SkipEnv: true})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: got %v\nwant %q", tc.yaml, err, tc.want)
+		}
+	}
+}
+
+// trainer: airflow needs the DAG, the user and the variable holding the
+// password; the API version is v2 (Airflow 3) unless it says v1.
+func TestAirflowTrainer(t *testing.T) {
+	base := `models:
+  - name: churn
+    task: binary
+    columns: {target: label, prediction: prediction}
+    source: {uri: "file:///data/pred"}
+    reference: {uri: "file:///data/ref.csv"}
+    retrain:
+      trainer: airflow
+      airflow: %s
+`
+	cfg, err := Parse("vigil.yaml", []byte(fmt.Sprintf(base, `{url: "https://airflow.example.com", dag: train_churn, user: vigil, password_env: AIRFLOW_PASSWORD}`)), Options{SkipEnv: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := cfg.Models[0].Retrain.Airflow; a.API != "v2" || a.PollInterval.D() != 30*time.Second || a.DAG != "train_churn" {
+		t.Errorf("airflow %+v", a)
+	}
+	for _, tc := range []struct{ airflow, want string }{
+		{`{url: "https://a", dag: d, user: u, password_env: P, api: v3}`, `vigil.yaml:9: models[0].retrain.airflow.api: want v2 (Airflow 3) or v1 (Airflow 2), got "v3"`},
+		{`{url: "https://a", user: u, password_env: P}`, `vigil.yaml:9: models[0].retrain.airflow.dag: required`},
+		{`{url: "https://a", dag: "a/b", user: u, password_env: P}`, `vigil.yaml:9: models[0].retrain.airflow.dag: want an Airflow DAG id`},
+		{`{url: "https://a", dag: d, user: u}`, `vigil.yaml:9: models[0].retrain.airflow.password_env: required`},
+		{`{url: "https://a", dag: d, user: u, password_env: "hunter2 pass"}`, `vigil.yaml:9: models[0].retrain.airflow.password_env: want the NAME of an environment variable`},
+		{`{url: "airflow:8080", dag: d, user: u, password_env: P}`, `vigil.yaml:9: models[0].retrain.airflow.url: want an http(s) URL`},
+	} {
+		_, err := Parse("vigil.yaml", []byte(fmt.Sprintf(base, tc.airflow)), Options{SkipEnv: true})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("airflow %s:\n got %v\nwant %q", tc.airflow, err, tc.want)
 		}
 	}
 }

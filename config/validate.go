@@ -67,6 +67,7 @@ func (c *Config) validate(d *decoder, opts Options) {
 	env := envChecker{d: d, getenv: opts.Getenv, skip: opts.SkipEnv}
 	env.check("temporal.api_key_env", c.Temporal.APIKeyEnv)
 	env.check("worker.ingest_token_env", c.Worker.IngestTokenEnv)
+	env.check("worker.api_token_env", c.Worker.APITokenEnv)
 	env.check("worker.dashboard.token_env", c.Worker.Dashboard.TokenEnv)
 	if u := c.Worker.PublicURL; u != "" {
 		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || p.RawQuery != "" {
@@ -97,6 +98,15 @@ func (c *Config) validate(d *decoder, opts Options) {
 		}
 		seen[m.Name] = i
 		m.validate(d, p, c)
+		if k := m.Source.Kafka; k != nil {
+			k.validate(d, p+".source.kafka", m.Source, env)
+		}
+		if k := m.GroundTruth.Kafka; k != nil {
+			k.validate(d, p+".ground_truth.kafka", m.GroundTruth, env)
+		}
+		if m.Reference.Kafka != nil {
+			d.at(p+".reference.kafka", "kafka applies to source and ground_truth only (the reference is a fixed data set)")
+		}
 	}
 }
 

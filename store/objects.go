@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"io"
 )
 
 // PutObject writes data at key (slash-separated, relative) under rootURI
@@ -39,4 +40,23 @@ func (s *Store) objectBackend(ctx context.Context, rootURI, key string) (backend
 		return nil, fmt.Errorf("%s: %w", rootURI, err)
 	}
 	return s.backend(ctx, loc)
+}
+
+// GetObject reads key under rootURI; a missing object is ErrNotFound. The
+// Kafka ingest keeps its per-partition progress beside the records this way.
+func (s *Store) GetObject(ctx context.Context, rootURI, key string) ([]byte, error) {
+	b, err := s.objectBackend(ctx, rootURI, key)
+	if err != nil {
+		return nil, err
+	}
+	r, err := b.open(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", b.uri(key), err)
+	}
+	return data, nil
 }

@@ -63,12 +63,12 @@ func (g *GitLab) Train(ctx context.Context, job Job, progress func(string)) (*Re
 	progress = progressOrNop(progress)
 	p, err := g.find(ctx, job.RunID)
 	if err != nil {
-		return nil, fmt.Errorf("train: gitlab: look for run %s: %w", job.RunID, permanentHTTP("gitlab", job.RunID, err))
+		return nil, fmt.Errorf("train: gitlab: look for run %s: %w", job.RunID, startCut(ctx, permanentHTTP("gitlab", job.RunID, err)))
 	}
 	if p != nil {
 		progress(fmt.Sprintf("re-attaching to pipeline %d (%s)", p.ID, p.WebURL))
 	} else if p, err = g.trigger(ctx, job); err != nil {
-		return nil, fmt.Errorf("train: gitlab: trigger pipeline: %w", permanentHTTP("gitlab", job.RunID, err))
+		return nil, fmt.Errorf("train: gitlab: trigger pipeline: %w", startCut(ctx, permanentHTTP("gitlab", job.RunID, err)))
 	} else {
 		progress(fmt.Sprintf("triggered pipeline %d (%s)", p.ID, p.WebURL))
 	}

@@ -105,7 +105,7 @@ func (j *Jenkins) Train(ctx context.Context, job Job, progress func(string)) (*R
 		}
 		resp, err := j.request(ctx, http.MethodPost, j.jobURL()+"buildWithParameters", strings.NewReader(form.Encode()), nil)
 		if err != nil {
-			return nil, fmt.Errorf("train: jenkins: start %s: %w", j.Job, permanentHTTP("jenkins", job.RunID, err))
+			return nil, fmt.Errorf("train: jenkins: start %s: %w", j.Job, startCut(ctx, permanentHTTP("jenkins", job.RunID, err)))
 		}
 		queueURL = resp.Header.Get("Location")
 		if queueURL == "" {

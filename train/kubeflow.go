@@ -136,7 +136,7 @@ func (k *Kubeflow) Train(ctx context.Context, job Job, progress func(string)) (*
 	if run != nil {
 		progress(fmt.Sprintf("re-attaching to run %s (%s, %s)", run.RunID, name, run.State))
 	} else if run, err = k.create(ctx, name, job); err != nil {
-		return nil, fmt.Errorf("train: kubeflow: create run %s: %w", name, permanentHTTP("kubeflow", name, err))
+		return nil, fmt.Errorf("train: kubeflow: create run %s: %w", name, startCut(ctx, permanentHTTP("kubeflow", name, err)))
 	} else {
 		progress(fmt.Sprintf("created run %s (%s)", run.RunID, name))
 	}

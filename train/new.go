@@ -90,6 +90,17 @@ func New(ctx context.Context, r *config.Retrain, deps Deps) (Trainer, error) {
 			}
 		}
 		return kf, nil
+	case "airflow":
+		a := r.Airflow
+		if a == nil {
+			return nil, fmt.Errorf("train: trainer airflow needs an airflow section")
+		}
+		password, err := secret("airflow.password_env", a.PasswordEnv)
+		if err != nil {
+			return nil, err
+		}
+		return &Airflow{BaseURL: a.URL, API: a.API, DAG: a.DAG, User: a.User, Password: password,
+			PollInterval: a.PollInterval.D(), HTTP: deps.HTTP}, nil
 	}
 	return nil, fmt.Errorf("train: unknown trainer %q", r.Trainer)
 }

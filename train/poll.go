@@ -7,7 +7,7 @@ import (
 )
 
 // poller is the one wait loop of the trainers that follow a remote job
-// (GitLab, Jenkins, Kubeflow, SageMaker): it calls check every interval (default 30s)
+// (GitLab, Jenkins, Kubeflow, Airflow, SageMaker): it calls check every interval (default 30s)
 // until check reports done or fails, and on cancellation of ctx stops the
 // job (but leaves it running when the worker is shutting down: see
 // ErrShutdown).

@@ -94,6 +94,17 @@ func shuttingDown(ctx context.Context) bool {
 	return ctx.Err() != nil && errors.Is(context.Cause(ctx), ErrShutdown)
 }
 
+// startCut is the error of a start request the worker's shutdown cut
+// short: the backend may or may not have received it, and either way the
+// next attempt looks the job up by its run id before starting one, so it is
+// ErrDetached (retryable), not a failure of the start.
+func startCut(ctx context.Context, err error) error {
+	if shuttingDown(ctx) {
+		return fmt.Errorf("%w: start request cut short: %w", ErrDetached, err)
+	}
+	return err
+}
+
 // Validate checks the fields every backend needs.
 func (j Job) Validate() error {
 	switch {

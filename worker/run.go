@@ -247,6 +247,10 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		RateLimit: cfg.Worker.Ingest.RatePerSecond, Burst: cfg.Worker.Ingest.Burst}))
 	// Temporary files of ingest writes a killed worker left behind.
 	go sweepIngestTemps(cfg.Models, log)
+	mountRunAPI(mux, cfg, wfClient, log)
+	if err := startKafkaConsumers(ctx, cfg, w.Store, log); err != nil {
+		return fmt.Errorf("kafka ingest: %w", err)
+	}
 	if h, err := integrations.SlackInteractions(cfg.Notify, os.Getenv, slackActions{wfClient}, log); err != nil {
 		return fmt.Errorf("slack interactivity: %w", err)
 	} else if h != nil {

@@ -96,5 +96,30 @@ s = rng.normal(size=300)
 lab = rng.uniform(size=300) < 0.4
 out["auroc"] = {"scores": s.tolist(), "labels": lab.tolist(), "auc": metrics.roc_auc_score(lab, s)}
 
+# Multiclass CBPE: each row counted as every class c with weight prob[c],
+# through sklearn's weighted macro metrics and macro one-vs-rest AUC (scores
+# from a miscalibrated softmax, probabilities from another).
+mc = []
+for name, n, k in [("three", 600, 3), ("four_ties", 400, 4)]:
+    logits = rng.normal(size=(n, k)) * 1.5
+    score = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    if name == "four_ties":
+        score = np.round(score, 1)
+        score = score / score.sum(axis=1, keepdims=True)
+    pl = logits * 0.7 + rng.normal(scale=0.3, size=(n, k))
+    prob = np.exp(pl) / np.exp(pl).sum(axis=1, keepdims=True)
+    pred = score.argmax(axis=1)
+    yy = np.repeat(np.arange(k)[None, :], n, axis=0).ravel()
+    pp = np.repeat(pred, k)
+    ss = np.repeat(score, k, axis=0)
+    w = prob.ravel()
+    mc.append({"name": name, "prob": prob.tolist(), "score": score.tolist(), "pred": pred.tolist(),
+               "accuracy": metrics.accuracy_score(yy, pp, sample_weight=w),
+               "precision": metrics.precision_score(yy, pp, average="macro", sample_weight=w, zero_division=0),
+               "recall": metrics.recall_score(yy, pp, average="macro", sample_weight=w, zero_division=0),
+               "f1": metrics.f1_score(yy, pp, average="macro", sample_weight=w, zero_division=0),
+               "roc_auc": metrics.roc_auc_score(yy, ss, multi_class="ovr", average="macro", sample_weight=w)})
+out["multiclass_cbpe"] = mc
+
 with open(os.path.join(HERE, "estimate_golden.json"), "w") as f:
     json.dump(out, f)

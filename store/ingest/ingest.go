@@ -240,7 +240,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, k kind) {
 	var written []string
 	var uris []string
 	for _, hr := range hours {
-		key := hr.Format("2006/01/02/15") + "/" + strconv.FormatInt(now.UnixNano(), 10) + "-" + randomHex() + ".jsonl"
+		key := Partition(hr) + "/" + strconv.FormatInt(now.UnixNano(), 10) + "-" + randomHex() + ".jsonl"
 		ctx, cancel := context.WithTimeout(r.Context(), h.opts.StoreTimeout)
 		uri, err := h.w.PutObject(ctx, src.URI, key, groups[hr].Bytes())
 		cancel()

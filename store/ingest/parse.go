@@ -17,7 +17,41 @@ const MaxEventIDLen = 256
 
 type record struct {
 	at   time.Time
+	id   string // the event id
 	line []byte // normalized JSON object, no newline
+}
+
+// Record is one record validated as the HTTP API validates it, for other
+// ways in (the Kafka consumer): its event id, the hour partition it is
+// stored in and its normalized JSON object (no newline).
+type Record struct {
+	EventID string
+	Hour    time.Time
+	Line    []byte
+}
+
+// Partition is the key prefix (yyyy/mm/dd/hh, UTC) of the hour partition
+// that holds t: every way in files records the same way.
+func Partition(t time.Time) string { return t.UTC().Format("2006/01/02/15") }
+
+// Validate checks one JSON record of model m as the HTTP API does and
+// normalizes it. Predictions (groundTruth false) are filed under the hour of
+// their time, labels under the hour they arrive (now), as the window reader
+// expects.
+func Validate(raw []byte, m *config.Model, groundTruth bool, now time.Time) (Record, error) {
+	k := kindPrediction
+	if groundTruth {
+		k = kindGroundTruth
+	}
+	rec, err := validate(raw, m.Name, m, k, now.UTC())
+	if err != nil {
+		return Record{}, err
+	}
+	hour := rec.at.UTC().Truncate(time.Hour)
+	if groundTruth {
+		hour = now.UTC().Truncate(time.Hour)
+	}
+	return Record{EventID: rec.id, Hour: hour, Line: rec.line}, nil
 }
 
 // names are the keys a model's records use.
@@ -187,7 +221,7 @@ func validate(raw []byte, model string, m *config.Model, k kind, now time.Time) 
 	if err != nil {
 		return record{}, err
 	}
-	return record{at: at, line: line}, nil
+	return record{at: at, id: id, line: line}, nil
 }
 
 func eventID(v any) (string, error) {

@@ -33,6 +33,13 @@
 // p-values on huge windows are approximate (a p-value test at n = 10^6 turns
 // on differences of that order anyway). Report.Mode says which mode was used.
 //
+// Large windows use every core: rows that can be cut (Splitter: a mapped
+// CSV file at line ends, a Parquet file at row groups) and that will be
+// sketched are profiled in parts of splitPartBytes on GOMAXPROCS goroutines
+// and merged in part order, so the profile does not depend on the number of
+// cores; every count equals the sequential profile's and the verdicts the
+// exact path's (parallel_test.go).
+//
 // Size of a profile: an exact column holds its values (~20 bytes each in
 // JSON); a sketched one about 21k points (~400 KB of JSON) with the default
 // SketchCap 8192, ~4k points (~80 KB) with SketchCap 1024, for 10^6 values.

@@ -239,11 +239,15 @@ func (s *Schema) index(role string) int {
 var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
 
-// parseDecimal is Clinger's fast path for plain decimals ("-12.375"): when
-// the digits form an integer m < 2^53 and there are at most 22 decimals,
-// m / 10^k is correctly rounded, so it equals strconv.ParseFloat. It reports
-// false for anything else (exponents, inf, nan, too many digits), which
-// falls back to strconv.
+// parseDecimal parses the numbers CSV writers produce: an optional sign,
+// digits with an optional decimal point, an optional exponent ("-12.375",
+// "0.12345678901234568", "1.5e-05"). With at most 19 significant digits the
+// mantissa is exact, and the value comes from Clinger's fast path (mantissa
+// below 2^53, power of ten up to 22: one correctly rounded operation) or
+// from Eisel–Lemire (atof.go): either way it equals strconv.ParseFloat's to
+// the bit. It reports false for anything else (more digits, inf, nan,
+// spaces, hex, underscores, results that are not normal doubles), which
+// falls back to strconv; when true, the value is finite.
 func parseDecimal(s string) (float64, bool) {
 	n := len(s)
 	if n == 0 {
@@ -260,42 +264,94 @@ func parseDecimal(s string) (float64, bool) {
 	}
 	var m uint64
 	first := i
+	for i < n && s[i] == '0' {
+		i++
+	}
+	lead := i - first // leading zeros: not significant
 	for ; i < n && s[i]-'0' < 10; i++ {
 		m = m*10 + uint64(s[i]-'0')
 	}
-	nd, frac := i-first, 0
-	if i < n && s[i] == '.' {
-		frac = n - i - 1
-		if nd+frac > 19 || frac > 22 {
-			return 0, false
-		}
-		if frac > 0 && frac <= 8 && n >= 8 {
-			// The decimals are the last frac bytes of s: convert the 8 bytes
-			// ending there at once, with the ones before the decimals set
-			// to '0'. This breaks the digit-by-digit dependency chain.
+	nd := i - first - lead // significant digits in m
+	if i < n && s[i] == '.' && nd <= 11 {
+		if frac := n - i - 1; frac > 0 && frac <= 8 && n >= 8 {
+			// Six-decimal data: the decimals are the last frac bytes of s.
+			// Convert the 8 bytes ending there at once, with the ones before
+			// the decimals set to '0': this breaks the digit-by-digit
+			// dependency chain.
 			w := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[n-8:]), 8))
 			keep := uint(8 * (8 - frac))
-			d, ok := eightDigits(w>>keep<<keep | 0x3030303030303030>>(64-keep))
-			if !ok {
-				return 0, false
-			}
-			m = m*pow10u[frac] + d
-		} else {
-			for i++; i < n; i++ {
-				d := s[i] - '0'
-				if d >= 10 {
-					return 0, false
+			if d, ok := eightDigits(w>>keep<<keep | 0x3030303030303030>>(64-keep)); ok {
+				m = m*pow10u[frac] + d
+				if m <= 1<<53 {
+					return math.Float64frombits(math.Float64bits(float64(m)/pow10[frac]) | sign), true
 				}
-				m = m*10 + uint64(d)
+				return eiselLemire64(m, -frac, sign != 0)
 			}
 		}
-		nd += frac
-		i = n
 	}
-	if i != n || nd == 0 || nd > 19 || m > 1<<53 {
+	digits := i - first
+	exp10 := 0
+	if i < n && s[i] == '.' {
+		i++
+		fracStart := i
+		if nd == 0 {
+			for i < n && s[i] == '0' {
+				i++
+			}
+		}
+		// Full-precision decimals: eight digits per step.
+		for i+8 <= n && nd <= 11 {
+			d, ok := eightDigits(binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:]), 8)))
+			if !ok {
+				break
+			}
+			m = m*1e8 + d
+			nd += 8
+			i += 8
+		}
+		for ; i < n && s[i]-'0' < 10; i++ {
+			m = m*10 + uint64(s[i]-'0')
+			nd++
+		}
+		exp10 = fracStart - i
+		digits += i - fracStart
+	}
+	if digits == 0 || nd > 19 {
 		return 0, false
 	}
-	return math.Float64frombits(math.Float64bits(float64(m)/pow10[frac]) | sign), true
+	if i < n && s[i]|0x20 == 'e' {
+		i++
+		esign := 1
+		if i < n && (s[i] == '-' || s[i] == '+') {
+			if s[i] == '-' {
+				esign = -1
+			}
+			i++
+		}
+		start, e := i, 0
+		for ; i < n && s[i]-'0' < 10; i++ {
+			if e < 10000 {
+				e = e*10 + int(s[i]-'0')
+			}
+		}
+		if i == start {
+			return 0, false
+		}
+		exp10 += esign * e
+	}
+	if i != n {
+		return 0, false
+	}
+	if m <= 1<<53 && exp10 >= -22 && exp10 <= 22 {
+		f := float64(m)
+		if exp10 < 0 {
+			f /= pow10[-exp10]
+		} else {
+			f *= pow10[exp10]
+		}
+		return math.Float64frombits(math.Float64bits(f) | sign), true
+	}
+	return eiselLemire64(m, exp10, sign != 0)
 }
 
 var pow10u = [...]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8}
@@ -401,9 +457,14 @@ func (c *ColumnProfile) Moments() (mean, variance float64) {
 	return c.Mean, c.M2 / float64(c.N())
 }
 
-// settle brings Mean and M2 up to date with an exact sample (two passes).
+// settle brings Mean and M2 up to date: with an exact sample in two
+// passes, with a sketch by folding the values it received since.
 func (c *ColumnProfile) settle() {
-	if c.Values == nil || c.MomentsN == c.Values.N || !c.Values.IsExact() {
+	if c.Values == nil || c.MomentsN == c.Values.N {
+		return
+	}
+	if !c.Values.IsExact() {
+		c.foldSketch()
 		return
 	}
 	x := c.Values.Exact
@@ -446,13 +507,58 @@ func (c *ColumnProfile) addNumber(v float64) {
 			return
 		}
 		c.settle() // about to become a sketch: fix the exact moments first
+		s.Add(v)
+		c.addMoment(v)
+		return
 	}
-	s.Add(v)
-	n := c.MomentsN
+	// The moments of a sketch take in the values added since the last fold
+	// (the tail of level 0) in one pass before level 0 is compacted, rather
+	// than one division per value.
+	if len(s.Levels[0]) < s.Cap {
+		s.Add(v)
+		return
+	}
+	c.settle()
+	s.Add(v) // compacts level 0
+	c.addMoment(v)
+}
+
+// addMoment updates the moments with one value (Welford).
+func (c *ColumnProfile) addMoment(v float64) {
 	d := v - c.Mean
-	c.Mean += d / float64(n+1)
+	c.Mean += d / float64(c.MomentsN+1)
 	c.M2 += d * (v - c.Mean)
 	c.MomentsN++
+}
+
+// foldSketch adds the values a sketch received since its moments were last
+// updated (the last N − MomentsN values of level 0) to Mean and M2: their
+// own mean and M2 in two passes, combined with Chan's formula.
+func (c *ColumnProfile) foldSketch() {
+	s := c.Values
+	p := s.N - c.MomentsN
+	if p <= 0 || len(s.Levels) == 0 || p > int64(len(s.Levels[0])) {
+		return
+	}
+	tail := s.Levels[0][int64(len(s.Levels[0]))-p:]
+	sum := 0.0
+	for _, v := range tail {
+		sum += v
+	}
+	mb := sum / float64(p)
+	m2b := 0.0
+	for _, v := range tail {
+		m2b += (v - mb) * (v - mb)
+	}
+	if c.MomentsN == 0 {
+		c.Mean, c.M2 = mb, m2b
+	} else {
+		na, nb := float64(c.MomentsN), float64(p)
+		d := mb - c.Mean
+		c.Mean += d * nb / (na + nb)
+		c.M2 += m2b + d*d*na*nb/(na+nb)
+	}
+	c.MomentsN += p
 }
 
 func (c *ColumnProfile) merge(o *ColumnProfile) {
@@ -562,7 +668,8 @@ type Profile struct {
 	TimeMax float64 `json:"time_max"`
 	TimeN   int64   `json:"time_n"`
 	// DuplicateIDs counts rows whose event id was already seen in this
-	// profile (shards are not cross-checked on Merge).
+	// profile. Merge cross-checks the ids of profiles made in this process;
+	// shards decoded from JSON carry only their own counts.
 	DuplicateIDs int64 `json:"duplicate_event_ids"`
 	// Sample is a uniform sample of whole rows, kept when a row-level
 	// analysis is wanted (Options.RowSample).
@@ -599,6 +706,18 @@ func (p *Profile) Merge(o *Profile) error {
 		p.TimeN += o.TimeN
 	}
 	p.DuplicateIDs += o.DuplicateIDs
+	// Event ids seen by both (in one process: ids do not travel as JSON)
+	// are duplicates too, as if one profiler had seen both streams.
+	for k := range o.ids {
+		if _, dup := p.ids[k]; dup {
+			p.DuplicateIDs++
+		} else if len(p.ids) < maxEventIDs {
+			if p.ids == nil {
+				p.ids = map[uint64]struct{}{}
+			}
+			p.ids[k] = struct{}{}
+		}
+	}
 	if p.Sample != nil {
 		p.Sample.merge(o.Sample)
 	}
@@ -706,30 +825,89 @@ func (pr *Profiler) bind(columns []string) {
 
 // AddRows adds every row of rows (matching columns by name; a column absent
 // from rows counts as missing) and its invalid-record count.
+//
+// Rows that can be split (Splitter: a mapped CSV file) and that are large
+// enough to be sketched are profiled in parts on every core, merged in
+// order.
 func (pr *Profiler) AddRows(rows Rows) error {
-	pr.bind(rows.Columns())
+	if p, ok := rows.(*prefixRows); ok && p.i == -1 {
+		// Analyze's reference: the rows read for the schema, then the
+		// stream, which may split.
+		pr.bind(p.Columns())
+		for _, row := range p.buf {
+			pr.add(row)
+		}
+		pr.bind(nil)
+		p.i, p.buf = 0, nil
+		return pr.AddRows(p.Rows)
+	}
+	var n int64
 	if e, ok := rows.(RowEstimator); ok {
-		if n := e.EstimatedRows(); n > 0 {
-			for _, c := range pr.p.Columns {
-				if c.Values != nil {
-					c.Values.reserve(n)
-				}
-			}
+		n = e.EstimatedRows()
+	}
+	if s, ok := rows.(Splitter); ok && n/2 > int64(pr.opts.ExactLimit) {
+		// Only windows that will be sketched: their parts' sketches merge
+		// in little memory, where exact parts would be copied into one
+		// array of every value (twice the memory; a window small enough to
+		// stay exact is quick anyway, and both windows are profiled at once).
+		if parts := s.Split(splitPartBytes); len(parts) > 1 && pr.addParts(parts, n) {
+			pr.p.Invalid += rows.Invalid() // skipped before the split (a schema sample)
+			return nil
 		}
 	}
+	pr.reserve(n)
+	if t, ok := rows.(Transient); ok {
+		if rest := t.Transient(); rest != nil {
+			pr.p.Invalid += rows.Invalid() // skipped before (a schema sample)
+			rows = rest
+		}
+	}
+	return pr.addSequential(rows)
+}
+
+// reserve sizes the numeric samples for n more rows (see Sample.reserve).
+func (pr *Profiler) reserve(n int64) {
+	if n <= 0 {
+		return
+	}
+	for _, c := range pr.p.Columns {
+		if c.Values != nil {
+			c.Values.reserve(n)
+		}
+	}
+}
+
+// addSequential adds every row of rows, in this goroutine.
+func (pr *Profiler) addSequential(rows Rows) error {
+	pr.bind(rows.Columns())
 	for rows.Next() {
 		pr.add(rows.Row())
 	}
 	pr.p.Invalid += rows.Invalid()
 	pr.bind(nil)
+	pr.settle()
 	return rows.Err()
 }
 
 // Add adds one row laid out as the schema.
 func (pr *Profiler) Add(row []string) { pr.add(row) }
 
-// Profile returns the profile built so far (not a copy).
-func (pr *Profiler) Profile() *Profile { return pr.p }
+// Profile returns the profile built so far (not a copy), its moments up
+// to date.
+func (pr *Profiler) Profile() *Profile {
+	pr.settle()
+	return pr.p
+}
+
+// settle brings the moments of sketched columns up to date, so that the
+// exported fields are complete (a profile may travel as JSON).
+func (pr *Profiler) settle() {
+	for _, c := range pr.p.Columns {
+		if c.Values != nil && !c.Values.IsExact() {
+			c.settle()
+		}
+	}
+}
 
 func (pr *Profiler) cell(row []string, i int) string {
 	j := pr.idx[i]

@@ -1,7 +1,11 @@
 package analysis
 
 import (
+	"encoding/json"
+	"fmt"
 	"math"
+	"math/rand/v2"
+	"slices"
 	"strconv"
 	"testing"
 )
@@ -33,8 +37,51 @@ func TestParseNumberMatchesStrconv(t *testing.T) {
 			// strconv accepts hex and underscores only with a base prefix;
 			// whatever it says, we say the same
 		}
-		if ok != (err == nil) || (ok && got != want && !(got != got && want != want)) {
+		if ok != (err == nil) || (ok && math.Float64bits(got) != math.Float64bits(want) && !(got != got && want != want)) {
 			t.Errorf("parseNumber(%q) = %v, %v; strconv %v, %v", c, got, ok, want, err)
+		}
+	}
+}
+
+// TestParseDecimalFullPrecision: the numbers pandas and numpy write (the
+// shortest round-trip text, 16–17 significant digits, exponents below 1e-4)
+// take the fast path, and come out as strconv's to the bit; so do the
+// boundaries of Clinger's and Eisel–Lemire's ranges, or they decline.
+func TestParseDecimalFullPrecision(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 16))
+	var fast []string
+	for range 200000 {
+		v := r.NormFloat64() * math.Pow(10, float64(r.IntN(40)-20))
+		fast = append(fast, strconv.FormatFloat(v, 'g', -1, 64), strconv.FormatFloat(v, 'e', 16, 64),
+			strconv.FormatFloat(v, 'f', -1, 64)[:min(21, len(strconv.FormatFloat(v, 'f', -1, 64)))])
+	}
+	for i, s := range fast[:3000] {
+		// repr ('g') forms below 10^12 must all take the fast path. The
+		// others may decline: above, the 17 digits of a large double can be
+		// its exact value, which Eisel–Lemire cannot tell from a tie.
+		v, _ := strconv.ParseFloat(s, 64)
+		if _, ok := parseDecimal(s); !ok && i%3 == 0 && math.Abs(v) < 1e12 {
+			t.Errorf("parseDecimal(%q) declined a full-precision value", s)
+		}
+	}
+	edges := []string{"9007199254740992", "9007199254740993", "9007199254740993.0", "18446744073709551615",
+		"1.7976931348623157e308", "1.7976931348623159e308", "2.2250738585072014e-308", "2.2250738585072011e-308",
+		"4.9e-324", "1e-400", "1e400", "1e23", "8.5e22", "9.999999999999999e22", "0.000000000000000000000000001",
+		"123456789012345678", "1234567890123456789", "12345678901234567890", "0.1234567890123456789",
+		"0.12345678901234567890", "1.00000000000000011102230246251565404236316680908203125",
+		"0.30000000000000004", "-0.0", "-0e10", "0e-999", "1e-0", "1e+0", "1e", "1e+", "1e-", "e5", "-.e5", ".e5",
+		"1.5e00000000000000000000000005", "7.2057594037927933e16", "5e-324", "3.0000000000000003"}
+	for e := -360; e <= 360; e++ {
+		edges = append(edges, fmt.Sprintf("1e%d", e), fmt.Sprintf("9.999999999999999e%d", e), fmt.Sprintf("4.4501477170144023e%d", e))
+	}
+	for _, s := range append(fast, edges...) {
+		got, ok := parseDecimal(s)
+		if !ok {
+			continue
+		}
+		want, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("parseDecimal(%q) = %v (%#x), %v; strconv %v (%#x), %v", s, got, math.Float64bits(got), ok, want, math.Float64bits(want), err)
 		}
 	}
 }
@@ -42,7 +89,8 @@ func TestParseNumberMatchesStrconv(t *testing.T) {
 // FuzzParseDecimal: the fast path either declines or agrees with strconv to
 // the bit.
 func FuzzParseDecimal(f *testing.F) {
-	for _, s := range []string{"-0.806033", "12345678.12345678", "1.2345a78", "0.1", "-.5", "5."} {
+	for _, s := range []string{"-0.806033", "12345678.12345678", "1.2345a78", "0.1", "-.5", "5.",
+		"0.12345678901234568", "-1.0593967667650364", "1.5e-05", "2.2250738585072014e-308", "1e23"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -55,4 +103,90 @@ func FuzzParseDecimal(f *testing.F) {
 			t.Fatalf("parseDecimal(%q) = %v; strconv %v, %v", s, got, want, err)
 		}
 	})
+}
+
+// TestSketchMergedLevelsEqualSorted: keeping the levels above 0 sorted by
+// merging (instead of sorting each level when it is compacted) changes
+// nothing in the sketch: the same values at every level, so the same
+// statistics, through Add and Merge.
+func TestSketchMergedLevelsEqualSorted(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	for _, capacity := range []int{64, 1000, 8192} {
+		merged, resorted := newSample(100, capacity), newSample(100, capacity)
+		other := newSample(100, capacity)
+		for i := range 300000 {
+			v := r.NormFloat64()
+			if i%3 == 0 {
+				v = math.Round(v*1e6) / 1e6
+			}
+			merged.Add(v)
+			resorted.Add(v)
+			resorted.sorted = nil // every level sorted from scratch, as before
+			if i%7 == 0 {
+				other.Add(v * 2)
+			}
+		}
+		merged.Merge(other)
+		resorted.Merge(other)
+		resorted.sorted = nil
+		if len(merged.Levels) != len(resorted.Levels) || merged.N != resorted.N {
+			t.Fatalf("cap %d: %d/%d levels, n %d/%d", capacity, len(merged.Levels), len(resorted.Levels), merged.N, resorted.N)
+		}
+		for h := range merged.Levels {
+			a, b := slices.Clone(merged.Levels[h]), slices.Clone(resorted.Levels[h])
+			slices.Sort(a)
+			slices.Sort(b)
+			if !slices.Equal(a, b) || merged.Parity[h] != resorted.Parity[h] {
+				t.Fatalf("cap %d level %d differs", capacity, h)
+			}
+			if merged.levelSorted(h) && !slices.IsSorted(merged.Levels[h]) {
+				t.Fatalf("cap %d level %d marked sorted but is not", capacity, h)
+			}
+		}
+	}
+}
+
+// TestSketchMoments: a sketched column's mean and variance, folded in
+// batches as level 0 fills, equal numpy's two-pass values over all the
+// values to rounding, at any count (a partial batch at the end included),
+// after a merge and after a JSON round trip.
+func TestSketchMoments(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 8))
+	schema := &Schema{Columns: []SchemaColumn{{Name: "x", Kind: KindNumeric, Role: RoleFeature}}}
+	opts := Options{ExactLimit: 1000, SketchCap: 512}
+	for _, n := range []int{1001, 5000, 77777} {
+		var all []float64
+		profile := func(k int) *Profile {
+			pr := NewProfiler(schema, opts)
+			for range k {
+				v := 1e6 + r.NormFloat64()*3 // a large mean: cancellation would show
+				all = append(all, v)
+				pr.Add([]string{strconv.FormatFloat(v, 'g', -1, 64)})
+			}
+			b, _ := json.Marshal(pr.Profile())
+			p := new(Profile)
+			if err := json.Unmarshal(b, p); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}
+		p := profile(n)
+		if err := p.Merge(profile(n / 3)); err != nil {
+			t.Fatal(err)
+		}
+		mean, variance := p.Columns[0].Moments()
+		sum := 0.0
+		for _, v := range all {
+			sum += v
+		}
+		wm := sum / float64(len(all))
+		m2 := 0.0
+		for _, v := range all {
+			m2 += (v - wm) * (v - wm)
+		}
+		wv := m2 / float64(len(all))
+		if p.IsExact() || math.Abs(mean-wm) > 1e-12*wm || math.Abs(variance-wv) > 1e-9*wv {
+			t.Errorf("n=%d: mean %v variance %v; two-pass %v %v (exact %v)", n, mean, variance, wm, wv, p.IsExact())
+		}
+	}
 }

@@ -1,7 +1,10 @@
 package analysis
 
 import (
+	"cmp"
+	"slices"
 	"sort"
+	"sync"
 )
 
 // Sample holds the numeric values of one column: exactly while there are at
@@ -31,6 +34,26 @@ type Sample struct {
 	// sortedLen is len(Exact) when Exact was last seen sorted, so repeated
 	// Sorted calls (one per drift method) do not rescan it.
 	sortedLen int
+	// sorted[h] (h ≥ 1) records that level h is in ascending order: a
+	// compaction merges the values it moves up into the sorted level above,
+	// so only level 0 is ever sorted from scratch (half the sorting of a
+	// long stream). Unknown (false) after Merge or decoding.
+	sorted []bool
+	// sortedPoints caches Sorted's points of a sketch of sortedPointsN
+	// values: read-only for callers, as an exact sample's are.
+	sortedPoints  *[2][]float64
+	sortedPointsN int64
+}
+
+// levelSorted reports whether level h is known to be sorted.
+func (s *Sample) levelSorted(h int) bool { return h > 0 && h < len(s.sorted) && s.sorted[h] }
+
+// setSorted records whether level h is sorted.
+func (s *Sample) setSorted(h int, v bool) {
+	for len(s.sorted) <= h {
+		s.sorted = append(s.sorted, false)
+	}
+	s.sorted[h] = v
 }
 
 func newSample(limit, capacity int) *Sample {
@@ -83,9 +106,44 @@ func (s *Sample) Add(v float64) {
 	}
 }
 
+// levelCap is the capacity a level is allocated with: a level holds up to
+// Cap values plus the half of a compacted level below it, so it never grows.
+func (s *Sample) levelCap() int { return s.Cap + s.Cap/2 + 2 }
+
+// newLevel returns an empty level buffer, recycled from sketches released
+// by recycle when one of the right size is there.
+func (s *Sample) newLevel() []float64 {
+	if b, ok := levelPool.Get().(*[]float64); ok && cap(*b) == s.levelCap() {
+		return (*b)[:0]
+	}
+	return make([]float64, 0, s.levelCap())
+}
+
+// levelPool holds level buffers of sketches that were merged and dropped:
+// the parts of a large window are sketched and merged one after another,
+// and their buffers would otherwise all be garbage.
+var levelPool sync.Pool
+
+// recycle hands s's level buffers to the next sketches; s must not be used
+// afterwards.
+func (s *Sample) recycle() {
+	for _, lv := range s.Levels {
+		if cap(lv) == s.levelCap() {
+			levelPool.Put(&lv)
+		}
+	}
+	s.Levels = nil
+}
+
 func (s *Sample) toSketch() {
+	if cap(s.Exact) < s.levelCap() {
+		grown := s.newLevel()[:len(s.Exact)]
+		copy(grown, s.Exact)
+		s.Exact = grown
+	}
 	s.Levels = [][]float64{s.Exact}
 	s.Parity = []bool{false}
+	s.sorted = nil
 	s.Exact = nil
 	s.compactAll()
 }
@@ -101,15 +159,19 @@ func (s *Sample) compactAll() {
 // compact halves level h into level h+1.
 func (s *Sample) compact(h int) {
 	if h+1 == len(s.Levels) {
-		s.Levels = append(s.Levels, make([]float64, 0, s.Cap+1))
+		s.Levels = append(s.Levels, s.newLevel())
 		s.Parity = append(s.Parity, false)
+		s.setSorted(h+1, true)
 	}
 	lv := s.Levels[h]
-	sortFloats(lv)
-	var keep []float64
-	if len(lv)%2 == 1 {
+	if !s.levelSorted(h) {
+		sortFloats(lv)
+	}
+	var keep float64
+	odd := len(lv)%2 == 1
+	if odd {
 		// leave one value behind so the kept weight is exact
-		keep = []float64{lv[len(lv)-1]}
+		keep = lv[len(lv)-1]
 		lv = lv[:len(lv)-1]
 	}
 	off := 0
@@ -118,15 +180,39 @@ func (s *Sample) compact(h int) {
 	}
 	s.Parity[h] = !s.Parity[h]
 	up := s.Levels[h+1]
-	for i := off; i < len(lv); i += 2 {
-		up = append(up, lv[i])
+	if s.levelSorted(h + 1) {
+		// Merge every other value of lv into up, both ascending, from the
+		// back (up has room at its end).
+		m := (len(lv) - off + 1) / 2
+		old := len(up)
+		up = slices.Grow(up, m)[:old+m]
+		i, j := old-1, off+2*(m-1)
+		for k := old + m - 1; j >= off; k-- {
+			if i >= 0 && up[i] > lv[j] {
+				up[k] = up[i]
+				i--
+			} else {
+				up[k] = lv[j]
+				j -= 2
+			}
+		}
+	} else {
+		for i := off; i < len(lv); i += 2 {
+			up = append(up, lv[i])
+		}
 	}
 	s.Levels[h+1] = up
 	if cap(lv) > 4*s.Cap {
 		// release the big buffer left by toSketch
-		lv = make([]float64, 0, s.Cap+1)
+		lv = s.newLevel()
 	}
-	s.Levels[h] = append(lv[:0], keep...)
+	s.Levels[h] = lv[:0]
+	if odd {
+		s.Levels[h] = append(s.Levels[h], keep)
+	}
+	if h > 0 {
+		s.setSorted(h, true) // at most one value left
+	}
 	if len(up) > s.Cap {
 		s.compact(h + 1)
 	}
@@ -155,6 +241,7 @@ func (s *Sample) Merge(o *Sample) {
 			s.Parity = append(s.Parity, false)
 		}
 		s.Levels[h] = append(s.Levels[h], lv...)
+		s.setSorted(h, false)
 	}
 	s.compactAll()
 }
@@ -172,6 +259,10 @@ func (s *Sample) Sorted() (values, weights []float64) {
 		}
 		return s.Exact, nil
 	}
+	if s.sortedPoints != nil && s.sortedPointsN == s.N {
+		// one call per drift method and statistic: sort once
+		return s.sortedPoints[0], s.sortedPoints[1]
+	}
 	type vw struct{ v, w float64 }
 	total := 0
 	for _, lv := range s.Levels {
@@ -184,11 +275,12 @@ func (s *Sample) Sorted() (values, weights []float64) {
 			all = append(all, vw{v, w})
 		}
 	}
-	sort.Slice(all, func(i, j int) bool { return all[i].v < all[j].v })
+	slices.SortFunc(all, func(a, b vw) int { return cmp.Compare(a.v, b.v) })
 	values = make([]float64, len(all))
 	weights = make([]float64, len(all))
 	for i, x := range all {
 		values[i], weights[i] = x.v, x.w
 	}
+	s.sortedPoints, s.sortedPointsN = &[2][]float64{values, weights}, s.N
 	return values, weights
 }

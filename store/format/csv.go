@@ -10,6 +10,8 @@ import (
 	"math/bits"
 	"strings"
 	"unsafe"
+
+	"github.com/vigilml/vigil/analysis"
 )
 
 // CSV reads RFC 4180 CSV with a header line (or Options.Columns). An empty
@@ -43,6 +45,90 @@ type CSV struct {
 	// memory-mapped file drops those pages).
 	release     func(upto int)
 	nextRelease int
+	// drop, when set, releases the pages of input bytes [from, to) (a
+	// memory-mapped file); base is the offset of chunk in that input.
+	drop func(from, to int)
+	base int
+	// part marks a CSV made by Split: it stops with errQuotedPart at a
+	// quote, and does not split again.
+	part bool
+	// file is the mapped file, which parts read with ReadAt; reuse is a
+	// part's read buffer, refilled in place.
+	file  io.ReaderAt
+	reuse []byte
+}
+
+// partBlock is the size of the read buffer of a part of a split file (a
+// variable for tests).
+var partBlock = 1 << 20
+
+// errQuotedPart ends a part of a split CSV at a quoted field: a quoted
+// field may hold a line end, so the cuts may be wrong, and the caller reads
+// the whole CSV instead (analysis.Splitter).
+var errQuotedPart = errors.New("format: csv: quoted field in a part of a split file")
+
+// Split implements analysis.Splitter: the unread input, when held whole in
+// memory (a mapped file, NewCSVString), is cut after the first line end
+// following every partBytes, into CSVs with the same columns. Parts of a
+// file read their bytes with ReadAt into a buffer of their own, reused from
+// block to block: a cell of a part is valid until its next record only
+// (the profiler copies what it keeps). Reading costs a copy, but far less
+// CPU than mapping the pages of a large file (1.1 s against 0.3–0.5 s of
+// CPU to find the lines of a 942 MB file, measured on a loaded 2-core VM).
+func (c *CSV) Split(partBytes int) []analysis.Rows {
+	if c.part || !c.eof || len(c.carry) > 0 || c.err != nil || partBytes <= 0 || len(c.chunk)-c.pos < 2*partBytes {
+		return nil
+	}
+	rest := c.chunk[c.pos:]
+	var parts []analysis.Rows
+	for start := 0; start < len(rest); {
+		end := start + partBytes
+		if end >= len(rest) || len(rest)-end < partBytes/4 {
+			end = len(rest) // no sliver of a part at the end
+		} else if i := strings.IndexByte(rest[end:], '\n'); i >= 0 {
+			end += i + 1
+		} else {
+			end = len(rest)
+		}
+		p := &CSV{comma: c.comma, columns: c.columns, row: make([]string, len(c.columns)),
+			size: int64(end - start), part: true}
+		if c.file != nil {
+			p.r = io.NewSectionReader(c.file, int64(c.base+c.pos+start), int64(end-start))
+			p.reuse = make([]byte, partBlock)
+		} else {
+			p.chunk, p.eof = rest[start:end], true
+		}
+		parts = append(parts, p)
+		start = end
+	}
+	return parts
+}
+
+// Transient implements analysis.Transient: the unread records of a mapped
+// file, read with ReadAt into a buffer reused from block to block (cells
+// valid until the next record); quoted fields are read as usual. nil for
+// other inputs.
+func (c *CSV) Transient() analysis.Rows {
+	if c.file == nil || c.part || !c.eof || len(c.carry) > 0 || c.err != nil {
+		return nil
+	}
+	rest := len(c.chunk) - c.pos
+	t := &CSV{comma: c.comma, columns: c.columns, row: make([]string, len(c.columns)), size: int64(rest),
+		r: io.NewSectionReader(c.file, int64(c.base+c.pos), int64(rest)), reuse: make([]byte, partBlock)}
+	c.pos = len(c.chunk) // handed over
+	return t
+}
+
+// dropParsed returns a release function that drops the pages of the
+// chunk parsed so far, every releaseEvery bytes.
+func (c *CSV) dropParsed() func(upto int) {
+	released := c.base
+	return func(upto int) {
+		if end := c.base + upto; end-released >= releaseEvery {
+			c.drop(released, end)
+			released = end
+		}
+	}
 }
 
 // ErrNoHeader is returned by NewCSV for an empty input without Options.Columns.
@@ -129,6 +215,11 @@ func (c *CSV) Next() bool {
 			if err != io.EOF {
 				c.err = err
 			}
+			if c.drop != nil {
+				// The tail parsed since the last release: a file split in
+				// many parts would otherwise keep one per part mapped.
+				c.drop(c.base, c.base+len(c.chunk))
+			}
 			return false
 		}
 		if len(fields) != len(c.columns) {
@@ -140,6 +231,10 @@ func (c *CSV) Next() bool {
 }
 
 const csvBlock = 256 << 10
+
+// releaseEvery is how much parsed input of a mapped file accumulates
+// before its pages are released.
+const releaseEvery = 4 << 20
 
 // releaseChunk is how often (in bytes parsed) release is called.
 const releaseChunk = 1 << 20
@@ -176,7 +271,14 @@ func (c *CSV) fill() error {
 	// Read straight into a fresh block that becomes the chunk's string
 	// (cells are substrings of it, so it is never written again): one copy
 	// of the input fewer than reading into a buffer and converting.
-	buf := make([]byte, len(c.carry), max(csvBlock, 2*len(c.carry)))
+	var buf []byte
+	if c.reuse != nil && cap(c.reuse) >= 2*len(c.carry) {
+		// A part: cells live until the next record only, so the block is
+		// read again in place (no allocation, no fresh pages).
+		buf = c.reuse[:len(c.carry)]
+	} else {
+		buf = make([]byte, len(c.carry), max(csvBlock, 2*len(c.carry)))
+	}
 	copy(buf, c.carry)
 	for {
 		if len(buf) == cap(buf) {
@@ -220,6 +322,9 @@ func (c *CSV) readRecord() ([]string, error) {
 		}
 		if fields, ok := c.split(line); ok {
 			return fields, nil
+		}
+		if c.part {
+			return nil, errQuotedPart
 		}
 		return c.parseQuoted(line)
 	}

@@ -23,9 +23,12 @@ func OpenCSVFile(path string, opts Options) (*CSV, io.Closer, error) {
 		return nil, nil, err
 	}
 	c, closer, err := mapCSV(f, opts)
-	if err != nil || c != nil {
+	if err != nil {
 		f.Close()
-		return c, closer, err
+		return nil, nil, err
+	}
+	if c != nil {
+		return c, closer, nil // closer closes f
 	}
 	c, err = NewCSV(f, opts)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -94,5 +95,146 @@ func TestOpenCSVFileErrors(t *testing.T) {
 	os.WriteFile(empty, nil, 0o644)
 	if _, _, err := OpenCSVFile(empty, Options{}); !errors.Is(err, ErrNoHeader) {
 		t.Errorf("empty file: err %v, want ErrNoHeader", err)
+	}
+}
+
+// Split cuts a mapped file's unread records into line-aligned parts that
+// together hold exactly the records the file yields read whole, in order,
+// with the same invalid-record count; parts stop at a quote (the caller then
+// reads the file whole); inputs that are streamed or small do not split.
+func TestCSVSplitParts(t *testing.T) {
+	var sb strings.Builder
+	sb.WriteString("a,b,c\n")
+	for i := range 30000 {
+		switch {
+		case i%501 == 7:
+			sb.WriteString("short,line\n") // invalid
+		case i%333 == 1:
+			sb.WriteString("\r\n") // blank
+		}
+		fmt.Fprintf(&sb, "%d,%d.5,x%d\r\n", i, -i, i%7)
+	}
+	sb.WriteString("last,line,no-newline")
+	path := filepath.Join(t.TempDir(), "w.csv")
+	if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	whole, err := NewCSVString(sb.String(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := readAll(t, whole)
+	defer func(b int) { partBlock = b }(partBlock)
+	partBlock = 4 << 10 // parts read many blocks, lines straddle them
+	for _, partBytes := range []int{1 << 10, 40 << 10, 100 << 10} {
+		rows, closer, err := OpenCSVFile(path, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 100 { // records already read are not in the parts
+			rows.Next()
+		}
+		parts := rows.Split(partBytes)
+		if len(parts) < 2 {
+			t.Fatalf("partBytes %d: %d parts", partBytes, len(parts))
+		}
+		got := [][]string{}
+		var invalid int64
+		for _, p := range parts {
+			for p.Next() { // a part's cells live until its next record
+				row := make([]string, len(p.Row()))
+				for i, cell := range p.Row() {
+					row[i] = strings.Clone(cell)
+				}
+				got = append(got, row)
+			}
+			if p.Err() != nil {
+				t.Fatal(p.Err())
+			}
+			invalid += p.Invalid()
+			if p.(*CSV).Split(16) != nil {
+				t.Fatal("a part split again")
+			}
+		}
+		invalid += rows.Invalid()
+		if !slices.EqualFunc(got, want[100:], slices.Equal) || invalid != whole.Invalid() {
+			t.Errorf("partBytes %d: %d records, %d invalid; read whole: %d, %d", partBytes, len(got), invalid, len(want)-100, whole.Invalid())
+		}
+		closer.Close()
+	}
+
+	quoted := strings.Replace(sb.String(), "29000,-29000.5,x", "29000,\"-29000.5\",x", 1)
+	c, err := NewCSVString(quoted, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := 0
+	for _, p := range c.Split(40 << 10) {
+		for p.Next() {
+		}
+		if errors.Is(p.Err(), errQuotedPart) {
+			stopped++
+		} else if p.Err() != nil {
+			t.Fatal(p.Err())
+		}
+	}
+	if stopped != 1 {
+		t.Errorf("%d parts stopped at the one quote", stopped)
+	}
+
+	small, _ := NewCSVString(sb.String()[:50<<10], Options{})
+	streamed, _ := NewCSV(strings.NewReader(sb.String()), Options{})
+	if small.Split(40<<10) != nil || streamed.Split(1<<10) != nil {
+		t.Error("a small or streamed input split")
+	}
+}
+
+// Transient hands over a mapped file's unread records, read into a reused
+// buffer: the same records as the map (quoted fields and line ends in them
+// included), and the map is not read further.
+func TestCSVTransient(t *testing.T) {
+	var sb strings.Builder
+	sb.WriteString("a,b,c\n")
+	cells := []string{"1", "", "x y", "\"q,\"", "\"multi\nline\"", "-2.5e3", "0.12345678901234568"}
+	for i := range 20000 {
+		fmt.Fprintf(&sb, "%s,%s,%s\n", cells[i%7], cells[(i/7)%7], cells[(i/49)%7])
+		if i%999 == 3 {
+			sb.WriteString("bad\n")
+		}
+	}
+	path := filepath.Join(t.TempDir(), "w.csv")
+	if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	whole, _ := NewCSVString(sb.String(), Options{})
+	want := readAll(t, whole)
+	defer func(b int) { partBlock = b }(partBlock)
+	partBlock = 4 << 10
+	rows, closer, err := OpenCSVFile(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closer.Close()
+	for range 10 {
+		rows.Next()
+	}
+	rest := rows.Transient()
+	var got [][]string
+	for rest.Next() {
+		row := make([]string, 3)
+		for i, c := range rest.Row() {
+			row[i] = strings.Clone(c)
+		}
+		got = append(got, row)
+	}
+	if rest.Err() != nil || rows.Next() {
+		t.Fatalf("err %v; the map still yields records", rest.Err())
+	}
+	if !slices.EqualFunc(got, want[10:], slices.Equal) || rows.Invalid()+rest.Invalid() != whole.Invalid() {
+		t.Errorf("%d records, %d invalid; want %d, %d", len(got), rows.Invalid()+rest.Invalid(), len(want)-10, whole.Invalid())
+	}
+	s, _ := NewCSVString(sb.String(), Options{})
+	if s.Transient() != nil {
+		t.Error("an in-memory CSV handed over a transient reader")
 	}
 }

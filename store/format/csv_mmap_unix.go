@@ -3,6 +3,7 @@
 package format
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,10 +11,6 @@ import (
 
 	"golang.org/x/sys/unix"
 )
-
-// releaseEvery is how much parsed input accumulates before its pages are
-// released.
-const releaseEvery = 4 << 20
 
 // mapCSV maps f and reads it as CSV; nil without an error when f cannot be
 // mapped (empty, not a regular file), for the caller to read it instead.
@@ -34,17 +31,23 @@ func mapCSV(f *os.File, opts Options) (*CSV, io.Closer, error) {
 	}
 	// Parsed pages are dropped from the process (they stay in the page
 	// cache; a cell still held is paged back in on access, unchanged).
-	released := 0
-	c.release = func(upto int) {
-		end := upto &^ (unix.Getpagesize() - 1)
-		if end-released >= releaseEvery {
-			_ = unix.Madvise(data[released:end], unix.MADV_DONTNEED)
-			released = end
+	// Parts of a split file drop their own ranges.
+	page := unix.Getpagesize()
+	c.drop = func(from, to int) {
+		from, to = from&^(page-1), to&^(page-1)
+		if to > from {
+			_ = unix.Madvise(data[from:to], unix.MADV_DONTNEED)
 		}
 	}
-	return c, unmapper(data), nil
+	c.release = c.dropParsed()
+	c.file = f
+	return c, mapped{data, f}, nil
 }
 
-type unmapper []byte
+// mapped closes a mapped CSV file: the map, and the file its parts read.
+type mapped struct {
+	data []byte
+	f    *os.File
+}
 
-func (u unmapper) Close() error { return unix.Munmap(u) }
+func (m mapped) Close() error { return errors.Join(unix.Munmap(m.data), m.f.Close()) }

@@ -65,7 +65,41 @@ func OpenParquetLimits(r io.Reader, lim ParquetLimits) (analysis.Rows, error) {
 		p.render[i] = renderer(leaf.Node)
 	}
 	p.groups = f.RowGroups()
+	for _, g := range f.Metadata().RowGroups {
+		p.groupBytes = append(p.groupBytes, g.TotalByteSize)
+	}
 	return p, nil
+}
+
+// EstimatedRows implements analysis.RowEstimator: the rows the footer
+// declares.
+func (p *parquetRows) EstimatedRows() int64 { return p.file.NumRows() }
+
+// Split implements analysis.Splitter: before the first row is read, the row
+// groups are cut into parts of consecutive groups of at least partBytes
+// (their uncompressed size as the footer declares it), read concurrently
+// from the same file. A part that fails (a corrupt page) makes the caller
+// read the file whole, which reports the error.
+func (p *parquetRows) Split(partBytes int) []analysis.Rows {
+	if p.part || p.started || len(p.groups) < 2 || len(p.groupBytes) != len(p.groups) || partBytes <= 0 {
+		return nil
+	}
+	var parts []analysis.Rows
+	for start := 0; start < len(p.groups); {
+		end, size := start, int64(0)
+		for end < len(p.groups) && size < int64(partBytes) {
+			size += p.groupBytes[end]
+			end++
+		}
+		parts = append(parts, &parquetRows{file: p.file, groups: p.groups[start:end], part: true,
+			cols: p.cols, render: p.render, row: make([]string, len(p.cols)), seen: make([]bool, len(p.cols)),
+			buf: make([]parquet.Row, len(p.buf))})
+		start = end
+	}
+	if len(parts) < 2 {
+		return nil
+	}
+	return parts
 }
 
 type parquetRows struct {
@@ -81,6 +115,11 @@ type parquetRows struct {
 	n, i    int
 	err     error
 	done    bool
+	// groupBytes are the uncompressed sizes of groups (Split); started is
+	// set by the first Next; part marks a part made by Split.
+	groupBytes []int64
+	started    bool
+	part       bool
 }
 
 func (p *parquetRows) Columns() []string { return p.cols }
@@ -109,6 +148,7 @@ func (p *parquetRows) Next() (ok bool) {
 			p.done, p.err, ok = true, fmt.Errorf("parquet: corrupt file: %v", r), false
 		}
 	}()
+	p.started = true
 	for p.i >= p.n {
 		if p.done {
 			return false

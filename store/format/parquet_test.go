@@ -2,9 +2,12 @@ package format
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -85,5 +88,74 @@ func TestParquet(t *testing.T) {
 	}
 	if _, err := Open(strings.NewReader("not parquet"), "parquet", Options{}); err == nil {
 		t.Error("garbage must be an error")
+	}
+}
+
+// Split cuts a Parquet file's row groups into parts of consecutive groups,
+// read concurrently from the same file: together they hold exactly the rows
+// of the whole file, in order; a file that has started, or has one group,
+// does not split.
+func TestParquetSplitRowGroups(t *testing.T) {
+	var recs []parquetRecord
+	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	for i := range 5000 {
+		spend := float64(i) * 1.25
+		r := parquetRecord{fmt.Sprintf("e%d", i), at.Add(time.Duration(i) * time.Second), int64(i % 90), &spend,
+			[]string{"basic", "pro"}[i%2], i%3 == 0, float32(i%100) / 100}
+		if i%11 == 0 {
+			r.Spend = nil
+		}
+		recs = append(recs, r)
+	}
+	var buf bytes.Buffer
+	w := parquet.NewGenericWriter[parquetRecord](&buf, parquet.MaxRowsPerRowGroup(300))
+	if _, err := w.Write(recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	open := func() *parquetRows {
+		rows, err := OpenParquet(bytes.NewReader(buf.Bytes()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rows.(*parquetRows)
+	}
+	whole := open()
+	if whole.EstimatedRows() != 5000 {
+		t.Errorf("EstimatedRows %d", whole.EstimatedRows())
+	}
+	want := readAll(t, whole)
+	parts := open().Split(20 << 10)
+	if len(parts) < 3 {
+		t.Fatalf("%d parts", len(parts))
+	}
+	got := make([][][]string, len(parts))
+	var wg sync.WaitGroup
+	for i, p := range parts {
+		wg.Add(1)
+		go func() { // concurrently, as the profiler reads them
+			defer wg.Done()
+			for p.Next() {
+				got[i] = append(got[i], slices.Clone(p.Row()))
+			}
+		}()
+	}
+	wg.Wait()
+	var all [][]string
+	for i, p := range parts {
+		if p.Err() != nil {
+			t.Fatal(p.Err())
+		}
+		all = append(all, got[i]...)
+	}
+	if !slices.EqualFunc(all, want, slices.Equal) {
+		t.Errorf("parts hold %d rows, the file %d (or in another order)", len(all), len(want))
+	}
+	started := open()
+	started.Next()
+	if started.Split(1) != nil || parts[0].(*parquetRows).Split(1) != nil {
+		t.Error("a started file or a part split")
 	}
 }

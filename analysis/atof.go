@@ -1,0 +1,128 @@
+package analysis
+
+import (
+	"math"
+	"math/big"
+	"math/bits"
+)
+
+// This file holds the Eisel–Lemire conversion of a decimal mantissa and
+// exponent to the nearest float64, for the 16–17 significant digits that
+// pandas, numpy and most logging pipelines write (Python's repr): too many
+// for Clinger's exact fast path, and 2–3× slower through strconv.ParseFloat,
+// which does the same computation after a more general scan of the text.
+//
+// eiselLemire64 is Go's internal/strconv/atofeisel.go (Copyright 2020 The Go
+// Authors, BSD-style licence), itself following
+// https://nigeltao.github.io/blog/2020/eisel-lemire.html; the table is built
+// as Go's pow10gen.go builds its pow10tab.go. It either returns the
+// correctly rounded double or declines (ok false), and callers then ask
+// strconv: no value is ever rounded differently from strconv.ParseFloat
+// (TestParseNumberMatchesStrconv, FuzzParseDecimal).
+
+// pow10Min and pow10Max bound the table: 10^e for e outside them is a
+// subnormal, zero or infinite double, left to strconv.
+const (
+	pow10Min = -348
+	pow10Max = 347
+)
+
+// pow10Tab[e-pow10Min] is 10^e scaled by a power of two into [2^127, 2^128)
+// and rounded down, as {high, low} 64-bit halves.
+var pow10Tab = func() (tab [pow10Max - pow10Min + 1][2]uint64) {
+	ten := big.NewInt(10)
+	mask := new(big.Int).SetUint64(math.MaxUint64)
+	p := big.NewInt(1) // 10^|e|
+	for e := 0; e <= max(pow10Max, -pow10Min); e++ {
+		if e > 0 {
+			p.Mul(p, ten)
+		}
+		set := func(e int, d *big.Int) {
+			tab[e-pow10Min] = [2]uint64{new(big.Int).Rsh(d, 64).Uint64(), new(big.Int).And(d, mask).Uint64()}
+		}
+		if e <= pow10Max {
+			// 10^e with its top bit moved to bit 127, truncated.
+			d := new(big.Int).Set(p)
+			if l := d.BitLen(); l > 128 {
+				d.Rsh(d, uint(l-128))
+			} else {
+				d.Lsh(d, uint(128-l))
+			}
+			set(e, d)
+		}
+		if e > 0 && -e >= pow10Min {
+			// floor(2^(127+L) / 10^e), L the bit length of 10^e, lies in
+			// (2^127, 2^128): 10^e is never a power of two.
+			d := new(big.Int).Lsh(big.NewInt(1), uint(127+p.BitLen()))
+			d.Quo(d, p)
+			set(-e, d)
+		}
+	}
+	return tab
+}()
+
+// eiselLemire64 returns man·10^exp10 correctly rounded, or ok false when
+// the 128-bit approximation cannot decide the rounding or the result is
+// not a normal double.
+func eiselLemire64(man uint64, exp10 int, neg bool) (f float64, ok bool) {
+	if man == 0 {
+		if neg {
+			f = math.Float64frombits(1 << 63)
+		}
+		return f, true
+	}
+	if exp10 < pow10Min || exp10 > pow10Max {
+		return 0, false
+	}
+	pow := &pow10Tab[exp10-pow10Min]
+	// 10^e = pow/2^128 · 2^exp2, exp2 = 1 + floor(e·log2(10)).
+	exp2 := 1 + (exp10*108853)>>15
+
+	// Normalization.
+	clz := bits.LeadingZeros64(man)
+	man <<= uint(clz)
+	retExp2 := uint64(exp2+63+1023) - uint64(clz)
+
+	// Multiplication.
+	xHi, xLo := bits.Mul64(man, pow[0])
+
+	// Wider Approximation.
+	if xHi&0x1FF == 0x1FF && xLo+man < man {
+		yHi, yLo := bits.Mul64(man, pow[1])
+		mergedHi, mergedLo := xHi, xLo+yHi
+		if mergedLo < xLo {
+			mergedHi++
+		}
+		if mergedHi&0x1FF == 0x1FF && mergedLo+1 == 0 && yLo+man < man {
+			return 0, false
+		}
+		xHi, xLo = mergedHi, mergedLo
+	}
+
+	// Shifting to 54 Bits.
+	msb := xHi >> 63
+	retMantissa := xHi >> (msb + 9)
+	retExp2 -= 1 ^ msb
+
+	// Half-way Ambiguity.
+	if xLo == 0 && xHi&0x1FF == 0 && retMantissa&3 == 1 {
+		return 0, false
+	}
+
+	// From 54 to 53 Bits.
+	retMantissa += retMantissa & 1
+	retMantissa >>= 1
+	if retMantissa>>53 > 0 {
+		retMantissa >>= 1
+		retExp2++
+	}
+	// Zero or underflow: subnormal; 0x7FF or above: Inf/NaN.
+	if retExp2-1 >= 0x7FF-1 {
+		return 0, false
+	}
+	retBits := retExp2<<52 | retMantissa&(1<<52-1)
+	if neg {
+		retBits |= 1 << 63
+	}
+	return math.Float64frombits(retBits), true
+}

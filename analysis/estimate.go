@@ -240,6 +240,13 @@ func CBPE(prob []float64, pred []bool, score []float64) map[string]Estimate {
 			}
 		}
 	}
+	return bandsOf(names, est, draws, scale)
+}
+
+// bandsOf turns CBPE's point estimates and the metrics of its label draws
+// (draws[k] for names[k], on the band's row subset) into estimates with a
+// 95% normal band, the draws' spread scaled by scale = √(subset / window).
+func bandsOf(names []string, est map[string]float64, draws [][]float64, scale float64) map[string]Estimate {
 	out := map[string]Estimate{}
 	for k, name := range names {
 		v, ok := est[name]

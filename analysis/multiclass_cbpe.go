@@ -116,16 +116,7 @@ func MulticlassCBPE(prob, score [][]float64, pred []int) map[string]Estimate {
 			}
 		}
 	}
-	out := map[string]Estimate{}
-	for j, name := range names {
-		v, ok := est[name]
-		if !ok {
-			continue
-		}
-		sd := stdDev(draws[j]) * scale
-		out[name] = Estimate{Value: v, Lower: v - 1.96*sd, Upper: v + 1.96*sd}
-	}
-	return out
+	return bandsOf(names, est, draws, scale)
 }
 
 // multiclassValues is MulticlassCBPE's point estimate: the confusion

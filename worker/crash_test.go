@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"go.temporal.io/api/enums/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
@@ -333,9 +334,21 @@ models:
 			model, inc.ID, heads, triggers, pages, res.Outcome, res.Challenger, len(starts[model]))
 	}
 	// No workflow failed, timed out or was terminated; only incident workflows run on.
-	list, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: "default", PageSize: 1000})
-	if err != nil {
-		t.Fatal(err)
+	// A re-evaluation started after a kill may still be finishing: give open
+	// monitors a minute to close before judging the states.
+	var list *workflowservice.ListWorkflowExecutionsResponse
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Second) {
+		var err error
+		list, err = c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: "default", PageSize: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		open := slices.ContainsFunc(list.Executions, func(e *workflowpb.WorkflowExecutionInfo) bool {
+			return e.Type.GetName() == "MonitorWorkflow" && e.Status == enums.WORKFLOW_EXECUTION_STATUS_RUNNING
+		})
+		if !open || time.Now().After(deadline) {
+			break
+		}
 	}
 	monitors := 0
 	for _, e := range list.Executions {

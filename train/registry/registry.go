@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"time"
 
@@ -26,6 +27,10 @@ const (
 const (
 	AliasProduction = "production"
 	AliasStaging    = "staging"
+	// AliasShadow and AliasCanary name the challenger of a rollout under way
+	// (retrain.rollout: shadow or canary); the serving side reads them.
+	AliasShadow = "shadow"
+	AliasCanary = "canary"
 )
 
 // Version is one registered model version and its lineage.
@@ -78,6 +83,51 @@ type Model struct {
 	Versions []Version      `json:"versions"`
 	Aliases  map[string]int `json:"aliases"`
 	History  []AliasMove    `json:"history"`
+	// Rollout is the model's latest shadow or canary rollout (nil: none
+	// yet): what it compares, how far it got and what was decided.
+	Rollout *Rollout `json:"rollout,omitempty"`
+}
+
+// Rollout is one shadow or canary rollout of a challenger beside the
+// champion, as the retrain workflow records it step by step. Serving reads
+// Mode, Challenger and Percent; the dashboard and alerts show the evidence.
+type Rollout struct {
+	// ID identifies the rollout (the retrain workflow's ID and run).
+	ID         string `json:"id"`
+	Mode       string `json:"mode"` // shadow | canary
+	Champion   int    `json:"champion"`
+	Challenger int    `json:"challenger"`
+	// Percent is the challenger's share of live traffic (canary; 0 for a
+	// shadow, which answers no request).
+	Percent   int       `json:"percent"`
+	StartedAt time.Time `json:"started_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	// Steps are the evaluations so far, oldest first.
+	Steps []RolloutStep `json:"steps,omitempty"`
+	// Decision is empty while the rollout runs, then promoted, rejected or
+	// rolled-back; Reason gives the evidence in words.
+	Decision string `json:"decision,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	Actor    string `json:"actor,omitempty"`
+}
+
+// RolloutStep is one evaluation of the challenger against the champion.
+type RolloutStep struct {
+	At      time.Time `json:"at"`
+	Percent int       `json:"percent"` // the challenger's traffic share during the step
+	Rows    int64     `json:"rows"`    // events compared
+	Metric  string    `json:"metric"`
+	// Champion and Challenger are the metric on the compared events;
+	// Difference is challenger minus champion with its always-valid
+	// interval [Lower, Upper].
+	Champion   float64 `json:"champion"`
+	Challenger float64 `json:"challenger"`
+	Difference float64 `json:"difference"`
+	Lower      float64 `json:"lower"`
+	Upper      float64 `json:"upper"`
+	PValue     float64 `json:"p_value"`
+	// Verdict: continue, better, not-worse, worse, breach.
+	Verdict string `json:"verdict"`
 }
 
 // Version returns version v, or nil.
@@ -216,6 +266,19 @@ func (r *Registry) SetAlias(ctx context.Context, model, alias string, version in
 		return true, nil
 	})
 	return previous, err
+}
+
+// SetRollout records the model's current rollout (replacing an earlier
+// one with another ID). Writing the same state again changes nothing, so a
+// retried activity stores it once.
+func (r *Registry) SetRollout(ctx context.Context, model string, ro Rollout) error {
+	return r.update(ctx, model, func(m *Model) (bool, error) {
+		if m.Rollout != nil && reflect.DeepEqual(*m.Rollout, ro) {
+			return false, nil
+		}
+		m.Rollout = &ro
+		return true, nil
+	})
 }
 
 // Rollback moves the production alias back, to version to or (to == 0) to

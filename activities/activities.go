@@ -194,6 +194,13 @@ func (a *Activities) Analyze(ctx context.Context, in AnalyzeInput) (*AnalyzeResu
 		}
 		return nil, err
 	}
+	return a.finishAnalysis(ctx, m, in, rep, info, started)
+}
+
+// finishAnalysis stores the report of an analysed window (without
+// verdicts when it has fewer than min_rows rows) and returns what the
+// workflow needs of it: Analyze's and MergeShards' common end.
+func (a *Activities) finishAnalysis(ctx context.Context, m *config.Model, in AnalyzeInput, rep *analysis.Report, info *store.WindowInfo, started time.Time) (*AnalyzeResult, error) {
 	if info.Incomplete {
 		a.log(ctx).Warn("window incomplete: reported on the rows that could be read", "model", m.Name,
 			"window_start", in.WindowStart, "window_end", in.WindowEnd, "errors", info.Errors)

@@ -139,6 +139,60 @@ type AnalyzeResult struct {
 	Took time.Duration
 }
 
+// PlanShardsInput asks whether a window is evaluated in shards. Run (the
+// workflow's run ID) names the evaluation's shard documents.
+type PlanShardsInput struct {
+	Model       string
+	WindowStart time.Time
+	WindowEnd   time.Time
+	Run         string
+}
+
+// PlanShardsResult is 0 shards for a window evaluated by one Analyze.
+type PlanShardsResult struct {
+	Shards  int
+	Objects int
+	Bytes   int64
+}
+
+// ProfileShardInput names one shard of a planned evaluation.
+type ProfileShardInput struct {
+	Model       string
+	WindowStart time.Time
+	WindowEnd   time.Time
+	Run         string
+	Shard       int
+}
+
+// ProfileShardResult counts what a shard read; its profile is in the store.
+// Invalid is set when its data cannot be analysed as configured (the reason
+// is stored for MergeShards).
+type ProfileShardResult struct {
+	Rows         int64
+	Objects      int
+	Bytes        int64
+	ProfileBytes int
+	Invalid      bool `json:",omitempty"`
+}
+
+// MergeShardsInput asks for the report of a window profiled in Shards
+// shards.
+type MergeShardsInput struct {
+	Model       string
+	WindowStart time.Time
+	WindowEnd   time.Time
+	// Metrics are the report paths the caller needs back (the rules' metrics).
+	Metrics []string
+	Run     string
+	Shards  int
+}
+
+// DropShardsInput names the evaluation whose shard documents to delete.
+type DropShardsInput struct {
+	Model string
+	Run   string
+}
+
 // Band is a metric's band over reference chunks of the window's size
 // (analysis.Band); Note says why there is none.
 type Band struct {

@@ -22,9 +22,25 @@ type Config struct {
 	Observability Observability `yaml:"observability"`
 	// MLflow, when set, mirrors retrains and promotions into MLflow.
 	MLflow *MLflow `yaml:"mlflow"`
+	// Analysis tunes how windows are read and profiled.
+	Analysis Analysis `yaml:"analysis"`
 
 	// File is the path the config was loaded from (for messages).
 	File string `yaml:"-"`
+}
+
+// Analysis tunes how the monitor reads and profiles windows.
+type Analysis struct {
+	// ShardObjects, when positive, splits a window of more prediction
+	// objects than it into shards of ShardObjects consecutive objects of
+	// the window's listing: each shard is profiled by an activity of its
+	// own, on any worker of the task queue, and one activity merges the
+	// profiles. 0 (the default): every window is one activity.
+	ShardObjects int `yaml:"shard_objects"`
+	// ShardSlots is how many shard activities one worker process runs at
+	// once (0: its number of CPUs), which bounds its memory; the other
+	// shards wait in the task queue for any worker.
+	ShardSlots int `yaml:"shard_slots"`
 }
 
 // Temporal says how to reach the Temporal cluster.

@@ -511,3 +511,42 @@ models:
 		}
 	}
 }
+
+// Sharding is off unless analysis.shard_objects is set; negative counts are
+// refused with their path.
+func TestAnalysisShardOptions(t *testing.T) {
+	const models = `
+models:
+  - name: churn
+    source: {uri: "file:///data/pred"}
+    reference: {uri: "file:///data/ref.csv"}
+`
+	for _, tc := range []struct {
+		name, analysis string
+		want           Analysis
+		err            string
+	}{
+		{name: "absent: one activity per window", analysis: ""},
+		{name: "set", analysis: "analysis: {shard_objects: 10, shard_slots: 2}\n", want: Analysis{ShardObjects: 10, ShardSlots: 2}},
+		{name: "negative objects", analysis: "analysis: {shard_objects: -1}\n",
+			err: "vigil.yaml:1: analysis.shard_objects: want 0 (no sharding) or a number of objects per shard, got -1"},
+		{name: "negative slots", analysis: "analysis: {shard_slots: -2}\n",
+			err: "vigil.yaml:1: analysis.shard_slots: want 0 (one per CPU)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Parse("vigil.yaml", []byte(tc.analysis+models), Options{SkipEnv: true})
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Analysis != tc.want {
+				t.Errorf("analysis %+v, want %+v", cfg.Analysis, tc.want)
+			}
+		})
+	}
+}

@@ -55,6 +55,12 @@ func (c *Config) validate(d *decoder, opts Options) {
 	if c.Temporal.TLS.KeyFile != "" && c.Temporal.TLS.CertFile == "" {
 		d.at("temporal.tls.cert_file", "key_file is set, so cert_file is required")
 	}
+	if c.Analysis.ShardObjects < 0 {
+		d.at("analysis.shard_objects", "want 0 (no sharding) or a number of objects per shard, got %d", c.Analysis.ShardObjects)
+	}
+	if c.Analysis.ShardSlots < 0 {
+		d.at("analysis.shard_slots", "want 0 (one per CPU) or a number of concurrent shards per worker, got %d", c.Analysis.ShardSlots)
+	}
 	if _, _, err := net.SplitHostPort(c.Worker.HTTPAddr); err != nil {
 		d.at("worker.http_addr", "want host:port, got %q", c.Worker.HTTPAddr)
 	}

@@ -94,7 +94,64 @@ func specOf(src config.Source, names config.Columns) readSpec {
 // window is never evaluated silently. The rows implement io.Closer: close
 // them when stopping before the end.
 func (s *Store) OpenWindow(ctx context.Context, m *config.Model, from, to time.Time) (analysis.Rows, *WindowInfo, error) {
-	info := &WindowInfo{From: from, To: to}
+	be, objs, err := s.listWindow(ctx, m, from, to)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.openObjects(ctx, be, m, from, to, objs)
+}
+
+// WindowObject is one prediction object of a window's listing.
+type WindowObject struct {
+	Key  string `json:"key"` // relative to the model's source URI
+	Size int64  `json:"size"`
+}
+
+// ListWindow lists, in key order, the prediction objects OpenWindow would
+// read for the window, so that a window can be profiled in shards of whole
+// objects (OpenWindowObjects). A source with a shadow variant cannot be
+// sharded (its records pair with the served ones across objects): it is an
+// error here.
+func (s *Store) ListWindow(ctx context.Context, m *config.Model, from, to time.Time) ([]WindowObject, error) {
+	if m.Source.ShadowVariant != "" {
+		return nil, permanentf("model %s: a source with a shadow variant is read whole, not in shards", m.Name)
+	}
+	_, objs, err := s.listWindow(ctx, m, from, to)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]WindowObject, len(objs))
+	for i, o := range objs {
+		out[i] = WindowObject{Key: o.Key, Size: o.Size}
+	}
+	return out, nil
+}
+
+// OpenWindowObjects is OpenWindow over objs, part of the window's listing
+// (ListWindow), in that order: the rows of those objects whose time is in
+// [from, to), with labels joined from the ground truth by event id. An
+// object listed but gone since is an unreadable object (Incomplete).
+func (s *Store) OpenWindowObjects(ctx context.Context, m *config.Model, from, to time.Time, objs []WindowObject) (analysis.Rows, *WindowInfo, error) {
+	if m.Source.ShadowVariant != "" {
+		return nil, nil, permanentf("model %s: a source with a shadow variant is read whole, not in shards", m.Name)
+	}
+	loc, err := parseURI(m.Source.URI)
+	if err != nil {
+		return nil, nil, fmt.Errorf("model %s: source: %w", m.Name, err)
+	}
+	be, err := s.backend(ctx, loc)
+	if err != nil {
+		return nil, nil, err
+	}
+	list := make([]object, len(objs))
+	for i, o := range objs {
+		list[i] = object{Key: o.Key, Size: o.Size}
+	}
+	return s.openObjects(ctx, be, m, from, to, list)
+}
+
+// listWindow lists the objects of a window (served and shadow variants).
+func (s *Store) listWindow(ctx context.Context, m *config.Model, from, to time.Time) (backend, []object, error) {
 	loc, err := parseURI(m.Source.URI)
 	if err != nil {
 		return nil, nil, fmt.Errorf("model %s: source: %w", m.Name, err)
@@ -113,6 +170,13 @@ func (s *Store) OpenWindow(ctx context.Context, m *config.Model, from, to time.T
 	if err != nil {
 		return nil, nil, fmt.Errorf("model %s: %w", m.Name, err)
 	}
+	return be, objs, nil
+}
+
+// openObjects reads the listed objects of a window as OpenWindow describes.
+func (s *Store) openObjects(ctx context.Context, be backend, m *config.Model, from, to time.Time, objs []object) (analysis.Rows, *WindowInfo, error) {
+	info := &WindowInfo{From: from, To: to}
+	var err error
 	spec := specOf(m.Source, m.Columns)
 	objs, shadowObjs := splitShadow(objs, spec)
 	open := func(info *WindowInfo) *objectRows {

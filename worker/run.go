@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
@@ -218,6 +220,18 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		return fmt.Errorf("start worker on task queue %s: %w", cfg.Temporal.TaskQueue, err)
 	}
 	defer tw.Stop()
+	// Shards of sharded windows come on a queue of their own, taken at most
+	// shard_slots at a time, which bounds this process's memory and leaves
+	// the rest in the queue for other workers.
+	sopts := wopts
+	sopts.MaxConcurrentActivityExecutionSize = cmp.Or(cfg.Analysis.ShardSlots, runtime.GOMAXPROCS(0))
+	shardQueue := workflows.ShardTaskQueue(cfg.Temporal.TaskQueue)
+	sw := worker.New(w.Client, shardQueue, sopts)
+	sw.RegisterActivity(acts)
+	if err := sw.Start(); err != nil {
+		return fmt.Errorf("start worker on task queue %s: %w", shardQueue, err)
+	}
+	defer sw.Stop()
 	if deployment != "" {
 		if cfg.Temporal.Deployment.SetCurrent {
 			if err := promote(ctx, w.Client, deployment, w.BuildID, log); err != nil {

@@ -81,9 +81,14 @@ func MonitorWorkflow(ctx workflow.Context, in MonitorInput) (*MonitorResult, err
 		},
 	})
 	var res activities.AnalyzeResult
-	err := workflow.ExecuteActivity(long, a.Analyze, activities.AnalyzeInput{
-		Model: spec.Name, WindowStart: start, WindowEnd: end, Metrics: metrics,
-	}).Get(ctx, &res)
+	var err error
+	if workflow.GetVersion(ctx, ChangeShardedAnalysis, workflow.DefaultVersion, 1) == 1 {
+		err = analyzeWindow(ctx, long, spec.Name, start, end, metrics, &res)
+	} else {
+		err = workflow.ExecuteActivity(long, a.Analyze, activities.AnalyzeInput{
+			Model: spec.Name, WindowStart: start, WindowEnd: end, Metrics: metrics,
+		}).Get(ctx, &res)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("analyze %s window %s–%s: %w", spec.Name, start.Format(time.RFC3339), end.Format(time.RFC3339), err)
 	}
@@ -136,6 +141,53 @@ func MonitorWorkflow(ctx workflow.Context, in MonitorInput) (*MonitorResult, err
 		}
 	}
 	return &MonitorResult{Status: status, ReportURI: res.ReportURI, WindowStart: start, WindowEnd: end, Rows: res.Rows, Results: results}, nil
+}
+
+// analyzeWindow evaluates a window as one Analyze activity, or, when
+// PlanShards splits it, as one ProfileShard activity per shard on the shard
+// task queue (any worker takes each; a lost worker's shards alone run
+// again) and one MergeShards, which returns what Analyze would. Only keys
+// and counts pass through the history: profiles are stored beside the
+// reports, and deleted once the report is written.
+func analyzeWindow(ctx, long workflow.Context, model string, start, end time.Time, metrics []string, res *activities.AnalyzeResult) error {
+	info := workflow.GetInfo(ctx)
+	run := info.WorkflowExecution.RunID
+	short := workflow.WithActivityOptions(ctx, activityOptions(2*time.Minute, 5))
+	var plan activities.PlanShardsResult
+	if err := workflow.ExecuteActivity(short, a.PlanShards, activities.PlanShardsInput{
+		Model: model, WindowStart: start, WindowEnd: end, Run: run,
+	}).Get(ctx, &plan); err != nil {
+		return fmt.Errorf("plan shards: %w", err)
+	}
+	if plan.Shards == 0 {
+		return workflow.ExecuteActivity(long, a.Analyze, activities.AnalyzeInput{
+			Model: model, WindowStart: start, WindowEnd: end, Metrics: metrics,
+		}).Get(ctx, res)
+	}
+	opts := workflow.GetActivityOptions(long)
+	opts.TaskQueue = ShardTaskQueue(info.TaskQueueName)
+	shardCtx := workflow.WithActivityOptions(ctx, opts)
+	futures := make([]workflow.Future, plan.Shards)
+	for i := range futures {
+		futures[i] = workflow.ExecuteActivity(shardCtx, a.ProfileShard, activities.ProfileShardInput{
+			Model: model, WindowStart: start, WindowEnd: end, Run: run, Shard: i,
+		})
+	}
+	for i, f := range futures {
+		if err := f.Get(ctx, nil); err != nil {
+			return fmt.Errorf("profile shard %d of %d: %w", i, plan.Shards, err)
+		}
+	}
+	if err := workflow.ExecuteActivity(long, a.MergeShards, activities.MergeShardsInput{
+		Model: model, WindowStart: start, WindowEnd: end, Metrics: metrics, Run: run, Shards: plan.Shards,
+	}).Get(ctx, res); err != nil {
+		return fmt.Errorf("merge %d shards: %w", plan.Shards, err)
+	}
+	// Best effort: a document left behind costs storage, not correctness.
+	if err := workflow.ExecuteActivity(short, a.DropShards, activities.DropShardsInput{Model: model, Run: run}).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Warn("delete shard documents", "model", model, "err", err)
+	}
+	return nil
 }
 
 // windowEnd is the explicit end, the schedule's nominal time, or now.

@@ -22,6 +22,19 @@ const (
 	QueryState = "state"
 )
 
+// ShardTaskQueue is the task queue of the shard activities of a sharded
+// evaluation started on queue: every worker polls it beside its own queue,
+// with at most analysis.shard_slots shards at once, so shards wait in the
+// queue for any worker instead of piling up in one.
+func ShardTaskQueue(queue string) string { return queue + "-shards" }
+
+// Version change IDs (workflow.GetVersion).
+const (
+	// ChangeShardedAnalysis: version 1 asks PlanShards before analysing and
+	// profiles a large window in shard activities.
+	ChangeShardedAnalysis = "sharded-analysis"
+)
+
 // Search attributes that make the Temporal UI Vigil's audit trail:
 // VigilModel="churn" AND VigilStatus="breach".
 var (

@@ -69,3 +69,20 @@ func changedMonitor(ctx workflow.Context, in MonitorInput) (*MonitorResult, erro
 	}
 	return &MonitorResult{}, nil
 }
+
+// monitor-sharded.json is the history of the sharded branch of
+// ChangeShardedAnalysis (worker TestShardedEvaluationOnTheDevServer): a
+// re-recording that lost its shard activities would leave that branch
+// without a replay test.
+func TestShardedHistoryCoversShards(t *testing.T) {
+	body, err := os.ReadFile("testdata/replay/monitor-sharded.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	compact := strings.Join(strings.Fields(string(body)), "")
+	for _, want := range []string{`"name":"ProfileShard"`, `"name":"MergeShards"`, `"name":"vigil-shards"`, "EVENT_TYPE_MARKER_RECORDED"} {
+		if !strings.Contains(compact, want) {
+			t.Errorf("monitor-sharded.json has no %s", want)
+		}
+	}
+}

@@ -139,7 +139,7 @@ func (a *Activities) LoadModel(ctx context.Context, in LoadModelInput) (*ModelSp
 func specOf(m *config.Model, cfg *config.Config) *ModelSpec {
 	spec := &ModelSpec{
 		Name: m.Name, Task: m.Task, Every: m.Schedule.Every.D(), Window: m.Schedule.Window.D(), Delay: m.Schedule.Delay.D(),
-		Severity: map[string]RouteSpec{}, MaxDelivery: cfg.Notify.MaxDelivery.D(),
+		Severity: map[string]RouteSpec{}, MaxDelivery: cfg.Notify.MaxDelivery.D(), ShardObjects: cfg.Analysis.ShardObjects,
 	}
 	for _, r := range m.Rules {
 		spec.Rules = append(spec.Rules, RuleSpec{

@@ -36,6 +36,9 @@ type ModelSpec struct {
 	// Version is the model version serving now (the registry's production
 	// alias), "" when the model has no registry entry.
 	Version string
+	// ShardObjects is analysis.shard_objects: when positive, the monitor
+	// asks PlanShards whether a window is profiled in shards.
+	ShardObjects int `json:",omitempty"`
 }
 
 // RuleSpec is one alert rule (config: models[].rules[]).

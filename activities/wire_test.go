@@ -32,14 +32,14 @@ func TestModelSpecWireFormat(t *testing.T) {
 		Retrain: &RetrainSpec{MinImprovement: 0.05, Approval: "required", ApprovalTimeout: 24 * time.Hour,
 			Timeout: 2 * time.Hour, TrainWindow: 3 * time.Hour, ValidationWindow: time.Hour},
 		Severity:    map[string]RouteSpec{"critical": {Notify: []string{"slack"}, Escalate: []string{"pagerduty"}}},
-		MaxDelivery: 24 * time.Hour, Version: "v3",
+		MaxDelivery: 24 * time.Hour, Version: "v3", ShardObjects: 10,
 	}
 	const want = `{"Name":"churn","Task":"binary","Every":3600000000000,"Window":7200000000000,"Delay":60000000000,` +
 		`"Rules":[{"Name":"accuracy-drop","Metric":"performance.accuracy","Below":0.8,"Above":0.5,"For":3,"RecoverAfter":2,` +
 		`"Severity":"critical","EscalateAfter":3600000000000,"Cooldown":60000000000,"Retrain":true}],` +
 		`"Retrain":{"MinImprovement":0.05,"Approval":"required","ApprovalTimeout":86400000000000,"Timeout":7200000000000,` +
 		`"TrainWindow":10800000000000,"ValidationWindow":3600000000000},` +
-		`"Severity":{"critical":{"Notify":["slack"],"Escalate":["pagerduty"]}},"MaxDelivery":86400000000000,"Version":"v3"}`
+		`"Severity":{"critical":{"Notify":["slack"],"Escalate":["pagerduty"]}},"MaxDelivery":86400000000000,"Version":"v3","ShardObjects":10}`
 	got, err := json.Marshal(spec)
 	if err != nil {
 		t.Fatal(err)

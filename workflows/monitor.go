@@ -82,7 +82,7 @@ func MonitorWorkflow(ctx workflow.Context, in MonitorInput) (*MonitorResult, err
 	})
 	var res activities.AnalyzeResult
 	var err error
-	if workflow.GetVersion(ctx, ChangeShardedAnalysis, workflow.DefaultVersion, 1) == 1 {
+	if workflow.GetVersion(ctx, ChangeShardedAnalysis, workflow.DefaultVersion, 1) == 1 && spec.ShardObjects > 0 {
 		err = analyzeWindow(ctx, long, spec.Name, start, end, metrics, &res)
 	} else {
 		err = workflow.ExecuteActivity(long, a.Analyze, activities.AnalyzeInput{

@@ -30,8 +30,9 @@ func ShardTaskQueue(queue string) string { return queue + "-shards" }
 
 // Version change IDs (workflow.GetVersion).
 const (
-	// ChangeShardedAnalysis: version 1 asks PlanShards before analysing and
-	// profiles a large window in shard activities.
+	// ChangeShardedAnalysis: in version 1, a model with
+	// analysis.shard_objects asks PlanShards before analysing, and a large
+	// window is profiled in shard activities.
 	ChangeShardedAnalysis = "sharded-analysis"
 )
 

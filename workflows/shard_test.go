@@ -126,7 +126,6 @@ models:
 // shardRun is what one evaluation produced.
 type shardRun struct {
 	res      MonitorResult
-	analyzed activities.AnalyzeResult // the signalled evaluation's source
 	report   []byte
 	calls    map[string]int // activity type → attempts
 	shards   map[int]int    // shard → attempts

@@ -249,6 +249,7 @@ func (a *Activities) mergeShards(ctx context.Context, m *config.Model, in MergeS
 	defer stop()
 	info := &store.WindowInfo{From: in.WindowStart, To: in.WindowEnd}
 	var cur *analysis.Profile
+	var invalid string // the first shard's reason, once every shard is counted
 	for i := range in.Shards {
 		infoDoc, profDoc := shardDocs(i)
 		body, err := a.Store.ReadShard(ctx, m.Name, in.Run, infoDoc)
@@ -260,8 +261,11 @@ func (a *Activities) mergeShards(ctx context.Context, m *config.Model, in MergeS
 			return nil, nil, fmt.Errorf("decode shard %d of %s: %w", i, m.Name, err)
 		}
 		addWindowInfo(info, &si.Window)
-		if si.Invalid != "" {
-			return nil, info, temporal.NewNonRetryableApplicationError(si.Invalid, ErrBadData, nil)
+		if invalid == "" {
+			invalid = si.Invalid
+		}
+		if invalid != "" {
+			continue
 		}
 		body, err = a.Store.ReadShard(ctx, m.Name, in.Run, profDoc)
 		if err != nil {
@@ -276,6 +280,9 @@ func (a *Activities) mergeShards(ctx context.Context, m *config.Model, in MergeS
 		} else if err := cur.Merge(p); err != nil {
 			return nil, nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("shard %d of %s: %v", i, m.Name, err), ErrStalePlan, err)
 		}
+	}
+	if invalid != "" {
+		return nil, info, temporal.NewNonRetryableApplicationError(invalid, ErrBadData, nil)
 	}
 	ref, closeRef, err := a.Store.OpenReference(ctx, m.Reference)
 	if err != nil {

@@ -53,6 +53,11 @@ type shardInfo struct {
 
 const planDoc = "plan.json"
 
+// MaxShards bounds the shards of one window, and so the activities in one
+// workflow history (three events each): a window of more objects than
+// MaxShards × shard_objects gets proportionally larger shards.
+var MaxShards = 1000
+
 func shardDocs(i int) (info, profile string) {
 	return fmt.Sprintf("shard-%05d.json", i), fmt.Sprintf("shard-%05d.profile.json.gz", i)
 }
@@ -95,6 +100,7 @@ func (a *Activities) PlanShards(ctx context.Context, in PlanShardsInput) (*PlanS
 		}
 		return &PlanShardsResult{Objects: len(objs)}, nil
 	}
+	per = max(per, (len(objs)+MaxShards-1)/MaxShards)
 	plan := shardPlan{Objects: objs, PerShard: per, Schema: schema}
 	for _, o := range objs {
 		plan.Bytes += o.Size

@@ -202,6 +202,8 @@ func (a *Activities) ProfileShard(ctx context.Context, in ProfileShardInput) (*P
 	if err := a.writeShardInfo(ctx, m, in, shardInfo{Window: *info}); err != nil {
 		return nil, err
 	}
+	a.log(ctx).Info("shard profiled", "model", m.Name, "window_start", in.WindowStart, "shard", in.Shard,
+		"objects", info.Objects, "rows", p.Rows, "profile_bytes", len(body), "incomplete", info.Incomplete)
 	return &ProfileShardResult{Rows: p.Rows, Objects: info.Objects, Bytes: info.Bytes, ProfileBytes: len(body)}, nil
 }
 

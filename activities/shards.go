@@ -59,7 +59,7 @@ const planDoc = "plan.json"
 var MaxShards = 1000
 
 func shardDocs(i int) (info, profile string) {
-	return fmt.Sprintf("shard-%05d.json", i), fmt.Sprintf("shard-%05d.profile.json.gz", i)
+	return fmt.Sprintf("shard-%05d.json", i), fmt.Sprintf("shard-%05d.profile.gob", i)
 }
 
 // PlanShards decides whether a window is evaluated in shards: with

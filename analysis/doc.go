@@ -7,10 +7,12 @@
 //
 //   - Analyze(reference, current Rows, opts) (*Report, error): the one call the
 //     monitoring activity makes.
-//   - Sharded windows: schema := InferSchema(refColumns, firstRefRows, opts);
-//     per shard NewProfiler(schema, opts) + AddRows (or ProfileRows); combine
-//     with (*Profile).Merge; then CompareProfiles(refProfile, curProfile, opts).
-//     Profiles are plain JSON, so they can travel between Temporal activities.
+//   - Sharded windows (shard.go): ProfileReference(ref, opts) (or
+//     ReferenceSchema for its schema alone); per shard ProfileShard(rows,
+//     schema, opts), EncodeProfile to store it, DecodeProfile to read it back;
+//     combine with (*Profile).Merge in shard order; then
+//     CompareProfiles(refProfile, curProfile, opts). SketchFor stores a shard
+//     of a window that will be sketched as a sketch.
 //   - BuildBaseline(rows, opts) / BaselineFromProfile, and opts.Baseline (or
 //     (*Baseline).Check) for constraint violations.
 //   - (*Report).Metric(path) for alert rules.

@@ -297,7 +297,11 @@ func (d *SageMakerDeployer) currentCapture(ctx context.Context, progress func(st
 	if err != nil {
 		return nil, fmt.Errorf("train: describe SageMaker endpoint config %s (for its data capture): %w", cur, err)
 	}
-	return out.DataCaptureConfig, nil
+	dc := out.DataCaptureConfig
+	if dc == nil || aws.ToString(dc.DestinationS3Uri) == "" || len(dc.CaptureOptions) == 0 {
+		return nil, nil // none (moto answers an empty DataCaptureConfig for none)
+	}
+	return dc, nil
 }
 
 // variant is one variant of an endpoint config.

@@ -81,7 +81,7 @@ func readStaged(t *testing.T, dir, endpoint, mode, extra string) []string {
 // split the traffic; each one's capture rows carry its version.
 func TestStagedCanaryCaptureCarriesEachVariantsVersion(t *testing.T) {
 	sm, d := motoEndpoint(t, "churn-capture")
-	if err := d.Stage(context.Background(), "churn", 3, 4, "s3://models/churn/v3/model.tar.gz", "s3://models/churn/v4/model.tar.gz", StageCanary, 50, nil); err != nil {
+	if err := d.Stage(context.Background(), "churn-capture", 3, 4, "s3://models/churn/v3/model.tar.gz", "s3://models/churn/v4/model.tar.gz", StageCanary, 50, nil); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()

@@ -57,30 +57,30 @@ func (m *motoSageMaker) counts() (updates, weights int) {
 	return m.updates, m.weights
 }
 
-// motoEndpoint creates, on moto, endpoint `endpoint` serving version 3 of
-// model churn (config vigil-churn-v3, variant AllTraffic) with data capture
-// to s3://capture/<endpoint>, as a user's endpoint would be before Vigil
-// stages anything on it.
-func motoEndpoint(t *testing.T, endpoint string) (*motoSageMaker, *SageMakerDeployer) {
+// motoEndpoint creates, on moto, endpoint `model` serving version 3 of
+// model `model` (config vigil-<model>-v3, variant AllTraffic) with data
+// capture to s3://capture/<model>, as a user's endpoint would be before
+// Vigil stages anything on it. Tests share the moto server: each names its
+// own model.
+func motoEndpoint(t *testing.T, model string) (*motoSageMaker, *SageMakerDeployer) {
 	t.Helper()
 	srv := motoserver.Start(t)
 	ctx := context.Background()
 	sm := &motoSageMaker{Client: sagemaker.NewFromConfig(srv.Config(), func(o *sagemaker.Options) { o.BaseEndpoint = aws.String(srv.URL) })}
+	endpoint := model
 	d := &SageMakerDeployer{Client: sm, Endpoint: endpoint, Image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/churn-infer:1",
 		RoleARN: "arn:aws:iam::123456789012:role/vigil", PollInterval: time.Millisecond}
-	name := "vigil-churn-v3"
-	if _, err := sm.DescribeModel(ctx, &sagemaker.DescribeModelInput{ModelName: &name}); err != nil {
-		if _, err := d.ensureModel(ctx, "churn", 3, "s3://models/churn/v3/model.tar.gz", func(string) {}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := sm.CreateEndpointConfig(ctx, &sagemaker.CreateEndpointConfigInput{EndpointConfigName: &name,
-			ProductionVariants: []smtypes.ProductionVariant{d.variant("AllTraffic", name, 1)},
-			DataCaptureConfig: &smtypes.DataCaptureConfig{EnableCapture: aws.Bool(true), InitialSamplingPercentage: aws.Int32(100),
-				DestinationS3Uri: aws.String("s3://capture/" + endpoint),
-				CaptureOptions:   []smtypes.CaptureOption{{CaptureMode: smtypes.CaptureModeInput}, {CaptureMode: smtypes.CaptureModeOutput}}},
-		}); err != nil {
-			t.Fatal(err)
-		}
+	name, err := d.ensureModel(ctx, model, 3, "s3://models/"+model+"/v3/model.tar.gz", func(string) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sm.CreateEndpointConfig(ctx, &sagemaker.CreateEndpointConfigInput{EndpointConfigName: &name,
+		ProductionVariants: []smtypes.ProductionVariant{d.variant("AllTraffic", name, 1)},
+		DataCaptureConfig: &smtypes.DataCaptureConfig{EnableCapture: aws.Bool(true), InitialSamplingPercentage: aws.Int32(100),
+			DestinationS3Uri: aws.String("s3://capture/" + endpoint),
+			CaptureOptions:   []smtypes.CaptureOption{{CaptureMode: smtypes.CaptureModeInput}, {CaptureMode: smtypes.CaptureModeOutput}}},
+	}); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := sm.CreateEndpoint(ctx, &sagemaker.CreateEndpointInput{EndpointName: &endpoint, EndpointConfigName: &name}); err != nil {
 		t.Fatal(err)
@@ -102,31 +102,31 @@ func weightsOf(vs []smtypes.ProductionVariantSummary) map[string]float32 {
 func TestStageCanaryOnMoto(t *testing.T) {
 	sm, d := motoEndpoint(t, "churn-canary")
 	ctx := context.Background()
-	if err := d.Stage(ctx, "churn", 3, 4, "s3://models/churn/v3/model.tar.gz", "s3://models/churn/v4/model.tar.gz", StageCanary, 10, nil); err != nil {
+	if err := d.Stage(ctx, "churn-canary", 3, 4, "s3://models/churn-canary/v3/model.tar.gz", "s3://models/churn-canary/v4/model.tar.gz", StageCanary, 10, nil); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := sm.DescribeEndpointConfig(ctx, &sagemaker.DescribeEndpointConfigInput{EndpointConfigName: aws.String("vigil-churn-v3-canary-v4")})
+	cfg, err := sm.DescribeEndpointConfig(ctx, &sagemaker.DescribeEndpointConfigInput{EndpointConfigName: aws.String("vigil-churn-canary-v3-canary-v4")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.ProductionVariants) != 2 || aws.ToString(cfg.ProductionVariants[0].VariantName) != "v3" || aws.ToString(cfg.ProductionVariants[1].ModelName) != "vigil-churn-v4" ||
+	if len(cfg.ProductionVariants) != 2 || aws.ToString(cfg.ProductionVariants[0].VariantName) != "v3" || aws.ToString(cfg.ProductionVariants[1].ModelName) != "vigil-churn-canary-v4" ||
 		aws.ToFloat32(cfg.ProductionVariants[0].InitialVariantWeight) != 90 || aws.ToFloat32(cfg.ProductionVariants[1].InitialVariantWeight) != 10 {
 		t.Errorf("canary config on moto: %+v", cfg.ProductionVariants)
 	}
 	if cfg.DataCaptureConfig == nil || aws.ToString(cfg.DataCaptureConfig.DestinationS3Uri) != "s3://capture/churn-canary" {
 		t.Errorf("data capture of the canary config = %+v; want the previous config's", cfg.DataCaptureConfig)
 	}
-	model, err := sm.DescribeModel(ctx, &sagemaker.DescribeModelInput{ModelName: aws.String("vigil-churn-v4")})
-	if err != nil || aws.ToString(model.PrimaryContainer.ModelDataUrl) != "s3://models/churn/v4/model.tar.gz" {
+	model, err := sm.DescribeModel(ctx, &sagemaker.DescribeModelInput{ModelName: aws.String("vigil-churn-canary-v4")})
+	if err != nil || aws.ToString(model.PrimaryContainer.ModelDataUrl) != "s3://models/churn-canary/v4/model.tar.gz" {
 		t.Errorf("the challenger's model on moto: %+v, %v", model, err)
 	}
 	ep := describe(t, sm, "churn-canary")
-	if aws.ToString(ep.EndpointConfigName) != "vigil-churn-v3-canary-v4" || weightsOf(ep.ProductionVariants)["v4"] != 10 || weightsOf(ep.ProductionVariants)["v3"] != 90 {
+	if aws.ToString(ep.EndpointConfigName) != "vigil-churn-canary-v3-canary-v4" || weightsOf(ep.ProductionVariants)["v4"] != 10 || weightsOf(ep.ProductionVariants)["v3"] != 90 {
 		t.Fatalf("endpoint on moto: config %s, weights %v", aws.ToString(ep.EndpointConfigName), weightsOf(ep.ProductionVariants))
 	}
 
 	for _, step := range []int{50, 50} { // the second: a retried activity
-		if err := d.Stage(ctx, "churn", 3, 4, "s3://models/churn/v3/model.tar.gz", "s3://models/churn/v4/model.tar.gz", StageCanary, step, nil); err != nil {
+		if err := d.Stage(ctx, "churn-canary", 3, 4, "s3://models/churn-canary/v3/model.tar.gz", "s3://models/churn-canary/v4/model.tar.gz", StageCanary, step, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -137,14 +137,14 @@ func TestStageCanaryOnMoto(t *testing.T) {
 		t.Errorf("weights on moto after the 50%% step: %v", w)
 	}
 
-	if err := d.Stage(ctx, "churn", 3, 4, "", "s3://models/churn/v4/model.tar.gz", StageCanary, 100, nil); err != nil {
+	if err := d.Stage(ctx, "churn-canary", 3, 4, "", "s3://models/churn-canary/v4/model.tar.gz", StageCanary, 100, nil); err != nil {
 		t.Fatal(err)
 	}
 	ep = describe(t, sm, "churn-canary")
-	if aws.ToString(ep.EndpointConfigName) != "vigil-churn-v4" || len(ep.ProductionVariants) != 1 || aws.ToString(ep.ProductionVariants[0].VariantName) != "AllTraffic" {
+	if aws.ToString(ep.EndpointConfigName) != "vigil-churn-canary-v4" || len(ep.ProductionVariants) != 1 || aws.ToString(ep.ProductionVariants[0].VariantName) != "AllTraffic" {
 		t.Errorf("after 100%%: config %s, variants %v", aws.ToString(ep.EndpointConfigName), weightsOf(ep.ProductionVariants))
 	}
-	if cfg, err := sm.DescribeEndpointConfig(ctx, &sagemaker.DescribeEndpointConfigInput{EndpointConfigName: aws.String("vigil-churn-v4")}); err != nil ||
+	if cfg, err := sm.DescribeEndpointConfig(ctx, &sagemaker.DescribeEndpointConfigInput{EndpointConfigName: aws.String("vigil-churn-canary-v4")}); err != nil ||
 		cfg.DataCaptureConfig == nil || aws.ToString(cfg.DataCaptureConfig.DestinationS3Uri) != "s3://capture/churn-canary" {
 		t.Errorf("the promoted config's data capture: %+v, %v", cfg, err)
 	}
@@ -157,18 +157,18 @@ func TestStageCanaryOnMoto(t *testing.T) {
 func TestStageShadowOnMoto(t *testing.T) {
 	sm, d := motoEndpoint(t, "churn-shadow")
 	ctx := context.Background()
-	if err := d.Stage(ctx, "churn", 3, 4, "s3://models/churn/v3/model.tar.gz", "s3://models/churn/v4/model.tar.gz", StageShadow, 0, nil); err != nil {
+	if err := d.Stage(ctx, "churn-shadow", 3, 4, "s3://models/churn-shadow/v3/model.tar.gz", "s3://models/churn-shadow/v4/model.tar.gz", StageShadow, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	ep := describe(t, sm, "churn-shadow")
-	if aws.ToString(ep.EndpointConfigName) != "vigil-churn-v3-shadow-v4" || len(ep.ProductionVariants) != 1 || aws.ToString(ep.ProductionVariants[0].VariantName) != "v3" {
+	if aws.ToString(ep.EndpointConfigName) != "vigil-churn-shadow-v3-shadow-v4" || len(ep.ProductionVariants) != 1 || aws.ToString(ep.ProductionVariants[0].VariantName) != "v3" {
 		t.Errorf("endpoint on moto: config %s, production variants %v", aws.ToString(ep.EndpointConfigName), weightsOf(ep.ProductionVariants))
 	}
 	// Undone: the champion alone again, on its own config.
-	if err := d.Stage(ctx, "churn", 3, 4, "s3://models/churn/v3/model.tar.gz", "", "direct", 0, nil); err != nil {
+	if err := d.Stage(ctx, "churn-shadow", 3, 4, "s3://models/churn-shadow/v3/model.tar.gz", "", "direct", 0, nil); err != nil {
 		t.Fatal(err)
 	}
-	if ep := describe(t, sm, "churn-shadow"); aws.ToString(ep.EndpointConfigName) != "vigil-churn-v3" {
+	if ep := describe(t, sm, "churn-shadow"); aws.ToString(ep.EndpointConfigName) != "vigil-churn-shadow-v3" {
 		t.Errorf("after undoing the shadow: endpoint on %s", aws.ToString(ep.EndpointConfigName))
 	}
 }

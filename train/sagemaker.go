@@ -318,7 +318,7 @@ func (d *SageMakerDeployer) variant(name, model string, weight float32) smtypes.
 // Stage modes: how a challenger runs beside the champion on one endpoint.
 const (
 	// StageShadow: the champion answers every request (production variant)
-	// and SageMaker copies each request to the challenger (shadow variant),
+	// and SageMaker copies requests to the challenger (shadow variant),
 	// whose answers are only captured.
 	StageShadow = "shadow"
 	// StageCanary: two production variants split live traffic by weight.
@@ -361,7 +361,11 @@ func StagedSource(src config.Source, mode string, champion, challenger int) conf
 //   - mode "shadow": endpoint config vigil-<model>-v<champion>-shadow-v<challenger>
 //     with the champion as its one production variant (v<champion>) and the
 //     challenger as its one shadow variant (v<challenger>, ShadowProductionVariants),
-//     both weight 1: every request is copied to the shadow; percent is ignored.
+//     both weight 1; percent is ignored. SageMaker copies requests to the
+//     shadow and returns only the champion's answers; how much of the
+//     traffic it copies for a weight is not something we could confirm in
+//     its documentation: the capture reader counts the pairs it finds
+//     (store.WindowInfo.ShadowPaired).
 //   - mode "canary", 0 < percent < 100: endpoint config
 //     vigil-<model>-v<champion>-canary-v<challenger> with two production variants
 //     weighted 100-percent and percent. When the endpoint already runs that

@@ -243,7 +243,11 @@ func (d *SageMakerDeployer) ensureModel(ctx context.Context, model string, versi
 		PrimaryContainer: &smtypes.ContainerDefinition{Image: &d.Image, ModelDataUrl: &artifactURI},
 		Tags:             []smtypes.Tag{{Key: aws.String("vigil:model"), Value: aws.String(model)}},
 	})
-	if err != nil && !isAWSError(err, "ResourceInUse") { // ResourceInUse: a concurrent attempt created it
+	switch {
+	case err == nil, isAWSError(err, "ResourceInUse"): // ResourceInUse: a concurrent attempt created it
+	case isAWSError(err, "ValidationException"):
+		return "", &PermanentError{Backend: "sagemaker", JobID: name, Reason: "CreateModel rejected the model: " + err.Error()}
+	default:
 		return "", fmt.Errorf("train: create SageMaker model %s: %w", name, err)
 	}
 	progress("created SageMaker model " + name)

@@ -145,6 +145,10 @@ func (f *fakeSageMaker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		reply(map[string]any{key: str(key)})
 	case "CreateModel":
+		if f.fail == "CreateModel" {
+			fail("ValidationException", "Could not access model data at s3://m/v4.tar.gz.")
+			return
+		}
 		f.models[str("ModelName")] = true
 		reply(map[string]string{"ModelArn": "arn:model"})
 	case "CreateEndpointConfig":

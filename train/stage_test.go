@@ -208,3 +208,18 @@ func TestStagedSourceMapsVariantsToVersions(t *testing.T) {
 		t.Errorf("StagedSource modified its argument: %+v", src.Variants)
 	}
 }
+
+// A model SageMaker refuses (ValidationException: say, model data it cannot
+// read) is a permanent error, not endless retries, and nothing is deployed.
+func TestStageRefusedModelIsPermanent(t *testing.T) {
+	f, d := newStageDeployer(t)
+	f.fail = "CreateModel"
+	err := d.Stage(context.Background(), "churn", 3, 4, "s3://m/v3.tar.gz", "s3://m/v4.tar.gz", StageCanary, 10, nil)
+	var perm *PermanentError
+	if !errors.As(err, &perm) || !strings.Contains(err.Error(), "CreateModel rejected the model") {
+		t.Errorf("Stage = %v; want a PermanentError from CreateModel", err)
+	}
+	if f.count("CreateEndpointConfig") != 0 || f.count("UpdateEndpoint") != 0 {
+		t.Errorf("CreateEndpointConfig %d, UpdateEndpoint %d; want neither", f.count("CreateEndpointConfig"), f.count("UpdateEndpoint"))
+	}
+}

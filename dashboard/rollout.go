@@ -23,6 +23,10 @@ var verdictMarks = map[string]struct{ colour, shape, text string }{
 	"breach":    {colVermillion, "cross", "breach"},
 }
 
+// maxStepLabels is how many steps the axis names before it names only
+// every k-th (and the last): a long shadow has one step per window.
+const maxStepLabels = 12
+
 func verdictMark(v string) (colour, shape, text string) {
 	if m, ok := verdictMarks[v]; ok {
 		return m.colour, m.shape, m.text
@@ -81,9 +85,13 @@ func RolloutSVG(r *registry.Rollout) template.HTML {
 		return left + 20 + float64(i)*(w-left-right-40)/float64(n-1)
 	}
 	yAt := func(v float64) float64 {
+		if math.IsNaN(v) {
+			v = 0
+		}
 		v = math.Max(lo, math.Min(hi, v))
 		return top + (hi-v)/(hi-lo)*(h-top-bottom)
 	}
+	every := (n + maxStepLabels - 1) / maxStepLabels // label every step up to maxStepLabels, then every k-th and the last
 	metric := "the metric"
 	if n > 0 {
 		metric = steps[n-1].Metric
@@ -112,11 +120,14 @@ func RolloutSVG(r *registry.Rollout) template.HTML {
 		}
 		b.WriteString(markSVG(shape, x, yAt(s.Difference), colour))
 		b.WriteString(`</g>`)
+		if i != n-1 && (i%every != 0 || n-1-i < every/2) { // not too close to the last
+			continue
+		}
 		tick := fmt.Sprintf("#%d", i+1)
 		if r.Mode != "shadow" {
 			tick += fmt.Sprintf(" · %d%%", s.Percent)
 		}
-		fmt.Fprintf(&b, `<text x="%.1f" y="%g" class="tick" text-anchor="middle">%s</text>`, x, h-18, esc(tick))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%g" class="tick step-label" text-anchor="middle">%s</text>`, x, h-18, esc(tick))
 	}
 	if n > 0 {
 		fmt.Fprintf(&b, `<text x="%g" y="%g" class="tick" text-anchor="start">%s</text>`, left, h-4, esc(when(steps[0].At)))

@@ -138,3 +138,21 @@ func atof(t *testing.T, s string) float64 {
 	}
 	return v
 }
+
+// A long rollout (a shadow evaluated every window for weeks) keeps its axis
+// readable: every step drawn, at most 13 of them named, the last always.
+func TestRolloutChartOfManyStepsNamesFewOfThem(t *testing.T) {
+	r := &registry.Rollout{Mode: "shadow", Champion: 1, Challenger: 2}
+	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 200 {
+		r.Steps = append(r.Steps, registry.RolloutStep{At: at.Add(time.Duration(i) * time.Hour), Metric: "accuracy", Difference: 0.01, Lower: -0.02, Upper: 0.04, Verdict: "continue"})
+	}
+	svg := string(RolloutSVG(r))
+	if n := strings.Count(svg, `<g class="step"`); n != 200 {
+		t.Errorf("%d steps drawn, want 200", n)
+	}
+	labels := regexp.MustCompile(`class="tick step-label"[^>]*>([^<]*)<`).FindAllStringSubmatch(svg, -1)
+	if len(labels) > 13 || len(labels) < 2 || labels[len(labels)-1][1] != "#200" || labels[0][1] != "#1" {
+		t.Errorf("%d step labels (%v); want at most 13, from #1 to #200", len(labels), labels)
+	}
+}

@@ -13,7 +13,6 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/vigilml/vigil/activities"
+	"github.com/vigilml/vigil/config"
 	"github.com/vigilml/vigil/notify"
 	"github.com/vigilml/vigil/train/lifecycle"
 	"github.com/vigilml/vigil/train/registry"
@@ -144,41 +144,27 @@ func configuredModels(s *session) string {
 	return " (models in " + s.cfg.File + ": " + strings.Join(names, ", ") + ")"
 }
 
-// parseSince reads -since: "" (everything), a duration back from now with
-// d for days (7d, 36h, 1d12h), a date (midnight UTC) or an RFC 3339 time.
+// parseSince reads -since: "" (everything), a duration back from now as
+// the config writes it (7d, 36h), a date (midnight UTC) or an RFC 3339 time.
 func parseSince(s string, now time.Time) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return t, nil
 	}
 	if t, err := time.Parse(time.DateOnly, s); err == nil {
 		return t, nil
 	}
-	rest, days := s, 0
-	if i := strings.Index(s, "d"); i > 0 {
-		n, err := strconv.Atoi(s[:i])
-		if err != nil {
-			return time.Time{}, sinceError(s)
-		}
-		days, rest = n, s[i+1:]
-	}
-	d := time.Duration(0)
-	if rest != "" {
-		var err error
-		if d, err = time.ParseDuration(rest); err != nil {
-			return time.Time{}, sinceError(s)
-		}
-	}
-	if days < 0 || d < 0 || (days == 0 && d == 0) {
+	d, err := config.ParseDuration(s)
+	if err != nil || d <= 0 {
 		return time.Time{}, sinceError(s)
 	}
-	return now.Add(-time.Duration(days)*24*time.Hour - d), nil
+	return now.Add(-d), nil
 }
 
 func sinceError(s string) error {
-	return fmt.Errorf("-since %q: want a duration back from now (7d, 36h, 1d12h), a date (2026-11-01) or an RFC 3339 time", s)
+	return fmt.Errorf("-since %q: want a duration back from now (7d, 36h), a date (2026-11-01) or an RFC 3339 time", s)
 }
 
 // selectTrail sorts the trail oldest first (entries at the same instant

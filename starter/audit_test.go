@@ -233,7 +233,6 @@ func TestParseSince(t *testing.T) {
 		{"", time.Time{}},
 		{"7d", time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)},
 		{"36h", time.Date(2026, 11, 7, 0, 0, 0, 0, time.UTC)},
-		{"1d12h", time.Date(2026, 11, 7, 0, 0, 0, 0, time.UTC)},
 		{"2026-11-01", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)},
 		{"2026-11-01T08:30:00+01:00", time.Date(2026, 11, 1, 7, 30, 0, 0, time.UTC)},
 	} {
@@ -242,7 +241,7 @@ func TestParseSince(t *testing.T) {
 			t.Errorf("parseSince(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
 		}
 	}
-	for _, bad := range []string{"week", "7", "-7d", "0d", "d", "7dd", "2026-13-01"} {
+	for _, bad := range []string{"week", "7", "-7d", "0d", "d", "7dd", "1d12h", "2026-13-01"} {
 		if _, err := parseSince(bad, now); err == nil {
 			t.Errorf("parseSince(%q) accepted", bad)
 		}

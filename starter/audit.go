@@ -365,6 +365,8 @@ func (t *temporalTrail) link(id, runID string) string {
 	return u
 }
 
+// executionStatus is a run's status as the CLI prints it: running,
+// completed, failed, ...
 func executionStatus(s enumspb.WorkflowExecutionStatus) string {
 	return strings.ToLower(strings.TrimPrefix(s.String(), "WORKFLOW_EXECUTION_STATUS_"))
 }

@@ -301,7 +301,7 @@ func lastEvaluation(ctx context.Context, wc *control.Client, model string) (stat
 		return "-", "-"
 	}
 	e := resp.Executions[0]
-	status = strings.ToLower(strings.TrimPrefix(e.Status.String(), "WORKFLOW_EXECUTION_STATUS_"))
+	status = executionStatus(e.Status)
 	if p := e.GetSearchAttributes().GetIndexedFields()["VigilStatus"]; p != nil && e.Status == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
 		var s string
 		if err := decodePayload(p, &s); err == nil {
@@ -412,7 +412,7 @@ var historyCmd = temporalCmd{
 					_ = decodePayload(p, &ver)
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.GetStartTime().AsTime().Local().Format(time.DateTime), e.GetType().GetName(),
-					strings.ToLower(strings.TrimPrefix(e.Status.String(), "WORKFLOW_EXECUTION_STATUS_")), vs, ver, e.GetExecution().GetWorkflowId())
+					executionStatus(e.Status), vs, ver, e.GetExecution().GetWorkflowId())
 			}
 			return tw.Flush()
 		}}

@@ -110,6 +110,8 @@ func runAudit(ctx context.Context, s *session, since time.Time, limit int, asJSO
 		entries, err := t.entries(ctx)
 		if err != nil {
 			temporalErr = err
+		} else if len(t.problems) > 0 {
+			temporalErr = undecodable(t.problems, s.cfg.Temporal.Encryption != nil)
 		}
 		known = known || len(entries) > 0
 		trail = append(trail, entries...)
@@ -122,6 +124,17 @@ func runAudit(ctx context.Context, s *session, since time.Time, limit int, asJSO
 	if err := printTrail(s.stdout, trail, asJSON); err != nil {
 		return err
 	}
+	var undec *undecodableError
+	if errors.As(temporalErr, &undec) {
+		for i, p := range undec.problems {
+			if i == 5 {
+				fmt.Fprintf(s.stderr, "warning: and %d more\n", len(undec.problems)-i)
+				break
+			}
+			fmt.Fprintf(s.stderr, "warning: unreadable payload of %s\n", p)
+		}
+		return temporalErr
+	}
 	if temporalErr != nil {
 		if m != nil {
 			fmt.Fprintf(s.stderr, "warning: the trail above is the registry's part only: it lacks the evaluations, incidents, retrains and rollback runs Temporal holds\n")
@@ -131,6 +144,25 @@ func runAudit(ctx context.Context, s *session, since time.Time, limit int, asJSO
 		return fmt.Errorf("read the Temporal part of the trail: %w", temporalErr)
 	}
 	return nil
+}
+
+// undecodableError says that the trail printed lacks what some payloads
+// hold (reports, actors, outcomes), and why that is likely.
+type undecodableError struct {
+	problems  []string
+	encrypted bool
+}
+
+func undecodable(problems []string, encrypted bool) error {
+	return &undecodableError{problems: problems, encrypted: encrypted}
+}
+
+func (e *undecodableError) Error() string {
+	hint := "the worker encrypts payloads: give starter the config's temporal.encryption and the worker's key"
+	if e.encrypted {
+		hint = "is the key in temporal.encryption's variables the worker's (or a previous one)?"
+	}
+	return fmt.Sprintf("%d payload(s) could not be read, so the trail above lacks what they hold (%s)", len(e.problems), hint)
 }
 
 func configuredModels(s *session) string {
@@ -300,6 +332,10 @@ type temporalTrail struct {
 	namespace, ui string
 	model         string
 	since         time.Time
+	// current is the run being read (workflow ID and run ID), for problems.
+	current string
+	// problems are the payloads that could not be decoded.
+	problems []string
 }
 
 func (t *temporalTrail) query() string {
@@ -336,6 +372,7 @@ func (t *temporalTrail) entries(ctx context.Context) ([]auditEntry, error) {
 // run turns one workflow run into entries.
 func (t *temporalTrail) run(ctx context.Context, e *workflowpb.WorkflowExecutionInfo) ([]auditEntry, error) {
 	id, runID := e.GetExecution().GetWorkflowId(), e.GetExecution().GetRunId()
+	t.current = id + " (run " + runID + ")"
 	base := auditEntry{Source: "temporal", WorkflowID: id, RunID: runID, Link: t.link(id, runID)}
 	status := executionStatus(e.GetStatus())
 	when := e.GetStartTime().AsTime()
@@ -371,17 +408,27 @@ func executionStatus(s enumspb.WorkflowExecutionStatus) string {
 	return strings.ToLower(strings.TrimPrefix(s.String(), "WORKFLOW_EXECUTION_STATUS_"))
 }
 
+// decode reads a payload (memo, input, result) with the client's data
+// converter; what it cannot read (another key, no key) is kept in
+// problems, so that the command fails instead of printing less.
 func (t *temporalTrail) decode(p *commonpb.Payload, out any) error {
 	dc := t.dc
 	if dc == nil {
 		dc = converter.GetDefaultDataConverter()
 	}
-	return dc.FromPayload(p, out)
+	err := dc.FromPayload(p, out)
+	if err != nil {
+		t.problems = append(t.problems, fmt.Sprintf("%s: %v", t.current, err))
+	}
+	return err
 }
+
+// errNoPayload: there was nothing to decode (not a problem).
+var errNoPayload = errors.New("no payload")
 
 func (t *temporalTrail) decodeAll(ps *commonpb.Payloads, out any) error {
 	if len(ps.GetPayloads()) == 0 {
-		return errors.New("no payload")
+		return errNoPayload
 	}
 	return t.decode(ps.GetPayloads()[0], out)
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -15,6 +17,7 @@ import (
 	"go.temporal.io/api/enums/v1"
 
 	"github.com/vigilml/vigil/activities"
+	"github.com/vigilml/vigil/codec"
 	"github.com/vigilml/vigil/control"
 	"github.com/vigilml/vigil/train/registry"
 	"github.com/vigilml/vigil/workflows"
@@ -243,4 +246,77 @@ func rollbackRun(t *testing.T, trail []auditLine) string {
 		}
 	}
 	return "(no rollback run)"
+}
+
+// With payload encryption the trail needs the worker's key: with it,
+// `starter audit` shows what encrypted memos and inputs hold (the report
+// URI, who acknowledged); with another key it prints what it can, names
+// each payload it could not read, and fails instead of printing a trail
+// that silently lacks them.
+func TestStarterAuditReadsEncryptedPayloadsOnlyWithTheKey(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	starter := buildStarter(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "ref.csv"), []byte("x,label,prediction\n1,1,1\n2,0,0\n3,1,0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := writeConfig(t, dir, `
+dev: {data_dir: "{{dir}}/state"}
+temporal:
+  encryption: {key_env: VIGIL_AUDIT_KEY}
+models:
+  - name: churn
+    task: binary
+    schedule: {every: 24h}
+    columns: {target: label, prediction: prediction}
+    source: {uri: "file://{{dir}}/data"}
+    reference: {uri: "file://{{dir}}/ref.csv"}
+    rules:
+      - {name: no-traffic, metric: rows.current, below: 1, severity: warning}
+`)
+	newKey := func() string {
+		key := make([]byte, codec.KeySize)
+		rand.Read(key)
+		return base64.StdEncoding.EncodeToString(key)
+	}
+	t.Setenv("VIGIL_AUDIT_KEY", newKey())
+	w := startWorker(t, options{configPath: cfgPath})
+	ctx := context.Background()
+	wc := &control.Client{C: w.Client, TaskQueue: w.Config.Temporal.TaskQueue}
+	run, err := wc.Trigger(ctx, "churn", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res workflows.MonitorResult
+	if err := run.Get(ctx, &res); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the incident to open", func() (bool, error) {
+		st, err := wc.Incidents(ctx, "churn")
+		return err == nil && st != nil && st.Rules["no-traffic"] != nil && st.Rules["no-traffic"].Open != nil, err
+	})
+	if _, err := wc.Ack(ctx, "churn", "", "dana"); err != nil {
+		t.Fatal(err)
+	}
+	audit := func(key string) (stdout, stderr string, err error) {
+		cmd := exec.Command(starter, "audit", "-config", cfgPath, "-address", w.Config.Temporal.Address, "-model", "churn")
+		cmd.Env = append(os.Environ(), "VIGIL_TEMPORAL_ADDRESS=", "VIGIL_TEMPORAL_NAMESPACE=", "VIGIL_AUDIT_KEY="+key)
+		var out, errOut strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err = cmd.Run()
+		return out.String(), errOut.String(), err
+	}
+	out, stderr, err := audit(os.Getenv("VIGIL_AUDIT_KEY"))
+	if err != nil || !strings.Contains(out, "evaluation.completed") || !strings.Contains(out, "report "+res.ReportURI) ||
+		!strings.Contains(out, "incident.acknowledged  dana") {
+		t.Errorf("with the key: %v\n%s%s", err, out, stderr)
+	}
+	out, stderr, err = audit(newKey())
+	if err == nil || !strings.Contains(out, "evaluation.completed") || strings.Contains(out, res.ReportURI) ||
+		!strings.Contains(stderr, "warning: unreadable payload of vigil-monitor-churn-manual") ||
+		!strings.Contains(stderr, "payload(s) could not be read, so the trail above lacks what they hold") {
+		t.Errorf("with another key: %v, want exit 1 naming the unreadable payloads\n%s%s", err, out, stderr)
+	}
 }

@@ -108,13 +108,17 @@ func runAudit(ctx context.Context, s *session, since time.Time, limit int, asJSO
 	} else {
 		t := temporalTrail{c: s.wc.C, dc: s.dc, namespace: s.cfg.Temporal.Namespace, ui: s.cfg.Temporal.UIURL, model: s.model, since: since}
 		entries, err := t.entries(ctx)
-		if err != nil {
+		switch {
+		case err != nil:
+			// A part of Temporal's part would read as the whole of it.
 			temporalErr = err
-		} else if len(t.problems) > 0 {
+		case len(t.problems) > 0:
 			temporalErr = undecodable(t.problems, s.cfg.Temporal.Encryption != nil)
+			fallthrough
+		default:
+			known = known || len(entries) > 0
+			trail = append(trail, entries...)
 		}
-		known = known || len(entries) > 0
-		trail = append(trail, entries...)
 	}
 	if !known && temporalErr == nil {
 		return fmt.Errorf("model %q: nothing recorded, neither in the registry (%s) nor in Temporal (namespace %s)%s",
@@ -158,7 +162,7 @@ func undecodable(problems []string, encrypted bool) error {
 }
 
 func (e *undecodableError) Error() string {
-	hint := "the worker encrypts payloads: give starter the config's temporal.encryption and the worker's key"
+	hint := "if the worker encrypts payloads, give starter its temporal.encryption config and key"
 	if e.encrypted {
 		hint = "is the key in temporal.encryption's variables the worker's (or a previous one)?"
 	}

@@ -113,6 +113,7 @@ type DataRef struct {
 
 // Lineage is what the registry records of a version.
 type Lineage struct {
+	RunID           string // the training run that produced the version
 	Data            []DataRef
 	CodeVersion     string
 	Hyperparameters map[string]string

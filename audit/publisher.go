@@ -195,3 +195,14 @@ func (p *Publisher) Drain(ctx context.Context, cl *kgo.Client) (int, error) {
 	}
 	return sent, nil
 }
+
+// Flush publishes what the outbox holds now with a client of its own (a
+// drain outside Run).
+func (p *Publisher) Flush(ctx context.Context) (int, error) {
+	cl, err := p.client()
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	return p.Drain(ctx, cl)
+}

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
@@ -94,7 +95,7 @@ type Window struct {
 
 // Incident identifies an incident and what opened it.
 type Incident struct {
-	ID            string     `json:"id"`
+	ID            string     `json:"id,omitempty"` // none for a silence of a rule
 	Rule          string     `json:"rule,omitempty"`
 	Metric        string     `json:"metric,omitempty"`
 	Severity      string     `json:"severity,omitempty"`
@@ -158,3 +159,24 @@ func New(source, typ string, at time.Time, data Data, idParts ...string) Event {
 // Source is the CloudEvents source of a Vigil installation: its Temporal
 // namespace.
 func Source(namespace string) string { return "urn:vigil:" + namespace }
+
+// Silenced is the event of a silence: rule ("" = every rule) of model
+// muted by actor for d, until. Its id is the silence's (model, rule, end):
+// recording it twice records one event.
+func Silenced(source, model, rule, actor string, d time.Duration, until time.Time) Event {
+	if rule == "" {
+		rule = "*"
+	}
+	u := until.UTC()
+	return New(source, IncidentSilenced, until.Add(-d), Data{Model: model, Actor: actor, Status: "silenced",
+		Reason: "silenced for " + d.String(), Incident: &Incident{Rule: rule, SilencedUntil: &u}},
+		model, rule, u.Format(time.RFC3339Nano))
+}
+
+// SilenceRecorder returns a control.Client OnSilence hook that records
+// silences in o.
+func SilenceRecorder(o *Outbox, namespace string) func(ctx context.Context, model, rule, actor string, d time.Duration, until time.Time) error {
+	return func(ctx context.Context, model, rule, actor string, d time.Duration, until time.Time) error {
+		return o.Record(ctx, Silenced(Source(namespace), model, rule, actor, d, until))
+	}
+}

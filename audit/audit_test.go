@@ -331,3 +331,28 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A silence's event is identified by the silence (model, rule, end): sent
+// twice it is one event, and another silence is another event.
+func TestSilenceEventID(t *testing.T) {
+	until := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	a := Silenced(Source("default"), "churn", "", "alice", time.Hour, until)
+	b := Silenced(Source("default"), "churn", "", "bob", time.Hour, until)
+	later := Silenced(Source("default"), "churn", "", "alice", time.Hour, until.Add(time.Minute))
+	if a.ID != b.ID || a.ID == later.ID {
+		t.Errorf("ids %s, %s, %s: want the same silence once, another silence apart", a.ID, b.ID, later.ID)
+	}
+	if a.Data.Incident.Rule != "*" || !a.Time.Equal(until.Add(-time.Hour)) || a.Type != IncidentSilenced || a.Subject != "churn" {
+		t.Errorf("silence event %+v", a)
+	}
+	o := newOutbox(t)
+	rec := SilenceRecorder(o, "default")
+	for range 2 {
+		if err := rec(context.Background(), "churn", "", "alice", time.Hour, until); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, _ := o.Pending(context.Background()); n != 1 {
+		t.Errorf("%d events for one silence recorded twice, want 1", n)
+	}
+}

@@ -276,6 +276,9 @@ func TestRetrainAndIncidentPublishTheirAuditTrail(t *testing.T) {
 			t.Errorf("not a CloudEvent about churn: key %q, %s", r.Key, r.Value)
 		}
 		types = append(types, ev["type"].(string))
+		if ev["type"] == audit.IncidentOpened && !strings.Contains(string(r.Value), `"threshold":"< 0.85"`) {
+			t.Errorf("the threshold is not as people write it: %s", r.Value)
+		}
 		byType[ev["type"].(string)] = ev["data"].(map[string]any)
 	}
 	if !slices.Equal(types, want) {

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -75,11 +76,11 @@ func (o *Outbox) Record(ctx context.Context, ev Event) error {
 			return fmt.Errorf("audit outbox: %w", err)
 		}
 	}
-	body, err := json.Marshal(ev)
+	body, err := marshal(ev)
 	if err != nil {
 		return err
 	}
-	data, err := json.Marshal(entry{Recorded: o.stamp(), Event: body})
+	data, err := marshal(entry{Recorded: o.stamp(), Event: body})
 	if err != nil {
 		return err
 	}
@@ -93,6 +94,18 @@ func (o *Outbox) Record(ctx context.Context, ev Event) error {
 		}
 	}
 	return nil
+}
+
+// marshal is json.Marshal without HTML escaping: a threshold reads
+// "< 0.85", not "\u003c 0.85".
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // stamp is the recording time: the clock's, or just after the previous

@@ -24,8 +24,9 @@
 // drop an id they have seen). Sent markers are kept for SentRetention, so
 // an activity retried within that time does not record its event again.
 //
-// May import: config, store, internal/kafkaconn (the Kafka client's
-// connection options, shared with the ingest consumer) and franz-go; not
+// May import: config, store, train/registry (a version's lineage),
+// internal/kafkaconn (the Kafka client's connection options, shared with the
+// ingest consumer) and franz-go; not
 // activities, workflows or the Temporal SDK (activities import this package
 // and derive ids from their own activity.Info).
 package audit

@@ -45,10 +45,6 @@ func registryLineage(reg *registry.Registry) func(ctx context.Context, model, ve
 		if err != nil {
 			return nil, err
 		}
-		l := &audit.Lineage{RunID: v.RunID, CodeVersion: v.CodeVersion, Hyperparameters: v.Hyperparameters, ArtifactURI: v.ArtifactURI}
-		for _, d := range v.Data {
-			l.Data = append(l.Data, audit.DataRef{Role: d.Role, URI: d.URI, SHA256: d.SHA256})
-		}
-		return l, nil
+		return audit.LineageOf(v), nil
 	}
 }

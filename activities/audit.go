@@ -113,7 +113,7 @@ func (a *Activities) recordEvaluation(ctx context.Context, in PublishMetricsInpu
 		return nil
 	}
 	cfg := a.Config()
-	return a.record(ctx, audit.EvaluationCompleted, in.WindowEnd, audit.Data{
+	return a.record(ctx, audit.EvaluationCompleted, time.Time{}, audit.Data{
 		Model: in.Model, ModelVersion: in.Version, Status: in.Status,
 		Window:    &audit.Window{Start: in.WindowStart.UTC(), End: in.WindowEnd.UTC()},
 		ReportURI: in.ReportURI, ReportURL: reportURL(cfg, in.Model, in.WindowStart, in.ReportURI),

@@ -24,6 +24,8 @@ type Config struct {
 	MLflow *MLflow `yaml:"mlflow"`
 	// Analysis tunes how windows are read and profiled.
 	Analysis Analysis `yaml:"analysis"`
+	// Audit, when audit.kafka is set, publishes the audit trail to Kafka.
+	Audit Audit `yaml:"audit"`
 
 	// File is the path the config was loaded from (for messages).
 	File string `yaml:"-"`

@@ -865,14 +865,22 @@ func (pr *Profiler) AddRows(rows Rows) error {
 	return pr.addSequential(rows)
 }
 
-// reserve sizes the numeric samples for n more rows (see Sample.reserve).
+// reserve sizes the numeric samples for n more rows (see Sample.reserve),
+// all in one block of memory (valueBlock).
 func (pr *Profiler) reserve(n int64) {
 	if n <= 0 {
 		return
 	}
+	var total int64
 	for _, c := range pr.p.Columns {
 		if c.Values != nil {
-			c.Values.reserve(n)
+			total += c.Values.reserveSize(n)
+		}
+	}
+	block := valueBlock(total)
+	for _, c := range pr.p.Columns {
+		if c.Values != nil {
+			c.Values.reserve(n, &block)
 		}
 	}
 }

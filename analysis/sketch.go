@@ -262,15 +262,6 @@ func (s *Sample) Merge(o *Sample) {
 		s.setSorted(h, false)
 	}
 	s.compactAll()
-	// The appends above grew some levels past a level buffer; compacted,
-	// they hold at most levelCap values again: back into level-sized
-	// buffers, so that a sketch merging part after part of a large window
-	// keeps the memory of one sketch (the same values in the same order).
-	for h, lv := range s.Levels {
-		if cap(lv) > s.levelCap() && len(lv) <= s.levelCap() {
-			s.Levels[h] = append(s.newLevel(), lv...)
-		}
-	}
 }
 
 // Sorted returns the values in ascending order with their weights (nil when

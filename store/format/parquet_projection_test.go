@@ -247,3 +247,26 @@ func TestParquetColumnsEqualRowReader(t *testing.T) {
 		t.Errorf("column cursors: %d rows, row reader %d; first rows %v / %v", len(got), len(want), got[:2], want[:2])
 	}
 }
+
+// BenchmarkParquet reads a 12-column file whole and with the 7 columns a
+// model would keep.
+func BenchmarkParquet(b *testing.B) {
+	data := wideParquet(b, 50000, 10000)
+	kept := []string{"event_id", "time", "f0", "f1", "label", "f2", "prediction"}
+	for name, keep := range map[string]func(string) bool{"all": nil, "projected": func(c string) bool { return slices.Contains(kept, c) }} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				rows, err := OpenParquetColumns(bytes.NewReader(data), DefaultParquetLimits, keep)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for rows.Next() {
+				}
+				if rows.Err() != nil {
+					b.Fatal(rows.Err())
+				}
+			}
+		})
+	}
+}

@@ -14,6 +14,11 @@
 #   bench/shard.sh                       # 1M rows × 50 in 100 Parquet objects, 20 shards
 #   ROWS=10000000 bench/shard.sh         # the goal: 10M rows × 50 (4 GB of Parquet in moto)
 #   FORMAT=csv ROWS=1000000 bench/shard.sh
+#   SERVICE_CPUS=2-3 bench/shard.sh     # on a machine with more cores: pin moto and Temporal away from the workers
+#
+# On a 2-core machine moto and the Temporal server share the workers' cores: in the
+# 2-worker run they take CPU from the pinned workers (moto: about 1.6 CPU-s per 1M
+# Parquet rows), which the 1-worker run leaves to the idle second core.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${ROWS:-1000000}
@@ -23,6 +28,9 @@ PER_SHARD=${PER_SHARD:-5}
 REF_ROWS=${REF_ROWS:-200000}
 FORMAT=${FORMAT:-parquet}
 WORKER_COUNTS=${WORKER_COUNTS:-1 2}
+SERVICE_CPUS=${SERVICE_CPUS:-}
+PIN=() # prefix of moto's and Temporal's command lines (taskset execs, so $! stays the server's PID)
+if [ -n "$SERVICE_CPUS" ]; then PIN=(taskset -c "$SERVICE_CPUS"); fi
 PY=${PY:-$(command -v python3)}
 TEMPORAL=${TEMPORAL:-$(command -v temporal || echo /root/go/bin/temporal)}
 DATA=${DATA:-$(mktemp -d /tmp/vigil-shard.XXXXXX)}
@@ -48,7 +56,7 @@ hwm() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; } # peak RSS, kB
 
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 MOTO_PORT=$(port)
-"$PY" -m moto.server -H 127.0.0.1 -p "$MOTO_PORT" >"$DATA/moto.log" 2>&1 &
+"${PIN[@]}" "$PY" -m moto.server -H 127.0.0.1 -p "$MOTO_PORT" >"$DATA/moto.log" 2>&1 &
 MOTO_PID=$!
 PIDS+=("$MOTO_PID")
 waitfor moto curl -sf "http://127.0.0.1:$MOTO_PORT/moto-api/"
@@ -57,7 +65,7 @@ import sys, boto3
 boto3.client("s3", endpoint_url=f"http://127.0.0.1:{sys.argv[1]}", region_name="us-east-1").create_bucket(Bucket="bench")
 EOF
 T_PORT=$(port)
-"$TEMPORAL" server start-dev --headless --ip 127.0.0.1 --port "$T_PORT" --ui-port "$(port)" --log-level error \
+"${PIN[@]}" "$TEMPORAL" server start-dev --headless --ip 127.0.0.1 --port "$T_PORT" --ui-port "$(port)" --log-level error \
 	--search-attribute VigilModel=Keyword --search-attribute VigilModelVersion=Keyword --search-attribute VigilStatus=Keyword \
 	>"$DATA/temporal.log" 2>&1 &
 PIDS+=("$!")

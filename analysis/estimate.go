@@ -28,15 +28,22 @@ type Estimation struct {
 	// sample of the window when it is larger than Options.RowSample).
 	Rows int `json:"rows"`
 	// ReferenceRows is the number of labeled, scored reference rows the
-	// calibration was checked (and fitted) on (0 for multiclass, whose
-	// class probabilities are taken as calibrated).
+	// calibration was checked (and fitted) on (0 for a multiclass model
+	// whose reference has fewer than 100 labeled rows: its class
+	// probabilities are then taken as calibrated, unchecked).
 	ReferenceRows int `json:"reference_rows"`
 	// CBPE: Calibrated is true when the reference's scores were
-	// miscalibrated (HosmerLemeshow p < CalibrationAlpha) and an isotonic
-	// map was fitted; CalibrationPValue is that test's p-value on the raw
-	// scores.
+	// miscalibrated (HosmerLemeshow p < CalibrationAlpha; for multiclass,
+	// any of MulticlassCalibration's checks) and isotonic maps were
+	// fitted; CalibrationPValue is that test's p-value on the raw scores
+	// (multiclass: on the predicted class's probability against the
+	// prediction being right).
 	Calibrated        bool     `json:"calibrated,omitempty"`
 	CalibrationPValue *float64 `json:"calibration_p_value,omitempty"`
+	// ClassCalibrationPValues holds, for multiclass CBPE, each class's
+	// one-vs-rest Hosmer–Lemeshow p-value on the reference
+	// (MulticlassCalibration).
+	ClassCalibrationPValues map[string]float64 `json:"class_calibration_p_values,omitempty"`
 }
 
 // CalibrationAlpha is the Hosmer–Lemeshow level below which the
@@ -335,7 +342,7 @@ func stdDev(x []float64) float64 {
 // rows are estimated with it, whether or not they have labels.
 func estimatePerformance(rep *Report, ref, cur *rowTable, opts Options) {
 	if opts.Task == TaskMulticlass {
-		estimateMulticlass(rep, cur, opts)
+		estimateMulticlass(rep, ref, cur, opts)
 		return
 	}
 	if opts.Task != TaskBinary || ref == nil || cur == nil || ref.score < 0 {
@@ -354,7 +361,7 @@ func estimatePerformance(rep *Report, ref, cur *rowTable, opts Options) {
 		ry = append(ry, t == opts.PositiveLabel)
 		rf = append(rf, b2f(t == opts.PositiveLabel))
 	}
-	if len(rs) < 100 || !slices.Contains(ry, true) || !slices.Contains(ry, false) {
+	if len(rs) < minCalibrationRows || !slices.Contains(ry, true) || !slices.Contains(ry, false) {
 		return
 	}
 	clipped := make([]float64, len(rs))
@@ -440,6 +447,13 @@ func widenForCalibration(est map[string]Estimate, rs, rf []float64, pred []bool,
 			vals[k] = append(vals[k], v)
 		}
 	}
+	widen(est, vals)
+}
+
+// widen adds to each estimate's 95% band the spread of vals[metric] (the
+// metric over refits of a calibration): the half-width becomes
+// 1.96 · √(sd_band² + sd_refits²).
+func widen(est map[string]Estimate, vals map[string][]float64) {
 	for k, e := range est {
 		sdCal := stdDev(vals[k])
 		sdLab := (e.Upper - e.Value) / 1.96

@@ -402,11 +402,19 @@ func estimatePerformance(rep *Report, ref, cur *rowTable, opts Options) {
 	}
 	rep.EstimatedPerformance = est
 	rep.Estimation = info
-	cur.prob = make([]float64, cur.n)
+	cur.right = make([]float64, cur.n)
 	for i := range cur.n {
-		cur.prob[i] = math.NaN()
-		if s := cur.num[cur.score][i]; !math.IsNaN(s) {
-			cur.prob[i] = calibrate(s)
+		cur.right[i] = math.NaN()
+		s := cur.num[cur.score][i]
+		if math.IsNaN(s) {
+			continue
+		}
+		if pos, ok := cur.predicted(i, s, opts); ok {
+			c := calibrate(s)
+			if !pos {
+				c = 1 - c
+			}
+			cur.right[i] = c
 		}
 	}
 }

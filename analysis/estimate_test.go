@@ -133,8 +133,8 @@ func TestCBPEWithoutLabels(t *testing.T) {
 }
 
 // Issue 17, acceptance 2: a slice where the model is at chance while it is
-// 95% right elsewhere comes out first — with labels, and from the
-// estimated correctness when there are none.
+// 95% right elsewhere comes out first (with labels; without them see
+// TestWeakSegmentsEstimatedWithoutLabels).
 func TestWeakSegmentsFindPlantedSlice(t *testing.T) {
 	cols, ref := scoredRows(1, 10000, 0, 2, false)
 	_, cur := scoredRows(3, 5000, 0, 2, true)
@@ -151,6 +151,53 @@ func TestWeakSegmentsFindPlantedSlice(t *testing.T) {
 	}
 	if s.Rows < 1000 || s.Rows > 1500 {
 		t.Errorf("segment rows %d, want about a quarter of 5000", s.Rows)
+	}
+}
+
+// uncertainSliceRows is scoredRows (calibrated scores, no shift) where the
+// model is at chance on the rows with cat = "d" and knows it: their score
+// is 0.5 ± 0.05 and their label a fair coin. labeled false leaves y blank.
+func uncertainSliceRows(seed uint64, n int, labeled bool) ([]string, [][]string) {
+	cols, rows := scoredRows(seed, n, 0, 2, false)
+	r := rand.New(rand.NewPCG(seed, 31))
+	for _, row := range rows {
+		if row[4] == "d" {
+			s := 0.45 + 0.1*r.Float64()
+			row[5], row[6], row[7] = strconv.FormatFloat(s, 'f', 6, 64), b01(s >= 0.5), b01(r.IntN(2) == 0)
+		}
+		if !labeled {
+			row[7] = ""
+		}
+	}
+	return cols, rows
+}
+
+// Issue 17, acceptance 2 without labels: in a binary window with no labels
+// the weak segments come from the calibrated probability that each
+// prediction is right (metric estimated_accuracy), and a slice where the
+// model is at chance (and its scores say so) comes out first, where the
+// labels, had they arrived, put it too.
+func TestWeakSegmentsEstimatedWithoutLabels(t *testing.T) {
+	cols, ref := uncertainSliceRows(1, 10000, true)
+	_, blind := uncertainSliceRows(2, 5000, false)
+	rep, err := Analyze(newMemRows(cols, ref), newMemRows(cols, blind), binaryOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Segments) == 0 {
+		t.Fatal("no segments without labels")
+	}
+	s := rep.Segments[0]
+	if s.Filter != "cat = d" || s.Metric != "estimated_accuracy" || math.Abs(s.Value-0.5) > 0.05 || s.Delta > -0.2 || s.PValue > 1e-6 {
+		t.Errorf("first segment %+v, want cat = d at an estimated accuracy of about 0.5", s)
+	}
+	_, labeled := uncertainSliceRows(2, 5000, true)
+	rep, err = Analyze(newMemRows(cols, ref), newMemRows(cols, labeled), binaryOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Segments) == 0 || rep.Segments[0].Filter != "cat = d" || rep.Segments[0].Metric != "accuracy" {
+		t.Errorf("with labels: segments %+v, want cat = d first on realized accuracy", rep.Segments)
 	}
 }
 

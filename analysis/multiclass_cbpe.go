@@ -347,9 +347,10 @@ func applyMulticlassMaps(ovr, top []*Isotonic, p []float64, pred int) []float64 
 // probabilities (its scores divided by their sum; a row with a missing,
 // negative or all-zero score is left out), its scores, its predicted class
 // (its prediction cell, or the class of highest score when the cell is
-// empty; -1 for a prediction that is not one of the classes) and, when
-// labels is set, its labelled class (-1: no label or not a class).
-func multiclassRows(t *rowTable, cols []int, index map[string]int, labels bool) (prob, score [][]float64, pred, label []int) {
+// empty; -1 for a prediction that is not one of the classes), when
+// labels is set its labelled class (-1: no label or not a class), and its
+// index in t.
+func multiclassRows(t *rowTable, cols []int, index map[string]int, labels bool) (prob, score [][]float64, pred, label, at []int) {
 rows:
 	for i := range t.n {
 		s := make([]float64, len(cols))
@@ -389,8 +390,9 @@ rows:
 			}
 		}
 		prob, score, pred, label = append(prob, p), append(score, s), append(pred, k), append(label, y)
+		at = append(at, i)
 	}
-	return prob, score, pred, label
+	return prob, score, pred, label, at
 }
 
 // classScoreColumns finds the class-score columns of opts.ClassScores in t,
@@ -436,13 +438,13 @@ func estimateMulticlass(rep *Report, ref, cur *rowTable, opts Options) {
 	if cols == nil {
 		return
 	}
-	prob, score, pred, _ := multiclassRows(cur, cols, index, false)
+	prob, score, pred, _, at := multiclassRows(cur, cols, index, false)
 	info := &Estimation{Method: "cbpe", Rows: len(prob)}
 	var cal *MulticlassCalibration
 	var ref3 refRows3
 	if ref != nil {
 		if rcols := classScoreColumns(ref, classes, opts); rcols != nil {
-			p, _, k, y := multiclassRows(ref, rcols, index, true)
+			p, _, k, y, _ := multiclassRows(ref, rcols, index, true)
 			for i := range p {
 				if y[i] >= 0 {
 					ref3.prob, ref3.pred, ref3.label = append(ref3.prob, p[i]), append(ref3.pred, k[i]), append(ref3.label, y[i])
@@ -479,6 +481,15 @@ func estimateMulticlass(rep *Report, ref, cur *rowTable, opts Options) {
 	}
 	rep.EstimatedPerformance = est
 	rep.Estimation = info
+	cur.right = make([]float64, cur.n)
+	for i := range cur.right {
+		cur.right[i] = math.NaN()
+	}
+	for r, i := range at {
+		if pred[r] >= 0 {
+			cur.right[i] = prob[r][pred[r]]
+		}
+	}
 }
 
 // refRows3 are the reference's labelled rows of a multiclass model:

@@ -262,3 +262,50 @@ func TestMulticlassCBPECalibratesOnTheReference(t *testing.T) {
 		})
 	}
 }
+
+// uncertainRegionRows is classRows with a feature region in north, south,
+// east, west, where on region = east the model is at chance and knows it:
+// probabilities near a third each, the label uniform. labeled false leaves
+// the label blank.
+func uncertainRegionRows(seed uint64, n int, labeled bool) ([]string, [][]string) {
+	cols, rows := classRows(seed, n, 0, true)
+	r := rand.New(rand.NewPCG(seed, 37))
+	names := []string{"a", "b", "c"}
+	for i, row := range rows {
+		region := []string{"north", "south", "east", "west"}[r.IntN(4)]
+		if region == "east" {
+			p := []float64{1 + 0.1*r.Float64(), 1 + 0.1*r.Float64(), 1 + 0.1*r.Float64()}
+			sum, best := p[0]+p[1]+p[2], 0
+			for c := range p {
+				p[c] /= sum
+				if p[c] > p[best] {
+					best = c
+				}
+			}
+			row[1], row[2], row[3], row[4], row[5] = ff(p[0]), ff(p[1]), ff(p[2]), names[best], names[r.IntN(3)]
+		}
+		if !labeled {
+			row[5] = ""
+		}
+		rows[i] = append(row, region)
+	}
+	return append(cols, "region"), rows
+}
+
+// Without labels, a multiclass window's weak segments come from the
+// calibrated probability of each row's predicted class: a region where the
+// model is at chance (and its probabilities say so) comes out first.
+func TestMulticlassWeakSegmentsEstimatedWithoutLabels(t *testing.T) {
+	cols, ref := uncertainRegionRows(1, 10000, true)
+	_, blind := uncertainRegionRows(2, 5000, false)
+	rep, err := Analyze(newMemRows(cols, ref), newMemRows(cols, blind), multiclassOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Segments) == 0 {
+		t.Fatal("no segments without labels")
+	}
+	if s := rep.Segments[0]; s.Filter != "region = east" || s.Metric != "estimated_accuracy" || math.Abs(s.Value-1.0/3) > 0.05 || s.Delta > -0.2 {
+		t.Errorf("first segment %+v, want region = east at an estimated accuracy of about 1/3", s)
+	}
+}

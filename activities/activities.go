@@ -420,11 +420,16 @@ func topDrifted(rep *analysis.Report, n int) []string {
 	return out
 }
 
-// weakSegments describes the report's first n segments for alerts.
+// weakSegments describes the report's first n segments for alerts; a
+// segment found without labels (metric estimated_accuracy) says so.
 func weakSegments(rep *analysis.Report, n int) []string {
 	var out []string
 	for _, s := range rep.Segments[:min(n, len(rep.Segments))] {
-		out = append(out, fmt.Sprintf("%s: %s %.3g (%+.3g), %d rows", s.Filter, s.Metric, s.Value, s.Delta, s.Rows))
+		metric, note := s.Metric, ""
+		if metric == "estimated_accuracy" {
+			metric, note = "estimated accuracy", ", estimated without labels"
+		}
+		out = append(out, fmt.Sprintf("%s: %s %.3g (%+.3g), %d rows%s", s.Filter, metric, s.Value, s.Delta, s.Rows, note))
 	}
 	return out
 }

@@ -81,7 +81,8 @@ func BenchmarkSortDecimals(b *testing.B) {
 // (estimated performance, weak segments, multivariate drift) on a binary
 // task with a score, 200k rows per window (20k under -short): "off" is
 // today's analysis (RowSample < 0), "on" the default, "bands" adds a
-// reference band for one metric (a rule with threshold: auto).
+// reference band for one metric (a rule with threshold: auto); and on a
+// multiclass task with class scores.
 func BenchmarkAnalyzeAdditions(b *testing.B) {
 	n := 200000
 	if testing.Short() {
@@ -102,6 +103,28 @@ func BenchmarkAnalyzeAdditions(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
 				if _, err := Analyze(newMemRows(cols, ref), newMemRows(cols, cur), o); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	// A 3-class model with overconfident class probabilities (so the
+	// calibration is fitted and bootstrapped): "multiclass-off" is today's
+	// analysis, "multiclass-on" the default.
+	mcols, mref := sharpClassRows(1, n, 0, 2, true)
+	_, mcur := sharpClassRows(2, n, 0.6, 2, false)
+	for _, c := range []struct {
+		name string
+		opts Options
+	}{
+		{"multiclass-off", Options{RowSample: -1}},
+		{"multiclass-on", Options{}},
+	} {
+		o := c.opts
+		o.Task, o.Target, o.Prediction, o.ClassScores = multiclassOpts.Task, multiclassOpts.Target, multiclassOpts.Prediction, multiclassOpts.ClassScores
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Analyze(newMemRows(mcols, mref), newMemRows(mcols, mcur), o); err != nil {
 					b.Fatal(err)
 				}
 			}

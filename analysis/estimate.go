@@ -68,14 +68,27 @@ func IsotonicFit(x, y []float64) *Isotonic {
 		idx[i] = i
 	}
 	sort.SliceStable(idx, func(a, b int) bool { return x[idx[a]] < x[idx[b]] })
+	return isotonicSorted(x, y, nil, idx)
+}
+
+// isotonicSorted is IsotonicFit over the rows idx of x and y, idx in
+// ascending order of x, row i counted w[i] times (once when w is nil; rows
+// of weight 0 are skipped): a bootstrap resample is its rows' counts.
+func isotonicSorted(x, y, w []float64, idx []int) *Isotonic {
 	var ux, uy, uw []float64
 	for _, i := range idx {
+		wi := 1.0
+		if w != nil {
+			if wi = w[i]; wi == 0 {
+				continue
+			}
+		}
 		if n := len(ux); n > 0 && ux[n-1] == x[i] {
-			uy[n-1] += y[i]
-			uw[n-1]++
+			uy[n-1] += wi * y[i]
+			uw[n-1] += wi
 			continue
 		}
-		ux, uy, uw = append(ux, x[i]), append(uy, y[i]), append(uw, 1)
+		ux, uy, uw = append(ux, x[i]), append(uy, wi*y[i]), append(uw, wi)
 	}
 	for i := range uy {
 		uy[i] /= uw[i]

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sort"
 )
 
 // MulticlassCBPE estimates a multiclass model's metrics without labels, as
@@ -242,37 +243,61 @@ func FitMulticlassCalibration(prob [][]float64, pred, label []int) *MulticlassCa
 		miscalibrated = miscalibrated || m.TopPValue < CalibrationAlpha
 	}
 	if miscalibrated {
-		m.OneVsRest, m.TopLabel = fitMulticlassMaps(prob, pred, label, nil)
+		m.OneVsRest, m.TopLabel = newMulticlassFitter(prob, pred, label).fit(nil)
 	}
 	return m
 }
 
-// fitMulticlassMaps fits MulticlassCalibration's maps on the rows rows of
-// prob, pred, label (every row when rows is nil).
-func fitMulticlassMaps(prob [][]float64, pred, label, rows []int) (ovr, top []*Isotonic) {
-	if rows == nil {
-		rows = make([]int, len(prob))
-		for i := range rows {
-			rows[i] = i
-		}
-	}
+// multiclassFitter fits MulticlassCalibration's maps on reference rows
+// (prob, pred, label), each row counted a given number of times: the rows
+// are sorted once per map, so a bootstrap refit costs no sort.
+type multiclassFitter struct {
+	x, y     [][]float64 // x[c][i] = prob[i][c], y[c][i] = 1 when label[i] is c
+	ovr, top [][]int     // rows in order of prob[·][c]; of them, those predicted c
+}
+
+func newMulticlassFitter(prob [][]float64, pred, label []int) *multiclassFitter {
 	k := len(prob[0])
-	ovr, top = make([]*Isotonic, k), make([]*Isotonic, k)
-	x, y := make([]float64, 0, len(rows)), make([]float64, 0, len(rows))
+	f := &multiclassFitter{x: make([][]float64, k), y: make([][]float64, k),
+		ovr: make([][]int, k), top: make([][]int, k)}
 	for c := range k {
-		x, y = x[:0], y[:0]
-		for _, i := range rows {
-			x, y = append(x, prob[i][c]), append(y, b2f(label[i] == c))
+		f.x[c], f.y[c] = make([]float64, len(prob)), make([]float64, len(prob))
+		for i, p := range prob {
+			f.x[c][i], f.y[c][i] = p[c], b2f(label[i] == c)
 		}
-		ovr[c] = IsotonicFit(x, y)
-		x, y = x[:0], y[:0]
-		for _, i := range rows {
+		o := make([]int, len(prob))
+		for i := range o {
+			o[i] = i
+		}
+		x := f.x[c]
+		sort.SliceStable(o, func(a, b int) bool { return x[o[a]] < x[o[b]] })
+		f.ovr[c] = o
+		for _, i := range o {
 			if pred[i] == c {
-				x, y = append(x, prob[i][c]), append(y, b2f(label[i] == c))
+				f.top[c] = append(f.top[c], i)
 			}
 		}
-		if len(x) >= minTopLabelRows {
-			top[c] = IsotonicFit(x, y)
+	}
+	return f
+}
+
+// fit returns the maps with row i counted w[i] times (once each when w
+// is nil); a predicted class whose rows count under minTopLabelRows has
+// no top-label map.
+func (f *multiclassFitter) fit(w []float64) (ovr, top []*Isotonic) {
+	k := len(f.ovr)
+	ovr, top = make([]*Isotonic, k), make([]*Isotonic, k)
+	for c := range k {
+		ovr[c] = isotonicSorted(f.x[c], f.y[c], w, f.ovr[c])
+		n := float64(len(f.top[c]))
+		if w != nil {
+			n = 0
+			for _, i := range f.top[c] {
+				n += w[i]
+			}
+		}
+		if n >= minTopLabelRows {
+			top[c] = isotonicSorted(f.x[c], f.y[c], w, f.top[c])
 		}
 	}
 	return ovr, top
@@ -523,14 +548,16 @@ func widenForMulticlassCalibration(est map[string]Estimate, ref refRows3, raw, s
 	}
 	m := len(ref.prob)
 	r := rand.New(rand.NewPCG(uint64(m), 0x6d69736f))
-	boot := make([]int, m)
+	fitter := newMulticlassFitter(ref.prob, ref.pred, ref.label)
+	counts := make([]float64, m)
 	refit := make([][]float64, n)
 	vals := map[string][]float64{}
 	for range cbpeRefits {
-		for i := range boot {
-			boot[i] = r.IntN(m)
+		clear(counts)
+		for range m {
+			counts[r.IntN(m)]++
 		}
-		ovr, top := fitMulticlassMaps(ref.prob, ref.pred, ref.label, boot)
+		ovr, top := fitter.fit(counts)
 		for i := range raw {
 			refit[i] = applyMulticlassMaps(ovr, top, raw[i], pred[i])
 		}

@@ -24,7 +24,8 @@ type MultivariateDrift struct {
 	// Features is the number of features used, CategoricalFeatures how
 	// many of them are categorical (each one indicator input per frequent
 	// category); LeftOut the features not used (constant on the
-	// reference sample, or beyond domainFeatures inputs). ReferenceRows
+	// reference sample, too large to standardize, or beyond
+	// domainFeatures inputs). ReferenceRows
 	// and CurrentRows are the rows of each side.
 	Features            int `json:"features"`
 	CategoricalFeatures int `json:"categorical_features"`
@@ -88,6 +89,9 @@ func DomainClassifierAUC(a, b [][]float64, alpha float64) (auc, threshold float6
 			continue
 		}
 		ga, gb := fitGaussian(trA), fitGaussian(trB)
+		if ga == nil || gb == nil {
+			return math.NaN(), math.NaN()
+		}
 		scores := make([]float64, 0, len(teA)+len(teB))
 		labels := make([]bool, 0, cap(scores))
 		for _, r := range teA {
@@ -115,6 +119,8 @@ type gaussian struct {
 	logNorm float64
 }
 
+// fitGaussian fits a Gaussian to rows; nil when the covariance is not
+// finite.
 func fitGaussian(rows [][]float64) *gaussian {
 	d := len(rows[0])
 	n := float64(len(rows))
@@ -151,7 +157,9 @@ func fitGaussian(rows [][]float64) *gaussian {
 		for i := range d {
 			diag.SetSym(i, i, cov.At(i, i))
 		}
-		g.chol.Factorize(diag)
+		if !g.chol.Factorize(diag) {
+			return nil // not finite
+		}
 	}
 	g.logNorm = -0.5 * g.chol.LogDet()
 	return g
@@ -174,8 +182,9 @@ func (g *gaussian) logPDF(x []float64) float64 {
 
 // multivariateDrift fills rep.MultivariateDrift from the row samples, at
 // most domainRows rows per side, on at most domainFeatures inputs: each
-// numeric feature (constant ones left out), standardized by the reference
-// sample's mean and standard deviation, a missing value at the mean; then
+// numeric feature (constant ones, or ones too large to standardize, left
+// out), standardized by the reference sample's mean and standard
+// deviation, a missing value at the mean; then
 // each categorical feature as indicators of its domainCategories most
 // frequent values on the reference sample (a missing value is a value;
 // categories beyond them, or new in the window, are 0 on every indicator),
@@ -214,7 +223,8 @@ func multivariateDrift(rep *Report, ref, cur *rowTable, opts Options) {
 		}
 		mean := s / n
 		std := math.Sqrt(math.Max(ss/n-mean*mean, 0))
-		if std == 0 {
+		if !(std > 0) || math.IsInf(std, 0) || math.IsInf(mean, 0) {
+			// constant, or too large to standardize in float64
 			continue
 		}
 		inputs = append(inputs, input{j: j, mean: mean, std: std})

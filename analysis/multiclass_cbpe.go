@@ -321,51 +321,88 @@ func (m *MulticlassCalibration) Apply(p []float64, pred int) []float64 {
 // one-versus-rest probabilities all map to 0 the raw ones stand in for
 // them, and when those are 0 too the classes share equally.
 func applyMulticlassMaps(ovr, top []*Isotonic, p []float64, pred int) []float64 {
-	k := len(p)
-	out := make([]float64, k)
+	out := make([]float64, len(p))
 	for c, v := range p {
 		out[c] = ovr[c].Predict(v)
 	}
-	share := func(skip int) {
-		var sum float64
+	q := math.NaN()
+	if pred >= 0 && top[pred] != nil {
+		q = top[pred].Predict(p[pred])
+	}
+	shareRow(out, p, pred, q)
+	return out
+}
+
+// shareRow finishes a calibrated row: out holds the one-vs-rest
+// probabilities of raw row p, q the top-label probability of its
+// predicted class pred (NaN: no top-label map, or no predicted class).
+func shareRow(out, p []float64, pred int, q float64) {
+	skip := pred
+	if math.IsNaN(q) {
+		skip = -1
+	}
+	var sum float64
+	for c, v := range out {
+		if c != skip {
+			sum += v
+		}
+	}
+	if !(sum > 0) {
+		copy(out, p)
+		sum = 0
 		for c, v := range out {
 			if c != skip {
 				sum += v
 			}
 		}
-		if !(sum > 0) {
-			copy(out, p)
-			sum = 0
-			for c, v := range out {
-				if c != skip {
-					sum += v
-				}
-			}
-		}
-		if !(sum > 0) {
-			for c := range out {
-				out[c] = 1
-			}
-			sum = float64(k)
-			if skip >= 0 {
-				sum--
-			}
-		}
+	}
+	if !(sum > 0) {
 		for c := range out {
-			out[c] /= sum
+			out[c] = 1
+		}
+		sum = float64(len(out))
+		if skip >= 0 {
+			sum--
 		}
 	}
-	if pred < 0 || top[pred] == nil {
-		share(-1)
-		return out
-	}
-	q := top[pred].Predict(p[pred])
-	share(pred)
 	for c := range out {
-		out[c] *= 1 - q
+		out[c] /= sum
 	}
-	out[pred] = q
-	return out
+	if skip >= 0 {
+		for c := range out {
+			out[c] *= 1 - q
+		}
+		out[skip] = q
+	}
+}
+
+// predictSorted sets out[i] = f.Predict(v[i]) for the rows idx, in
+// ascending order of v, in one walk over f's points.
+func (f *Isotonic) predictSorted(v []float64, idx []int, out []float64) {
+	n, j := len(f.X), 0
+	for _, i := range idx {
+		x := v[i]
+		switch {
+		case n == 0:
+			out[i] = math.NaN()
+			continue
+		case x <= f.X[0]:
+			out[i] = f.Y[0]
+			continue
+		case x >= f.X[n-1]:
+			out[i] = f.Y[n-1]
+			continue
+		}
+		for f.X[j] < x { // f.X[j-1] < x <= f.X[j]
+			j++
+		}
+		if f.X[j] == x {
+			out[i] = f.Y[j]
+			continue
+		}
+		t := (x - f.X[j-1]) / (f.X[j] - f.X[j-1])
+		out[i] = f.Y[j-1] + t*(f.Y[j]-f.Y[j-1])
+	}
 }
 
 // multiclassRows reads the class-score columns cols of t: each usable row's
@@ -546,11 +583,42 @@ func widenForMulticlassCalibration(est map[string]Estimate, ref refRows3, raw, s
 			predicted++
 		}
 	}
+	// The current rows in order of each class's raw probability, all and
+	// those predicted that class: each refit's maps are evaluated in one
+	// walk per map.
+	col := make([][]float64, k)
+	byClass, byTop := make([][]int, k), make([][]int, k)
+	for c := range k {
+		col[c] = make([]float64, n)
+		for i := range n {
+			col[c][i] = raw[i][c]
+		}
+		o := make([]int, n)
+		for i := range o {
+			o[i] = i
+		}
+		x := col[c]
+		sort.SliceStable(o, func(a, b int) bool { return x[o[a]] < x[o[b]] })
+		byClass[c] = o
+		for _, i := range o {
+			if pred[i] == c {
+				byTop[c] = append(byTop[c], i)
+			}
+		}
+	}
+	mapped := make([][]float64, k)
+	for c := range mapped {
+		mapped[c] = make([]float64, n)
+	}
+	q := make([]float64, n)
 	m := len(ref.prob)
 	r := rand.New(rand.NewPCG(uint64(m), 0x6d69736f))
 	fitter := newMulticlassFitter(ref.prob, ref.pred, ref.label)
 	counts := make([]float64, m)
 	refit := make([][]float64, n)
+	for i := range refit {
+		refit[i] = make([]float64, k)
+	}
 	vals := map[string][]float64{}
 	for range cbpeRefits {
 		clear(counts)
@@ -558,8 +626,20 @@ func widenForMulticlassCalibration(est map[string]Estimate, ref refRows3, raw, s
 			counts[r.IntN(m)]++
 		}
 		ovr, top := fitter.fit(counts)
-		for i := range raw {
-			refit[i] = applyMulticlassMaps(ovr, top, raw[i], pred[i])
+		for i := range q {
+			q[i] = math.NaN()
+		}
+		for c := range k {
+			ovr[c].predictSorted(col[c], byClass[c], mapped[c])
+			if top[c] != nil {
+				top[c].predictSorted(col[c], byTop[c], q)
+			}
+		}
+		for i := range refit {
+			for c := range k {
+				refit[i][c] = mapped[c][i]
+			}
+			shareRow(refit[i], raw[i], pred[i], q[i])
 		}
 		w := func(i, c int) float64 { return refit[i][c] }
 		for name, v := range multiclassValues(predicted, k, pred, w, score, order) {

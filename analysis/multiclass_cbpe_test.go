@@ -3,6 +3,7 @@ package analysis
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -307,5 +308,33 @@ func TestMulticlassWeakSegmentsEstimatedWithoutLabels(t *testing.T) {
 	}
 	if s := rep.Segments[0]; s.Filter != "region = east" || s.Metric != "estimated_accuracy" || math.Abs(s.Value-1.0/3) > 0.05 || s.Delta > -0.2 {
 		t.Errorf("first segment %+v, want region = east at an estimated accuracy of about 1/3", s)
+	}
+}
+
+// predictSorted, the walk the bootstrap refits use, gives Predict's values,
+// at the fitted points, between them and beyond both ends.
+func TestIsotonicPredictSortedEqualsPredict(t *testing.T) {
+	r := rand.New(rand.NewPCG(41, 41))
+	x, y := make([]float64, 300), make([]float64, 300)
+	for i := range x {
+		x[i] = math.Round(r.Float64()*50) / 50 // ties
+		y[i] = b2f(r.Float64() < x[i])
+	}
+	f := IsotonicFit(x, y)
+	v := append([]float64{-1, 2, 0, 1}, f.X...)
+	for range 200 {
+		v = append(v, r.Float64()*1.2-0.1)
+	}
+	idx := make([]int, len(v))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return cmpFloat(v[a], v[b]) })
+	got := make([]float64, len(v))
+	f.predictSorted(v, idx, got)
+	for i := range v {
+		if want := f.Predict(v[i]); got[i] != want {
+			t.Errorf("at %g: predictSorted %g, Predict %g", v[i], got[i], want)
+		}
 	}
 }

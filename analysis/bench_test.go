@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"testing"
 )
@@ -108,11 +109,11 @@ func BenchmarkAnalyzeAdditions(b *testing.B) {
 			}
 		})
 	}
-	// A 3-class model with overconfident class probabilities (so the
-	// calibration is fitted and bootstrapped): "multiclass-off" is today's
-	// analysis, "multiclass-on" the default.
-	mcols, mref := sharpClassRows(1, n, 0, 2, true)
-	_, mcur := sharpClassRows(2, n, 0.6, 2, false)
+	// The same features beside a 3-class model's overconfident class
+	// probabilities (so the calibration is fitted and bootstrapped):
+	// "multiclass-off" is today's analysis, "multiclass-on" the default.
+	mcols, mref := multiclassBenchRows(1, n, 0, true)
+	_, mcur := multiclassBenchRows(2, n, 0.6, false)
 	for _, c := range []struct {
 		name string
 		opts Options
@@ -130,4 +131,18 @@ func BenchmarkAnalyzeAdditions(b *testing.B) {
 			}
 		})
 	}
+}
+
+// multiclassBenchRows puts scoredRows' features (x0..x3, cat) beside
+// sharpClassRows' class probabilities (logits doubled), prediction and
+// label (blank unless labeled).
+func multiclassBenchRows(seed uint64, n int, shift float64, labeled bool) ([]string, [][]string) {
+	fcols, frows := scoredRows(seed, n, shift, 2, false)
+	ccols, crows := sharpClassRows(seed, n, shift, 2, labeled)
+	cols := append(slices.Clone(fcols[:5]), ccols[1:]...)
+	rows := make([][]string, n)
+	for i := range rows {
+		rows[i] = append(slices.Clone(frows[i][:5]), crows[i][1:]...)
+	}
+	return cols, rows
 }

@@ -20,7 +20,7 @@ import (
 // each class's AUC counting every row as a positive of weight prob[i][c] and
 // a negative of weight 1−prob[i][c] at score[i][c]. The band is as CBPE's:
 // value ± 1.96 standard deviations over cbpeDraws windows whose labels are
-// drawn from the rows' probabilities, on at most cbpeBandRows rows scaled
+// drawn from the rows' probabilities, on at most multiclassBandRows rows scaled
 // to the window's size. A row without a predicted class (pred[i] < 0)
 // counts only towards the AUC, which ranks by score.
 //
@@ -54,7 +54,7 @@ func MulticlassCBPE(prob, score [][]float64, pred []int) map[string]Estimate {
 	}
 	est := multiclassValues(predicted, k, pred, weight, score, order)
 
-	stride := max(1, (n+cbpeBandRows-1)/cbpeBandRows)
+	stride := max(1, (n+multiclassBandRows-1)/multiclassBandRows)
 	keep := func(i int) bool { return i%stride == 0 }
 	m := 0
 	for i := range n {
@@ -173,6 +173,12 @@ func multiclassValues(n, k int, pred []int, w func(i, c int) float64, score [][]
 	}
 	return est
 }
+
+// multiclassBandRows bounds the rows MulticlassCBPE's label draws and the
+// calibration's bootstrap refits are computed on (every k-th row): each
+// draw or refit costs k AUCs over them. Below binary CBPE's cbpeBandRows,
+// as a multiclass row costs k times as much.
+const multiclassBandRows = 2000
 
 // MulticlassCalibration is the calibration of a multiclass model's class
 // probabilities fitted on the reference's labelled rows. The check is the
@@ -564,9 +570,20 @@ type refRows3 struct {
 // widenForMulticlassCalibration adds the calibration's own error to
 // MulticlassCBPE's bands, as widenForCalibration does for two classes: the
 // maps are refitted on cbpeRefits bootstrap resamples of the reference
-// rows, the current rows (raw probabilities raw) re-estimated with each,
-// and the spread of the estimates added to the band's.
+// rows, the current rows (raw probabilities raw; at most
+// multiclassBandRows of them) re-estimated with each, and the spread of
+// the estimates added to the band's.
 func widenForMulticlassCalibration(est map[string]Estimate, ref refRows3, raw, score [][]float64, pred []int) {
+	// on every stride-th row, at most multiclassBandRows: the refits'
+	// spread is an error shared by all rows, not one that averages out
+	if stride := (len(score) + multiclassBandRows - 1) / multiclassBandRows; stride > 1 {
+		var r, s [][]float64
+		var p []int
+		for i := 0; i < len(score); i += stride {
+			r, s, p = append(r, raw[i]), append(s, score[i]), append(p, pred[i])
+		}
+		raw, score, pred = r, s, p
+	}
 	n, k := len(score), len(raw[0])
 	order := make([][]int, k)
 	for c := range k {

@@ -252,6 +252,7 @@ func TestMulticlassCBPECalibratesOnTheReference(t *testing.T) {
 				prob, pred, _ := sharpClassWindow(uint64(300+w), 5000, shift, tc.sharp)
 				rawOff += MulticlassCBPE(prob, prob, pred)["accuracy"].Value - real
 			}
+			t.Logf("band covered the realized accuracy in %d of %d windows", covered, windows)
 			if covered < tc.covered {
 				t.Errorf("band covered the realized accuracy in %d of %d windows, want >= %d", covered, windows, tc.covered)
 			}

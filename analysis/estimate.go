@@ -63,19 +63,14 @@ type Isotonic struct {
 // (increasing=True, out_of_bounds="clip"): tied x are first merged into
 // their mean y, weighted by their count. x and y are not modified.
 func IsotonicFit(x, y []float64) *Isotonic {
-	idx := make([]int, len(x))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(a, b int) bool { return x[idx[a]] < x[idx[b]] })
-	return isotonicSorted(x, y, nil, idx)
+	return isotonicSorted(x, y, nil, argsort(x))
 }
 
 // isotonicSorted is IsotonicFit over the rows idx of x and y, idx in
 // ascending order of x, row i counted w[i] times (once when w is nil; rows
 // of weight 0 are skipped): a bootstrap resample is its rows' counts.
 func isotonicSorted(x, y, w []float64, idx []int) *Isotonic {
-	var ux, uy, uw []float64
+	ux, uy, uw := make([]float64, 0, len(idx)), make([]float64, 0, len(idx)), make([]float64, 0, len(idx))
 	for _, i := range idx {
 		wi := 1.0
 		if w != nil {
@@ -98,7 +93,7 @@ func isotonicSorted(x, y, w []float64, idx []int) *Isotonic {
 		mean, w float64
 		n       int
 	}
-	var st []block
+	st := make([]block, 0, len(uy))
 	for i := range uy {
 		b := block{uy[i], uw[i], 1}
 		for len(st) > 0 && st[len(st)-1].mean >= b.mean {
@@ -146,11 +141,7 @@ func (f *Isotonic) Predict(v float64) float64 {
 // degrees of freedom. Groups whose expected count is 0 or n_g are skipped.
 func HosmerLemeshow(p []float64, y []bool, groups int) (stat, pValue float64) {
 	n := len(p)
-	idx := make([]int, n)
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(a, b int) bool { return p[idx[a]] < p[idx[b]] })
+	idx := argsort(p)
 	// array_split: the first n%groups groups get one more row.
 	base, extra := n/groups, n%groups
 	start := 0
@@ -481,6 +472,22 @@ func widen(est map[string]Estimate, vals map[string][]float64) {
 		half := 1.96 * math.Sqrt(sdLab*sdLab+sdCal*sdCal)
 		est[k] = Estimate{Value: e.Value, Lower: e.Value - half, Upper: e.Value + half}
 	}
+}
+
+// argsort returns the indices of x in ascending order of x, ties in index
+// order (what a stable sort gives; x holds no NaN).
+func argsort(x []float64) []int {
+	idx := make([]int, len(x))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int {
+		if c := cmpFloat(x[a], x[b]); c != 0 {
+			return c
+		}
+		return a - b
+	})
+	return idx
 }
 
 func b2f(b bool) float64 {

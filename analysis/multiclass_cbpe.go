@@ -5,7 +5,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"sort"
 )
 
 // MulticlassCBPE estimates a multiclass model's metrics without labels, as
@@ -35,12 +34,11 @@ func MulticlassCBPE(prob, score [][]float64, pred []int) map[string]Estimate {
 	// Every class's rows in score order, once.
 	order := make([][]int, k)
 	for c := range k {
-		o := make([]int, n)
-		for i := range o {
-			o[i] = i
+		col := make([]float64, n)
+		for i := range col {
+			col[i] = score[i][c]
 		}
-		slices.SortStableFunc(o, func(a, b int) int { return cmpFloat(score[a][c], score[b][c]) })
-		order[c] = o
+		order[c] = argsort(col)
 	}
 	weight := func(i, c int) float64 { return prob[i][c] }
 	predicted := 0
@@ -271,12 +269,7 @@ func newMulticlassFitter(prob [][]float64, pred, label []int) *multiclassFitter 
 		for i, p := range prob {
 			f.x[c][i], f.y[c][i] = p[c], b2f(label[i] == c)
 		}
-		o := make([]int, len(prob))
-		for i := range o {
-			o[i] = i
-		}
-		x := f.x[c]
-		sort.SliceStable(o, func(a, b int) bool { return x[o[a]] < x[o[b]] })
+		o := argsort(f.x[c])
 		f.ovr[c] = o
 		for _, i := range o {
 			if pred[i] == c {
@@ -587,12 +580,11 @@ func widenForMulticlassCalibration(est map[string]Estimate, ref refRows3, raw, s
 	n, k := len(score), len(raw[0])
 	order := make([][]int, k)
 	for c := range k {
-		o := make([]int, n)
-		for i := range o {
-			o[i] = i
+		col := make([]float64, n)
+		for i := range col {
+			col[i] = score[i][c]
 		}
-		slices.SortStableFunc(o, func(a, b int) int { return cmpFloat(score[a][c], score[b][c]) })
-		order[c] = o
+		order[c] = argsort(col)
 	}
 	predicted := 0
 	for _, p := range pred {
@@ -610,12 +602,7 @@ func widenForMulticlassCalibration(est map[string]Estimate, ref refRows3, raw, s
 		for i := range n {
 			col[c][i] = raw[i][c]
 		}
-		o := make([]int, n)
-		for i := range o {
-			o[i] = i
-		}
-		x := col[c]
-		sort.SliceStable(o, func(a, b int) bool { return x[o[a]] < x[o[b]] })
+		o := argsort(col[c])
 		byClass[c] = o
 		for _, i := range o {
 			if pred[i] == c {

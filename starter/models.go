@@ -147,10 +147,10 @@ func registerExisting(ctx context.Context, cfg *config.Config, reg *registry.Reg
 	}
 	if prev == got.Version {
 		fmt.Fprintf(stdout, "%s: version %d already is production\n", model, got.Version)
-	} else {
-		fmt.Fprintf(stdout, "%s: production %s → %d\n", model, versionOrNone(prev), got.Version)
+		return nil
 	}
-	return nil
+	fmt.Fprintf(stdout, "%s: production %s → %d\n", model, versionOrNone(prev), got.Version)
+	return recordAliasMove(ctx, cfg, reg, model, registry.AliasProduction, prev, got.Version, actor, reason)
 }
 
 // cmdPromote implements `starter promote -model M -version V -reason ...`:
@@ -199,7 +199,7 @@ func cmdPromote(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stdout, " (endpoint %s on %s)", pr.Deployment.Endpoint, pr.Deployment.EndpointConfig)
 	}
 	fmt.Fprintln(stdout)
-	return nil
+	return recordAliasMove(ctx, cfg, reg, *model, registry.AliasProduction, pr.Previous, pr.Version, *actor, *reason)
 }
 
 // openRegistry loads the config (secrets are not needed) and opens the
@@ -209,11 +209,17 @@ func openRegistry(ctx context.Context, path string) (*config.Config, *registry.R
 	if err != nil {
 		return nil, nil, err
 	}
+	reg, err := registryOf(ctx, cfg)
+	return cfg, reg, err
+}
+
+// registryOf opens the registry at the config's storage.registry.
+func registryOf(ctx context.Context, cfg *config.Config) (*registry.Registry, error) {
 	blobs, err := store.New(cfg.Storage).Blobs(ctx, cfg.Storage.Registry)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open registry %s: %w", cfg.Storage.Registry, err)
+		return nil, fmt.Errorf("open registry %s: %w", cfg.Storage.Registry, err)
 	}
-	return cfg, registry.New(blobs), nil
+	return registry.New(blobs), nil
 }
 
 func listModels(ctx context.Context, cfg *config.Config, reg *registry.Registry, stdout io.Writer) error {

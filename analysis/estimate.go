@@ -63,14 +63,18 @@ type Isotonic struct {
 // (increasing=True, out_of_bounds="clip"): tied x are first merged into
 // their mean y, weighted by their count. x and y are not modified.
 func IsotonicFit(x, y []float64) *Isotonic {
-	return isotonicSorted(x, y, nil, argsort(x))
+	return isotonicSorted(x, y, nil, argsort(x), nil)
 }
 
 // isotonicSorted is IsotonicFit over the rows idx of x and y, idx in
 // ascending order of x, row i counted w[i] times (once when w is nil; rows
 // of weight 0 are skipped): a bootstrap resample is its rows' counts.
-func isotonicSorted(x, y, w []float64, idx []int) *Isotonic {
-	ux, uy, uw := make([]float64, 0, len(idx)), make([]float64, 0, len(idx)), make([]float64, 0, len(idx))
+// sc, when not nil, holds working buffers reused from call to call.
+func isotonicSorted(x, y, w []float64, idx []int, sc *isoScratch) *Isotonic {
+	if sc == nil {
+		sc = &isoScratch{}
+	}
+	ux, uy, uw := sc.ux[:0], sc.uy[:0], sc.uw[:0]
 	for _, i := range idx {
 		wi := 1.0
 		if w != nil {
@@ -89,18 +93,14 @@ func isotonicSorted(x, y, w []float64, idx []int) *Isotonic {
 		uy[i] /= uw[i]
 	}
 	// PAVA over blocks: each block holds a mean, a weight and its extent.
-	type block struct {
-		mean, w float64
-		n       int
-	}
-	st := make([]block, 0, len(uy))
+	st := sc.st[:0]
 	for i := range uy {
-		b := block{uy[i], uw[i], 1}
+		b := isoBlock{uy[i], uw[i], 1}
 		for len(st) > 0 && st[len(st)-1].mean >= b.mean {
 			t := st[len(st)-1]
 			st = st[:len(st)-1]
 			w := t.w + b.w
-			b = block{(t.mean*t.w + b.mean*b.w) / w, w, t.n + b.n}
+			b = isoBlock{(t.mean*t.w + b.mean*b.w) / w, w, t.n + b.n}
 		}
 		st = append(st, b)
 	}
@@ -110,7 +110,21 @@ func isotonicSorted(x, y, w []float64, idx []int) *Isotonic {
 			fit = append(fit, b.mean)
 		}
 	}
-	return &Isotonic{X: ux, Y: fit}
+	sc.ux, sc.uy, sc.uw, sc.st = ux, uy, uw, st
+	return &Isotonic{X: slices.Clone(ux), Y: fit}
+}
+
+// isoBlock is a block of pool-adjacent-violators: its mean, weight and
+// number of distinct x.
+type isoBlock struct {
+	mean, w float64
+	n       int
+}
+
+// isoScratch holds isotonicSorted's working buffers.
+type isoScratch struct {
+	ux, uy, uw []float64
+	st         []isoBlock
 }
 
 // Predict is the fitted map at v: linear interpolation between the fitted

@@ -258,6 +258,7 @@ func FitMulticlassCalibration(prob [][]float64, pred, label []int) *MulticlassCa
 type multiclassFitter struct {
 	x, y     [][]float64 // x[c][i] = prob[i][c], y[c][i] = 1 when label[i] is c
 	ovr, top [][]int     // rows in order of prob[·][c]; of them, those predicted c
+	scratch  isoScratch
 }
 
 func newMulticlassFitter(prob [][]float64, pred, label []int) *multiclassFitter {
@@ -287,7 +288,7 @@ func (f *multiclassFitter) fit(w []float64) (ovr, top []*Isotonic) {
 	k := len(f.ovr)
 	ovr, top = make([]*Isotonic, k), make([]*Isotonic, k)
 	for c := range k {
-		ovr[c] = isotonicSorted(f.x[c], f.y[c], w, f.ovr[c])
+		ovr[c] = isotonicSorted(f.x[c], f.y[c], w, f.ovr[c], &f.scratch)
 		n := float64(len(f.top[c]))
 		if w != nil {
 			n = 0
@@ -296,7 +297,7 @@ func (f *multiclassFitter) fit(w []float64) (ovr, top []*Isotonic) {
 			}
 		}
 		if n >= minTopLabelRows {
-			top[c] = isotonicSorted(f.x[c], f.y[c], w, f.top[c])
+			top[c] = isotonicSorted(f.x[c], f.y[c], w, f.top[c], &f.scratch)
 		}
 	}
 	return ovr, top

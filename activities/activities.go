@@ -580,6 +580,9 @@ func EventOf(in NotifyInput, cfg *config.Config) notify.Event {
 	case "resolve":
 		ev.Summary = fmt.Sprintf("%s recovered", inc.Metric)
 	}
+	if inc.Summary != "" {
+		ev.Summary = inc.Summary
+	}
 	return ev
 }
 

@@ -276,6 +276,9 @@ type Incident struct {
 	Refs map[string]string
 	// Notified lists integrations told about this incident, in order.
 	Notified []string
+	// Summary, when set, is the message's one-line text (a rollout's
+	// progress and evidence) instead of the one the kind implies.
+	Summary string `json:",omitempty"`
 }
 
 // StartRetrainInput asks for a RetrainWorkflow.

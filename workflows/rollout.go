@@ -107,7 +107,13 @@ func (w *retrainWorkflow) rollout(ctx workflow.Context, spec *activities.Rollout
 		holdEnd := deadline
 		if spec.Mode == "canary" {
 			label = fmt.Sprintf("canary %s %d%%", challenger, pct)
-			holdEnd = workflow.Now(ctx).UTC().Add(spec.Hold)
+			stepStart := workflow.Now(ctx).UTC()
+			holdEnd = stepStart.Add(spec.Hold)
+			// A window holds one step's traffic: its events are weighted by
+			// the step's percent.
+			if stepStart.After(last) {
+				last = stepStart
+			}
 			if i > 0 {
 				w.alert(ctx, "update", spec, lastStep(ro), fmt.Sprintf("canary %s now serves %d%% of the traffic", challenger, pct))
 			}
@@ -135,13 +141,18 @@ func (w *retrainWorkflow) rollout(ctx workflow.Context, spec *activities.Rollout
 			}
 			now := workflow.Now(ctx).UTC()
 			tick = now
-			eval, err := w.evaluate(ctx, spec, pct, last, now, ev)
-			if err != nil {
-				return nil, err
+			// Windows lag by schedule.delay, as the monitor's do, so that
+			// their labels have arrived.
+			to := now.Add(-w.spec.Delay)
+			var eval *activities.EvaluateRolloutResult
+			if to.After(last) {
+				if eval, err = w.evaluate(ctx, spec, pct, last, to, ev); err != nil {
+					return nil, err
+				}
 			}
 			decision := "undecided"
 			if eval != nil && eval.Enough {
-				ev, last, decision = eval.Evidence, now, eval.Decision
+				ev, last, decision = eval.Evidence, to, eval.Decision
 				step := eval.Step
 				step.Verdict = verdictOf(decision, spec.Mode)
 				ro.Steps = append(ro.Steps, step)

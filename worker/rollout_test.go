@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigilml/vigil/train/registry"
+	"github.com/vigilml/vigil/workflows"
+)
+
+// The demo's closed loop with retrain.rollout: shadow. The retrain's
+// challenger passes the gate on held-out data, then scores the live
+// traffic beside the champion (the demo server logs its predictions under
+// shadow.v2), and the evidence of that traffic decides.
+//
+// Won: the drift lasts, the challenger is better on live traffic and is
+// promoted. Lost: the drift ends as soon as the challenger is registered
+// (a transient drift), the champion is right again, and the challenger is
+// rejected although it passed the gate — what shadow testing is for.
+func TestShadowRolloutPromotesTheDemoChallenger(t *testing.T) {
+	res, reg := runShadowRollout(t, false, "retrain-shadow-promoted.json")
+	if res.Outcome != workflows.OutcomePromoted {
+		t.Fatalf("outcome %s (%s), want promoted", res.Outcome, res.Reason)
+	}
+	if reg.Aliases[registry.AliasProduction] != 2 {
+		t.Errorf("production = v%d, want v2", reg.Aliases[registry.AliasProduction])
+	}
+	if last := res.Rollout.Steps[len(res.Rollout.Steps)-1]; last.Verdict != "better" || last.Lower <= 0 {
+		t.Errorf("deciding step = %+v, want better with its interval above 0", last)
+	}
+}
+
+func TestShadowRolloutRejectsAWorseDemoChallenger(t *testing.T) {
+	res, reg := runShadowRollout(t, true, "retrain-shadow-rejected.json")
+	if res.Outcome != workflows.OutcomeRejected {
+		t.Fatalf("outcome %s (%s), want rejected", res.Outcome, res.Reason)
+	}
+	if reg.Aliases[registry.AliasProduction] != 1 {
+		t.Errorf("production = v%d, want v1 kept", reg.Aliases[registry.AliasProduction])
+	}
+	if v := reg.Version(2); v == nil || v.Status != registry.Rejected {
+		t.Errorf("challenger v2 = %+v, want rejected", v)
+	}
+	if last := res.Rollout.Steps[len(res.Rollout.Steps)-1]; last.Verdict != "worse" || last.Upper >= 0 {
+		t.Errorf("deciding step = %+v, want worse with its interval below 0", last)
+	}
+}
+
+func runShadowRollout(t *testing.T, transient bool, replayName string) (*workflows.RetrainResult, *registry.Model) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs the closed loop with a shadow rollout on a Temporal server (about two minutes)")
+	}
+	dir := t.TempDir()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := writeConfig(t, dir, strings.ReplaceAll(`
+dev: {data_dir: "{{dir}}"}
+models:
+  - name: demo
+    task: binary
+    schedule: {every: 2s, window: 4s}
+    columns: {target: label, prediction: prediction, score: score, latency: latency_ms, event_id: event_id}
+    features: [x1, x2, x3, x4]
+    source: {uri: "file://{{dir}}/demo/predictions"}
+    ground_truth: {uri: "file://{{dir}}/demo/ground-truth"}
+    reference: {uri: "file://{{dir}}/demo/reference.csv"}
+    rules:
+      - {name: accuracy-drop, metric: performance.accuracy, below: 0.8, for: 3, recover_after: 2,
+         severity: critical, escalate_after: 1h, retrain: true}
+    retrain:
+      trainer: command
+      command: ["{{self}}", "demo-train"]
+      train_window: 3s
+      validation_window: 2s
+      min_improvement: 0.05
+      timeout: 2m
+      rollout: {mode: shadow, evaluation_interval: 3s, min_rows: 100, max_duration: 90s}
+`, "{{self}}", self))
+	w := startWorker(t, options{
+		configPath: cfgPath, demoTraffic: true,
+		demoDriftAfter: 8 * time.Second, demoRate: 40, demoTick: 250 * time.Millisecond,
+		demoRevertOnChallenger: transient,
+	})
+	ctx := context.Background()
+
+	// While the rollout runs, the challenger is in shadow and the search
+	// attribute says so.
+	waitFor(t, 150*time.Second, "a shadow rollout under way", func() (bool, error) {
+		n, err := countWorkflows(ctx, w.Worker, `WorkflowType = "RetrainWorkflow" AND VigilRollout = "shadow v2"`)
+		return n == 1, err
+	})
+	waitFor(t, 150*time.Second, "a completed retrain", func() (bool, error) {
+		n, err := countWorkflows(ctx, w.Worker, `WorkflowType = "RetrainWorkflow" AND ExecutionStatus = "Completed"`)
+		return n >= 1, err
+	})
+	var res workflows.RetrainResult
+	if err := w.Client.GetWorkflow(ctx, workflows.RetrainWorkflowID("demo"), "").Get(ctx, &res); err != nil {
+		t.Fatalf("retrain: %v", err)
+	}
+	if res.Rollout == nil || len(res.Rollout.Steps) == 0 {
+		t.Fatalf("retrain without rollout evidence: %+v", res)
+	}
+	t.Logf("retrain: %s: %s", res.Outcome, res.Reason)
+	for _, s := range res.Rollout.Steps {
+		if s.Rows < 100 || s.Metric != "performance.accuracy" || !(s.Lower <= s.Difference && s.Difference <= s.Upper) {
+			t.Errorf("step %+v: want at least min_rows events and the difference inside its interval", s)
+		}
+	}
+	n, err := countWorkflows(ctx, w.Worker, fmt.Sprintf(`WorkflowType = "RetrainWorkflow" AND VigilRollout = %q`, res.Rollout.Decision))
+	if err != nil || n != 1 {
+		t.Errorf("%d retrains with VigilRollout = %q (err %v), want 1", n, res.Rollout.Decision, err)
+	}
+
+	blobs, err := w.Store.Blobs(ctx, w.Config.Storage.Registry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := registry.New(blobs).Model(ctx, "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Aliases[registry.AliasShadow] != 0 {
+		t.Errorf("the shadow alias outlived the rollout: %v", m.Aliases)
+	}
+	if m.Rollout == nil || m.Rollout.Decision != res.Rollout.Decision || m.Rollout.Challenger != 2 || m.Rollout.Champion != 1 ||
+		len(m.Rollout.Steps) != len(res.Rollout.Steps) {
+		t.Errorf("registry rollout = %+v, want the workflow's (%s, %d steps)", m.Rollout, res.Rollout.Decision, len(res.Rollout.Steps))
+	}
+	if dst := os.Getenv("VIGIL_RECORD_REPLAY"); dst != "" {
+		record(t, w, dst, replayName, workflows.RetrainWorkflowID("demo"))
+	}
+	return &res, m
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/vigilml/vigil/activities"
@@ -17,7 +18,8 @@ import (
 // rolloutEnv is a retrain whose challenger v2 passed the gate against the
 // champion v1 and goes through a shadow or canary rollout. Evaluations are
 // scripted: the n-th EvaluateRollout answers verdicts[n] ("few": too few
-// events; else an analysis decision), and the last verdict repeats.
+// events; "bad-data": a permanent failure; else an analysis decision), and
+// the last verdict repeats.
 type rolloutEnv struct {
 	*retrainEnv
 	spec     *activities.RolloutSpec
@@ -85,6 +87,9 @@ func newRolloutEnvWithChampion(t *testing.T, champion string, ro *activities.Rol
 			e.evals = append(e.evals, in)
 			e.evalAt = append(e.evalAt, e.Now())
 			v := e.verdicts[min(n, len(e.verdicts)-1)]
+			if v == "bad-data" {
+				return nil, temporal.NewNonRetryableApplicationError("regression needs numbers", activities.ErrBadData, nil)
+			}
 			if v == "few" {
 				return &activities.EvaluateRolloutResult{Rows: 12, Decision: "undecided", Note: "12 labeled records"}, nil
 			}
@@ -345,5 +350,25 @@ func TestDirectRetrainStagesNothing(t *testing.T) {
 				t.Errorf("staged %v, evaluated %d times, recorded %d rollouts", e.stages, len(e.evals), len(e.records))
 			}
 		})
+	}
+}
+
+// An evaluation that cannot succeed (bad data) fails the retrain, and the
+// challenger does not stay staged: it is unstaged and the rollout recorded
+// as rejected with the failure.
+func TestFailedRolloutUnstagesTheChallenger(t *testing.T) {
+	e := newRolloutEnv(t, shadowSpec(), "bad-data")
+	e.ExecuteWorkflow(RetrainWorkflow, RetrainInput{Model: "churn", Reason: "accuracy-drop"})
+	if err := e.GetWorkflowError(); err == nil || !strings.Contains(err.Error(), "regression needs numbers") {
+		t.Fatalf("workflow error = %v, want the evaluation's", err)
+	}
+	if got := e.stageModes(); !slices.Equal(got, []string{"shadow 0", "unstage"}) {
+		t.Errorf("stages = %v, want the challenger unstaged", got)
+	}
+	if ro := e.last(); ro.Decision != RolloutRejected || !strings.Contains(ro.Reason, "the rollout failed") {
+		t.Errorf("recorded rollout = %+v", ro)
+	}
+	if len(e.aliases) != 0 {
+		t.Errorf("production moved: %+v", e.aliases)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -174,14 +175,16 @@ func sameLabel(x, y string) bool {
 // rolloutRows finds, per record, the champion's and challenger's outputs.
 type rolloutRows struct {
 	target, pred, score, version int
-	shadowPred, shadowScore      int
-	threshold                    float64
-	binary                       bool
+	// the challenger's shadow outputs (prediction, score column), one pair
+	// per name of its version in the columns ("v<N>", "<N>")
+	shadow    [][2]int
+	threshold float64
+	binary    bool
 }
 
 func newRolloutRows(cols []string, m *config.Model, challenger int) rolloutRows {
-	r := rolloutRows{target: -1, pred: -1, score: -1, version: -1, shadowPred: -1, shadowScore: -1,
-		threshold: m.Columns.Threshold, binary: m.Task == "binary"}
+	r := rolloutRows{target: -1, pred: -1, score: -1, version: -1, threshold: m.Columns.Threshold, binary: m.Task == "binary"}
+	shadow := map[string]*[2]int{}
 	if r.threshold == 0 {
 		r.threshold = 0.5
 	}
@@ -195,13 +198,35 @@ func newRolloutRows(cols []string, m *config.Model, challenger int) rolloutRows 
 			r.score = i
 		case c == VersionColumn:
 			r.version = i
-		case strings.HasPrefix(c, "shadow.") && strings.HasSuffix(c, ".prediction") && sameVersion(strings.TrimSuffix(strings.TrimPrefix(c, "shadow."), ".prediction"), challenger):
-			r.shadowPred = i
-		case strings.HasPrefix(c, "shadow.") && strings.HasSuffix(c, ".score") && sameVersion(strings.TrimSuffix(strings.TrimPrefix(c, "shadow."), ".score"), challenger):
-			r.shadowScore = i
+		case strings.HasPrefix(c, "shadow."):
+			v, field, ok := strings.Cut(strings.TrimPrefix(c, "shadow."), ".")
+			if !ok || !sameVersion(v, challenger) || (field != "prediction" && field != "score") {
+				continue
+			}
+			if shadow[v] == nil {
+				shadow[v] = &[2]int{-1, -1}
+			}
+			if field == "prediction" {
+				shadow[v][0] = i
+			} else {
+				shadow[v][1] = i
+			}
 		}
 	}
+	for _, v := range slices.Sorted(maps.Keys(shadow)) {
+		r.shadow = append(r.shadow, *shadow[v])
+	}
 	return r
+}
+
+// shadowOutput is the challenger's shadow prediction of a row ("" = none).
+func (r rolloutRows) shadowOutput(row []string) string {
+	for _, c := range r.shadow {
+		if p := r.output(row, c[0], c[1]); p != "" {
+			return p
+		}
+	}
+	return ""
 }
 
 // output is a prediction from its columns: the prediction when present,
@@ -266,7 +291,14 @@ func (o *Ops) EvaluateRollout(ctx context.Context, in RolloutEvaluationRequest) 
 		sign = -1
 	}
 
-	rows, _, err := o.st.OpenWindow(ctx, m, in.From, in.To)
+	// A shadow that began scoring mid-window (or a version column that
+	// began mid-window) is in later objects only: name the columns.
+	want := []string{VersionColumn, m.Columns.Prediction, m.Columns.Score}
+	for _, v := range []string{FormatVersion(chall), strconv.Itoa(chall)} {
+		want = append(want, store.ShadowColumn(v, "prediction"), store.ShadowColumn(v, "score"))
+	}
+	want = slices.DeleteFunc(want, func(c string) bool { return c == "" })
+	rows, _, err := o.st.OpenWindow(ctx, m, in.From, in.To, want...)
 	if err != nil {
 		return nil, err
 	}
@@ -303,7 +335,7 @@ func (o *Ops) EvaluateRollout(ctx context.Context, in RolloutEvaluationRequest) 
 		served := cols.output(row, cols.pred, cols.score)
 		switch {
 		case paired && sameVersion(v, champ):
-			shadow := cols.output(row, cols.shadowPred, cols.shadowScore)
+			shadow := cols.shadowOutput(row)
 			if shadow == "" || served == "" {
 				noShadow++
 				continue

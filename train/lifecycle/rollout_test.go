@@ -275,3 +275,24 @@ func TestStageAndRecordRollout(t *testing.T) {
 		t.Errorf("registry rollout = %+v", got)
 	}
 }
+
+// The shadow began scoring mid-window: the window's first object has no
+// shadow column. The events scored in shadow still compare (the store is
+// asked for the challenger's columns), the others are counted as lacking it.
+func TestEvaluateShadowThatStartedMidWindow(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	v2 := f.challengerModel(t, ctx)
+	from := driftAt.Add(4 * time.Hour)
+	v1 := func(int) (*demo.Model, string) { return f.v1, "v1" }
+	f.rolloutTraffic(t, from, from.Add(time.Hour), 50, v1, nil)
+	f.rolloutTraffic(t, from.Add(time.Hour), from.Add(2*time.Hour), 150, v1, v2)
+	res, err := f.ops.EvaluateRollout(ctx, RolloutEvaluationRequest{Model: "demo", Mode: "shadow", Champion: "v1", Challenger: "v2",
+		Metric: "performance.accuracy", From: from, To: from.Add(2 * time.Hour), Alpha: 0.05, MinRows: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Enough || res.Rows != 150 {
+		t.Errorf("evaluation = %+v, want the 150 events scored in shadow", res)
+	}
+}

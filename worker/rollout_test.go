@@ -22,7 +22,7 @@ import (
 // (a transient drift), the champion is right again, and the challenger is
 // rejected although it passed the gate — what shadow testing is for.
 func TestShadowRolloutPromotesTheDemoChallenger(t *testing.T) {
-	res, reg := runShadowRollout(t, false, "retrain-shadow-promoted.json")
+	res, reg := runRollout(t, shadowRollout, false, "retrain-shadow-promoted.json", "shadow v2")
 	if res.Outcome != workflows.OutcomePromoted {
 		t.Fatalf("outcome %s (%s), want promoted", res.Outcome, res.Reason)
 	}
@@ -35,7 +35,7 @@ func TestShadowRolloutPromotesTheDemoChallenger(t *testing.T) {
 }
 
 func TestShadowRolloutRejectsAWorseDemoChallenger(t *testing.T) {
-	res, reg := runShadowRollout(t, true, "retrain-shadow-rejected.json")
+	res, reg := runRollout(t, shadowRollout, true, "retrain-shadow-rejected.json", "shadow v2")
 	if res.Outcome != workflows.OutcomeRejected {
 		t.Fatalf("outcome %s (%s), want rejected", res.Outcome, res.Reason)
 	}
@@ -50,17 +50,46 @@ func TestShadowRolloutRejectsAWorseDemoChallenger(t *testing.T) {
 	}
 }
 
-func runShadowRollout(t *testing.T, transient bool, replayName string) (*workflows.RetrainResult, *registry.Model) {
+const shadowRollout = "{mode: shadow, evaluation_interval: 3s, min_rows: 100, max_duration: 90s}"
+
+// Canary after the drift: the demo server sends 20%, then 50% of the
+// requests to v2 (logged as model_version v2), the split traffic is
+// compared step by step, and v2 is promoted after the 50% step's hold.
+func TestCanaryRolloutPromotesTheDemoChallenger(t *testing.T) {
+	res, reg := runRollout(t, "{mode: canary, steps: [20, 50, 100], hold: 6s, evaluation_interval: 3s, min_rows: 100, max_duration: 90s}",
+		false, "", "canary v2 20%")
+	if res.Outcome != workflows.OutcomePromoted {
+		t.Fatalf("outcome %s (%s), want promoted", res.Outcome, res.Reason)
+	}
+	if reg.Aliases[registry.AliasProduction] != 2 || reg.Aliases[registry.AliasCanary] != 0 {
+		t.Errorf("aliases = %v, want production v2 and no canary", reg.Aliases)
+	}
+	seen := map[int]bool{}
+	for _, s := range res.Rollout.Steps {
+		seen[s.Percent] = true
+	}
+	if !seen[20] || !seen[50] || len(seen) != 2 {
+		t.Errorf("evaluated at percents %v, want 20 and 50", seen)
+	}
+	if last := res.Rollout.Steps[len(res.Rollout.Steps)-1]; last.Verdict != "better" || last.Percent != 50 {
+		t.Errorf("deciding step = %+v, want better at 50%%", last)
+	}
+}
+
+// runRollout runs the demo's closed loop with retrain.rollout: rollout
+// until the retrain completes; staged is VigilRollout while the first
+// step runs.
+func runRollout(t *testing.T, rollout string, transient bool, replayName, staged string) (*workflows.RetrainResult, *registry.Model) {
 	t.Helper()
 	if testing.Short() {
-		t.Skip("runs the closed loop with a shadow rollout on a Temporal server (about two minutes)")
+		t.Skip("runs the closed loop with a rollout on a Temporal server (about a minute)")
 	}
 	dir := t.TempDir()
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfgPath := writeConfig(t, dir, strings.ReplaceAll(`
+	cfgPath := writeConfig(t, dir, strings.NewReplacer("{{self}}", self, "{{rollout}}", rollout).Replace(`
 dev: {data_dir: "{{dir}}"}
 models:
   - name: demo
@@ -81,8 +110,8 @@ models:
       validation_window: 2s
       min_improvement: 0.05
       timeout: 2m
-      rollout: {mode: shadow, evaluation_interval: 3s, min_rows: 100, max_duration: 90s}
-`, "{{self}}", self))
+      rollout: {{rollout}}
+`))
 	w := startWorker(t, options{
 		configPath: cfgPath, demoTraffic: true,
 		demoDriftAfter: 8 * time.Second, demoRate: 40, demoTick: 250 * time.Millisecond,
@@ -90,10 +119,9 @@ models:
 	})
 	ctx := context.Background()
 
-	// While the rollout runs, the challenger is in shadow and the search
-	// attribute says so.
-	waitFor(t, 150*time.Second, "a shadow rollout under way", func() (bool, error) {
-		n, err := countWorkflows(ctx, w.Worker, `WorkflowType = "RetrainWorkflow" AND VigilRollout = "shadow v2"`)
+	// While the rollout runs, the search attribute says where it is.
+	waitFor(t, 150*time.Second, "a rollout under way ("+staged+")", func() (bool, error) {
+		n, err := countWorkflows(ctx, w.Worker, fmt.Sprintf(`WorkflowType = "RetrainWorkflow" AND VigilRollout = %q`, staged))
 		return n == 1, err
 	})
 	waitFor(t, 150*time.Second, "a completed retrain", func() (bool, error) {
@@ -133,7 +161,7 @@ models:
 		len(m.Rollout.Steps) != len(res.Rollout.Steps) {
 		t.Errorf("registry rollout = %+v, want the workflow's (%s, %d steps)", m.Rollout, res.Rollout.Decision, len(res.Rollout.Steps))
 	}
-	if dst := os.Getenv("VIGIL_RECORD_REPLAY"); dst != "" {
+	if dst := os.Getenv("VIGIL_RECORD_REPLAY"); dst != "" && replayName != "" {
 		record(t, w, dst, replayName, workflows.RetrainWorkflowID("demo"))
 	}
 	return &res, m

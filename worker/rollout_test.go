@@ -84,34 +84,7 @@ func runRollout(t *testing.T, rollout string, transient bool, replayName, staged
 	if testing.Short() {
 		t.Skip("runs the closed loop with a rollout on a Temporal server (about a minute)")
 	}
-	dir := t.TempDir()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := writeConfig(t, dir, strings.NewReplacer("{{self}}", self, "{{rollout}}", rollout).Replace(`
-dev: {data_dir: "{{dir}}"}
-models:
-  - name: demo
-    task: binary
-    schedule: {every: 2s, window: 4s}
-    columns: {target: label, prediction: prediction, score: score, latency: latency_ms, event_id: event_id}
-    features: [x1, x2, x3, x4]
-    source: {uri: "file://{{dir}}/demo/predictions"}
-    ground_truth: {uri: "file://{{dir}}/demo/ground-truth"}
-    reference: {uri: "file://{{dir}}/demo/reference.csv"}
-    rules:
-      - {name: accuracy-drop, metric: performance.accuracy, below: 0.8, for: 3, recover_after: 2,
-         severity: critical, escalate_after: 1h, retrain: true}
-    retrain:
-      trainer: command
-      command: ["{{self}}", "demo-train"]
-      train_window: 3s
-      validation_window: 2s
-      min_improvement: 0.05
-      timeout: 2m
-      rollout: {{rollout}}
-`))
+	cfgPath := rolloutConfig(t, t.TempDir(), rollout)
 	w := startWorker(t, options{
 		configPath: cfgPath, demoTraffic: true,
 		demoDriftAfter: 8 * time.Second, demoRate: 40, demoTick: 250 * time.Millisecond,
@@ -165,4 +138,100 @@ models:
 		record(t, w, dst, replayName, workflows.RetrainWorkflowID("demo"))
 	}
 	return &res, m
+}
+
+// rolloutConfig writes the closed loop's config with retrain.rollout: rollout.
+func rolloutConfig(t *testing.T, dir, rollout string) string {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := writeConfig(t, dir, strings.NewReplacer("{{self}}", self, "{{rollout}}", rollout).Replace(`
+dev: {data_dir: "{{dir}}"}
+models:
+  - name: demo
+    task: binary
+    schedule: {every: 2s, window: 4s}
+    columns: {target: label, prediction: prediction, score: score, latency: latency_ms, event_id: event_id}
+    features: [x1, x2, x3, x4]
+    source: {uri: "file://{{dir}}/demo/predictions"}
+    ground_truth: {uri: "file://{{dir}}/demo/ground-truth"}
+    reference: {uri: "file://{{dir}}/demo/reference.csv"}
+    rules:
+      - {name: accuracy-drop, metric: performance.accuracy, below: 0.8, for: 3, recover_after: 2,
+         severity: critical, escalate_after: 1h, retrain: true}
+    retrain:
+      trainer: command
+      command: ["{{self}}", "demo-train"]
+      train_window: 3s
+      validation_window: 2s
+      min_improvement: 0.05
+      timeout: 2m
+      rollout: {{rollout}}
+`))
+	return cfgPath
+}
+
+// A worker restarted in the middle of a shadow rollout: the rollout goes on
+// from its durable timer with the evidence it had, decides once, and the
+// registry holds each evaluation once.
+func TestShadowRolloutSurvivesARestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("restarts the worker during a rollout on a Temporal server (about a minute)")
+	}
+	dir := t.TempDir()
+	cfgPath := rolloutConfig(t, dir, "{mode: shadow, evaluation_interval: 6s, min_rows: 100, max_duration: 90s}")
+	port := freePort(t)
+	opts := options{configPath: cfgPath, frontendPort: port, demoTraffic: true,
+		demoDriftAfter: 8 * time.Second, demoRate: 40, demoTick: 250 * time.Millisecond}
+	w := startWorker(t, opts)
+	ctx := context.Background()
+	waitFor(t, 150*time.Second, "a shadow rollout under way", func() (bool, error) {
+		n, err := countWorkflows(ctx, w.Worker, `WorkflowType = "RetrainWorkflow" AND VigilRollout = "shadow v2"`)
+		return n == 1, err
+	})
+	w.shutdown()
+	restarted := time.Now()
+	w = startWorker(t, opts)
+	waitFor(t, 150*time.Second, "a completed retrain", func() (bool, error) {
+		n, err := countWorkflows(ctx, w.Worker, `WorkflowType = "RetrainWorkflow" AND ExecutionStatus = "Completed"`)
+		return n >= 1, err
+	})
+	var res workflows.RetrainResult
+	if err := w.Client.GetWorkflow(ctx, workflows.RetrainWorkflowID("demo"), "").Get(ctx, &res); err != nil {
+		t.Fatalf("retrain: %v", err)
+	}
+	t.Logf("retrain after a restart: %s: %s", res.Outcome, res.Reason)
+	if res.Outcome != workflows.OutcomePromoted || res.Rollout == nil {
+		t.Fatalf("outcome %s (%s), want promoted", res.Outcome, res.Reason)
+	}
+	if !res.Rollout.UpdatedAt.After(restarted) {
+		t.Fatalf("decided at %v, before the restart at %v: the test did not restart mid-rollout", res.Rollout.UpdatedAt, restarted)
+	}
+	blobs, err := w.Store.Blobs(ctx, w.Config.Storage.Registry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := registry.New(blobs).Model(ctx, "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Rollout == nil || len(m.Rollout.Steps) != len(res.Rollout.Steps) || m.Aliases[registry.AliasShadow] != 0 || m.Aliases[registry.AliasProduction] != 2 {
+		t.Fatalf("registry rollout %+v, aliases %v; want the workflow's %d steps, v2 in production", m.Rollout, m.Aliases, len(res.Rollout.Steps))
+	}
+	for i := 1; i < len(m.Rollout.Steps); i++ {
+		if !m.Rollout.Steps[i].At.After(m.Rollout.Steps[i-1].At) {
+			t.Errorf("steps %d and %d at %v, %v: each window once, in order", i-1, i, m.Rollout.Steps[i-1].At, m.Rollout.Steps[i].At)
+		}
+	}
+	var productionMoves int
+	for _, h := range m.History {
+		if h.Alias == registry.AliasProduction && h.To == 2 {
+			productionMoves++
+		}
+	}
+	if productionMoves != 1 {
+		t.Errorf("production moved to v2 %d times, want once", productionMoves)
+	}
 }

@@ -37,6 +37,7 @@ var commands = []command{
 	{"approve", "approve the challenger a retrain is waiting on", connected("approve", decideCmd("approve", true))},
 	{"reject", "reject the challenger a retrain is waiting on", connected("reject", decideCmd("reject", false))},
 	{"rollback", "move a model's production alias back (RollbackWorkflow)", connected("rollback", rollbackCmd)},
+	{"audit", "a model's trail, oldest first: versions and lineage, approvals, alias moves, rollouts, evaluations, incidents, retrains", connected("audit", auditCmd)},
 	{"models", "model registry: list | history | show", cmdModels},
 	{"promote", "point production at a registered version", cmdPromote},
 	{"analyze", "compare two data files offline: performance, drift, quality", cmdAnalyze},

@@ -209,11 +209,17 @@ func openRegistry(ctx context.Context, path string) (*config.Config, *registry.R
 	if err != nil {
 		return nil, nil, err
 	}
+	reg, err := registryOf(ctx, cfg)
+	return cfg, reg, err
+}
+
+// registryOf opens the registry at the config's storage.registry.
+func registryOf(ctx context.Context, cfg *config.Config) (*registry.Registry, error) {
 	blobs, err := store.New(cfg.Storage).Blobs(ctx, cfg.Storage.Registry)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open registry %s: %w", cfg.Storage.Registry, err)
+		return nil, fmt.Errorf("open registry %s: %w", cfg.Storage.Registry, err)
 	}
-	return cfg, registry.New(blobs), nil
+	return registry.New(blobs), nil
 }
 
 func listModels(ctx context.Context, cfg *config.Config, reg *registry.Registry, stdout io.Writer) error {

@@ -74,7 +74,9 @@ func (c *common) dial(ctx context.Context) (*config.Config, *control.Client, err
 	defer cancel()
 	tc, err := client.DialContext(dctx, opts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect to Temporal at %s: %w (is the worker running? try `go run ./worker -dev`)", cfg.Temporal.Address, err)
+		// The config is returned too: a command that can work without
+		// Temporal (audit) still needs it.
+		return cfg, nil, fmt.Errorf("connect to Temporal at %s: %w (is the worker running? try `go run ./worker -dev`)", cfg.Temporal.Address, err)
 	}
 	return cfg, &control.Client{C: tc, TaskQueue: cfg.Temporal.TaskQueue}, nil
 }
@@ -158,6 +160,9 @@ type temporalCmd struct {
 	// flags registers the command's own flags and returns what it does
 	// with them.
 	flags func(fs *flag.FlagSet) action
+	// offline runs the command even when Temporal cannot be reached: its
+	// session then has no client (wc nil) and dialErr says why.
+	offline bool
 }
 
 // action is what a temporalCmd does once its flags are parsed.
@@ -183,6 +188,8 @@ type session struct {
 	dc             converter.DataConverter // the client's (nil: the default)
 	model          string                  // -model
 	stdout, stderr io.Writer
+	// dialErr is why wc is nil (offline commands only).
+	dialErr error
 }
 
 // connected turns a temporalCmd into the run function of the command table.
@@ -205,10 +212,12 @@ func connected(name string, tc temporalCmd) func(ctx context.Context, args []str
 			}
 		}
 		cfg, wc, err := c.dial(ctx)
-		if err != nil {
+		if err != nil && (!tc.offline || cfg == nil) {
 			return err
 		}
-		defer wc.C.Close()
+		if wc != nil {
+			defer wc.C.Close()
+		}
 		switch tc.check {
 		case modelRequired:
 			if *model == "" {
@@ -219,7 +228,7 @@ func connected(name string, tc temporalCmd) func(ctx context.Context, args []str
 				return err
 			}
 		}
-		return act.run(ctx, &session{cfg: cfg, wc: wc, dc: c.dc, model: *model, stdout: stdout, stderr: stderr})
+		return act.run(ctx, &session{cfg: cfg, wc: wc, dc: c.dc, model: *model, stdout: stdout, stderr: stderr, dialErr: err})
 	}
 }
 
@@ -292,7 +301,7 @@ func lastEvaluation(ctx context.Context, wc *control.Client, model string) (stat
 		return "-", "-"
 	}
 	e := resp.Executions[0]
-	status = strings.ToLower(strings.TrimPrefix(e.Status.String(), "WORKFLOW_EXECUTION_STATUS_"))
+	status = executionStatus(e.Status)
 	if p := e.GetSearchAttributes().GetIndexedFields()["VigilStatus"]; p != nil && e.Status == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
 		var s string
 		if err := decodePayload(p, &s); err == nil {
@@ -403,7 +412,7 @@ var historyCmd = temporalCmd{
 					_ = decodePayload(p, &ver)
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.GetStartTime().AsTime().Local().Format(time.DateTime), e.GetType().GetName(),
-					strings.ToLower(strings.TrimPrefix(e.Status.String(), "WORKFLOW_EXECUTION_STATUS_")), vs, ver, e.GetExecution().GetWorkflowId())
+					executionStatus(e.Status), vs, ver, e.GetExecution().GetWorkflowId())
 			}
 			return tw.Flush()
 		}}

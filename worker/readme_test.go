@@ -394,6 +394,15 @@ func TestReadmeTour(t *testing.T) {
 				t.Errorf("want two production moves (v1, then the retrain's v2):\n%s", out)
 			}
 		}},
+		// The trail of step 1: v1, the breaches, the incident and its ack,
+		// the retrain that promoted v2, oldest first.
+		{key: "go run ./starter audit", until: containsAll("retrain.promoted"), check: func(t *testing.T, out string) {
+			wants("version.registered", "v2 registered", "alias.moved", "production: v1 → v2", "evaluation.completed",
+				"status breach", "incident.opened", "incident.acknowledged", "retrain.started", "retrain.promoted")(t, out)
+			if i, j := strings.Index(out, "retrain.started"), strings.Index(out, "retrain.promoted"); i > j {
+				t.Errorf("want the retrain's start before its promotion (oldest first):\n%s", out)
+			}
+		}},
 		{key: "go run ./starter report", check: wants(`"performance"`, `"accuracy"`, `"dataset_drift"`, `"features"`)},
 		{key: "go run ./starter notify test",
 			// Step 3: the README's notify config, pointed at the test servers.

@@ -510,7 +510,10 @@ type RolloutRecord struct {
 	Actor      string `json:",omitempty"`
 }
 
-// RecordRolloutInput stores the whole rollout, so a retry writes the same.
+// RecordRolloutInput stores a rollout's state; Rollout.Steps are the steps
+// to add: the registry's rollout of the same ID keeps the steps it has and
+// gains those it lacks (by At), so a retry writes the same and a record's
+// size does not grow with the rollout. Another ID replaces the rollout.
 type RecordRolloutInput struct {
 	Model   string
 	Rollout RolloutRecord

@@ -184,6 +184,11 @@ type Rollout struct {
 	Hold Duration `yaml:"hold"`
 }
 
+// MaxRolloutEvaluations bounds max_duration / evaluation_interval: every
+// evaluation adds about a dozen events to the retrain's workflow history,
+// which Temporal caps at 51,200.
+const MaxRolloutEvaluations = 2000
+
 // Rollout modes.
 const (
 	RolloutDirect = "direct"
@@ -250,6 +255,9 @@ func (r *Rollout) validate(d *decoder, p, task string) {
 	}
 	if r.MaxDuration.D() < r.EvaluationInterval.D() {
 		d.at(p+".max_duration", "must be at least evaluation_interval (%s), got %s", r.EvaluationInterval, r.MaxDuration)
+	} else if n := r.MaxDuration.D() / max(r.EvaluationInterval.D(), time.Second); n > MaxRolloutEvaluations {
+		d.at(p+".max_duration", "%s / evaluation_interval %s is %d evaluations, at most %d (each is in the retrain's workflow history): lengthen evaluation_interval or shorten max_duration",
+			r.MaxDuration, r.EvaluationInterval, n, MaxRolloutEvaluations)
 	}
 	if r.Mode != RolloutCanary {
 		if len(r.Steps) > 0 {

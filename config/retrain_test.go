@@ -181,6 +181,7 @@ func TestRolloutErrorsNameTheField(t *testing.T) {
 		{"        mode: canary\n        steps: [0, 100]\n", `models[0].retrain.rollout.steps: want increasing percents in 1..100`},
 		{"        mode: canary\n        evaluation_interval: 2h\n        hold: 1h\n", `models[0].retrain.rollout.hold: must be at least evaluation_interval (2h0m0s), got 1h0m0s`},
 		{"        mode: canary\n        hold: 4d\n", `models[0].retrain.rollout.max_duration: must cover the holds of the steps below 100 (2 × 96h0m0s), got 168h0m0s`},
+		{"        mode: shadow\n        evaluation_interval: 1m\n", `models[0].retrain.rollout.max_duration: 168h0m0s / evaluation_interval 1m0s is 10080 evaluations, at most 2000`},
 	} {
 		_, err := Parse("vigil.yaml", []byte(base+tc.yaml), Options{SkipEnv: true})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -158,7 +158,7 @@ func (w *retrainWorkflow) rollout(ctx workflow.Context, spec *activities.Rollout
 				ro.Steps = append(ro.Steps, step)
 				ro.UpdatedAt = now
 				w.state.RolloutNote = ""
-				if err := w.recordRollout(ctx); err != nil {
+				if err := w.recordRollout(ctx, step); err != nil {
 					return nil, err
 				}
 			} else if eval != nil {
@@ -321,11 +321,15 @@ func (w *retrainWorkflow) stage(ctx workflow.Context, mode string, pct int, acto
 	return nil
 }
 
-// recordRollout stores the rollout's whole state in the registry.
-func (w *retrainWorkflow) recordRollout(ctx workflow.Context) error {
+// recordRollout stores the rollout's state in the registry with the steps
+// it gained since the last record (the registry keeps the earlier ones): a
+// record's size does not grow with the rollout's length.
+func (w *retrainWorkflow) recordRollout(ctx workflow.Context, steps ...activities.RolloutStep) error {
+	ro := *w.state.Rollout
+	ro.Steps = steps
 	short := workflow.WithActivityOptions(ctx, activityOptions(time.Minute, 10))
 	if err := workflow.ExecuteActivity(short, a.RecordRollout, activities.RecordRolloutInput{
-		Model: w.in.Model, Rollout: *w.state.Rollout,
+		Model: w.in.Model, Rollout: ro,
 	}).Get(ctx, nil); err != nil {
 		return fmt.Errorf("record rollout of %s: %w", w.in.Model, err)
 	}

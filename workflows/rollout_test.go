@@ -73,7 +73,15 @@ func newRolloutEnvWithChampion(t *testing.T, champion string, ro *activities.Rol
 		})
 	e.OnActivity(a.RecordRollout, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.RecordRolloutInput) error {
-			e.records = append(e.records, in.Rollout)
+			// as the registry keeps it: earlier steps stay, new ones are added
+			ro := in.Rollout
+			if len(e.records) > 0 {
+				ro.Steps = append(slices.Clone(e.last().Steps), ro.Steps...)
+			}
+			e.records = append(e.records, ro)
+			if len(in.Rollout.Steps) > 1 {
+				t.Errorf("a record carries %d steps, want at most the new one", len(in.Rollout.Steps))
+			}
 			return nil
 		})
 	e.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(

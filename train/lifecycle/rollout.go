@@ -102,8 +102,10 @@ func (o *Ops) Stage(ctx context.Context, in StageRequest) (target string, err er
 	return endpoint, nil
 }
 
-// RecordRollout stores the rollout in the registry (registry.SetRollout):
-// the workflow sends its whole state each time, so a retry writes the same.
+// RecordRollout stores the rollout in the registry (registry.SetRollout).
+// ro.Steps are steps to add: a recorded rollout with the same ID keeps its
+// steps and gains those whose time it lacks, so a retry writes the same;
+// one with another ID is replaced.
 func (o *Ops) RecordRollout(ctx context.Context, model string, ro Rollout) error {
 	champ, err := ParseVersion(ro.Champion)
 	if err != nil {
@@ -115,8 +117,19 @@ func (o *Ops) RecordRollout(ctx context.Context, model string, ro Rollout) error
 	}
 	rec := registry.Rollout{ID: ro.ID, Mode: ro.Mode, Champion: champ, Challenger: chall, Percent: ro.Percent,
 		StartedAt: ro.StartedAt.UTC(), UpdatedAt: ro.UpdatedAt.UTC(), Decision: ro.Decision, Reason: ro.Reason, Actor: ro.Actor}
+	m, err := o.reg.Model(ctx, model)
+	if err != nil {
+		return err
+	}
+	if prev := m.Rollout; prev != nil && prev.ID == ro.ID {
+		rec.Steps = slices.Clone(prev.Steps)
+	}
 	for _, s := range ro.Steps {
-		rec.Steps = append(rec.Steps, registry.RolloutStep{At: s.At.UTC(), Percent: s.Percent, Rows: s.Rows, Metric: s.Metric,
+		at := s.At.UTC()
+		if slices.ContainsFunc(rec.Steps, func(r registry.RolloutStep) bool { return r.At.Equal(at) }) {
+			continue
+		}
+		rec.Steps = append(rec.Steps, registry.RolloutStep{At: at, Percent: s.Percent, Rows: s.Rows, Metric: s.Metric,
 			Champion: s.Champion, Challenger: s.Challenger, Difference: s.Difference, Lower: s.Lower, Upper: s.Upper,
 			PValue: s.PValue, Verdict: s.Verdict})
 	}

@@ -266,13 +266,36 @@ func TestStageAndRecordRollout(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	m, err := f.reg.Model(ctx, "demo")
-	if err != nil {
-		t.Fatal(err)
+	rollout := func() *registry.Rollout {
+		m, err := f.reg.Model(ctx, "demo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Rollout
 	}
-	if got := m.Rollout; got == nil || got.Champion != 1 || got.Challenger != 2 || got.Percent != 50 || len(got.Steps) != 1 ||
+	if got := rollout(); got == nil || got.Champion != 1 || got.Challenger != 2 || got.Percent != 50 || len(got.Steps) != 1 ||
 		got.Steps[0].Verdict != "continue" || got.Steps[0].Upper != 0.18 {
 		t.Errorf("registry rollout = %+v", got)
+	}
+	// Later records carry only their new steps; the earlier ones stay.
+	decided := ro
+	decided.Steps = []RolloutStep{{At: at.Add(2 * time.Hour), Percent: 50, Rows: 600, Verdict: "better"}}
+	decided.Decision, decided.Percent = "promoted", 100
+	for range 2 {
+		if err := f.ops.RecordRollout(ctx, "demo", decided); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := rollout(); len(got.Steps) != 2 || got.Steps[1].Verdict != "better" || got.Decision != "promoted" || got.Percent != 100 {
+		t.Errorf("registry rollout after the decision = %+v", got)
+	}
+	// Another rollout replaces it.
+	next := Rollout{ID: "retrain-demo/run-2", Mode: "shadow", Champion: "v2", Challenger: "v1", StartedAt: at, UpdatedAt: at}
+	if err := f.ops.RecordRollout(ctx, "demo", next); err != nil {
+		t.Fatal(err)
+	}
+	if got := rollout(); got.ID != next.ID || len(got.Steps) != 0 || got.Decision != "" {
+		t.Errorf("registry rollout after another started = %+v", got)
 	}
 }
 

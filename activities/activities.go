@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/vigilml/vigil/analysis"
+	"github.com/vigilml/vigil/audit"
 	"github.com/vigilml/vigil/config"
 	"github.com/vigilml/vigil/dashboard"
 	"github.com/vigilml/vigil/notify"
@@ -81,6 +82,11 @@ type Activities struct {
 	// Sinks receive every evaluation PublishMetrics publishes, after
 	// Metrics (TensorBoard event files: internal/tensorboard).
 	Sinks []EvaluationSink
+	// Audit receives the audit trail (audit.kafka); nil: no audit events.
+	Audit *audit.Outbox
+	// Lineage reads what the registry records of a model version, for the
+	// audit events about it; nil: they carry none.
+	Lineage func(ctx context.Context, model, version string) (*audit.Lineage, error)
 }
 
 // EvaluationSink writes an evaluation somewhere durable. rep is nil for a
@@ -436,6 +442,9 @@ func weakSegments(rep *analysis.Report, n int) []string {
 
 // PublishMetrics re-reads a stored report and exports it to Prometheus.
 func (a *Activities) PublishMetrics(ctx context.Context, in PublishMetricsInput) error {
+	if err := a.recordEvaluation(ctx, in); err != nil {
+		return err
+	}
 	if a.Metrics == nil && len(a.Sinks) == 0 {
 		return nil
 	}
@@ -528,8 +537,21 @@ func (a *Activities) Notify(ctx context.Context, in NotifyInput) (*NotifyResult,
 	}
 	cfg := a.Config()
 	ev := EventOf(in, cfg)
+	attempt := int32(1)
 	if activity.IsActivity(ctx) {
 		ev.At = activity.GetInfo(ctx).ScheduledTime
+		attempt = activity.GetInfo(ctx).Attempt
+	}
+	// The audit event first, so a retry records it if this attempt dies
+	// after notifying. An alert does not wait on the audit trail for long:
+	// from the third attempt, a store that refuses the event is logged and
+	// the notification goes out (another integration's notification of the
+	// same transition records the same event).
+	if err := a.recordIncident(ctx, in); err != nil {
+		if attempt < 3 {
+			return nil, err
+		}
+		a.log(ctx).Error("audit event not recorded; notifying anyway", "model", in.Incident.Model, "incident", in.Incident.ID, "kind", in.Kind, "err", err)
 	}
 	ref, err := n.Notify(ctx, ev)
 	if a.Metrics != nil {

@@ -9,7 +9,11 @@
 // packages' types (retrain.go ↔ train/lifecycle); wire_test.go pins their
 // JSON. The retrain activities are thin adapters over train/lifecycle.
 //
-// May import: analysis, config, notify, store, train, train/lifecycle and the
-// Temporal SDK (activity, temporal, worker). Not workflows: workflows import
+// Activities record the audit trail (audit.go): each step writes its event
+// to the audit outbox, with an id derived from the step, so a retry records
+// no second event; the worker publishes the outbox to Kafka.
+//
+// May import: analysis, audit, config, dashboard (ReportURL), notify, store,
+// train, train/lifecycle and the Temporal SDK (activity, temporal, worker). Not workflows: workflows import
 // this package.
 package activities

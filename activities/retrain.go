@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/vigilml/vigil/audit"
 	"github.com/vigilml/vigil/train"
 	"github.com/vigilml/vigil/train/lifecycle"
 )
@@ -76,6 +77,10 @@ func (a *Activities) Train(ctx context.Context, in TrainInput) (*TrainResult, er
 	if err != nil {
 		return nil, err
 	}
+	if err := a.record(ctx, audit.RetrainStarted, time.Time{}, audit.Data{Model: in.Model, RunID: in.RunID, Reason: in.Reason,
+		Window: &audit.Window{Start: in.TrainFrom.UTC(), End: in.TrainTo.UTC()}}); err != nil {
+		return nil, err
+	}
 	stop := heartbeat(ctx, 20*time.Second)
 	defer stop()
 	progress := func(msg string) {
@@ -127,6 +132,12 @@ func (a *Activities) Register(ctx context.Context, in RegisterInput) (*RegisterR
 	if err != nil {
 		return nil, a.classify(err, ErrConfig)
 	}
+	// Trained: the challenger as registered, with its data hashes and code
+	// version.
+	if err := a.recordVersion(ctx, audit.RetrainTrained, audit.Data{Model: in.Model, ModelVersion: v, RunID: in.RunID,
+		Reason: in.Reason, Metrics: in.Train.Metrics}); err != nil {
+		return nil, err
+	}
 	return &RegisterResult{Version: v}, nil
 }
 
@@ -142,6 +153,15 @@ func (a *Activities) Validate(ctx context.Context, in ValidateInput) (*ValidateR
 	if err != nil {
 		return nil, a.classify(err, ErrBadData)
 	}
+	val := &audit.Validation{Metric: res.Metric, Challenger: res.Challenger, HigherIsBetter: res.HigherIsBetter,
+		Violations: res.Violations, Rows: res.Rows}
+	if res.HasChampion {
+		val.Champion = &res.Champion
+	}
+	if err := a.recordVersion(ctx, audit.RetrainValidated, audit.Data{Model: in.Model, ModelVersion: in.Challenger,
+		PreviousVersion: in.Champion, RunID: in.RunID, Validation: val, ReportURI: res.ReportURI}); err != nil {
+		return nil, err
+	}
 	return (*ValidateResult)(res), nil
 }
 
@@ -154,6 +174,26 @@ func (a *Activities) SetAlias(ctx context.Context, in SetAliasInput) (*SetAliasR
 	prev, err := ops.SetAlias(ctx, lifecycle.AliasMove(in))
 	if err != nil {
 		return nil, a.classify(err, ErrConfig)
+	}
+	alias := in.Alias
+	if alias == "" {
+		alias = "production"
+	}
+	d, lineage, err := a.withLineage(ctx, audit.Data{Model: in.Model, Alias: alias, ModelVersion: in.Version,
+		PreviousVersion: prev, Actor: in.Actor, Reason: in.Reason})
+	if err != nil {
+		return nil, err
+	}
+	if err := a.record(ctx, audit.AliasMoved, time.Time{}, d); err != nil {
+		return nil, err
+	}
+	// A promotion is the retrain moving production to the version its own
+	// run trained (its compensation moves it back to an older one).
+	if alias == "production" && lineage != nil && activity.IsActivity(ctx) &&
+		lineage.RunID == activity.GetInfo(ctx).WorkflowExecution.RunID {
+		if err := a.record(ctx, audit.RetrainPromoted, time.Time{}, d); err != nil {
+			return nil, err
+		}
 	}
 	return &SetAliasResult{Previous: prev}, nil
 }
@@ -181,7 +221,14 @@ func (a *Activities) RecordOutcome(ctx context.Context, in RecordOutcomeInput) e
 	if err != nil {
 		return err
 	}
-	return a.classify(ops.RecordOutcome(ctx, lifecycle.Outcome(in)), ErrConfig)
+	if err := ops.RecordOutcome(ctx, lifecycle.Outcome(in)); err != nil {
+		return a.classify(err, ErrConfig)
+	}
+	if in.Status != "rejected" {
+		return nil
+	}
+	return a.recordVersion(ctx, audit.RetrainRejected, audit.Data{Model: in.Model, ModelVersion: in.Version,
+		Status: in.Status, Reason: in.Reason, Actor: in.Actor})
 }
 
 // Rollback moves production back.
@@ -193,6 +240,16 @@ func (a *Activities) Rollback(ctx context.Context, in RollbackInput) (*RollbackR
 	mv, err := ops.Rollback(ctx, lifecycle.RollbackRequest(in))
 	if err != nil {
 		return nil, a.classify(err, ErrConfig)
+	}
+	d, _, err := a.withLineage(ctx, audit.Data{Model: in.Model, Alias: "production", ModelVersion: mv.To,
+		PreviousVersion: mv.From, Actor: in.Actor, Reason: in.Reason})
+	if err != nil {
+		return nil, err
+	}
+	for _, typ := range []string{audit.ModelRolledBack, audit.AliasMoved} {
+		if err := a.record(ctx, typ, time.Time{}, d); err != nil {
+			return nil, err
+		}
 	}
 	return &RollbackResult{From: mv.From, To: mv.To}, nil
 }

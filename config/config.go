@@ -22,6 +22,8 @@ type Config struct {
 	Observability Observability `yaml:"observability"`
 	// MLflow, when set, mirrors retrains and promotions into MLflow.
 	MLflow *MLflow `yaml:"mlflow"`
+	// Audit, when audit.kafka is set, publishes the audit trail to Kafka.
+	Audit Audit `yaml:"audit"`
 
 	// File is the path the config was loaded from (for messages).
 	File string `yaml:"-"`

@@ -36,7 +36,40 @@ func defaultKafkaGroup(model, section string) string {
 	return "vigil-" + model + "-" + strings.ReplaceAll(section, "_", "-")
 }
 
+// Audit publishes Vigil's audit trail (evaluations, incidents, retrains,
+// rollbacks, alias moves) as CloudEvents; see the README's "Audit events".
+type Audit struct {
+	// Kafka is the topic the events go to (group is not used: events are
+	// produced, not consumed). Absent: no audit events.
+	Kafka *Kafka `yaml:"kafka"`
+}
+
+func (a *Audit) validate(d *decoder, env envChecker) {
+	k := a.Kafka
+	if k == nil {
+		return
+	}
+	k.validateConn(d, "audit.kafka", env)
+	if k.Group != "" {
+		d.at("audit.kafka.group", "not used: audit events are produced to the topic, not consumed (remove it)")
+	}
+}
+
 func (k *Kafka) validate(d *decoder, p string, src Source, env envChecker) {
+	k.validateConn(d, p, env)
+	if k.Group == "" {
+		d.at(p+".group", "required: the consumer group")
+	}
+	// The consumer appends objects under the uri, as the ingest API does.
+	parent := strings.TrimSuffix(p, ".kafka")
+	if src.URI == "" || IsFile(src.URI) || src.Format != "jsonl" {
+		d.at(parent+".uri", "a Kafka stream is stored as JSONL objects under a directory or prefix (file://dir or s3://bucket/prefix, format jsonl), got %q (%s)", src.URI, src.Format)
+	}
+}
+
+// validateConn checks what every Kafka client needs: brokers, topic, TLS
+// and SASL.
+func (k *Kafka) validateConn(d *decoder, p string, env envChecker) {
 	if len(k.Brokers) == 0 {
 		d.at(p+".brokers", "required: the brokers to bootstrap from (host:port)")
 	}
@@ -48,9 +81,6 @@ func (k *Kafka) validate(d *decoder, p string, src Source, env envChecker) {
 	if !topicRE.MatchString(k.Topic) {
 		d.at(p+".topic", "want a Kafka topic name (letters, digits, '.', '_', '-'), got %q", k.Topic)
 	}
-	if k.Group == "" {
-		d.at(p+".group", "required: the consumer group")
-	}
 	if !slices.Contains(saslMechanisms, k.SASLMechanism) {
 		d.at(p+".sasl_mechanism", "want one of %s, got %q", quoteList(saslMechanisms), k.SASLMechanism)
 	} else if k.SASLMechanism != "" {
@@ -58,10 +88,5 @@ func (k *Kafka) validate(d *decoder, p string, src Source, env envChecker) {
 		env.require(p+".sasl_password_env", k.SASLPasswordEnv, "the variable holding the SASL password")
 	} else if k.SASLUserEnv != "" || k.SASLPasswordEnv != "" {
 		d.at(p+".sasl_mechanism", "sasl_user_env or sasl_password_env is set, so sasl_mechanism is required (plain, scram-sha-256 or scram-sha-512)")
-	}
-	// The consumer appends objects under the uri, as the ingest API does.
-	parent := strings.TrimSuffix(p, ".kafka")
-	if src.URI == "" || IsFile(src.URI) || src.Format != "jsonl" {
-		d.at(parent+".uri", "a Kafka stream is stored as JSONL objects under a directory or prefix (file://dir or s3://bucket/prefix, format jsonl), got %q (%s)", src.URI, src.Format)
 	}
 }

@@ -55,3 +55,41 @@ func TestKafkaSource(t *testing.T) {
 		t.Errorf("reference.kafka: got %v, want %q", err, want)
 	}
 }
+
+// audit.kafka names the topic the audit trail is published to: the same
+// connection settings as source.kafka, no consumer group, secrets by name,
+// and every mistake reported with its file and line.
+func TestAuditKafka(t *testing.T) {
+	cfg, err := Parse("vigil.yaml", []byte(`audit:
+  kafka: {brokers: ["k1:9092"], topic: vigil.audit, tls: true, sasl_mechanism: plain, sasl_user_env: KAFKA_USER, sasl_password_env: KAFKA_PASS}
+`), Options{Getenv: env(map[string]string{"KAFKA_USER": "u", "KAFKA_PASS": "p"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := cfg.Audit.Kafka; k == nil || k.Topic != "vigil.audit" || !k.TLS || k.Group != "" || k.SASLUserEnv != "KAFKA_USER" {
+		t.Errorf("audit.kafka %+v", cfg.Audit.Kafka)
+	}
+	if got := cfg.SecretEnvNames(); strings.Join(got, ",") != "KAFKA_PASS,KAFKA_USER" {
+		t.Errorf("secret env names %v: the SASL variables must be scrubbed from error reports", got)
+	}
+	if cfg, err := Parse("vigil.yaml", []byte("models: []\n"), Options{SkipEnv: true}); err != nil || cfg.Audit.Kafka != nil {
+		t.Errorf("no audit section: %+v, %v; want no audit events", cfg.Audit, err)
+	}
+	for _, tc := range []struct{ kafka, want string }{
+		{`{topic: a}`, "vigil.yaml:2: audit.kafka.brokers: required"},
+		{`{brokers: ["k:9092"], topic: "a b"}`, "vigil.yaml:2: audit.kafka.topic: want a Kafka topic name"},
+		{`{brokers: ["k:9092"], topic: a, group: g}`, "vigil.yaml:2: audit.kafka.group: not used"},
+		{`{brokers: ["k:9092"], topic: a, sasl_mechanism: plain}`, "vigil.yaml:2: audit.kafka.sasl_user_env: required"},
+		{`{brokers: ["k:9092"], topic: a, sasl_mechanism: plain, sasl_user_env: U, sasl_password_env: "xoxb-1"}`, "audit.kafka.sasl_password_env: want the NAME of an environment variable"},
+	} {
+		_, err := Parse("vigil.yaml", []byte("audit:\n  kafka: "+tc.kafka+"\n"), Options{SkipEnv: true})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("audit.kafka %s:\n got %v\nwant %q", tc.kafka, err, tc.want)
+		}
+	}
+	_, err = Parse("vigil.yaml", []byte("audit:\n  kafka: {brokers: [\"k:9092\"], topic: a, sasl_mechanism: plain, sasl_user_env: U, sasl_password_env: P}\n"),
+		Options{Getenv: env(map[string]string{"U": "u"})})
+	if want := "vigil.yaml:2: audit.kafka.sasl_password_env: environment variable P is not set"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("unset password variable: got %v, want %q", err, want)
+	}
+}

@@ -90,6 +90,7 @@ func (c *Config) validate(d *decoder, opts Options) {
 	if c.MLflow != nil {
 		c.MLflow.validate(d, env)
 	}
+	c.Audit.validate(d, env)
 
 	seen := map[string]int{}
 	for i := range c.Models {

@@ -22,6 +22,9 @@ import (
 type Client struct {
 	C         client.Client
 	TaskQueue string
+	// OnSilence, when set, is told of every silence the incident workflow
+	// accepted (the audit trail records it: no activity runs for a silence).
+	OnSilence func(ctx context.Context, model, rule, actor string, d time.Duration, until time.Time) error
 }
 
 var _ activities.Workflows = (*Client)(nil)
@@ -126,6 +129,11 @@ func (c *Client) Silence(ctx context.Context, model, rule string, d time.Duratio
 	var until time.Time
 	if err := h.Get(ctx, &until); err != nil {
 		return time.Time{}, fmt.Errorf("silence %s: %w", model, err)
+	}
+	if c.OnSilence != nil {
+		if err := c.OnSilence(ctx, model, rule, actor, d, until); err != nil {
+			return until, fmt.Errorf("%s is silenced until %s, but the audit trail did not record it: %w", model, until.Format(time.RFC3339), err)
+		}
 	}
 	return until, nil
 }

@@ -1,6 +1,7 @@
 package dashboard_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -44,6 +45,35 @@ func TestInBrowser(t *testing.T) {
 			if n := b.Drawn(t, sel); n < least {
 				t.Errorf("%s: %d drawn, want at least %d", sel, n, least)
 			}
+		}
+	})
+
+	t.Run("the rollout section", func(t *testing.T) {
+		b.Open(t, srv.URL+"/models/model-001") // Open fails on console errors
+		want := dashboard.SynthRollout()
+		if n := b.Drawn(t, "svg.rollout g.step .mark"); n != len(want.Steps) {
+			t.Errorf("%d step marks drawn, want %d", n, len(want.Steps))
+		}
+		if n := b.Drawn(t, "svg.rollout line.interval"); n != len(want.Steps) {
+			t.Errorf("%d intervals drawn, want %d", n, len(want.Steps))
+		}
+		rows, err := chromedp.Run(b.Ctx, chromedp.Evaluate[[][]string](`Array.from(document.querySelectorAll("table.rollout-steps tbody tr")).map(r => Array.from(r.cells).map(c => c.textContent))`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != len(want.Steps) {
+			t.Fatalf("%d table rows, want %d: %v", len(rows), len(want.Steps), rows)
+		}
+		for i, s := range want.Steps {
+			// Step, At, traffic, rows, metric, champion, challenger, difference, interval.
+			if r := rows[i]; r[0] != fmt.Sprint(i+1) || r[2] != fmt.Sprintf("%d%%", s.Percent) || r[3] != fmt.Sprint(s.Rows) || r[4] != s.Metric ||
+				r[7] != dashboard.Num(s.Difference) || r[8] != "["+dashboard.Num(s.Lower)+", "+dashboard.Num(s.Upper)+"]" {
+				t.Errorf("row %d = %q; want step %+v", i, r, s)
+			}
+		}
+		label, err := chromedp.Run(b.Ctx, chromedp.AttributeValue(chromedp.CSS("svg.rollout"), "aria-label"))
+		if err != nil || !strings.Contains(label.Value, "canary rollout of v3 against v2") {
+			t.Errorf("aria-label %q, %v", label.Value, err)
 		}
 	})
 

@@ -22,3 +22,6 @@ func SynthWindow(i int) time.Time { return synthT0.Add(time.Duration(i) * 15 * t
 func SynthReport(model string, i int, drifted bool) *Stored {
 	return synthReport(model, SynthWindow(i), drifted, i)
 }
+
+// Num is how the pages format a number.
+func Num(v float64) string { return num(v) }

@@ -275,6 +275,8 @@ type ModelRow struct {
 	Last       *Window
 	Incidents  []Incident
 	Production int // 0: none
+	// Rollout is the model's rollout under way (nil: none running).
+	Rollout    *registry.Rollout
 	MainMetric string
 	Trend      Series
 	Errors     []string
@@ -325,6 +327,9 @@ func (l *Loader) modelRow(ctx context.Context, m *config.Model) ModelRow {
 			row.Errors = append(row.Errors, "registry: "+err.Error())
 		default:
 			row.Production = rm.Aliases["production"]
+			if rolloutUnderWay(rm.Rollout) {
+				row.Rollout = rm.Rollout
+			}
 		}
 	}
 	if l.Runs != nil {

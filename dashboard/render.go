@@ -18,16 +18,21 @@ import (
 var assets embed.FS
 
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
-	"num":         num,
-	"pct":         func(v float64) string { return strconv.FormatFloat(v*100, 'f', 1, 64) + "%" },
-	"when":        when,
-	"modelPath":   ModelPath,
-	"reportPath":  ReportPath,
-	"statusClass": statusClass,
-	"spark":       Sparkline,
-	"chartTable":  chartTable,
-	"heatTable":   heatTable,
-	"cmColour":    cmColour,
+	"num":             num,
+	"pct":             func(v float64) string { return strconv.FormatFloat(v*100, 'f', 1, 64) + "%" },
+	"when":            when,
+	"modelPath":       ModelPath,
+	"reportPath":      ReportPath,
+	"statusClass":     statusClass,
+	"spark":           Sparkline,
+	"chartTable":      chartTable,
+	"heatTable":       heatTable,
+	"cmColour":        cmColour,
+	"rolloutSVG":      RolloutSVG,
+	"rolloutTable":    rolloutTable,
+	"rolloutClass":    rolloutClass,
+	"rolloutTraffic":  rolloutTraffic,
+	"rolloutUnderWay": rolloutUnderWay,
 	"lastValue": func(s Series) string {
 		for i := len(s.Values) - 1; i >= 0; i-- {
 			if s.Has[i] {

@@ -114,11 +114,35 @@ func synthConfig(n int) *config.Config {
 	return cfg
 }
 
-// synthRegistry has two versions of every model, v2 promoted by a retrain.
+// synthRegistry has two versions of every model, v2 promoted by a retrain;
+// model-001 has a canary of v3 under way (SynthRollout), model-002 a
+// shadow rollout of v3 that was rejected.
 type synthRegistry struct{}
 
+// SynthRollout is model-001's canary rollout: three steps, the last at 50%.
+func SynthRollout() *registry.Rollout {
+	at := synthT0.Add(30 * time.Hour)
+	step := func(i, pct int, diff, lo, hi, p float64, verdict string) registry.RolloutStep {
+		return registry.RolloutStep{At: at.Add(time.Duration(i) * time.Hour), Percent: pct, Rows: int64(400 * (i + 1)), Metric: "accuracy",
+			Champion: 0.86, Challenger: 0.86 + diff, Difference: diff, Lower: lo, Upper: hi, PValue: p, Verdict: verdict}
+	}
+	return &registry.Rollout{ID: "retrain-model-001/run-7", Mode: "canary", Champion: 2, Challenger: 3, Percent: 50,
+		StartedAt: at.Add(-time.Hour), UpdatedAt: at.Add(2 * time.Hour),
+		Steps: []registry.RolloutStep{step(0, 10, 0.04, -0.08, 0.15, 0.41, "continue"), step(1, 10, 0.05, -0.03, 0.12, 0.2, "continue"), step(2, 50, 0.05, 0.01, 0.09, 0.004, "not-worse")}}
+}
+
 func (synthRegistry) Model(_ context.Context, model string) (*registry.Model, error) {
-	return &registry.Model{Name: model,
+	var rollout *registry.Rollout
+	switch model {
+	case "model-001":
+		rollout = SynthRollout()
+	case "model-002":
+		at := synthT0.Add(30 * time.Hour)
+		rollout = &registry.Rollout{ID: "retrain-model-002/run-3", Mode: "shadow", Champion: 2, Challenger: 3, StartedAt: at, UpdatedAt: at.Add(4 * time.Hour),
+			Steps:    []registry.RolloutStep{{At: at.Add(2 * time.Hour), Rows: 900, Metric: "accuracy", Champion: 0.88, Challenger: 0.81, Difference: -0.07, Lower: -0.11, Upper: -0.03, PValue: 0.0007, Verdict: "worse"}},
+			Decision: "rejected", Reason: "accuracy 0.07 lower than the champion's, interval [-0.11, -0.03] below the margin -0.02", Actor: "vigil"}
+	}
+	return &registry.Model{Name: model, Rollout: rollout,
 		Versions: []registry.Version{
 			{Version: 1, Status: "archived", Created: synthT0, Trainer: "command", Metrics: map[string]float64{"performance.accuracy": 0.9}},
 			{Version: 2, Status: "production", Created: synthT0.Add(20 * time.Hour), Trainer: "command", Reason: "accuracy-drop breached", Metrics: map[string]float64{"performance.accuracy": 0.93}},

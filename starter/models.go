@@ -147,10 +147,10 @@ func registerExisting(ctx context.Context, cfg *config.Config, reg *registry.Reg
 	}
 	if prev == got.Version {
 		fmt.Fprintf(stdout, "%s: version %d already is production\n", model, got.Version)
-	} else {
-		fmt.Fprintf(stdout, "%s: production %s → %d\n", model, versionOrNone(prev), got.Version)
+		return nil
 	}
-	return nil
+	fmt.Fprintf(stdout, "%s: production %s → %d\n", model, versionOrNone(prev), got.Version)
+	return recordAliasMove(ctx, cfg, reg, model, registry.AliasProduction, prev, got.Version, actor, reason)
 }
 
 // cmdPromote implements `starter promote -model M -version V -reason ...`:
@@ -199,7 +199,7 @@ func cmdPromote(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stdout, " (endpoint %s on %s)", pr.Deployment.Endpoint, pr.Deployment.EndpointConfig)
 	}
 	fmt.Fprintln(stdout)
-	return nil
+	return recordAliasMove(ctx, cfg, reg, *model, registry.AliasProduction, pr.Previous, pr.Version, *actor, *reason)
 }
 
 // openRegistry loads the config (secrets are not needed) and opens the

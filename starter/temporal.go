@@ -17,10 +17,12 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/vigilml/vigil/activities"
+	"github.com/vigilml/vigil/audit"
 	"github.com/vigilml/vigil/codec"
 	"github.com/vigilml/vigil/config"
 	"github.com/vigilml/vigil/control"
 	"github.com/vigilml/vigil/internal/dial"
+	"github.com/vigilml/vigil/store"
 	"github.com/vigilml/vigil/workflows"
 )
 
@@ -78,7 +80,13 @@ func (c *common) dial(ctx context.Context) (*config.Config, *control.Client, err
 		// Temporal (audit) still needs it.
 		return cfg, nil, fmt.Errorf("connect to Temporal at %s: %w (is the worker running? try `go run ./worker -dev`)", cfg.Temporal.Address, err)
 	}
-	return cfg, &control.Client{C: tc, TaskQueue: cfg.Temporal.TaskQueue}, nil
+	wc := &control.Client{C: tc, TaskQueue: cfg.Temporal.TaskQueue}
+	if cfg.Audit.Kafka != nil {
+		// A silence runs no activity: its audit event goes to the outbox
+		// from here, and the worker publishes it.
+		wc.OnSilence = audit.SilenceRecorder(audit.NewOutbox(store.New(cfg.Storage), cfg.Storage.Registry), cfg.Temporal.Namespace)
+	}
+	return cfg, wc, nil
 }
 
 // clientOptions are the CLI's Temporal client options. With

@@ -153,4 +153,5 @@ func TestMotoS3ReportsAndObjects(t *testing.T) {
 	if _, _, err := blobs.Get(ctx, "validation-report.json"); err == nil {
 		t.Error("object still there after DeleteObject")
 	}
+	testListObjects(t, s, "s3://moto-reports/outbox")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 )
 
 // PutObject writes data at key (slash-separated, relative) under rootURI
@@ -59,4 +60,30 @@ func (s *Store) GetObject(ctx context.Context, rootURI, key string) ([]byte, err
 		return nil, fmt.Errorf("read %s: %w", b.uri(key), err)
 	}
 	return data, nil
+}
+
+// ObjectInfo is one object a listing found.
+type ObjectInfo struct {
+	Key     string // relative to the listed root, slash-separated
+	ModTime time.Time
+}
+
+// ListObjects lists the objects under rootURI whose key starts with prefix,
+// in key order (hidden "." objects, writers' temporaries, are skipped). The
+// audit outbox finds the events it has not published this way.
+func (s *Store) ListObjects(ctx context.Context, rootURI, prefix string) ([]ObjectInfo, error) {
+	loc, err := parseURI(rootURI)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", rootURI, err)
+	}
+	b, err := s.backend(ctx, loc)
+	if err != nil {
+		return nil, err
+	}
+	var out []ObjectInfo
+	err = b.list(ctx, prefix, func(o object) error {
+		out = append(out, ObjectInfo{Key: o.Key, ModTime: o.ModTime})
+		return nil
+	})
+	return out, err
 }

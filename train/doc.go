@@ -2,7 +2,8 @@
 // command, SageMaker training jobs, GitLab pipelines, Jenkins jobs, Kubeflow
 // Pipelines runs) behind one
 // Trainer interface, and holds the other model operations that talk to a
-// backend: the SageMaker endpoint deployer, the Promoter (production alias
+// backend: the SageMaker endpoint deployer (a version alone, or a challenger
+// beside the champion as a shadow or canary variant), the Promoter (production alias
 // and endpoint together), and a version's lineage (NewVersion, HashData).
 //
 // A Trainer reports progress through a callback, stops the external job when

@@ -5,12 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
+	"github.com/vigilml/vigil/config"
 )
 
 // SageMakerAPI is the part of *sagemaker.Client the SageMaker trainer and
@@ -25,6 +28,7 @@ type SageMakerAPI interface {
 	DescribeEndpointConfig(context.Context, *sagemaker.DescribeEndpointConfigInput, ...func(*sagemaker.Options)) (*sagemaker.DescribeEndpointConfigOutput, error)
 	DescribeEndpoint(context.Context, *sagemaker.DescribeEndpointInput, ...func(*sagemaker.Options)) (*sagemaker.DescribeEndpointOutput, error)
 	UpdateEndpoint(context.Context, *sagemaker.UpdateEndpointInput, ...func(*sagemaker.Options)) (*sagemaker.UpdateEndpointOutput, error)
+	UpdateEndpointWeightsAndCapacities(context.Context, *sagemaker.UpdateEndpointWeightsAndCapacitiesInput, ...func(*sagemaker.Options)) (*sagemaker.UpdateEndpointWeightsAndCapacitiesOutput, error)
 }
 
 // SageMaker trains with a SageMaker training job. The job is named after the
@@ -193,40 +197,23 @@ type Deployment struct {
 }
 
 // Deploy serves artifactURI, version `version` of model, on the endpoint.
+// The new endpoint config keeps the data capture of the endpoint's current
+// one, so monitoring goes on after a deploy.
 func (d *SageMakerDeployer) Deploy(ctx context.Context, model string, version int, artifactURI string, progress func(string)) (*Deployment, error) {
 	progress = progressOrNop(progress)
-	name := JobName(model, fmt.Sprintf("v%d", version), 63)
-	if _, err := d.Client.DescribeModel(ctx, &sagemaker.DescribeModelInput{ModelName: &name}); isNotFound(err) {
-		_, err = d.Client.CreateModel(ctx, &sagemaker.CreateModelInput{
-			ModelName:        &name,
-			ExecutionRoleArn: &d.RoleARN,
-			PrimaryContainer: &smtypes.ContainerDefinition{Image: &d.Image, ModelDataUrl: &artifactURI},
-			Tags:             []smtypes.Tag{{Key: aws.String("vigil:model"), Value: aws.String(model)}},
-		})
-		if err != nil {
-			return nil, fmt.Errorf("train: create SageMaker model %s: %w", name, err)
-		}
-		progress("created SageMaker model " + name)
-	} else if err != nil {
-		return nil, fmt.Errorf("train: describe SageMaker model %s: %w", name, err)
+	name, err := d.ensureModel(ctx, model, version, artifactURI, progress)
+	if err != nil {
+		return nil, err
 	}
-	if _, err := d.Client.DescribeEndpointConfig(ctx, &sagemaker.DescribeEndpointConfigInput{EndpointConfigName: &name}); isNotFound(err) {
-		_, err = d.Client.CreateEndpointConfig(ctx, &sagemaker.CreateEndpointConfigInput{
+	err = d.ensureConfig(ctx, name, func(capture *smtypes.DataCaptureConfig) *sagemaker.CreateEndpointConfigInput {
+		return &sagemaker.CreateEndpointConfigInput{
 			EndpointConfigName: &name,
-			ProductionVariants: []smtypes.ProductionVariant{{
-				VariantName:          aws.String("AllTraffic"),
-				ModelName:            &name,
-				InstanceType:         smtypes.ProductionVariantInstanceType(cmp.Or(d.InstanceType, "ml.m5.large")),
-				InitialInstanceCount: aws.Int32(orInt(d.InstanceCount, 1)),
-				InitialVariantWeight: aws.Float32(1),
-			}},
-		})
-		if err != nil {
-			return nil, fmt.Errorf("train: create SageMaker endpoint config %s: %w", name, err)
+			ProductionVariants: []smtypes.ProductionVariant{d.variant("AllTraffic", name, 1)},
+			DataCaptureConfig:  capture,
 		}
-		progress("created SageMaker endpoint config " + name)
-	} else if err != nil {
-		return nil, fmt.Errorf("train: describe SageMaker endpoint config %s: %w", name, err)
+	}, progress)
+	if err != nil {
+		return nil, err
 	}
 	prev, err := d.SetConfig(ctx, name, progress)
 	if err != nil {
@@ -238,6 +225,278 @@ func (d *SageMakerDeployer) Deploy(ctx context.Context, model string, version in
 	}
 	return dep, nil
 }
+
+// ensureModel creates the SageMaker model of a version unless it exists
+// (vigil-<model>-v<version>) and returns its name.
+func (d *SageMakerDeployer) ensureModel(ctx context.Context, model string, version int, artifactURI string, progress func(string)) (string, error) {
+	name := JobName(model, fmt.Sprintf("v%d", version), 63)
+	_, err := d.Client.DescribeModel(ctx, &sagemaker.DescribeModelInput{ModelName: &name})
+	switch {
+	case err == nil:
+		return name, nil
+	case !isNotFound(err):
+		return "", fmt.Errorf("train: describe SageMaker model %s: %w", name, err)
+	}
+	_, err = d.Client.CreateModel(ctx, &sagemaker.CreateModelInput{
+		ModelName:        &name,
+		ExecutionRoleArn: &d.RoleARN,
+		PrimaryContainer: &smtypes.ContainerDefinition{Image: &d.Image, ModelDataUrl: &artifactURI},
+		Tags:             []smtypes.Tag{{Key: aws.String("vigil:model"), Value: aws.String(model)}},
+	})
+	switch {
+	case err == nil, isAWSError(err, "ResourceInUse"): // ResourceInUse: a concurrent attempt created it
+	case isAWSError(err, "ValidationException"):
+		return "", &PermanentError{Backend: "sagemaker", JobID: name, Reason: "CreateModel rejected the model: " + err.Error()}
+	default:
+		return "", fmt.Errorf("train: create SageMaker model %s: %w", name, err)
+	}
+	progress("created SageMaker model " + name)
+	return name, nil
+}
+
+// ensureConfig creates endpoint config `name` unless it exists; build makes
+// the request from the data capture of the endpoint's current config (nil
+// when it has none), which the new config keeps.
+func (d *SageMakerDeployer) ensureConfig(ctx context.Context, name string, build func(*smtypes.DataCaptureConfig) *sagemaker.CreateEndpointConfigInput, progress func(string)) error {
+	_, err := d.Client.DescribeEndpointConfig(ctx, &sagemaker.DescribeEndpointConfigInput{EndpointConfigName: &name})
+	switch {
+	case err == nil:
+		return nil
+	case !isNotFound(err):
+		return fmt.Errorf("train: describe SageMaker endpoint config %s: %w", name, err)
+	}
+	capture, err := d.currentCapture(ctx, progress)
+	if err != nil {
+		return err
+	}
+	_, err = d.Client.CreateEndpointConfig(ctx, build(capture))
+	switch {
+	case err == nil, isAWSError(err, "ResourceInUse"):
+	case isAWSError(err, "ValidationException"):
+		return &PermanentError{Backend: "sagemaker", JobID: name, Reason: "CreateEndpointConfig rejected the config: " + err.Error()}
+	default:
+		return fmt.Errorf("train: create SageMaker endpoint config %s: %w", name, err)
+	}
+	progress("created SageMaker endpoint config " + name)
+	return nil
+}
+
+// currentCapture is the data capture of the endpoint's current config;
+// nil when that config was deleted (SageMaker allows deleting the config of
+// a running endpoint), which progress says.
+func (d *SageMakerDeployer) currentCapture(ctx context.Context, progress func(string)) (*smtypes.DataCaptureConfig, error) {
+	ep, err := d.describeEndpoint(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cur := aws.ToString(ep.EndpointConfigName)
+	if cur == "" {
+		return nil, nil
+	}
+	out, err := d.Client.DescribeEndpointConfig(ctx, &sagemaker.DescribeEndpointConfigInput{EndpointConfigName: &cur})
+	if isNotFound(err) {
+		progress(fmt.Sprintf("endpoint %s's config %s no longer exists: the new config has no data capture", d.Endpoint, cur))
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("train: describe SageMaker endpoint config %s (for its data capture): %w", cur, err)
+	}
+	dc := out.DataCaptureConfig
+	if dc == nil || aws.ToString(dc.DestinationS3Uri) == "" || len(dc.CaptureOptions) == 0 {
+		return nil, nil // none (moto answers an empty DataCaptureConfig for none)
+	}
+	return dc, nil
+}
+
+// variant is one variant of an endpoint config.
+func (d *SageMakerDeployer) variant(name, model string, weight float32) smtypes.ProductionVariant {
+	return smtypes.ProductionVariant{
+		VariantName:          aws.String(name),
+		ModelName:            aws.String(model),
+		InstanceType:         smtypes.ProductionVariantInstanceType(cmp.Or(d.InstanceType, "ml.m5.large")),
+		InitialInstanceCount: aws.Int32(orInt(d.InstanceCount, 1)),
+		InitialVariantWeight: aws.Float32(weight),
+	}
+}
+
+// Stage modes: how a challenger runs beside the champion on one endpoint.
+const (
+	// StageShadow: the champion answers every request (production variant)
+	// and SageMaker copies requests to the challenger (shadow variant),
+	// whose answers are only captured.
+	StageShadow = "shadow"
+	// StageCanary: two production variants split live traffic by weight.
+	StageCanary = "canary"
+)
+
+// VariantName is the name Stage gives the variant that serves a version,
+// production or shadow: "v3". The capture of a staged endpoint lands under
+// <prefix>/<endpoint>/v3/yyyy/mm/dd/hh/; StagedSource maps those folders to
+// versions.
+func VariantName(version int) string { return fmt.Sprintf("v%d", version) }
+
+// StagedSource returns src (a SageMaker capture source) with the variant
+// mapping of an endpoint staged by Stage: source.variants gains
+// v<champion> → "<champion>" and v<challenger> → "<challenger>" (the
+// versions as decimal strings, the model_version of their rows), and in
+// shadow mode source.shadow_variant is v<challenger>, so the challenger's
+// captured answers become the shadow.<challenger>.prediction/score columns
+// of the champion's rows. The entries src already has (a user's mapping of
+// AllTraffic) are kept; src itself is not modified.
+func StagedSource(src config.Source, mode string, champion, challenger int) config.Source {
+	out := src
+	out.Variants = make(map[string]string, len(src.Variants)+2)
+	for k, v := range src.Variants {
+		out.Variants[k] = v
+	}
+	for _, v := range []int{champion, challenger} {
+		out.Variants[VariantName(v)] = strconv.Itoa(v)
+	}
+	if mode == StageShadow {
+		out.ShadowVariant = VariantName(challenger)
+	}
+	return out
+}
+
+// Stage serves challenger beside champion on the endpoint (version numbers
+// of model; the artifacts are their model data, used when their SageMaker
+// model does not exist yet):
+//
+//   - mode "shadow": endpoint config vigil-<model>-v<champion>-shadow-v<challenger>
+//     with the champion as its one production variant (v<champion>) and the
+//     challenger as its one shadow variant (v<challenger>, ShadowProductionVariants),
+//     both weight 1; percent is ignored. SageMaker copies requests to the
+//     shadow and returns only the champion's answers; how much of the
+//     traffic it copies for a weight is not something we could confirm in
+//     its documentation: the capture reader counts the pairs it finds
+//     (store.WindowInfo.ShadowPaired).
+//   - mode "canary", 0 < percent < 100: endpoint config
+//     vigil-<model>-v<champion>-canary-v<challenger> with two production variants
+//     weighted 100-percent and percent. When the endpoint already runs that
+//     config, a new percent is set with UpdateEndpointWeightsAndCapacities
+//     (no redeployment).
+//   - percent >= 100 (promotion): Deploy of the challenger alone.
+//   - mode "canary" with percent 0, or any other mode with percent < 100
+//     ("direct", "": the rollout is undone): Deploy of the champion alone.
+//
+// Every config keeps the data capture of the endpoint's config before it.
+// Like Deploy it is idempotent and re-attaches: models and configs that
+// exist are used as they are, an update already under way to the wanted
+// config (or weights) is waited for, not started again, and an update
+// under way to anything else is waited for first; a retry after a crash
+// converges on the same endpoint state.
+func (d *SageMakerDeployer) Stage(ctx context.Context, model string, champion, challenger int, championArtifact, challengerArtifact, mode string, percent int, progress func(string)) error {
+	progress = progressOrNop(progress)
+	switch {
+	case percent < 0:
+		return &PermanentError{Backend: "sagemaker", JobID: d.Endpoint, Reason: fmt.Sprintf("stage: percent %d is negative", percent)}
+	case percent >= 100:
+		_, err := d.Deploy(ctx, model, challenger, challengerArtifact, progress)
+		return err
+	case mode != StageShadow && (mode != StageCanary || percent == 0):
+		_, err := d.Deploy(ctx, model, champion, championArtifact, progress)
+		return err
+	case champion == challenger:
+		return &PermanentError{Backend: "sagemaker", JobID: d.Endpoint, Reason: fmt.Sprintf("stage: champion and challenger are both version %d", champion)}
+	}
+	champModel, err := d.ensureModel(ctx, model, champion, championArtifact, progress)
+	if err != nil {
+		return err
+	}
+	chalModel, err := d.ensureModel(ctx, model, challenger, challengerArtifact, progress)
+	if err != nil {
+		return err
+	}
+	name := JobName(model, fmt.Sprintf("v%d-%s-v%d", champion, mode, challenger), 63)
+	champVar, chalVar := VariantName(champion), VariantName(challenger)
+	err = d.ensureConfig(ctx, name, func(capture *smtypes.DataCaptureConfig) *sagemaker.CreateEndpointConfigInput {
+		in := &sagemaker.CreateEndpointConfigInput{EndpointConfigName: &name, DataCaptureConfig: capture,
+			Tags: []smtypes.Tag{{Key: aws.String("vigil:model"), Value: aws.String(model)}}}
+		if mode == StageShadow {
+			in.ProductionVariants = []smtypes.ProductionVariant{d.variant(champVar, champModel, 1)}
+			in.ShadowProductionVariants = []smtypes.ProductionVariant{d.variant(chalVar, chalModel, 1)}
+		} else {
+			in.ProductionVariants = []smtypes.ProductionVariant{
+				d.variant(champVar, champModel, float32(100-percent)),
+				d.variant(chalVar, chalModel, float32(percent)),
+			}
+		}
+		return in
+	}, progress)
+	if err != nil {
+		return err
+	}
+	if _, err := d.SetConfig(ctx, name, progress); err != nil {
+		return err
+	}
+	if mode == StageShadow {
+		return nil
+	}
+	return d.setWeights(ctx, name, champVar, chalVar, percent, progress)
+}
+
+// setWeights gives the canary variants the split percent/100-percent on an
+// endpoint in service on config, unless they have it (or are being given
+// it) already.
+func (d *SageMakerDeployer) setWeights(ctx context.Context, config, champVar, chalVar string, percent int, progress func(string)) error {
+	cur, err := d.waitSettled(ctx, progress)
+	if err != nil {
+		return err
+	}
+	if got, ok := challengerShare(cur.ProductionVariants, champVar, chalVar); !ok || !sameShare(got, percent) {
+		_, err := d.Client.UpdateEndpointWeightsAndCapacities(ctx, &sagemaker.UpdateEndpointWeightsAndCapacitiesInput{
+			EndpointName: &d.Endpoint,
+			DesiredWeightsAndCapacities: []smtypes.DesiredWeightAndCapacity{
+				{VariantName: aws.String(champVar), DesiredWeight: aws.Float32(float32(100 - percent))},
+				{VariantName: aws.String(chalVar), DesiredWeight: aws.Float32(float32(percent))},
+			},
+		})
+		if err != nil {
+			return fmt.Errorf("train: set the weights of endpoint %s to %s %d%%, %s %d%%: %w", d.Endpoint, champVar, 100-percent, chalVar, percent, err)
+		}
+		progress(fmt.Sprintf("endpoint %s: %s now gets %d%% of the traffic (was %.0f%%)", d.Endpoint, chalVar, percent, 100*got))
+	}
+	if err := d.waitInService(ctx, config, progress); err != nil {
+		return err
+	}
+	cur, err = d.describeEndpoint(ctx)
+	if err != nil {
+		return err
+	}
+	if got, ok := challengerShare(cur.ProductionVariants, champVar, chalVar); !ok || !sameShare(got, percent) {
+		return &PermanentError{Backend: "sagemaker", JobID: d.Endpoint,
+			Reason: fmt.Sprintf("endpoint is in service with %s at %.1f%% of the traffic, not %d%%", chalVar, 100*got, percent)}
+	}
+	return nil
+}
+
+// challengerShare is chal's share of the two variants' weights (the desired
+// weight where SageMaker reports one, else the current); ok is false when
+// either variant is missing or both weigh nothing.
+func challengerShare(vs []smtypes.ProductionVariantSummary, champ, chal string) (share float64, ok bool) {
+	var wc, wh float64
+	found := 0
+	for _, v := range vs {
+		w := v.DesiredWeight
+		if w == nil {
+			w = v.CurrentWeight
+		}
+		switch aws.ToString(v.VariantName) {
+		case champ:
+			wc = float64(aws.ToFloat32(w))
+			found++
+		case chal:
+			wh = float64(aws.ToFloat32(w))
+			found++
+		}
+	}
+	if found != 2 || wc+wh <= 0 {
+		return 0, false
+	}
+	return wh / (wc + wh), true
+}
+
+func sameShare(share float64, percent int) bool { return math.Abs(share*100-float64(percent)) < 0.05 }
 
 // Restore puts the endpoint back on a previous config (compensation).
 func (d *SageMakerDeployer) Restore(ctx context.Context, dep *Deployment, progress func(string)) error {

@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -29,15 +32,26 @@ type fakeSageMaker struct {
 	jobs     map[string]*fakeJob
 	models   map[string]bool
 	configs  map[string]bool
-	endpoint struct {
+	// configBody keeps each created endpoint config's request, which
+	// DescribeEndpointConfig answers and UpdateEndpoint deploys.
+	configBody map[string]map[string]any
+	endpoint   struct {
 		config  string
 		pending int // DescribeEndpoint calls left in Updating
 		status  string
+		// variants and shadows are the endpoint's production and shadow
+		// variants: name → {current, desired} weight.
+		variants, shadows []fakeVariant
 	}
 	// script is the sequence of states a new job goes through, one per Describe.
 	script []string
 	// fail names an operation that answers with an error.
 	fail string
+}
+
+type fakeVariant struct {
+	name             string
+	current, desired float64
 }
 
 type fakeJob struct {
@@ -47,7 +61,7 @@ type fakeJob struct {
 
 func newFakeSageMaker(t *testing.T) (*fakeSageMaker, *sagemaker.Client) {
 	f := &fakeSageMaker{t: t, calls: map[string]int{}, requests: map[string][]map[string]any{},
-		jobs: map[string]*fakeJob{}, models: map[string]bool{}, configs: map[string]bool{},
+		jobs: map[string]*fakeJob{}, models: map[string]bool{}, configs: map[string]bool{}, configBody: map[string]map[string]any{},
 		script: []string{"InProgress/Starting", "InProgress/Training", "InProgress/Uploading", "Completed/Completed"}}
 	f.endpoint.config, f.endpoint.status = "vigil-churn-v1", "InService"
 	srv := httptest.NewServer(f)
@@ -125,12 +139,25 @@ func (f *fakeSageMaker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fail("ValidationException", "Could not find "+str(key))
 			return
 		}
+		if body := f.configBody[str(key)]; op == "DescribeEndpointConfig" && body != nil {
+			reply(body)
+			return
+		}
 		reply(map[string]any{key: str(key)})
 	case "CreateModel":
+		if f.fail == "CreateModel" {
+			fail("ValidationException", "Could not access model data at s3://m/v4.tar.gz.")
+			return
+		}
 		f.models[str("ModelName")] = true
 		reply(map[string]string{"ModelArn": "arn:model"})
 	case "CreateEndpointConfig":
+		if msg := f.checkEndpointConfig(in); msg != "" {
+			fail("ValidationException", msg)
+			return
+		}
 		f.configs[str("EndpointConfigName")] = true
+		f.configBody[str("EndpointConfigName")] = in
 		reply(map[string]string{"EndpointConfigArn": "arn:config"})
 	case "UpdateEndpoint":
 		if f.fail == "UpdateEndpoint" || f.endpoint.status != "InService" {
@@ -138,22 +165,122 @@ func (f *fakeSageMaker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.endpoint.config, f.endpoint.status, f.endpoint.pending = str("EndpointConfigName"), "Updating", 2
+		f.endpoint.variants, f.endpoint.shadows = variantsOf(f.configBody[f.endpoint.config], "ProductionVariants"), variantsOf(f.configBody[f.endpoint.config], "ShadowProductionVariants")
+		reply(map[string]string{"EndpointArn": "arn:endpoint"})
+	case "UpdateEndpointWeightsAndCapacities":
+		// As the API reference says: the endpoint must be in service, each
+		// named variant one of its production variants, named once.
+		if f.endpoint.status != "InService" {
+			fail("ValidationException", "Cannot update in-progress endpoint")
+			return
+		}
+		desired, _ := in["DesiredWeightsAndCapacities"].([]any)
+		if len(desired) == 0 || len(desired) > 10 {
+			fail("ValidationException", "DesiredWeightsAndCapacities: want 1 to 10 items")
+			return
+		}
+		seen := map[string]bool{}
+		for _, d := range desired {
+			m := d.(map[string]any)
+			name, _ := m["VariantName"].(string)
+			i := slices.IndexFunc(f.endpoint.variants, func(v fakeVariant) bool { return v.name == name })
+			if i < 0 || seen[name] {
+				fail("ValidationException", fmt.Sprintf("The variant name(s) %q is/are not present within endpoint configuration %q, or named twice.", name, f.endpoint.config))
+				return
+			}
+			seen[name] = true
+			if w, ok := m["DesiredWeight"].(float64); ok {
+				f.endpoint.variants[i].desired = w
+			}
+		}
+		f.endpoint.status, f.endpoint.pending = "Updating", 2
 		reply(map[string]string{"EndpointArn": "arn:endpoint"})
 	case "DescribeEndpoint":
 		if f.endpoint.pending > 0 {
 			f.endpoint.pending--
 			if f.endpoint.pending == 0 {
 				f.endpoint.status = "InService"
+				for i := range f.endpoint.variants {
+					f.endpoint.variants[i].current = f.endpoint.variants[i].desired
+				}
 			}
 		}
 		out := map[string]any{"EndpointName": str("EndpointName"), "EndpointConfigName": f.endpoint.config, "EndpointStatus": f.endpoint.status}
-		if f.endpoint.status == "Updating" {
+		if f.endpoint.status == "Updating" && f.endpoint.pending > 0 {
 			out["PendingDeploymentSummary"] = map[string]any{"EndpointConfigName": f.endpoint.config}
+		}
+		summaries := func(vs []fakeVariant) []map[string]any {
+			var l []map[string]any
+			for _, v := range vs {
+				l = append(l, map[string]any{"VariantName": v.name, "CurrentWeight": v.current, "DesiredWeight": v.desired})
+			}
+			return l
+		}
+		if len(f.endpoint.variants) > 0 {
+			out["ProductionVariants"] = summaries(f.endpoint.variants)
+		}
+		if len(f.endpoint.shadows) > 0 {
+			out["ShadowProductionVariants"] = summaries(f.endpoint.shadows)
 		}
 		reply(out)
 	default:
 		fail("UnknownOperationException", op)
 	}
+}
+
+// checkEndpointConfig checks a CreateEndpointConfig request as the API
+// reference specifies it: 1 to 10 production variants; with
+// ShadowProductionVariants exactly one production and one shadow variant;
+// variant names matching ^[a-zA-Z0-9]([\-a-zA-Z0-9]*[a-zA-Z0-9])?$ (at most 63)
+// and unique across both lists; every variant's model created before; a
+// weight not negative. It returns the error message, "" when valid.
+func (f *fakeSageMaker) checkEndpointConfig(in map[string]any) string {
+	prod, _ := in["ProductionVariants"].([]any)
+	shadow, hasShadow := in["ShadowProductionVariants"].([]any)
+	switch {
+	case len(prod) < 1 || len(prod) > 10:
+		return "ProductionVariants: want 1 to 10 items"
+	case hasShadow && (len(prod) != 1 || len(shadow) != 1):
+		return "If you use ShadowProductionVariants, you can only specify one variant for ProductionVariants and one variant for ShadowProductionVariants."
+	}
+	names := map[string]bool{}
+	for _, v := range append(append([]any(nil), prod...), shadow...) {
+		m := v.(map[string]any)
+		name, _ := m["VariantName"].(string)
+		model, _ := m["ModelName"].(string)
+		w, hasW := m["InitialVariantWeight"].(float64)
+		switch {
+		case !variantNameRE.MatchString(name) || len(name) > 63:
+			return fmt.Sprintf("VariantName %q does not satisfy the pattern", name)
+		case names[name]:
+			return fmt.Sprintf("VariantName %q is not unique", name)
+		case !f.models[model]:
+			return fmt.Sprintf("Could not find model %q.", model)
+		case hasW && w < 0:
+			return "InitialVariantWeight must be at least 0"
+		}
+		names[name] = true
+	}
+	return ""
+}
+
+var variantNameRE = regexp.MustCompile(`^[a-zA-Z0-9]([\-a-zA-Z0-9]*[a-zA-Z0-9])?$`)
+
+// variantsOf reads a config's variants and their initial weights (default
+// 1, as the API reference says).
+func variantsOf(body map[string]any, key string) []fakeVariant {
+	l, _ := body[key].([]any)
+	var out []fakeVariant
+	for _, v := range l {
+		m := v.(map[string]any)
+		w := 1.0
+		if x, ok := m["InitialVariantWeight"].(float64); ok {
+			w = x
+		}
+		name, _ := m["VariantName"].(string)
+		out = append(out, fakeVariant{name: name, current: w, desired: w})
+	}
+	return out
 }
 
 func (f *fakeSageMaker) count(op string) int { f.mu.Lock(); defer f.mu.Unlock(); return f.calls[op] }

@@ -207,6 +207,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	if tb := cfg.Observability.TensorBoard; tb != nil && tb.LogDir != "" {
 		acts.Sinks = append(acts.Sinks, &tensorboard.Sink{LogDir: tb.LogDir, Put: w.Store.PutObject})
 	}
+	startAudit(ctx, cfg, w.Store, reg, acts, wfClient, log)
 
 	wopts := workerOptions(cfg, w.BuildID, o.stopTimeout)
 	if sentryRep != nil {

@@ -82,8 +82,9 @@ data "aws_iam_policy_document" "worker" {
       }
     }
   }
-  # retrain.sagemaker.deploy: a model and an endpoint config per version,
-  # then UpdateEndpoint on the named endpoints only.
+  # retrain.sagemaker.deploy: a model and an endpoint config per version
+  # (and per shadow or canary pair), then UpdateEndpoint and, between canary
+  # steps, UpdateEndpointWeightsAndCapacities on the named endpoints only.
   dynamic "statement" {
     for_each = var.enable_sagemaker && length(var.sagemaker_endpoint_names) > 0 ? [1] : []
     content {
@@ -96,7 +97,7 @@ data "aws_iam_policy_document" "worker" {
     for_each = var.enable_sagemaker && length(var.sagemaker_endpoint_names) > 0 ? [1] : []
     content {
       sid       = "UpdateEndpoints"
-      actions   = ["sagemaker:DescribeEndpoint", "sagemaker:UpdateEndpoint"]
+      actions   = ["sagemaker:DescribeEndpoint", "sagemaker:UpdateEndpoint", "sagemaker:UpdateEndpointWeightsAndCapacities"]
       resources = [for e in var.sagemaker_endpoint_names : "${local.sagemaker_arn}:endpoint/${lower(e)}"]
     }
   }

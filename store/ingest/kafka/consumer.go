@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,10 +10,9 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sasl/plain"
-	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/vigilml/vigil/config"
+	"github.com/vigilml/vigil/internal/kafkaconn"
 	"github.com/vigilml/vigil/store"
 	"github.com/vigilml/vigil/store/ingest"
 )
@@ -135,8 +133,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 }
 
 func (c *Consumer) clientOpts() ([]kgo.Opt, error) {
-	opts := []kgo.Opt{
-		kgo.SeedBrokers(c.k.Brokers...),
+	conn, err := kafkaconn.Opts(c.k, c.opts.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	opts := append(conn,
 		kgo.ConsumerGroup(c.k.Group),
 		kgo.ConsumeTopics(c.k.Topic),
 		// A new group reads the topic from its start: no record is skipped.
@@ -147,26 +148,7 @@ func (c *Consumer) clientOpts() ([]kgo.Opt, error) {
 		kgo.BlockRebalanceOnPoll(),
 		kgo.OnPartitionsRevoked(c.forget),
 		kgo.OnPartitionsLost(c.forget),
-	}
-	if c.k.TLS {
-		opts = append(opts, kgo.DialTLSConfig(&tls.Config{MinVersion: tls.VersionTLS12}))
-	}
-	if c.k.SASLMechanism != "" {
-		user, pass := c.opts.Getenv(c.k.SASLUserEnv), c.opts.Getenv(c.k.SASLPasswordEnv)
-		if user == "" || pass == "" {
-			return nil, fmt.Errorf("kafka SASL: %s and %s must be set", c.k.SASLUserEnv, c.k.SASLPasswordEnv)
-		}
-		switch c.k.SASLMechanism {
-		case "plain":
-			opts = append(opts, kgo.SASL(plain.Auth{User: user, Pass: pass}.AsMechanism()))
-		case "scram-sha-256":
-			opts = append(opts, kgo.SASL(scram.Auth{User: user, Pass: pass}.AsSha256Mechanism()))
-		case "scram-sha-512":
-			opts = append(opts, kgo.SASL(scram.Auth{User: user, Pass: pass}.AsSha512Mechanism()))
-		default:
-			return nil, fmt.Errorf("kafka SASL: unknown mechanism %q", c.k.SASLMechanism)
-		}
-	}
+	)
 	return append(opts, c.opts.ClientOpts...), nil
 }
 

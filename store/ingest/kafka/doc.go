@@ -22,6 +22,7 @@
 // kept, with its error and offset, in _kafka/<group>/<topic>/rejected/ and
 // logged, and the stream goes on.
 //
-// May import: config, store, store/ingest and franz-go; never activities or workflows (the worker runs
-// one consumer per model stream).
+// May import: config, store, store/ingest, internal/kafkaconn (the client's
+// connection options, shared with the audit publisher) and franz-go; never
+// activities or workflows (the worker runs one consumer per model stream).
 package kafka

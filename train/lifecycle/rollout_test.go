@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vigilml/vigil/analysis"
+	"github.com/vigilml/vigil/train"
 	"github.com/vigilml/vigil/train/demo"
 	"github.com/vigilml/vigil/train/registry"
 )
@@ -319,3 +320,6 @@ func TestEvaluateShadowThatStartedMidWindow(t *testing.T) {
 		t.Errorf("evaluation = %+v, want the 150 events scored in shadow", res)
 	}
 }
+
+// The SageMaker deployer stages rollouts: Stage's assertion finds it.
+var _ Stager = (*train.SageMakerDeployer)(nil)

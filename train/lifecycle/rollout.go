@@ -311,6 +311,14 @@ func (o *Ops) EvaluateRollout(ctx context.Context, in RolloutEvaluationRequest) 
 		want = append(want, store.ShadowColumn(v, "prediction"), store.ShadowColumn(v, "score"))
 	}
 	want = slices.DeleteFunc(want, func(c string) bool { return c == "" })
+	if sm := m.Retrain.SageMaker; m.Source.Format == "sagemaker" && sm != nil && sm.Deploy != nil {
+		// The endpoint staged by Stage captures each version under its
+		// own variant: map them to versions (and the shadow variant's
+		// answers to shadow columns).
+		staged := *m
+		staged.Source = train.StagedSource(m.Source, in.Mode, champ, chall)
+		m = &staged
+	}
 	rows, _, err := o.st.OpenWindow(ctx, m, in.From, in.To, want...)
 	if err != nil {
 		return nil, err

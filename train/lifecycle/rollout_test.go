@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/vigilml/vigil/analysis"
+	"github.com/vigilml/vigil/config"
+	"github.com/vigilml/vigil/store"
 	"github.com/vigilml/vigil/train"
 	"github.com/vigilml/vigil/train/demo"
 	"github.com/vigilml/vigil/train/registry"
@@ -323,3 +325,64 @@ func TestEvaluateShadowThatStartedMidWindow(t *testing.T) {
 
 // The SageMaker deployer stages rollouts: Stage's assertion finds it.
 var _ Stager = (*train.SageMakerDeployer)(nil)
+
+// A shadow staged on a SageMaker endpoint: the champion's variant v1
+// captures the answers it served, the shadow variant v2 its copies of the
+// same requests (same inferenceId), each under its variant's folder. The
+// evaluation reads them through train.StagedSource and pairs them.
+func TestEvaluateShadowOnSageMakerCapture(t *testing.T) {
+	dir := t.TempDir()
+	hour := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	record := func(id, inference, output string) string {
+		return `{"captureData": {"endpointInput": {"observedContentType": "text/csv", "mode": "INPUT", "data": "0.5", "encoding": "CSV"}, ` +
+			`"endpointOutput": {"observedContentType": "text/csv; charset=utf-8", "mode": "OUTPUT", "data": "` + output + `", "encoding": "CSV"}}, ` +
+			`"eventMetadata": {"eventId": "` + id + `", "inferenceId": "` + inference + `", "inferenceTime": "2026-03-01T10:00:05Z"}, "eventVersion": "0"}` + "\n"
+	}
+	var served, shadow, labels strings.Builder
+	hits := map[string][]float64{}
+	for i := range 200 {
+		inf := fmt.Sprintf("req-%03d", i)
+		y := i % 2
+		champ, chall := y, y
+		if i%5 < 2 { // the champion is wrong on 40%
+			champ = 1 - y
+		}
+		if i%10 == 0 { // the challenger on 10%
+			chall = 1 - y
+		}
+		served.WriteString(record(fmt.Sprintf("e-%d", i), inf, fmt.Sprint(champ)))
+		shadow.WriteString(record(fmt.Sprintf("s-%d", i), inf, fmt.Sprint(chall)))
+		fmt.Fprintf(&labels, `{"event_id":%q,"label":%d}`+"\n", inf, y)
+		hits["v1"] = append(hits["v1"], b2f(champ == y))
+		hits["v2"] = append(hits["v2"], b2f(chall == y))
+	}
+	write(t, filepath.Join(dir, "capture", "demo-prod", "v1", "2026/03/01/10", "a.jsonl"), served.String())
+	write(t, filepath.Join(dir, "capture", "demo-prod", "v2", "2026/03/01/10", "a.jsonl"), shadow.String())
+	write(t, filepath.Join(dir, "gt", "2026/03/01/10", "a.jsonl"), labels.String())
+	cfg, err := config.Parse("test.yaml", []byte(fmt.Sprintf(`
+models:
+  - name: demo
+    task: binary
+    columns: {target: label, prediction: prediction}
+    source: {uri: "file://%[1]s/capture/demo-prod", format: sagemaker, columns: [x]}
+    ground_truth: {uri: "file://%[1]s/gt", format: jsonl}
+    reference: {uri: "file://%[1]s/ref.csv"}
+    retrain:
+      command: [train]
+      sagemaker: {role_arn: "arn:aws:iam::123456789012:role/sm", image: train:1, deploy: {endpoint: demo-prod}}
+`, dir)), config.Options{SkipEnv: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.New(cfg.Storage, store.WithClock(func() time.Time { return hour.Add(24 * time.Hour) }))
+	ops := New(func() *config.Config { return cfg }, st, nil, train.Deps{}, nil)
+	res, err := ops.EvaluateRollout(context.Background(), RolloutEvaluationRequest{Model: "demo", Mode: "shadow", Champion: "v1",
+		Challenger: "v2", Metric: "performance.accuracy", From: hour, To: hour.Add(time.Hour), Alpha: 0.05, MinRows: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Enough || res.Rows != 200 || res.Step.Champion != mean(hits["v1"]) || res.Step.Challenger != mean(hits["v2"]) ||
+		res.Decision != string(analysis.DecisionBetter) {
+		t.Errorf("evaluation = %+v, want 200 pairs, accuracies %.2f / %.2f, better (%s)", res, mean(hits["v1"]), mean(hits["v2"]), res.Note)
+	}
+}

@@ -76,6 +76,22 @@ func TestCanaryRolloutPromotesTheDemoChallenger(t *testing.T) {
 	}
 }
 
+// Canary of a worse challenger (the drift ended when it was registered):
+// the first breach rolls the traffic back to the champion at once.
+func TestCanaryRolloutRollsBackAWorseDemoChallenger(t *testing.T) {
+	res, reg := runRollout(t, "{mode: canary, steps: [20, 50, 100], hold: 6s, evaluation_interval: 3s, min_rows: 100, max_duration: 90s}",
+		true, "", "canary v2 20%")
+	if res.Outcome != workflows.OutcomeRolledBack || res.Rollout.Decision != workflows.RolloutRolledBack {
+		t.Fatalf("outcome %s (%s), want rolled-back", res.Outcome, res.Reason)
+	}
+	if reg.Aliases[registry.AliasProduction] != 1 || reg.Aliases[registry.AliasCanary] != 0 || reg.Rollout.Percent != 0 {
+		t.Errorf("aliases %v, percent %d; want v1 in production, no canary, no traffic to v2", reg.Aliases, reg.Rollout.Percent)
+	}
+	if last := res.Rollout.Steps[len(res.Rollout.Steps)-1]; last.Verdict != "breach" || last.Upper >= 0 {
+		t.Errorf("deciding step = %+v, want a breach with its interval below 0", last)
+	}
+}
+
 // runRollout runs the demo's closed loop with retrain.rollout: rollout
 // until the retrain completes; staged is VigilRollout while the first
 // step runs.

@@ -258,7 +258,7 @@ func (a *Activities) Analyze(ctx context.Context, in AnalyzeInput) (*AnalyzeResu
 }
 
 func (a *Activities) analyzeWindow(ctx context.Context, m *config.Model, from, to time.Time) (*analysis.Report, *store.WindowInfo, error) {
-	ref, closeRef, err := a.Store.OpenReference(ctx, m.Reference)
+	ref, closeRef, err := a.Store.OpenModelReference(ctx, m)
 	if err != nil {
 		return nil, nil, storeErr(fmt.Errorf("open reference %s: %w", m.Reference.URI, err))
 	}

@@ -40,9 +40,12 @@ type Transient interface {
 // 15 parts for a 942 MB file of 5M rows × 20 columns.
 var splitPartBytes = 64 << 20
 
-// partSlots bounds the parts profiled at once in the process to the cores:
-// a reference and a current window split at the same time share them
-// (twice the workers would only hold twice the sketches in memory).
+// partSlots bounds the part profiles that exist at once in the process to
+// the cores: a part takes a slot before it starts and gives it back once it
+// is merged, so a reference and a current window split at the same time
+// share them. (Slots per window let finished parts wait for their merge
+// beside the parts in flight: twice the sketches in memory for no more
+// speed, as both windows already keep both cores busy.)
 var partSlots = make(chan struct{}, runtime.GOMAXPROCS(0))
 
 // addParts profiles parts concurrently on GOMAXPROCS goroutines and merges
@@ -60,9 +63,6 @@ func (pr *Profiler) addParts(parts []Rows, total int64) bool {
 	for i := range done {
 		done[i] = make(chan result, 1)
 	}
-	// At most one part per worker is ahead of the merge, which bounds the
-	// profiles held at once.
-	tokens := make(chan struct{}, workers)
 	var next atomic.Int64
 	var failed atomic.Bool
 	var wg sync.WaitGroup
@@ -71,21 +71,21 @@ func (pr *Profiler) addParts(parts []Rows, total int64) bool {
 		go func() {
 			defer wg.Done()
 			for {
-				tokens <- struct{}{}
+				// A slot before the index: parts take slots in order, so
+				// the first unmerged part of every window holds one.
+				partSlots <- struct{}{}
 				i := int(next.Add(1) - 1)
 				if i >= len(parts) {
-					<-tokens
+					<-partSlots
 					return
 				}
 				if failed.Load() {
 					done[i] <- result{}
 					continue
 				}
-				partSlots <- struct{}{}
 				sub := NewProfiler(pr.p.Schema, pr.opts)
 				sub.reserve(total) // sketches from the first value
 				sub.addSequential(parts[i])
-				<-partSlots
 				if parts[i].Err() != nil {
 					failed.Store(true)
 					done[i] <- result{}
@@ -109,17 +109,17 @@ func (pr *Profiler) addParts(parts []Rows, total int64) bool {
 	ok := true
 	for i := range parts {
 		r := <-done[i]
-		<-tokens
-		if !r.ok || !ok {
-			ok = false
-			continue
-		}
-		merge(r.p)
-		for _, c := range r.p.Columns {
-			if c.Values != nil {
-				c.Values.recycle()
+		if r.ok && ok {
+			merge(r.p)
+			for _, c := range r.p.Columns {
+				if c.Values != nil {
+					c.Values.recycle()
+				}
 			}
+		} else {
+			ok = false
 		}
+		<-partSlots // merged and recycled: the next part may start
 	}
 	wg.Wait()
 	if !ok {

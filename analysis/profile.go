@@ -865,14 +865,22 @@ func (pr *Profiler) AddRows(rows Rows) error {
 	return pr.addSequential(rows)
 }
 
-// reserve sizes the numeric samples for n more rows (see Sample.reserve).
+// reserve sizes the numeric samples for n more rows (see Sample.reserve),
+// all in one block of memory (valueBlock).
 func (pr *Profiler) reserve(n int64) {
 	if n <= 0 {
 		return
 	}
+	var total int64
 	for _, c := range pr.p.Columns {
 		if c.Values != nil {
-			c.Values.reserve(n)
+			total += c.Values.reserveSize(n)
+		}
+	}
+	block := valueBlock(total)
+	for _, c := range pr.p.Columns {
+		if c.Values != nil {
+			c.Values.reserve(n, &block)
 		}
 	}
 }
@@ -994,15 +1002,20 @@ func (pr *Profiler) add(row []string) {
 
 // sampleRow offers the row to the row sample, laid out as the schema. Its
 // priority is a hash of the row's position in this profile, seeded by a
-// hash of the profile's first row: a shard's rows get independent uniform
-// priorities whatever their content (duplicates included), at the cost of
-// one multiply-xorshift per row, and two shards starting differently get
-// unrelated sequences.
+// hash of the profile's first row (of the columns it does not ignore, so a
+// reader that skips ignored columns samples the same rows): a shard's rows
+// get independent uniform priorities whatever their content (duplicates
+// included), at the cost of one multiply-xorshift per row, and two shards
+// starting differently get unrelated sequences.
 func (pr *Profiler) sampleRow(row []string) {
 	s := pr.p.Sample
 	if pr.p.Rows == 1 {
 		h := uint64(14695981039346656037)
 		for i := range pr.idx {
+			if pr.p.Columns[i].Role == RoleIgnored {
+				// not read at all when a reader projects columns
+				continue
+			}
 			c := pr.cell(row, i)
 			for k := 0; k < len(c); k++ {
 				h ^= uint64(c[k])

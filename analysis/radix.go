@@ -24,30 +24,32 @@ func sortFloats(x []float64) {
 		return
 	}
 	// Work on the bits in place: flip so that unsigned order is float order
-	// (negatives: all bits; positives: the sign bit).
+	// (negatives: all bits; positives: the sign bit). Digits of 11 bits:
+	// six scatter passes over the 64 bits instead of eight bytes (2048
+	// counters per digit still fit in L1 with the keys streaming past).
 	keys := unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(x))), n)
-	var counts [8][256]uint32
+	const width, digits = 11, 6
+	const mask = 1<<width - 1
+	var counts [digits][1 << width]uint32
 	for i, k := range keys {
 		k ^= uint64(int64(k)>>63) | 1<<63
 		keys[i] = k
-		counts[0][k&0xff]++
-		counts[1][(k>>8)&0xff]++
-		counts[2][(k>>16)&0xff]++
-		counts[3][(k>>24)&0xff]++
-		counts[4][(k>>32)&0xff]++
-		counts[5][(k>>40)&0xff]++
-		counts[6][(k>>48)&0xff]++
-		counts[7][k>>56]++
+		counts[0][k&mask]++
+		counts[1][(k>>width)&mask]++
+		counts[2][(k>>(2*width))&mask]++
+		counts[3][(k>>(3*width))&mask]++
+		counts[4][(k>>(4*width))&mask]++
+		counts[5][k>>(5*width)]++
 	}
 	bufp := radixBuffers.Get().(*[]uint64)
 	if cap(*bufp) < n {
 		*bufp = make([]uint64, n)
 	}
 	src, dst := keys, (*bufp)[:n]
-	for p := range 8 {
+	for p := range digits {
 		c := &counts[p]
-		shift := uint(8 * p)
-		if int(c[(src[0]>>shift)&0xff]) == n {
+		shift := uint(width * p)
+		if int(c[(src[0]>>shift)&mask]) == n {
 			continue // every key has the same digit here
 		}
 		var sum uint32
@@ -55,7 +57,7 @@ func sortFloats(x []float64) {
 			c[i], sum = sum, sum+c[i]
 		}
 		for _, k := range src {
-			d := (k >> shift) & 0xff
+			d := (k >> shift) & mask
 			dst[c[d]] = k
 			c[d]++
 		}

@@ -60,25 +60,43 @@ func newSample(limit, capacity int) *Sample {
 	return &Sample{Limit: limit, Cap: capacity}
 }
 
-// reserve makes room for n more exact values (up to the exact limit).
-func (s *Sample) reserve(n int64) {
-	if s.Levels != nil || n <= 0 {
+// reserve makes room for n more exact values (up to the exact limit),
+// taking the room from the front of *block when it is large enough.
+func (s *Sample) reserve(n int64, block *[]float64) {
+	want := s.reserveSize(n)
+	if want == 0 {
+		if s.Levels == nil && n > 0 && len(s.Exact) <= s.Cap && n/2 > int64(s.Limit) {
+			// Far more values are coming than are kept exactly: sketch from
+			// the first one, instead of holding Limit values only to compact
+			// them (that buffer was most of the peak memory of large windows).
+			s.toSketch()
+		}
 		return
 	}
-	if len(s.Exact) <= s.Cap && n/2 > int64(s.Limit) {
-		// Far more values are coming than are kept exactly: sketch from the
-		// first one, instead of holding Limit values only to compact them
-		// (that buffer was most of the peak memory of large windows).
-		s.toSketch()
-		return
+	var grown []float64
+	if block != nil && int64(len(*block)) >= want {
+		grown = (*block)[:len(s.Exact):want]
+		*block = (*block)[want:]
+	} else {
+		grown = make([]float64, len(s.Exact), want)
+	}
+	copy(grown, s.Exact)
+	s.Exact = grown
+}
+
+// reserveSize is the capacity reserve(n) gives Exact, or 0 when it leaves
+// Exact as it is (a sketch, room enough, or a sample about to become a
+// sketch).
+func (s *Sample) reserveSize(n int64) int64 {
+	if s.Levels != nil || n <= 0 || (len(s.Exact) <= s.Cap && n/2 > int64(s.Limit)) {
+		return 0
 	}
 	want := int64(len(s.Exact)) + n
 	want = min(want+want/16, int64(s.Limit)+1) // estimates err a little either way
-	if want > int64(cap(s.Exact)) {
-		grown := make([]float64, len(s.Exact), want)
-		copy(grown, s.Exact)
-		s.Exact = grown
+	if want <= int64(cap(s.Exact)) {
+		return 0
 	}
+	return want
 }
 
 // IsExact reports whether every value is still held.

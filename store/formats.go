@@ -42,7 +42,7 @@ func decode(r io.Reader, key string, spec readSpec) (analysis.Rows, error) {
 	}
 	switch f {
 	case "parquet":
-		return format.OpenParquet(r)
+		return format.OpenParquetColumns(r, format.DefaultParquetLimits, spec.keep)
 	case "sagemaker":
 		n := spec.names
 		rows, err := format.OpenSageMaker(r, format.SageMakerOptions{

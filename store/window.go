@@ -62,6 +62,34 @@ type readSpec struct {
 	uri           string
 	variants      map[string]string
 	shadowVariant string
+	// keep selects the columns a Parquet object's rows are read with (nil:
+	// all); see modelColumns.
+	keep func(column string) bool
+}
+
+// modelColumns says which columns of its records a model's evaluation and
+// training read: its features (and forced categoricals), its special
+// columns (target, prediction, score, latency, time, event id, class
+// scores, and the default event_id and time), the serving version
+// (model_version), the SageMaker inference id and shadow versions' outputs
+// (shadow.*). A model that does not list its features uses every column:
+// nil. Parquet objects are read with only these columns (column
+// projection); the other formats are read whole.
+func modelColumns(m *config.Model) func(column string) bool {
+	if len(m.Features) == 0 {
+		return nil
+	}
+	c := m.Columns
+	need := map[string]bool{defaultNames.EventID: true, defaultNames.Time: true, VersionColumn: true, analysis.InferenceIDColumn: true}
+	for _, names := range [][]string{m.Features, m.Categorical, {c.Target, c.Prediction, c.Score, c.Latency, c.Time, c.EventID}} {
+		for _, n := range names {
+			need[n] = true
+		}
+	}
+	for _, n := range c.ClassScores {
+		need[n] = true
+	}
+	return func(column string) bool { return need[column] || strings.HasPrefix(column, "shadow.") }
 }
 
 func specOf(src config.Source, names config.Columns) readSpec {
@@ -119,6 +147,7 @@ func (s *Store) OpenWindow(ctx context.Context, m *config.Model, from, to time.T
 		return nil, nil, fmt.Errorf("model %s: %w", m.Name, err)
 	}
 	spec := specOf(m.Source, m.Columns)
+	spec.keep = modelColumns(m)
 	objs, shadowObjs := splitShadow(objs, spec)
 	open := func(info *WindowInfo) *objectRows {
 		r := newObjectRows(ctx, be, objs, spec, info)
@@ -355,6 +384,14 @@ func (b *bloom) has(s string) bool {
 // object under a directory or prefix (any layout), in key order.
 func (s *Store) OpenReference(ctx context.Context, src config.Source) (analysis.Rows, io.Closer, error) {
 	return s.openAll(ctx, src.URI, readSpec{format: src.Format, columns: src.Columns, names: defaultNames})
+}
+
+// OpenModelReference is OpenReference of model m's reference, reading from
+// Parquet objects only the columns m uses (modelColumns), as OpenWindow
+// does.
+func (s *Store) OpenModelReference(ctx context.Context, m *config.Model) (analysis.Rows, io.Closer, error) {
+	src := m.Reference
+	return s.openAll(ctx, src.URI, readSpec{format: src.Format, columns: src.Columns, names: defaultNames, keep: modelColumns(m)})
 }
 
 // ReadOptions tune OpenURI.

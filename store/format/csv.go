@@ -53,9 +53,11 @@ type CSV struct {
 	// quote, and does not split again.
 	part bool
 	// file is the mapped file, which parts read with ReadAt; reuse is a
-	// part's read buffer, refilled in place.
-	file  io.ReaderAt
-	reuse []byte
+	// part's read buffer of reuseSize bytes, allocated by its first read,
+	// refilled in place and dropped at its end.
+	file      io.ReaderAt
+	reuse     []byte
+	reuseSize int
 }
 
 // partBlock is the size of the read buffer of a part of a split file (a
@@ -94,7 +96,7 @@ func (c *CSV) Split(partBytes int) []analysis.Rows {
 			size: int64(end - start), part: true}
 		if c.file != nil {
 			p.r = io.NewSectionReader(c.file, int64(c.base+c.pos+start), int64(end-start))
-			p.reuse = make([]byte, partBlock)
+			p.reuseSize = partBlock // allocated by its first read
 		} else {
 			p.chunk, p.eof = rest[start:end], true
 		}
@@ -114,7 +116,7 @@ func (c *CSV) Transient() analysis.Rows {
 	}
 	rest := len(c.chunk) - c.pos
 	t := &CSV{comma: c.comma, columns: c.columns, row: make([]string, len(c.columns)), size: int64(rest),
-		r: io.NewSectionReader(c.file, int64(c.base+c.pos), int64(rest)), reuse: make([]byte, partBlock)}
+		r: io.NewSectionReader(c.file, int64(c.base+c.pos), int64(rest)), reuseSize: partBlock}
 	c.pos = len(c.chunk) // handed over
 	return t
 }
@@ -220,6 +222,11 @@ func (c *CSV) Next() bool {
 				// many parts would otherwise keep one per part mapped.
 				c.drop(c.base, c.base+len(c.chunk))
 			}
+			if c.reuseSize > 0 {
+				// a finished part's buffer, while the other parts go on
+				c.reuse, c.chunk, c.pos, c.carry = nil, "", 0, nil
+				clear(c.row)
+			}
 			return false
 		}
 		if len(fields) != len(c.columns) {
@@ -272,6 +279,9 @@ func (c *CSV) fill() error {
 	// (cells are substrings of it, so it is never written again): one copy
 	// of the input fewer than reading into a buffer and converting.
 	var buf []byte
+	if c.reuse == nil && c.reuseSize > 0 && !c.eof {
+		c.reuse = make([]byte, c.reuseSize)
+	}
 	if c.reuse != nil && cap(c.reuse) >= 2*len(c.carry) {
 		// A part: cells live until the next record only, so the block is
 		// read again in place (no allocation, no fresh pages).

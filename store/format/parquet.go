@@ -36,11 +36,19 @@ func OpenParquet(r io.Reader) (analysis.Rows, error) {
 
 // OpenParquetLimits is OpenParquet with other limits.
 func OpenParquetLimits(r io.Reader, lim ParquetLimits) (analysis.Rows, error) {
+	return OpenParquetColumns(r, lim, nil)
+}
+
+// OpenParquetColumns is OpenParquetLimits reading only the leaf columns for
+// which keep returns true (nil keeps every column): the rows have only those
+// columns, and the pages of the others are never read or decoded (column
+// projection).
+func OpenParquetColumns(r io.Reader, lim ParquetLimits, keep func(column string) bool) (analysis.Rows, error) {
 	ra, size, cleanup, err := readerAt(r)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkParquet(ra, size, lim); err != nil {
+	if err := checkParquet(ra, size, lim, keep); err != nil {
 		cleanup()
 		return nil, fmt.Errorf("parquet: %w", err)
 	}
@@ -49,21 +57,18 @@ func OpenParquetLimits(r io.Reader, lim ParquetLimits) (analysis.Rows, error) {
 		cleanup()
 		return nil, fmt.Errorf("parquet: %w", err)
 	}
-	paths := f.Schema().Columns()
-	p := &parquetRows{
-		file:    f,
-		cleanup: cleanup,
-		cols:    make([]string, len(paths)),
-		render:  make([]func(parquet.Value) string, len(paths)),
-		row:     make([]string, len(paths)),
-		seen:    make([]bool, len(paths)),
-		buf:     make([]parquet.Row, 128),
-	}
-	for i, path := range paths {
-		p.cols[i] = strings.Join(path, ".")
+	p := &parquetRows{file: f, cleanup: cleanup}
+	for i, path := range f.Schema().Columns() {
+		name := strings.Join(path, ".")
+		if keep != nil && !keep(name) {
+			continue
+		}
 		leaf, _ := f.Schema().Lookup(path...)
-		p.render[i] = renderer(leaf.Node)
+		p.cols = append(p.cols, name)
+		p.leaves = append(p.leaves, i)
+		p.render = append(p.render, renderer(leaf.Node))
 	}
+	p.row = make([]string, len(p.cols))
 	p.groups = f.RowGroups()
 	for _, g := range f.Metadata().RowGroups {
 		p.groupBytes = append(p.groupBytes, g.TotalByteSize)
@@ -92,8 +97,7 @@ func (p *parquetRows) Split(partBytes int) []analysis.Rows {
 			end++
 		}
 		parts = append(parts, &parquetRows{file: p.file, groups: p.groups[start:end], part: true,
-			cols: p.cols, render: p.render, row: make([]string, len(p.cols)), seen: make([]bool, len(p.cols)),
-			buf: make([]parquet.Row, len(p.buf))})
+			cols: p.cols, leaves: p.leaves, render: p.render, row: make([]string, len(p.cols))})
 		start = end
 	}
 	if len(parts) < 2 {
@@ -105,14 +109,13 @@ func (p *parquetRows) Split(partBytes int) []analysis.Rows {
 type parquetRows struct {
 	file    *parquet.File
 	groups  []parquet.RowGroup // row groups not opened yet
-	rows    parquet.Rows       // the open row group's rows
+	cursors []columnCursor     // the open row group's kept columns; nil between groups
+	left    int64              // rows of the open row group not read yet
 	cleanup func()
 	cols    []string
+	leaves  []int // the file's leaf column index of each kept column
 	render  []func(parquet.Value) string
 	row     []string
-	seen    []bool
-	buf     []parquet.Row
-	n, i    int
 	err     error
 	done    bool
 	// groupBytes are the uncompressed sizes of groups (Split); started is
@@ -145,61 +148,166 @@ func (p *parquetRows) Next() (ok bool) {
 	// end the rows with an error instead.
 	defer func() {
 		if r := recover(); r != nil {
+			p.closeGroup()
 			p.done, p.err, ok = true, fmt.Errorf("parquet: corrupt file: %v", r), false
 		}
 	}()
 	p.started = true
-	for p.i >= p.n {
-		if p.done {
+	for p.left == 0 {
+		for i := range p.cursors {
+			if err := p.cursors[i].fill(); !errors.Is(err, io.EOF) {
+				if err == nil {
+					err = errors.New("more values than its row group has rows")
+				}
+				return p.fail(fmt.Errorf("parquet: column %s: %w", p.cols[i], err))
+			}
+		}
+		p.closeGroup()
+		if p.done || len(p.groups) == 0 {
+			p.done = true
 			return false
 		}
-		if p.rows == nil {
-			if len(p.groups) == 0 {
-				p.done = true
-				return false
-			}
-			p.rows, p.groups = p.groups[0].Rows(), p.groups[1:]
+		g := p.groups[0]
+		p.groups = p.groups[1:]
+		p.left = g.NumRows()
+		if p.left < 0 {
+			return p.fail(fmt.Errorf("parquet: row group declares %d rows", p.left))
 		}
-		n, err := p.rows.ReadRows(p.buf)
-		p.n, p.i = n, 0
+		chunks := g.ColumnChunks()
+		p.cursors = make([]columnCursor, len(p.leaves))
+		for i, leaf := range p.leaves {
+			if leaf >= len(chunks) {
+				return p.fail(fmt.Errorf("parquet: row group has no column %s", p.cols[i]))
+			}
+			p.cursors[i].pages = chunks[leaf].Pages()
+		}
+	}
+	for i := range p.cursors {
+		c := &p.cursors[i]
+		v, err := c.next()
+		if errors.Is(err, io.EOF) {
+			err = errors.New("fewer values than its row group has rows")
+		}
 		if err != nil {
-			p.rows.Close()
-			p.rows = nil
-			if !errors.Is(err, io.EOF) {
-				p.done = true
-				p.err = fmt.Errorf("parquet: %w", err)
-				return false
-			}
+			return p.fail(fmt.Errorf("parquet: column %s: %w", p.cols[i], err))
 		}
-	}
-	clear(p.row)
-	clear(p.seen)
-	for _, v := range p.buf[p.i] {
-		c := v.Column()
-		if c < 0 || c >= len(p.row) || p.seen[c] {
-			continue
-		}
-		p.seen[c] = true
+		p.row[i] = ""
 		if !v.IsNull() {
-			p.row[c] = p.render[c](v)
+			p.row[i] = p.render[i](v)
+		}
+		if err := c.skipRest(); err != nil {
+			return p.fail(fmt.Errorf("parquet: column %s: %w", p.cols[i], err))
 		}
 	}
-	p.i++
+	p.left--
 	return true
+}
+
+func (p *parquetRows) fail(err error) bool {
+	p.closeGroup()
+	p.done, p.err = true, err
+	return false
+}
+
+func (p *parquetRows) closeGroup() {
+	for i := range p.cursors {
+		p.cursors[i].close()
+	}
+	p.cursors, p.left = nil, 0
 }
 
 // Close releases the reader and any temporary file.
 func (p *parquetRows) Close() error {
-	if p.rows != nil {
-		p.rows.Close()
-		p.rows = nil
-	}
+	p.closeGroup()
 	p.done = true
 	if p.cleanup != nil {
 		p.cleanup()
 		p.cleanup = nil
 	}
 	return nil
+}
+
+// columnCursor reads one column chunk a row at a time: the first value of
+// each row (repetition level 0), skipping the rest of a repeated column's
+// values. Only its own pages are read and decoded.
+type columnCursor struct {
+	pages  parquet.Pages
+	page   parquet.Page
+	values parquet.ValueReader
+	buf    []parquet.Value
+	n, i   int
+}
+
+// next returns the first value of the next row (repetition level 0). The
+// value is valid until skipRest (byte arrays may point into the page).
+func (c *columnCursor) next() (parquet.Value, error) {
+	if err := c.fill(); err != nil {
+		return parquet.Value{}, err
+	}
+	v := c.buf[c.i]
+	if v.RepetitionLevel() != 0 {
+		return parquet.Value{}, fmt.Errorf("a row starts with repetition level %d", v.RepetitionLevel())
+	}
+	c.i++
+	return v, nil
+}
+
+// skipRest skips the rest of a repeated column's row.
+func (c *columnCursor) skipRest() error {
+	for {
+		if err := c.fill(); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		if c.buf[c.i].RepetitionLevel() == 0 {
+			return nil
+		}
+		c.i++
+	}
+}
+
+// fill makes c.buf[c.i] a value, reading pages as needed; io.EOF at the end
+// of the chunk.
+func (c *columnCursor) fill() error {
+	for c.i >= c.n {
+		if c.values != nil {
+			n, err := c.values.ReadValues(c.buf[:cap(c.buf)])
+			c.n, c.i = n, 0
+			if n > 0 {
+				return nil
+			}
+			if err != nil && !errors.Is(err, io.EOF) {
+				return err
+			}
+			c.values = nil
+			parquet.Release(c.page)
+			c.page = nil
+			continue
+		}
+		page, err := c.pages.ReadPage()
+		if err != nil {
+			return err
+		}
+		c.page, c.values = page, page.Values()
+		if c.buf == nil {
+			c.buf = make([]parquet.Value, cursorValues)
+		}
+	}
+	return nil
+}
+
+func (c *columnCursor) close() {
+	if c.page != nil {
+		parquet.Release(c.page)
+		c.page = nil
+	}
+	if c.pages != nil {
+		c.pages.Close()
+		c.pages = nil
+	}
+	c.values = nil
 }
 
 // renderer picks how a leaf column's values become text.

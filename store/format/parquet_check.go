@@ -30,8 +30,9 @@ type ParquetLimits struct {
 	MaxPageBytes int64
 	// MaxMemory bounds the estimated memory to read one object: its decoded
 	// metadata plus the pages of one row group held at once (for each column
-	// its dictionary and largest page; a repeated column all its values, as
-	// one row may hold them all).
+	// read, its dictionary, its largest page and a buffer of values; of a
+	// repeated column only each row's first value is kept, the rest are
+	// skipped as they are read).
 	MaxMemory int64
 }
 
@@ -53,10 +54,10 @@ const (
 	// it: repetition and definition levels (one byte each), the value or
 	// dictionary index (up to 8 bytes) and an offset (4 bytes).
 	valueBytes = 16
-	// rowValueBytes is the size of a parquet.Value in a buffered row.
+	// rowValueBytes is the size of a parquet.Value.
 	rowValueBytes = 24
-	// rowsBuffered is how many rows parquetRows reads at once.
-	rowsBuffered = 128
+	// cursorValues is how many values a column's cursor reads at once.
+	cursorValues = 256
 	// thriftMaxDepth bounds nesting in thrift structures and in the schema.
 	thriftMaxDepth = 64
 )
@@ -69,9 +70,10 @@ var (
 
 // checkParquet validates what the file r of size bytes declares against what
 // it is, and against lim, before parquet-go allocates anything it declares.
-// It reads the footer, walks every column chunk's page headers, and checks
-// that each compressed page decompresses to no more than it declares.
-func checkParquet(r io.ReaderAt, size int64, lim ParquetLimits) error {
+// It reads the footer, walks the page headers of every column chunk that keep
+// selects (nil: all; the others are never read), and checks that each
+// compressed page decompresses to no more than it declares.
+func checkParquet(r io.ReaderAt, size int64, lim ParquetLimits, keep func(string) bool) error {
 	if size < 12 {
 		return fmt.Errorf("%w: %d bytes is too short for a Parquet file (magic, footer length, magic)", errCorrupt, size)
 	}
@@ -133,8 +135,12 @@ func checkParquet(r io.ReaderAt, size int64, lim ParquetLimits) error {
 		if len(rg.Columns) != len(leaves) {
 			return fmt.Errorf("%w: row group %d has %d column chunks, the schema %d columns", errCorrupt, g, len(rg.Columns), len(leaves))
 		}
-		mem := int64(rowsBuffered * len(leaves) * rowValueBytes)
+		var mem int64
 		for j := range rg.Columns {
+			if keep != nil && !keep(leaves[j].name) {
+				continue
+			}
+			mem += cursorValues * rowValueBytes
 			cc := &rg.Columns[j]
 			// parquet-go decompresses every chunk of a column with the
 			// codec of its first chunk.
@@ -151,9 +157,6 @@ func checkParquet(r io.ReaderAt, size int64, lim ParquetLimits) error {
 				return fmt.Errorf("row group %d, column %q: %w", g, leaves[j], err)
 			}
 			mem += cm
-			if leaves[j].repeated {
-				mem += c.values * rowValueBytes
-			}
 		}
 		if footerMem+mem > lim.MaxMemory {
 			return fmt.Errorf("%w: row group %d needs about %d MiB to read, limit %d MiB",
@@ -165,8 +168,7 @@ func checkParquet(r io.ReaderAt, size int64, lim ParquetLimits) error {
 
 // leaf is a leaf column of the schema.
 type leaf struct {
-	name     string
-	repeated bool // it or an ancestor is REPEATED
+	name string
 }
 
 func (l leaf) String() string { return l.name }
@@ -180,8 +182,8 @@ func checkSchema(s []pformat.SchemaElement) ([]leaf, error) {
 	}
 	var leaves []leaf
 	i := 0
-	var walk func(prefix string, repeated bool, depth int) error
-	walk = func(prefix string, repeated bool, depth int) error {
+	var walk func(prefix string, depth int) error
+	walk = func(prefix string, depth int) error {
 		if i >= len(s) {
 			return fmt.Errorf("groups declare more children than the %d elements", len(s))
 		}
@@ -194,9 +196,8 @@ func checkSchema(s []pformat.SchemaElement) ([]leaf, error) {
 		if depth > 1 {
 			name = prefix + "." + e.Name
 		}
-		repeated = repeated || (e.RepetitionType.Valid && e.RepetitionType.V == pformat.Repeated)
 		if e.Type.Valid { // a leaf, as parquet-go decides (isLeafSchemaElement)
-			leaves = append(leaves, leaf{name, repeated})
+			leaves = append(leaves, leaf{name})
 			return nil
 		}
 		if depth > 0 && (!e.NumChildren.Valid || e.NumChildren.V <= 0) {
@@ -207,13 +208,13 @@ func checkSchema(s []pformat.SchemaElement) ([]leaf, error) {
 			return fmt.Errorf("element %q declares %d children, %d elements follow", e.Name, n, len(s)-i)
 		}
 		for range n {
-			if err := walk(name, repeated, depth+1); err != nil {
+			if err := walk(name, depth+1); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	if err := walk("", false, 0); err != nil {
+	if err := walk("", 0); err != nil {
 		return nil, err
 	}
 	if i != len(s) {
@@ -228,7 +229,6 @@ type pageChecker struct {
 	dataEnd int64 // where the footer starts
 	lim     ParquetLimits
 	buf     []byte
-	values  int64 // values in the last chunk checked
 	zstd    *zstd.Decoder
 	gzip    *gzip.Reader
 	brotli  *brotli.Reader
@@ -253,7 +253,6 @@ func (c *pageChecker) chunk(cc *pformat.ColumnChunk, codec pformat.CompressionCo
 		return 0, fmt.Errorf("%w: chunk of %d bytes at offset %d lies outside the data (4..%d)",
 			errCorrupt, m.TotalCompressedSize, start, c.dataEnd)
 	}
-	c.values = 0
 	end := start + m.TotalCompressedSize
 	var dict, largest int64
 	for pos := start; pos < end; {
@@ -262,7 +261,7 @@ func (c *pageChecker) chunk(cc *pformat.ColumnChunk, codec pformat.CompressionCo
 			return 0, fmt.Errorf("page at offset %d: %w", pos, err)
 		}
 		body := pos + int64(hlen)
-		mem, values, err := c.page(h, body, end, codec)
+		mem, _, err := c.page(h, body, end, codec)
 		if err != nil {
 			return 0, fmt.Errorf("page at offset %d: %w", pos, err)
 		}
@@ -270,7 +269,6 @@ func (c *pageChecker) chunk(cc *pformat.ColumnChunk, codec pformat.CompressionCo
 			dict = max(dict, mem)
 		} else {
 			largest = max(largest, mem)
-			c.values += values
 		}
 		pos = body + int64(h.CompressedPageSize)
 	}

@@ -72,11 +72,11 @@ func TestParquetRefusesWhatItCannotBe(t *testing.T) {
 		if _, err := w.Write([]parquetRecord{{"e1", time.Unix(0, 0), 34, nil, "pro", true, 0.5}, {"e2", time.Unix(0, 0), 35, nil, "basic", false, 0.25}, {"e3", time.Unix(0, 0), 36, nil, "pro", true, 1}}); err != nil || w.Close() != nil {
 			t.Fatal(err)
 		}
-		if err := checkParquet(bytes.NewReader(buf.Bytes()), int64(buf.Len()), DefaultParquetLimits); err != nil {
+		if err := checkParquet(bytes.NewReader(buf.Bytes()), int64(buf.Len()), DefaultParquetLimits, nil); err != nil {
 			t.Errorf("%v: %v", codec, err)
 		}
 	}
-	if err := checkParquet(bytes.NewReader(valid), int64(len(valid)), DefaultParquetLimits); errors.Is(err, errCorrupt) || err != nil {
+	if err := checkParquet(bytes.NewReader(valid), int64(len(valid)), DefaultParquetLimits, nil); errors.Is(err, errCorrupt) || err != nil {
 		t.Errorf("valid file: %v", err)
 	}
 }

@@ -159,6 +159,11 @@ func specOf(m *config.Model, cfg *config.Config) *ModelSpec {
 			MinImprovement: r.MinImprovement, Approval: r.Approval, ApprovalTimeout: r.ApprovalTimeout.D(),
 			Timeout: r.Timeout.D(), TrainWindow: r.TrainWindow.D(), ValidationWindow: r.ValidationWindow.D(),
 		}
+		if ro := r.Rollout; ro.Staged() {
+			spec.Retrain.Rollout = &RolloutSpec{Mode: ro.Mode, Metric: ro.Metric, Margin: ro.Margin, Alpha: ro.Alpha,
+				EvaluationInterval: ro.EvaluationInterval.D(), MinRows: ro.MinRows, MaxDuration: ro.MaxDuration.D(),
+				Steps: ro.Steps, Hold: ro.Hold.D()}
+		}
 	}
 	return spec
 }
@@ -601,6 +606,9 @@ func EventOf(in NotifyInput, cfg *config.Config) notify.Event {
 		ev.Actor = inc.AckedBy
 	case "resolve":
 		ev.Summary = fmt.Sprintf("%s recovered", inc.Metric)
+	}
+	if inc.Summary != "" {
+		ev.Summary = inc.Summary
 	}
 	return ev
 }

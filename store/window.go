@@ -121,7 +121,12 @@ func specOf(src config.Source, names config.Columns) readSpec {
 // rows' Err return ErrIncomplete at the end of the stream, so a partial
 // window is never evaluated silently. The rows implement io.Closer: close
 // them when stopping before the end.
-func (s *Store) OpenWindow(ctx context.Context, m *config.Model, from, to time.Time) (analysis.Rows, *WindowInfo, error) {
+//
+// The window's columns are those of its first object; a column that only
+// later objects have (the shadow outputs of a version that began scoring
+// mid-window) is read only when the caller names it in columns: rows then
+// have it, empty where an object lacks it.
+func (s *Store) OpenWindow(ctx context.Context, m *config.Model, from, to time.Time, columns ...string) (analysis.Rows, *WindowInfo, error) {
 	info := &WindowInfo{From: from, To: to}
 	loc, err := parseURI(m.Source.URI)
 	if err != nil {
@@ -162,6 +167,11 @@ func (s *Store) OpenWindow(ctx context.Context, m *config.Model, from, to time.T
 	rows := open(info)
 	if rows.err != nil {
 		return nil, nil, rows.err
+	}
+	if rows.cur != nil {
+		for _, c := range columns {
+			rows.addColumn(c)
+		}
 	}
 	j := &windowRows{objectRows: rows, info: info, labels: labels, target: -1, key: joinKey(rows, m.Columns.EventID)}
 	if m.Columns.Target != "" {

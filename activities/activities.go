@@ -159,6 +159,11 @@ func specOf(m *config.Model, cfg *config.Config) *ModelSpec {
 			MinImprovement: r.MinImprovement, Approval: r.Approval, ApprovalTimeout: r.ApprovalTimeout.D(),
 			Timeout: r.Timeout.D(), TrainWindow: r.TrainWindow.D(), ValidationWindow: r.ValidationWindow.D(),
 		}
+		if ro := r.Rollout; ro.Staged() {
+			spec.Retrain.Rollout = &RolloutSpec{Mode: ro.Mode, Metric: ro.Metric, Margin: ro.Margin, Alpha: ro.Alpha,
+				EvaluationInterval: ro.EvaluationInterval.D(), MinRows: ro.MinRows, MaxDuration: ro.MaxDuration.D(),
+				Steps: ro.Steps, Hold: ro.Hold.D()}
+		}
 	}
 	return spec
 }
@@ -433,11 +438,16 @@ func topDrifted(rep *analysis.Report, n int) []string {
 	return out
 }
 
-// weakSegments describes the report's first n segments for alerts.
+// weakSegments describes the report's first n segments for alerts; a
+// segment found without labels (metric estimated_accuracy) says so.
 func weakSegments(rep *analysis.Report, n int) []string {
 	var out []string
 	for _, s := range rep.Segments[:min(n, len(rep.Segments))] {
-		out = append(out, fmt.Sprintf("%s: %s %.3g (%+.3g), %d rows", s.Filter, s.Metric, s.Value, s.Delta, s.Rows))
+		metric, note := s.Metric, ""
+		if metric == "estimated_accuracy" {
+			metric, note = "estimated accuracy", ", estimated without labels"
+		}
+		out = append(out, fmt.Sprintf("%s: %s %.3g (%+.3g), %d rows%s", s.Filter, metric, s.Value, s.Delta, s.Rows, note))
 	}
 	return out
 }
@@ -603,6 +613,9 @@ func EventOf(in NotifyInput, cfg *config.Config) notify.Event {
 		ev.Actor = inc.AckedBy
 	case "resolve":
 		ev.Summary = fmt.Sprintf("%s recovered", inc.Metric)
+	}
+	if inc.Summary != "" {
+		ev.Summary = inc.Summary
 	}
 	return ev
 }

@@ -101,6 +101,17 @@ func (f *fakeOps) SetAlias(_ context.Context, in lifecycle.AliasMove) (string, e
 func (f *fakeOps) Deploy(context.Context, string, string) (string, error) { return "", nil }
 func (f *fakeOps) RecordOutcome(context.Context, lifecycle.Outcome) error { return nil }
 func (f *fakeOps) IsPermanent(error) bool                                 { return false }
+
+// The rollout methods: this test's retrains promote directly.
+func (f *fakeOps) Stage(context.Context, lifecycle.StageRequest) (string, error) {
+	return "", errors.New("fakeOps: no rollouts")
+}
+func (f *fakeOps) EvaluateRollout(context.Context, lifecycle.RolloutEvaluationRequest) (*lifecycle.RolloutEvaluation, error) {
+	return nil, errors.New("fakeOps: no rollouts")
+}
+func (f *fakeOps) RecordRollout(context.Context, string, lifecycle.Rollout) error {
+	return errors.New("fakeOps: no rollouts")
+}
 func (f *fakeOps) Rollback(_ context.Context, in lifecycle.RollbackRequest) (lifecycle.Move, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

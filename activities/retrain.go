@@ -38,6 +38,12 @@ type ModelOps interface {
 	RecordOutcome(ctx context.Context, in lifecycle.Outcome) error
 	// Rollback moves production back and records why.
 	Rollback(ctx context.Context, in lifecycle.RollbackRequest) (lifecycle.Move, error)
+	// Stage puts a rollout's challenger beside the champion, or takes it away.
+	Stage(ctx context.Context, in lifecycle.StageRequest) (target string, err error)
+	// EvaluateRollout compares challenger and champion on a window of live traffic.
+	EvaluateRollout(ctx context.Context, in lifecycle.RolloutEvaluationRequest) (*lifecycle.RolloutEvaluation, error)
+	// RecordRollout stores a rollout's state in the registry.
+	RecordRollout(ctx context.Context, model string, ro lifecycle.Rollout) error
 	// IsPermanent tells failures retrying cannot fix (a training program
 	// that exits non-zero, an unknown version).
 	IsPermanent(err error) bool
@@ -246,4 +252,54 @@ func (a *Activities) Rollback(ctx context.Context, in RollbackInput) (*RollbackR
 		}
 	}
 	return &RollbackResult{From: mv.From, To: mv.To}, nil
+}
+
+// StageRollout stages (or unstages) a rollout's challenger.
+func (a *Activities) StageRollout(ctx context.Context, in StageRolloutInput) (*StageRolloutResult, error) {
+	ops, err := a.ops()
+	if err != nil {
+		return nil, err
+	}
+	// Staging a SageMaker endpoint is an endpoint update: minutes.
+	stop := heartbeat(ctx, 20*time.Second)
+	defer stop()
+	target, err := ops.Stage(ctx, lifecycle.StageRequest(in))
+	if err != nil {
+		return nil, a.classify(err, ErrConfig)
+	}
+	return &StageRolloutResult{Target: target}, nil
+}
+
+// EvaluateRollout reads a window of live traffic and compares the versions.
+func (a *Activities) EvaluateRollout(ctx context.Context, in EvaluateRolloutInput) (*EvaluateRolloutResult, error) {
+	ops, err := a.ops()
+	if err != nil {
+		return nil, err
+	}
+	stop := heartbeat(ctx, 10*time.Second)
+	defer stop()
+	req := lifecycle.RolloutEvaluationRequest{Model: in.Model, Mode: in.Mode, Champion: in.Champion, Challenger: in.Challenger,
+		Metric: in.Metric, Percent: in.Percent, From: in.From, To: in.To, Alpha: in.Alpha, Margin: in.Margin, MinRows: in.MinRows,
+		Evidence: lifecycle.Evidence(in.Evidence)}
+	res, err := ops.EvaluateRollout(ctx, req)
+	if err != nil {
+		return nil, a.classify(err, ErrBadData)
+	}
+	return &EvaluateRolloutResult{Rows: res.Rows, Enough: res.Enough, Evidence: RolloutEvidence(res.Evidence),
+		Step: RolloutStep(res.Step), Decision: res.Decision, Note: res.Note}, nil
+}
+
+// RecordRollout stores a rollout's state in the registry.
+func (a *Activities) RecordRollout(ctx context.Context, in RecordRolloutInput) error {
+	ops, err := a.ops()
+	if err != nil {
+		return err
+	}
+	r := in.Rollout
+	ro := lifecycle.Rollout{ID: r.ID, Mode: r.Mode, Champion: r.Champion, Challenger: r.Challenger, Percent: r.Percent,
+		StartedAt: r.StartedAt, UpdatedAt: r.UpdatedAt, Decision: r.Decision, Reason: r.Reason, Actor: r.Actor}
+	for _, s := range r.Steps {
+		ro.Steps = append(ro.Steps, lifecycle.RolloutStep(s))
+	}
+	return a.classify(ops.RecordRollout(ctx, in.Model, ro), ErrConfig)
 }

@@ -96,6 +96,27 @@ type RetrainSpec struct {
 	// where ValidationWindow, the held-out data, starts.
 	TrainWindow      time.Duration
 	ValidationWindow time.Duration
+	// Rollout is how a challenger that passed the gate reaches production
+	// (config: retrain.rollout); nil: directly, as before rollouts existed.
+	Rollout *RolloutSpec `json:",omitempty"`
+}
+
+// RolloutSpec is a shadow or canary rollout (config: retrain.rollout).
+type RolloutSpec struct {
+	Mode   string // shadow | canary
+	Metric string // a per-event metric, e.g. performance.accuracy
+	// Margin is the non-inferiority margin; Alpha the error rate over all
+	// evaluations.
+	Margin             float64
+	Alpha              float64
+	EvaluationInterval time.Duration
+	// MinRows is how many newly compared events an evaluation needs.
+	MinRows     int
+	MaxDuration time.Duration
+	// Steps and Hold (canary): traffic percents ending at 100, each held
+	// at least Hold.
+	Steps []int         `json:",omitempty"`
+	Hold  time.Duration `json:",omitempty"`
 }
 
 // RouteSpec lists integrations by name.
@@ -312,6 +333,9 @@ type Incident struct {
 	Refs map[string]string
 	// Notified lists integrations told about this incident, in order.
 	Notified []string
+	// Summary, when set, is the message's one-line text (a rollout's
+	// progress and evidence) instead of the one the kind implies.
+	Summary string `json:",omitempty"`
 }
 
 // StartRetrainInput asks for a RetrainWorkflow.
@@ -447,4 +471,107 @@ type RollbackInput struct {
 type RollbackResult struct {
 	From string
 	To   string
+}
+
+// StageRolloutInput puts a rollout's challenger beside the champion (Mode
+// shadow or canary, at Percent for a canary) or, with Mode "", takes it away.
+type StageRolloutInput struct {
+	Model      string
+	Mode       string
+	Champion   string
+	Challenger string
+	Percent    int
+	Actor      string
+	Reason     string
+}
+
+// StageRolloutResult says what was staged: "registry" (the aliases only) or
+// the SageMaker endpoint.
+type StageRolloutResult struct {
+	Target string
+}
+
+// RolloutEvidence is a rollout's running comparison: the always-valid
+// confidence sequence of per-event gains (N, Mean, M2) and each side's sum
+// of per-event metric values over its events.
+type RolloutEvidence struct {
+	N              int64
+	Mean           float64
+	M2             float64
+	ChampionSum    float64
+	ChampionRows   int64
+	ChallengerSum  float64
+	ChallengerRows int64
+}
+
+// EvaluateRolloutInput compares challenger and champion on the labeled
+// records of [From, To): paired (shadow) or on split traffic (canary at
+// Percent), adding them to Evidence when at least MinRows compare.
+type EvaluateRolloutInput struct {
+	Model      string
+	Mode       string
+	Champion   string
+	Challenger string
+	Metric     string
+	Percent    int
+	From       time.Time
+	To         time.Time
+	Alpha      float64
+	Margin     float64
+	MinRows    int
+	Evidence   RolloutEvidence
+}
+
+// EvaluateRolloutResult is one evaluation. When Enough, Evidence includes
+// the window and Step and Decision (better, noninferior, worse, undecided)
+// read the interval; otherwise Note says what the window held.
+type EvaluateRolloutResult struct {
+	Rows     int64
+	Enough   bool
+	Evidence RolloutEvidence
+	Step     RolloutStep
+	Decision string
+	Note     string `json:",omitempty"`
+}
+
+// RolloutStep is one evaluation of a rollout: Rows events compared so far,
+// each side's metric on them, the difference challenger − champion with its
+// always-valid interval [Lower, Upper] and p-value, and the verdict
+// (continue, better, not-worse, worse, breach).
+type RolloutStep struct {
+	At         time.Time
+	Percent    int
+	Rows       int64
+	Metric     string
+	Champion   float64
+	Challenger float64
+	Difference float64
+	Lower      float64
+	Upper      float64
+	PValue     float64
+	Verdict    string
+}
+
+// RolloutRecord is a rollout as the registry keeps it (Model.Rollout).
+type RolloutRecord struct {
+	ID         string
+	Mode       string
+	Champion   string
+	Challenger string
+	Percent    int
+	StartedAt  time.Time
+	UpdatedAt  time.Time
+	Steps      []RolloutStep
+	Decision   string `json:",omitempty"`
+	Reason     string `json:",omitempty"`
+	Actor      string `json:",omitempty"`
+}
+
+// RecordRolloutInput stores a rollout's state; Rollout.Steps are the steps
+// to add: the registry's rollout of the same ID keeps the steps it has and
+// gains those it lacks (by At), so a retry writes the same and a record's
+// size does not grow with the rollout. Another ID replaces the rollout.
+type RecordRolloutInput struct {
+	Model   string
+	Rollout RolloutRecord
 }

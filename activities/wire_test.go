@@ -30,7 +30,9 @@ func TestModelSpecWireFormat(t *testing.T) {
 		Rules: []RuleSpec{{Name: "accuracy-drop", Metric: "performance.accuracy", Below: &below, Above: &above, For: 3,
 			RecoverAfter: 2, Severity: "critical", EscalateAfter: time.Hour, Cooldown: time.Minute, Retrain: true}},
 		Retrain: &RetrainSpec{MinImprovement: 0.05, Approval: "required", ApprovalTimeout: 24 * time.Hour,
-			Timeout: 2 * time.Hour, TrainWindow: 3 * time.Hour, ValidationWindow: time.Hour},
+			Timeout: 2 * time.Hour, TrainWindow: 3 * time.Hour, ValidationWindow: time.Hour,
+			Rollout: &RolloutSpec{Mode: "canary", Metric: "performance.accuracy", Margin: 0.01, Alpha: 0.05,
+				EvaluationInterval: time.Hour, MinRows: 100, MaxDuration: 7 * 24 * time.Hour, Steps: []int{10, 50, 100}, Hold: 24 * time.Hour}},
 		Severity:    map[string]RouteSpec{"critical": {Notify: []string{"slack"}, Escalate: []string{"pagerduty"}}},
 		MaxDelivery: 24 * time.Hour, Version: "v3", ShardObjects: 10,
 	}
@@ -38,7 +40,9 @@ func TestModelSpecWireFormat(t *testing.T) {
 		`"Rules":[{"Name":"accuracy-drop","Metric":"performance.accuracy","Below":0.8,"Above":0.5,"For":3,"RecoverAfter":2,` +
 		`"Severity":"critical","EscalateAfter":3600000000000,"Cooldown":60000000000,"Retrain":true}],` +
 		`"Retrain":{"MinImprovement":0.05,"Approval":"required","ApprovalTimeout":86400000000000,"Timeout":7200000000000,` +
-		`"TrainWindow":10800000000000,"ValidationWindow":3600000000000},` +
+		`"TrainWindow":10800000000000,"ValidationWindow":3600000000000,` +
+		`"Rollout":{"Mode":"canary","Metric":"performance.accuracy","Margin":0.01,"Alpha":0.05,"EvaluationInterval":3600000000000,` +
+		`"MinRows":100,"MaxDuration":604800000000000,"Steps":[10,50,100],"Hold":86400000000000}},` +
 		`"Severity":{"critical":{"Notify":["slack"],"Escalate":["pagerduty"]}},"MaxDelivery":86400000000000,"Version":"v3","ShardObjects":10}`
 	got, err := json.Marshal(spec)
 	if err != nil {

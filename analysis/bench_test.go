@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"testing"
 )
@@ -81,7 +82,8 @@ func BenchmarkSortDecimals(b *testing.B) {
 // (estimated performance, weak segments, multivariate drift) on a binary
 // task with a score, 200k rows per window (20k under -short): "off" is
 // today's analysis (RowSample < 0), "on" the default, "bands" adds a
-// reference band for one metric (a rule with threshold: auto).
+// reference band for one metric (a rule with threshold: auto); and on a
+// multiclass task with class scores.
 func BenchmarkAnalyzeAdditions(b *testing.B) {
 	n := 200000
 	if testing.Short() {
@@ -107,4 +109,40 @@ func BenchmarkAnalyzeAdditions(b *testing.B) {
 			}
 		})
 	}
+	// The same features beside a 3-class model's overconfident class
+	// probabilities (so the calibration is fitted and bootstrapped):
+	// "multiclass-off" is today's analysis, "multiclass-on" the default.
+	mcols, mref := multiclassBenchRows(1, n, 0, true)
+	_, mcur := multiclassBenchRows(2, n, 0.6, false)
+	for _, c := range []struct {
+		name string
+		opts Options
+	}{
+		{"multiclass-off", Options{RowSample: -1}},
+		{"multiclass-on", Options{}},
+	} {
+		o := c.opts
+		o.Task, o.Target, o.Prediction, o.ClassScores = multiclassOpts.Task, multiclassOpts.Target, multiclassOpts.Prediction, multiclassOpts.ClassScores
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Analyze(newMemRows(mcols, mref), newMemRows(mcols, mcur), o); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// multiclassBenchRows puts scoredRows' features (x0..x3, cat) beside
+// sharpClassRows' class probabilities (logits doubled), prediction and
+// label (blank unless labeled).
+func multiclassBenchRows(seed uint64, n int, shift float64, labeled bool) ([]string, [][]string) {
+	fcols, frows := scoredRows(seed, n, shift, 2, false)
+	ccols, crows := sharpClassRows(seed, n, shift, 2, labeled)
+	cols := append(slices.Clone(fcols[:5]), ccols[1:]...)
+	rows := make([][]string, n)
+	for i := range rows {
+		rows[i] = append(slices.Clone(frows[i][:5]), crows[i][1:]...)
+	}
+	return cols, rows
 }

@@ -97,10 +97,14 @@
 // With a task, Options.MultivariateDrift or Options.BandMetrics, each
 // profile also keeps a RowSample (Options.RowSample rows, 5,000 by default)
 // for the analyses that need columns jointly: estimated performance without
-// labels (CBPE for binary models with a score, DLE for regression),
-// WeakSegments, multivariate drift (DomainClassifierAUC) and reference bands
-// for rules with threshold: auto (Report.Bands). Their definitions are in
-// estimate.go, dle.go, segments.go, multivariate.go and bands.go;
+// labels (CBPE for binary models with a score and for multiclass models
+// with class scores, each calibrated on the reference when it needs it —
+// MulticlassCalibration —, DLE for regression), WeakSegments (estimated
+// from CBPE's per-row correctness when labels are missing), multivariate
+// drift (DomainClassifierAUC, on numeric features and indicators of
+// frequent categories) and reference bands for rules with threshold: auto
+// (Report.Bands). Their definitions are in estimate.go,
+// multiclass_cbpe.go, dle.go, segments.go, multivariate.go and bands.go;
 // testdata/estimate.py checks their building blocks against sklearn/scipy.
 //
 // Dataset drift: drifted features / tested features >= DatasetDriftShare

@@ -28,15 +28,22 @@ type Estimation struct {
 	// sample of the window when it is larger than Options.RowSample).
 	Rows int `json:"rows"`
 	// ReferenceRows is the number of labeled, scored reference rows the
-	// calibration was checked (and fitted) on (0 for multiclass, whose
-	// class probabilities are taken as calibrated).
+	// calibration was checked (and fitted) on (0 for a multiclass model
+	// whose reference has fewer than 100 labeled rows: its class
+	// probabilities are then taken as calibrated, unchecked).
 	ReferenceRows int `json:"reference_rows"`
 	// CBPE: Calibrated is true when the reference's scores were
-	// miscalibrated (HosmerLemeshow p < CalibrationAlpha) and an isotonic
-	// map was fitted; CalibrationPValue is that test's p-value on the raw
-	// scores.
+	// miscalibrated (HosmerLemeshow p < CalibrationAlpha; for multiclass,
+	// any of MulticlassCalibration's checks) and isotonic maps were
+	// fitted; CalibrationPValue is that test's p-value on the raw scores
+	// (multiclass: on the predicted class's probability against the
+	// prediction being right).
 	Calibrated        bool     `json:"calibrated,omitempty"`
 	CalibrationPValue *float64 `json:"calibration_p_value,omitempty"`
+	// ClassCalibrationPValues holds, for multiclass CBPE, each class's
+	// one-vs-rest Hosmer–Lemeshow p-value on the reference
+	// (MulticlassCalibration).
+	ClassCalibrationPValues map[string]float64 `json:"class_calibration_p_values,omitempty"`
 }
 
 // CalibrationAlpha is the Hosmer–Lemeshow level below which the
@@ -56,36 +63,44 @@ type Isotonic struct {
 // (increasing=True, out_of_bounds="clip"): tied x are first merged into
 // their mean y, weighted by their count. x and y are not modified.
 func IsotonicFit(x, y []float64) *Isotonic {
-	idx := make([]int, len(x))
-	for i := range idx {
-		idx[i] = i
+	return isotonicSorted(x, y, nil, argsort(x), nil)
+}
+
+// isotonicSorted is IsotonicFit over the rows idx of x and y, idx in
+// ascending order of x, row i counted w[i] times (once when w is nil; rows
+// of weight 0 are skipped): a bootstrap resample is its rows' counts.
+// sc, when not nil, holds working buffers reused from call to call.
+func isotonicSorted(x, y, w []float64, idx []int, sc *isoScratch) *Isotonic {
+	if sc == nil {
+		sc = &isoScratch{}
 	}
-	sort.SliceStable(idx, func(a, b int) bool { return x[idx[a]] < x[idx[b]] })
-	var ux, uy, uw []float64
+	ux, uy, uw := sc.ux[:0], sc.uy[:0], sc.uw[:0]
 	for _, i := range idx {
+		wi := 1.0
+		if w != nil {
+			if wi = w[i]; wi == 0 {
+				continue
+			}
+		}
 		if n := len(ux); n > 0 && ux[n-1] == x[i] {
-			uy[n-1] += y[i]
-			uw[n-1]++
+			uy[n-1] += wi * y[i]
+			uw[n-1] += wi
 			continue
 		}
-		ux, uy, uw = append(ux, x[i]), append(uy, y[i]), append(uw, 1)
+		ux, uy, uw = append(ux, x[i]), append(uy, wi*y[i]), append(uw, wi)
 	}
 	for i := range uy {
 		uy[i] /= uw[i]
 	}
 	// PAVA over blocks: each block holds a mean, a weight and its extent.
-	type block struct {
-		mean, w float64
-		n       int
-	}
-	var st []block
+	st := sc.st[:0]
 	for i := range uy {
-		b := block{uy[i], uw[i], 1}
+		b := isoBlock{uy[i], uw[i], 1}
 		for len(st) > 0 && st[len(st)-1].mean >= b.mean {
 			t := st[len(st)-1]
 			st = st[:len(st)-1]
 			w := t.w + b.w
-			b = block{(t.mean*t.w + b.mean*b.w) / w, w, t.n + b.n}
+			b = isoBlock{(t.mean*t.w + b.mean*b.w) / w, w, t.n + b.n}
 		}
 		st = append(st, b)
 	}
@@ -95,7 +110,21 @@ func IsotonicFit(x, y []float64) *Isotonic {
 			fit = append(fit, b.mean)
 		}
 	}
-	return &Isotonic{X: ux, Y: fit}
+	sc.ux, sc.uy, sc.uw, sc.st = ux, uy, uw, st
+	return &Isotonic{X: slices.Clone(ux), Y: fit}
+}
+
+// isoBlock is a block of pool-adjacent-violators: its mean, weight and
+// number of distinct x.
+type isoBlock struct {
+	mean, w float64
+	n       int
+}
+
+// isoScratch holds isotonicSorted's working buffers.
+type isoScratch struct {
+	ux, uy, uw []float64
+	st         []isoBlock
 }
 
 // Predict is the fitted map at v: linear interpolation between the fitted
@@ -126,11 +155,7 @@ func (f *Isotonic) Predict(v float64) float64 {
 // degrees of freedom. Groups whose expected count is 0 or n_g are skipped.
 func HosmerLemeshow(p []float64, y []bool, groups int) (stat, pValue float64) {
 	n := len(p)
-	idx := make([]int, n)
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(a, b int) bool { return p[idx[a]] < p[idx[b]] })
+	idx := argsort(p)
 	// array_split: the first n%groups groups get one more row.
 	base, extra := n/groups, n%groups
 	start := 0
@@ -335,7 +360,7 @@ func stdDev(x []float64) float64 {
 // rows are estimated with it, whether or not they have labels.
 func estimatePerformance(rep *Report, ref, cur *rowTable, opts Options) {
 	if opts.Task == TaskMulticlass {
-		estimateMulticlass(rep, cur, opts)
+		estimateMulticlass(rep, ref, cur, opts)
 		return
 	}
 	if opts.Task != TaskBinary || ref == nil || cur == nil || ref.score < 0 {
@@ -354,7 +379,7 @@ func estimatePerformance(rep *Report, ref, cur *rowTable, opts Options) {
 		ry = append(ry, t == opts.PositiveLabel)
 		rf = append(rf, b2f(t == opts.PositiveLabel))
 	}
-	if len(rs) < 100 || !slices.Contains(ry, true) || !slices.Contains(ry, false) {
+	if len(rs) < minCalibrationRows || !slices.Contains(ry, true) || !slices.Contains(ry, false) {
 		return
 	}
 	clipped := make([]float64, len(rs))
@@ -395,11 +420,19 @@ func estimatePerformance(rep *Report, ref, cur *rowTable, opts Options) {
 	}
 	rep.EstimatedPerformance = est
 	rep.Estimation = info
-	cur.prob = make([]float64, cur.n)
+	cur.right = make([]float64, cur.n)
 	for i := range cur.n {
-		cur.prob[i] = math.NaN()
-		if s := cur.num[cur.score][i]; !math.IsNaN(s) {
-			cur.prob[i] = calibrate(s)
+		cur.right[i] = math.NaN()
+		s := cur.num[cur.score][i]
+		if math.IsNaN(s) {
+			continue
+		}
+		if pos, ok := cur.predicted(i, s, opts); ok {
+			c := calibrate(s)
+			if !pos {
+				c = 1 - c
+			}
+			cur.right[i] = c
 		}
 	}
 }
@@ -440,12 +473,35 @@ func widenForCalibration(est map[string]Estimate, rs, rf []float64, pred []bool,
 			vals[k] = append(vals[k], v)
 		}
 	}
+	widen(est, vals)
+}
+
+// widen adds to each estimate's 95% band the spread of vals[metric] (the
+// metric over refits of a calibration): the half-width becomes
+// 1.96 · √(sd_band² + sd_refits²).
+func widen(est map[string]Estimate, vals map[string][]float64) {
 	for k, e := range est {
 		sdCal := stdDev(vals[k])
 		sdLab := (e.Upper - e.Value) / 1.96
 		half := 1.96 * math.Sqrt(sdLab*sdLab+sdCal*sdCal)
 		est[k] = Estimate{Value: e.Value, Lower: e.Value - half, Upper: e.Value + half}
 	}
+}
+
+// argsort returns the indices of x in ascending order of x, ties in index
+// order (what a stable sort gives; x holds no NaN).
+func argsort(x []float64) []int {
+	idx := make([]int, len(x))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int {
+		if c := cmpFloat(x[a], x[b]); c != 0 {
+			return c
+		}
+		return a - b
+	})
+	return idx
 }
 
 func b2f(b bool) float64 {

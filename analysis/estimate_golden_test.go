@@ -138,3 +138,49 @@ func TestGoldenMulticlassCBPEMatchesSklearn(t *testing.T) {
 		})
 	}
 }
+
+// The multiclass calibration's checks and calibrated probabilities equal
+// those written out from its definition with sklearn's IsotonicRegression
+// (testdata/estimate.py), for an over- and an underconfident model and a
+// calibrated one that is left alone.
+func TestGoldenMulticlassCalibrationMatchesSklearnIsotonic(t *testing.T) {
+	g := loadEstimateGolden(t)
+	matrix := func(a any) [][]float64 {
+		var out [][]float64
+		for _, r := range a.([]any) {
+			out = append(out, floats(r))
+		}
+		return out
+	}
+	ints := func(a any) []int {
+		var out []int
+		for _, v := range floats(a) {
+			out = append(out, int(v))
+		}
+		return out
+	}
+	for _, c := range g["multiclass_calibration"].([]any) {
+		c := c.(map[string]any)
+		t.Run(c["name"].(string), func(t *testing.T) {
+			cal := FitMulticlassCalibration(matrix(c["ref_prob"]), ints(c["ref_pred"]), ints(c["ref_label"]))
+			for k, want := range floats(c["p_values"]) {
+				check(t, "one-vs-rest p-value", cal.PValues[k], want, 1e-9)
+			}
+			check(t, "top-label p-value", cal.TopPValue, num(c, "top_p_value"), 1e-9)
+			if cal.Calibrated() != c["calibrated"].(bool) {
+				t.Fatalf("Calibrated() = %v, want %v", cal.Calibrated(), c["calibrated"])
+			}
+			want := matrix(c["calibrated_prob"])
+			pred := ints(c["pred"])
+			for i, p := range matrix(c["prob"]) {
+				got := cal.Apply(p, pred[i])
+				sum := 0.0
+				for k := range got {
+					check(t, "calibrated probability", got[k], want[i][k], 1e-12)
+					sum += got[k]
+				}
+				check(t, "row sum", sum, 1, 1e-12)
+			}
+		})
+	}
+}

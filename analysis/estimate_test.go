@@ -133,8 +133,8 @@ func TestCBPEWithoutLabels(t *testing.T) {
 }
 
 // Issue 17, acceptance 2: a slice where the model is at chance while it is
-// 95% right elsewhere comes out first — with labels, and from the
-// estimated correctness when there are none.
+// 95% right elsewhere comes out first (with labels; without them see
+// TestWeakSegmentsEstimatedWithoutLabels).
 func TestWeakSegmentsFindPlantedSlice(t *testing.T) {
 	cols, ref := scoredRows(1, 10000, 0, 2, false)
 	_, cur := scoredRows(3, 5000, 0, 2, true)
@@ -151,6 +151,53 @@ func TestWeakSegmentsFindPlantedSlice(t *testing.T) {
 	}
 	if s.Rows < 1000 || s.Rows > 1500 {
 		t.Errorf("segment rows %d, want about a quarter of 5000", s.Rows)
+	}
+}
+
+// uncertainSliceRows is scoredRows (calibrated scores, no shift) where the
+// model is at chance on the rows with cat = "d" and knows it: their score
+// is 0.5 ± 0.05 and their label a fair coin. labeled false leaves y blank.
+func uncertainSliceRows(seed uint64, n int, labeled bool) ([]string, [][]string) {
+	cols, rows := scoredRows(seed, n, 0, 2, false)
+	r := rand.New(rand.NewPCG(seed, 31))
+	for _, row := range rows {
+		if row[4] == "d" {
+			s := 0.45 + 0.1*r.Float64()
+			row[5], row[6], row[7] = strconv.FormatFloat(s, 'f', 6, 64), b01(s >= 0.5), b01(r.IntN(2) == 0)
+		}
+		if !labeled {
+			row[7] = ""
+		}
+	}
+	return cols, rows
+}
+
+// Issue 17, acceptance 2 without labels: in a binary window with no labels
+// the weak segments come from the calibrated probability that each
+// prediction is right (metric estimated_accuracy), and a slice where the
+// model is at chance (and its scores say so) comes out first, where the
+// labels, had they arrived, put it too.
+func TestWeakSegmentsEstimatedWithoutLabels(t *testing.T) {
+	cols, ref := uncertainSliceRows(1, 10000, true)
+	_, blind := uncertainSliceRows(2, 5000, false)
+	rep, err := Analyze(newMemRows(cols, ref), newMemRows(cols, blind), binaryOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Segments) == 0 {
+		t.Fatal("no segments without labels")
+	}
+	s := rep.Segments[0]
+	if s.Filter != "cat = d" || s.Metric != "estimated_accuracy" || math.Abs(s.Value-0.5) > 0.05 || s.Delta > -0.2 || s.PValue > 1e-6 {
+		t.Errorf("first segment %+v, want cat = d at an estimated accuracy of about 0.5", s)
+	}
+	_, labeled := uncertainSliceRows(2, 5000, true)
+	rep, err = Analyze(newMemRows(cols, ref), newMemRows(cols, labeled), binaryOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Segments) == 0 || rep.Segments[0].Filter != "cat = d" || rep.Segments[0].Metric != "accuracy" {
+		t.Errorf("with labels: segments %+v, want cat = d first on realized accuracy", rep.Segments)
 	}
 }
 
@@ -256,6 +303,104 @@ func TestMultivariateDriftQuietOnStationaryData(t *testing.T) {
 			}
 			md := rep.MultivariateDrift
 			if md == nil || md.Drifted {
+				t.Errorf("n=%d seed %d: %+v on stationary data", n, seed, md)
+			}
+		}
+	}
+}
+
+// mixedRows draws numeric x0, x1 and categorical a, b in {p, q}, each
+// marginal the same in every mode: a and b fair coins, x0 and x1 a mixture
+// of N(±1, 1) with equal weights. mode "stationary": b equals a 90% of the
+// time and x0 is N(+1, 1) where a = p; "categories": b differs from a 90%
+// of the time (the joint of two categorical features moves, nothing else);
+// "category-number": x0 is N(−1, 1) where a = p (the relation of a
+// category and a number moves). x1 is independent of the rest throughout.
+func mixedRows(seed uint64, n int, mode string) ([]string, [][]string) {
+	r := rand.New(rand.NewPCG(seed, 29))
+	cols := []string{"x0", "x1", "a", "b"}
+	rows := make([][]string, n)
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 6, 64) }
+	for i := range rows {
+		a := r.IntN(2) == 0
+		same := r.Float64() < 0.9
+		if mode == "categories" {
+			same = !same
+		}
+		b := a == same
+		sign := 1.0
+		if a != (mode == "category-number") {
+			sign = -1
+		}
+		x1 := 1.0
+		if r.IntN(2) == 0 {
+			x1 = -1
+		}
+		pq := func(v bool) string {
+			if v {
+				return "p"
+			}
+			return "q"
+		}
+		rows[i] = []string{f(sign + r.NormFloat64()), f(x1 + r.NormFloat64()), pq(a), pq(b)}
+	}
+	return cols, rows
+}
+
+// The domain classifier sees categorical features: a shift in the joint of
+// two categorical features, or in the relation between a category and a
+// number, with every marginal unchanged (no feature drifts), is caught.
+func TestMultivariateDriftCatchesCategoricalJointShift(t *testing.T) {
+	opts := Options{MultivariateDrift: true}
+	cols, ref := mixedRows(1, 10000, "stationary")
+	for _, mode := range []string{"categories", "category-number"} {
+		_, cur := mixedRows(2, 5000, mode)
+		rep, err := Analyze(newMemRows(cols, ref), newMemRows(cols, cur), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.DatasetDrift.DriftedFeatures != 0 {
+			t.Errorf("%s: %d features drifted on unchanged marginals", mode, rep.DatasetDrift.DriftedFeatures)
+		}
+		md := rep.MultivariateDrift
+		t.Logf("%s: %+v", mode, md)
+		if md == nil || !md.Drifted || md.Statistic < 0.7 || md.Features != 4 || md.CategoricalFeatures != 2 || md.LeftOut != 0 {
+			t.Errorf("%s: multivariate drift %+v, want drifted with AUROC >= 0.7 over 4 features, 2 categorical", mode, md)
+		}
+		// the numeric features alone cannot tell: the categorical inputs
+		// do the work
+		rep, err = Analyze(newMemRows(cols[:2], firstTwo(ref)), newMemRows(cols[:2], firstTwo(cur)), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if md := rep.MultivariateDrift; md == nil || md.Drifted {
+			t.Errorf("%s: numeric features alone: %+v, want no drift", mode, md)
+		}
+	}
+}
+
+func firstTwo(rows [][]string) [][]string {
+	out := make([][]string, len(rows))
+	for i, r := range rows {
+		out[i] = r[:2]
+	}
+	return out
+}
+
+// On stationary data with numeric and categorical features, 30 windows of
+// 200 to 5,000 rows stay quiet.
+func TestMultivariateDriftQuietOnStationaryMixedData(t *testing.T) {
+	opts := Options{MultivariateDrift: true}
+	cols, ref := mixedRows(1, 10000, "stationary")
+	for _, n := range []int{200, 1000, 5000} {
+		for seed := uint64(10); seed < 20; seed++ {
+			_, cur := mixedRows(seed, n, "stationary")
+			rep, err := Analyze(newMemRows(cols, ref), newMemRows(cols, cur), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			md := rep.MultivariateDrift
+			if md == nil || md.Drifted || md.CategoricalFeatures != 2 {
 				t.Errorf("n=%d seed %d: %+v on stationary data", n, seed, md)
 			}
 		}

@@ -2,14 +2,15 @@ package analysis
 
 import (
 	"math"
+	"sort"
 
 	"gonum.org/v1/gonum/mat"
 	"gonum.org/v1/gonum/stat/distuv"
 )
 
 // MultivariateDrift is the verdict of the domain classifier: can the
-// current window's rows be told from the reference's by their numeric
-// features jointly?
+// current window's rows be told from the reference's by their features
+// jointly?
 type MultivariateDrift struct {
 	// Method is "domain_classifier".
 	Method string `json:"method"`
@@ -20,27 +21,36 @@ type MultivariateDrift struct {
 	// at most Options.FalseAlarmRate at these sample sizes.
 	Threshold float64 `json:"threshold"`
 	Drifted   bool    `json:"drifted"`
-	// Features is the number of numeric features used; ReferenceRows and
-	// CurrentRows the rows of each side.
-	Features      int `json:"features"`
-	ReferenceRows int `json:"reference_rows"`
-	CurrentRows   int `json:"current_rows"`
+	// Features is the number of features used, CategoricalFeatures how
+	// many of them are categorical (each one indicator input per frequent
+	// category); LeftOut the features not used (constant on the
+	// reference sample, too large to standardize, or beyond
+	// domainFeatures inputs). ReferenceRows
+	// and CurrentRows are the rows of each side.
+	Features            int `json:"features"`
+	CategoricalFeatures int `json:"categorical_features"`
+	LeftOut             int `json:"left_out_features,omitempty"`
+	ReferenceRows       int `json:"reference_rows"`
+	CurrentRows         int `json:"current_rows"`
 	// Note says why there is no verdict (set by callers that withhold it).
 	Note string `json:"note,omitempty"`
 }
 
-// Domain classifier parameters: rows per side, folds, features at most,
-// and the ridge added to each covariance (the features are standardized,
-// so it is a share of the unit variance).
+// Domain classifier parameters: rows per side, folds, inputs at most
+// (a numeric feature is one input, a categorical one an indicator per
+// category kept), categories kept per categorical feature, and the ridge
+// added to each covariance (the inputs are standardized, so it is a share
+// of the unit variance).
 const (
-	domainRows     = 2500
-	domainFolds    = 5
-	domainFeatures = 50
-	domainRidge    = 1e-2
+	domainRows       = 2500
+	domainFolds      = 5
+	domainFeatures   = 50
+	domainCategories = 10
+	domainRidge      = 1e-2
 )
 
 // DomainClassifierAUC tells rows b from rows a (rows of standardized
-// numeric features) by quadratic discriminant analysis: a Gaussian with its
+// inputs, see multivariateDrift) by quadratic discriminant analysis: a Gaussian with its
 // own mean and covariance (plus domainRidge·I) is fitted to each side, and
 // a row's score is its log-density ratio. Quadratic discriminant analysis
 // sees changes of the means, the scales and the correlations of the
@@ -79,6 +89,9 @@ func DomainClassifierAUC(a, b [][]float64, alpha float64) (auc, threshold float6
 			continue
 		}
 		ga, gb := fitGaussian(trA), fitGaussian(trB)
+		if ga == nil || gb == nil {
+			return math.NaN(), math.NaN()
+		}
 		scores := make([]float64, 0, len(teA)+len(teB))
 		labels := make([]bool, 0, cap(scores))
 		for _, r := range teA {
@@ -106,6 +119,8 @@ type gaussian struct {
 	logNorm float64
 }
 
+// fitGaussian fits a Gaussian to rows; nil when the covariance is not
+// finite.
 func fitGaussian(rows [][]float64) *gaussian {
 	d := len(rows[0])
 	n := float64(len(rows))
@@ -142,7 +157,9 @@ func fitGaussian(rows [][]float64) *gaussian {
 		for i := range d {
 			diag.SetSym(i, i, cov.At(i, i))
 		}
-		g.chol.Factorize(diag)
+		if !g.chol.Factorize(diag) {
+			return nil // not finite
+		}
 	}
 	g.logNorm = -0.5 * g.chol.LogDet()
 	return g
@@ -163,25 +180,38 @@ func (g *gaussian) logPDF(x []float64) float64 {
 	return g.logNorm - 0.5*mat.Dot(v, &s)
 }
 
-// multivariateDrift fills rep.MultivariateDrift from the row samples: the
-// numeric features (at most domainFeatures, constant ones left out),
-// standardized by the reference sample's mean and standard deviation,
-// missing values at the mean; at most domainRows rows per side.
+// multivariateDrift fills rep.MultivariateDrift from the row samples, at
+// most domainRows rows per side, on at most domainFeatures inputs: each
+// numeric feature (constant ones, or ones too large to standardize, left
+// out), standardized by the reference sample's mean and standard
+// deviation, a missing value at the mean; then
+// each categorical feature as indicators of its domainCategories most
+// frequent values on the reference sample (a missing value is a value;
+// categories beyond them, or new in the window, are 0 on every indicator),
+// each standardized by its share p as (x − p)/√(p(1−p)). A categorical
+// feature with one value on the reference sample is left out, as is any
+// feature whose inputs no longer fit.
 func multivariateDrift(rep *Report, ref, cur *rowTable, opts Options) {
 	if ref == nil || cur == nil {
 		return
 	}
-	type col struct {
+	// An input: numeric column j, or the indicator of category cat of
+	// categorical column j.
+	type input struct {
 		j         int
+		cat       string
+		isCat     bool
 		mean, std float64
 	}
-	var cols []col
+	var inputs []input
+	refN := min(ref.n, domainRows)
+	used, categorical := 0, 0
 	for _, j := range ref.numeric {
-		if len(cols) == domainFeatures {
+		if len(inputs) == domainFeatures {
 			break
 		}
 		var s, ss, n float64
-		for _, v := range ref.num[j][:min(ref.n, domainRows)] {
+		for _, v := range ref.num[j][:refN] {
 			if !math.IsNaN(v) {
 				s += v
 				ss += v * v
@@ -193,21 +223,57 @@ func multivariateDrift(rep *Report, ref, cur *rowTable, opts Options) {
 		}
 		mean := s / n
 		std := math.Sqrt(math.Max(ss/n-mean*mean, 0))
-		if std == 0 {
+		if !(std > 0) || math.IsInf(std, 0) || math.IsInf(mean, 0) {
+			// constant, or too large to standardize in float64
 			continue
 		}
-		cols = append(cols, col{j, mean, std})
+		inputs = append(inputs, input{j: j, mean: mean, std: std})
+		used++
 	}
-	if len(cols) < 2 {
+	for _, j := range ref.categoricals {
+		counts := map[string]int{}
+		for _, r := range ref.rows[:refN] {
+			counts[r[j]]++
+		}
+		if len(counts) < 2 {
+			continue
+		}
+		keys := make([]string, 0, len(counts))
+		for k := range counts {
+			keys = append(keys, k)
+		}
+		sort.Slice(keys, func(a, b int) bool {
+			if counts[keys[a]] != counts[keys[b]] {
+				return counts[keys[a]] > counts[keys[b]]
+			}
+			return keys[a] < keys[b]
+		})
+		keys = keys[:min(len(keys), domainCategories)]
+		if len(inputs)+len(keys) > domainFeatures {
+			continue
+		}
+		for _, k := range keys {
+			p := float64(counts[k]) / float64(refN)
+			inputs = append(inputs, input{j: j, cat: k, isCat: true, mean: p, std: math.Sqrt(p * (1 - p))})
+		}
+		used++
+		categorical++
+	}
+	if len(inputs) < 2 {
 		return
 	}
 	rows := func(t *rowTable) [][]float64 {
 		out := make([][]float64, min(t.n, domainRows))
 		for i := range out {
-			r := make([]float64, len(cols))
-			for k, c := range cols {
-				if v := t.num[c.j][i]; !math.IsNaN(v) {
-					r[k] = (v - c.mean) / c.std
+			r := make([]float64, len(inputs))
+			for k, c := range inputs {
+				switch {
+				case c.isCat:
+					r[k] = (b2f(t.rows[i][c.j] == c.cat) - c.mean) / c.std
+				default:
+					if v := t.num[c.j][i]; !math.IsNaN(v) {
+						r[k] = (v - c.mean) / c.std
+					}
 				}
 			}
 			out[i] = r
@@ -223,5 +289,6 @@ func multivariateDrift(rep *Report, ref, cur *rowTable, opts Options) {
 		return
 	}
 	rep.MultivariateDrift = &MultivariateDrift{Method: "domain_classifier", Statistic: auc, Threshold: thr,
-		Drifted: auc >= thr, Features: len(cols), ReferenceRows: len(a), CurrentRows: len(b)}
+		Drifted: auc >= thr, Features: used, CategoricalFeatures: categorical,
+		LeftOut: len(ref.numeric) + len(ref.categoricals) - used, ReferenceRows: len(a), CurrentRows: len(b)}
 }

@@ -15,9 +15,10 @@ type rowTable struct {
 	numeric, categoricals []int // the numeric and the categorical features
 	// labels memoises normLabel, which parses every cell.
 	labels map[string]string
-	// prob holds the calibrated probability of the positive class per row
-	// once estimatePerformance ran (NaN without a score).
-	prob []float64
+	// right holds, once estimatePerformance ran CBPE, each row's
+	// calibrated probability that its prediction is right (NaN for a row
+	// CBPE could not use); nil when CBPE did not run.
+	right []float64
 }
 
 func newRowTable(s *RowSample, schema *Schema) *rowTable {

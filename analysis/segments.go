@@ -17,8 +17,9 @@ type Segment struct {
 	Filter string `json:"filter"`
 	Rows   int    `json:"rows"`
 	// Metric is accuracy (classification, labeled rows), mae (regression,
-	// labeled rows) or estimated_accuracy (binary, unlabeled rows: the
-	// calibrated probability of each row's prediction being right).
+	// labeled rows) or estimated_accuracy (binary or multiclass with
+	// scores, unlabeled rows: the calibrated probability of each row's
+	// prediction being right, as CBPE computes it).
 	Metric string  `json:"metric"`
 	Value  float64 `json:"value"`
 	// Delta is Value minus the metric on the rest of the sampled rows.
@@ -285,8 +286,9 @@ func WeakSegments(slicings []slicing, y []float64, higherWorse bool, metric stri
 }
 
 // weakSegments fills rep.Segments from the current row sample: the labeled
-// rows when there are at least 2·minRows of them, else (binary with a
-// score) the estimated correctness of every scored row.
+// rows when there are at least 2·minRows of them, else (classification
+// with CBPE: binary with a score, multiclass with class scores) each
+// row's calibrated probability that its prediction is right.
 func weakSegments(rep *Report, cur *rowTable, opts Options) {
 	if cur == nil || opts.Task == "" || len(cur.features) == 0 {
 		return
@@ -332,20 +334,12 @@ func weakSegments(rep *Report, cur *rowTable, opts Options) {
 			rows, y = append(rows, i), append(y, b2f(p == t))
 		}
 	}
-	if len(rows) < 2*minRows && cur.prob != nil {
+	if len(rows) < 2*minRows && cur.right != nil {
 		rows, y, metric, higherWorse = rows[:0], y[:0], "estimated_accuracy", false
-		for i, c := range cur.prob {
-			if math.IsNaN(c) {
-				continue
+		for i, c := range cur.right {
+			if !math.IsNaN(c) {
+				rows, y = append(rows, i), append(y, c)
 			}
-			pos, ok := cur.predicted(i, cur.num[cur.score][i], opts)
-			if !ok {
-				continue
-			}
-			if !pos {
-				c = 1 - c
-			}
-			rows, y = append(rows, i), append(y, c)
 		}
 	}
 	if len(rows) < 2*minRows {

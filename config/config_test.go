@@ -186,6 +186,24 @@ func TestThresholdAutoRules(t *testing.T) {
 	}
 }
 
+// A rule on an estimated metric needs the columns the estimate is made
+// from; without them it would never have a value to judge.
+func TestEstimatedPerformanceRulesNeedScores(t *testing.T) {
+	for _, tc := range []struct{ task, columns, wantErr string }{
+		{"binary", "{target: y, score: p}", ""},
+		{"binary", "{target: y, prediction: yhat}", `metric "estimated_performance.accuracy" needs columns.score`},
+		{"multiclass", "{target: y, prediction: yhat, class_scores: {a: pa, b: pb}}", ""},
+		{"multiclass", "{target: y, prediction: yhat}", `metric "estimated_performance.accuracy" needs columns.class_scores`},
+	} {
+		src := "models:\n  - name: m\n    task: " + tc.task + "\n    columns: " + tc.columns +
+			"\n    source: {uri: file://data}\n    reference: {uri: file://ref.csv}\n    rules: [{name: r, metric: estimated_performance.accuracy, below: 0.8}]\n"
+		_, err := Parse("vigil.yaml", []byte(src), Options{SkipEnv: true})
+		if (err == nil) != (tc.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
+			t.Errorf("%s %s: err %v, want %q", tc.task, tc.columns, err, tc.wantErr)
+		}
+	}
+}
+
 func TestSecretsAreEnvNamesThatMustBeSet(t *testing.T) {
 	_, err := Load("testdata/valid.yaml", Options{Getenv: env(nil)})
 	if err == nil || !strings.Contains(err.Error(), "notify.slack.token_env: environment variable SLACK_BOT_TOKEN is not set") {

@@ -41,6 +41,12 @@ type Retrain struct {
 	// violation refuses the promotion. Empty: not checked.
 	Baseline string `yaml:"baseline"`
 
+	// Rollout is how a challenger that passed the gate (and approval)
+	// reaches production: direct (promote at once, the default), shadow
+	// (score beside the champion on live traffic until the evidence
+	// decides) or canary (serve a growing share of traffic).
+	Rollout *Rollout `yaml:"rollout"`
+
 	// Backend-specific settings; the one named by Trainer is required.
 	SageMaker *SageMaker `yaml:"sagemaker"`
 	GitLab    *GitLab    `yaml:"gitlab"`
@@ -143,6 +149,146 @@ type Kubeflow struct {
 	PollInterval Duration `yaml:"poll_interval"` // default 30s
 }
 
+// Rollout configures testing a challenger in production before it takes all
+// traffic (retrain.rollout). Each evaluation compares the challenger with
+// the champion on the labeled records logged since the previous one, with
+// an always-valid confidence sequence (analysis.Sequence), so the rollout
+// may stop at the first evaluation whose interval decides.
+type Rollout struct {
+	// Mode is direct | shadow | canary; default direct.
+	Mode string `yaml:"mode"`
+	// Metric is compared per event: performance.accuracy (binary,
+	// multiclass), performance.mae or performance.mse (regression). Default:
+	// retrain.metric when it is one of them, else accuracy for
+	// classification and mse for regression (rmse's order).
+	Metric string `yaml:"metric"`
+	// Margin is the non-inferiority margin in the metric's units: the
+	// challenger is promoted when it is better, or worse by less than
+	// Margin with confidence; 0 (default) asks for better.
+	Margin float64 `yaml:"margin"`
+	// Alpha is the error rate over all evaluations; default 0.05.
+	Alpha float64 `yaml:"alpha"`
+	// EvaluationInterval is how often the evidence is read; default 1h.
+	EvaluationInterval Duration `yaml:"evaluation_interval"`
+	// MinRows is how many newly compared events an evaluation needs; with
+	// fewer, the window grows until the next interval. Default 100, at
+	// least 30 (analysis.MinSequential).
+	MinRows int `yaml:"min_rows"`
+	// MaxDuration bounds the rollout: still undecided then, the challenger
+	// is rejected and the champion keeps production. Default 7d.
+	MaxDuration Duration `yaml:"max_duration"`
+	// Steps (canary) are the challenger's traffic percents, increasing and
+	// ending at 100 (the promotion); default [10, 50, 100].
+	Steps []int `yaml:"steps"`
+	// Hold (canary) is how long each step below 100 lasts at least; default 1d.
+	Hold Duration `yaml:"hold"`
+}
+
+// MaxRolloutEvaluations bounds max_duration / evaluation_interval: every
+// evaluation adds about a dozen events to the retrain's workflow history,
+// which Temporal caps at 51,200.
+const MaxRolloutEvaluations = 2000
+
+// Rollout modes.
+const (
+	RolloutDirect = "direct"
+	RolloutShadow = "shadow"
+	RolloutCanary = "canary"
+)
+
+// RolloutMetrics are the metrics a rollout can compare, by task: each is
+// the mean of a per-event value, so every event is one observation.
+var RolloutMetrics = map[string][]string{
+	"binary":     {"performance.accuracy"},
+	"multiclass": {"performance.accuracy"},
+	"regression": {"performance.mae", "performance.mse"},
+}
+
+// Staged reports whether the rollout puts the challenger beside the
+// champion (shadow or canary) rather than promoting it at once.
+func (r *Rollout) Staged() bool { return r != nil && r.Mode != RolloutDirect }
+
+func (r *Rollout) applyDefaults(retrainMetric, task string) {
+	orDefault(&r.Mode, RolloutDirect)
+	orDefault(&r.Alpha, 0.05)
+	orDefault(&r.EvaluationInterval, Duration(time.Hour))
+	orDefault(&r.MinRows, 100)
+	orDefault(&r.MaxDuration, Duration(7*24*time.Hour))
+	if r.Mode == RolloutCanary {
+		if r.Steps == nil {
+			r.Steps = []int{10, 50, 100}
+		}
+		orDefault(&r.Hold, Duration(24*time.Hour))
+	}
+	if r.Metric == "" {
+		switch {
+		case slices.Contains(RolloutMetrics[task], retrainMetric):
+			r.Metric = retrainMetric
+		case task == "regression":
+			r.Metric = "performance.mse"
+		default:
+			r.Metric = "performance.accuracy"
+		}
+	}
+}
+
+func (r *Rollout) validate(d *decoder, p, task string) {
+	modes := []string{RolloutDirect, RolloutShadow, RolloutCanary}
+	if !slices.Contains(modes, r.Mode) {
+		d.at(p+".mode", "want one of %s, got %q", quoteList(modes), r.Mode)
+		return
+	}
+	if ok := RolloutMetrics[task]; task != "" && !slices.Contains(ok, r.Metric) {
+		d.at(p+".metric", "a rollout compares a per-event metric: want one of %s for task %s, got %q", quoteList(ok), task, r.Metric)
+	}
+	if r.Margin < 0 {
+		d.at(p+".margin", "must not be negative, got %g", r.Margin)
+	}
+	if !(r.Alpha > 0 && r.Alpha < 1) {
+		d.at(p+".alpha", "want 0 < alpha < 1, got %g", r.Alpha)
+	}
+	if r.EvaluationInterval.D() < time.Second {
+		d.at(p+".evaluation_interval", "must be at least 1s, got %s", r.EvaluationInterval)
+	}
+	if r.MinRows < 30 {
+		d.at(p+".min_rows", "must be at least 30 (the always-valid interval needs them), got %d", r.MinRows)
+	}
+	if r.MaxDuration.D() < r.EvaluationInterval.D() {
+		d.at(p+".max_duration", "must be at least evaluation_interval (%s), got %s", r.EvaluationInterval, r.MaxDuration)
+	} else if n := r.MaxDuration.D() / max(r.EvaluationInterval.D(), time.Second); n > MaxRolloutEvaluations {
+		d.at(p+".max_duration", "%s / evaluation_interval %s is %d evaluations, at most %d (each is in the retrain's workflow history): lengthen evaluation_interval or shorten max_duration",
+			r.MaxDuration, r.EvaluationInterval, n, MaxRolloutEvaluations)
+	}
+	if r.Mode != RolloutCanary {
+		if len(r.Steps) > 0 {
+			d.at(p+".steps", "only with mode: canary")
+		}
+		if r.Hold != 0 {
+			d.at(p+".hold", "only with mode: canary")
+		}
+		return
+	}
+	switch {
+	case len(r.Steps) < 2:
+		d.at(p+".steps", "want at least one percent below 100 and then 100, e.g. [10, 50, 100], got %v", r.Steps)
+	case r.Steps[len(r.Steps)-1] != 100:
+		d.at(p+".steps", "must end at 100 (the promotion), got %v", r.Steps)
+	default:
+		for i, s := range r.Steps {
+			if s < 1 || s > 100 || (i > 0 && s <= r.Steps[i-1]) {
+				d.at(p+".steps", "want increasing percents in 1..100, got %v", r.Steps)
+				break
+			}
+		}
+	}
+	if r.Hold.D() < r.EvaluationInterval.D() {
+		d.at(p+".hold", "must be at least evaluation_interval (%s), got %s", r.EvaluationInterval, r.Hold)
+	}
+	if n := time.Duration(max(len(r.Steps)-1, 0)); r.MaxDuration.D() < n*r.Hold.D() {
+		d.at(p+".max_duration", "must cover the holds of the steps below 100 (%d × %s), got %s", n, r.Hold, r.MaxDuration)
+	}
+}
+
 var trainers = []string{"command", "sagemaker", "gitlab", "jenkins", "kubeflow", "airflow"}
 
 // MainMetric is the metric a task's challengers are judged on by default.
@@ -219,6 +365,12 @@ func (r *Retrain) validate(d *decoder, p string, m *Model) {
 	}
 	if r.Output != "" {
 		checkURI(d, p+".output", r.Output)
+	}
+	if ro := r.Rollout; ro != nil {
+		// Defaults here, not in applyDefaults: the rollout's metric follows
+		// retrain.metric, itself defaulted above.
+		ro.applyDefaults(r.Metric, m.Task)
+		ro.validate(d, p+".rollout", m.Task)
 	}
 	r.validateBackend(d, p)
 }

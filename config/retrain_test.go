@@ -110,3 +110,82 @@ func TestAirflowTrainer(t *testing.T) {
 		}
 	}
 }
+
+// retrain.rollout: absent or direct promotes at once; shadow and canary get
+// their defaults, the metric following retrain.metric when it is per-event.
+func TestRolloutDefaults(t *testing.T) {
+	base := retrainBase + "      command: [train]\n"
+	for _, tc := range []struct {
+		name, task, yaml string
+		want             Rollout
+	}{
+		{"shadow", "binary", "      rollout: {mode: shadow}\n", Rollout{Mode: "shadow", Metric: "performance.accuracy", Alpha: 0.05,
+			EvaluationInterval: Duration(time.Hour), MinRows: 100, MaxDuration: Duration(7 * 24 * time.Hour)}},
+		{"canary", "binary", "      rollout: {mode: canary, margin: 0.01}\n", Rollout{Mode: "canary", Metric: "performance.accuracy", Margin: 0.01,
+			Alpha: 0.05, EvaluationInterval: Duration(time.Hour), MinRows: 100, MaxDuration: Duration(7 * 24 * time.Hour),
+			Steps: []int{10, 50, 100}, Hold: Duration(24 * time.Hour)}},
+		{"regression follows a per-event retrain metric", "regression", "      metric: performance.mae\n      rollout: {mode: shadow}\n",
+			Rollout{Mode: "shadow", Metric: "performance.mae", Alpha: 0.05, EvaluationInterval: Duration(time.Hour), MinRows: 100,
+				MaxDuration: Duration(7 * 24 * time.Hour)}},
+		{"rmse is compared as mse", "regression", "      rollout: {mode: shadow}\n",
+			Rollout{Mode: "shadow", Metric: "performance.mse", Alpha: 0.05, EvaluationInterval: Duration(time.Hour), MinRows: 100,
+				MaxDuration: Duration(7 * 24 * time.Hour)}},
+		{"f1_macro is compared as accuracy", "multiclass", "      metric: performance.f1_macro\n      rollout: {mode: shadow}\n",
+			Rollout{Mode: "shadow", Metric: "performance.accuracy", Alpha: 0.05, EvaluationInterval: Duration(time.Hour), MinRows: 100,
+				MaxDuration: Duration(7 * 24 * time.Hour)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse("vigil.yaml", []byte(strings.Replace(base, "task: binary", "task: "+tc.task, 1)+tc.yaml), Options{SkipEnv: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := c.Models[0].Retrain.Rollout
+			if fmt.Sprint(*got) != fmt.Sprint(tc.want) {
+				t.Errorf("rollout = %+v\nwant      %+v", *got, tc.want)
+			}
+			if !got.Staged() {
+				t.Error("a shadow or canary rollout must be staged")
+			}
+		})
+	}
+	c, err := Parse("vigil.yaml", []byte(base), Options{SkipEnv: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ro := c.Models[0].Retrain.Rollout; ro.Staged() {
+		t.Errorf("no rollout section: %+v, want direct", ro)
+	}
+	c, err = Parse("vigil.yaml", []byte(base+"      rollout: {}\n"), Options{SkipEnv: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ro := c.Models[0].Retrain.Rollout; ro.Mode != RolloutDirect || ro.Staged() {
+		t.Errorf("empty rollout section: %+v, want direct", ro)
+	}
+}
+
+func TestRolloutErrorsNameTheField(t *testing.T) {
+	base := retrainBase + "      command: [train]\n      rollout:\n"
+	for _, tc := range []struct{ yaml, want string }{
+		{"        mode: blue-green\n", `vigil.yaml:11: models[0].retrain.rollout.mode: want one of direct, shadow, canary, got "blue-green"`},
+		{"        mode: shadow\n        metric: performance.roc_auc\n", `vigil.yaml:12: models[0].retrain.rollout.metric: a rollout compares a per-event metric: want one of performance.accuracy for task binary, got "performance.roc_auc"`},
+		{"        mode: shadow\n        margin: -0.1\n", `vigil.yaml:12: models[0].retrain.rollout.margin: must not be negative`},
+		{"        mode: shadow\n        alpha: 1.5\n", `vigil.yaml:12: models[0].retrain.rollout.alpha: want 0 < alpha < 1, got 1.5`},
+		{"        mode: shadow\n        min_rows: 10\n", `models[0].retrain.rollout.min_rows: must be at least 30`},
+		{"        mode: shadow\n        evaluation_interval: 2h\n        max_duration: 1h\n", `models[0].retrain.rollout.max_duration: must be at least evaluation_interval (2h0m0s), got 1h0m0s`},
+		{"        mode: shadow\n        steps: [10, 100]\n", `models[0].retrain.rollout.steps: only with mode: canary`},
+		{"        mode: shadow\n        hold: 1h\n", `models[0].retrain.rollout.hold: only with mode: canary`},
+		{"        mode: canary\n        steps: [10, 50]\n", `models[0].retrain.rollout.steps: must end at 100 (the promotion), got [10 50]`},
+		{"        mode: canary\n        steps: [100]\n", `models[0].retrain.rollout.steps: want at least one percent below 100 and then 100`},
+		{"        mode: canary\n        steps: [50, 10, 100]\n", `models[0].retrain.rollout.steps: want increasing percents in 1..100, got [50 10 100]`},
+		{"        mode: canary\n        steps: [0, 100]\n", `models[0].retrain.rollout.steps: want increasing percents in 1..100`},
+		{"        mode: canary\n        evaluation_interval: 2h\n        hold: 1h\n", `models[0].retrain.rollout.hold: must be at least evaluation_interval (2h0m0s), got 1h0m0s`},
+		{"        mode: canary\n        hold: 4d\n", `models[0].retrain.rollout.max_duration: must cover the holds of the steps below 100 (2 × 96h0m0s), got 168h0m0s`},
+		{"        mode: shadow\n        evaluation_interval: 1m\n", `models[0].retrain.rollout.max_duration: 168h0m0s / evaluation_interval 1m0s is 10080 evaluations, at most 2000`},
+	} {
+		_, err := Parse("vigil.yaml", []byte(base+tc.yaml), Options{SkipEnv: true})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v\nwant %q", tc.yaml, err, tc.want)
+		}
+	}
+}

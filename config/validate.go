@@ -227,6 +227,15 @@ func (m *Model) validate(d *decoder, p string, c *Config) {
 		rules[r.Name] = true
 		if err := CheckMetric(m.Task, r.Metric); err != nil {
 			d.at(rp+".metric", "%v", err)
+		} else if strings.HasPrefix(r.Metric, "estimated_performance.") {
+			// Without the columns CBPE reads, the rule would never have a
+			// value to judge.
+			switch {
+			case m.Task == "binary" && m.Columns.Score == "":
+				d.at(rp+".metric", "metric %q needs columns.score: a binary model's performance is estimated from its scores", r.Metric)
+			case m.Task == "multiclass" && len(m.Columns.ClassScores) == 0:
+				d.at(rp+".metric", "metric %q needs columns.class_scores (a probability column per class): a multiclass model's performance is estimated from them", r.Metric)
+			}
 		}
 		switch {
 		case r.ThresholdMode != "" && !r.Auto():

@@ -283,9 +283,9 @@ func TestLinksCarryThePublicPath(t *testing.T) {
 func TestReportShowsRowLevelAnalysesAndJudgesAutoRules(t *testing.T) {
 	s := synthReport("m", synthT0, false, 0)
 	s.EstimatedPerformance = map[string]analysis.Estimate{"accuracy": {Value: 0.812, Lower: 0.8, Upper: 0.825}}
-	s.Estimation = &analysis.Estimation{Method: "cbpe", Rows: 900}
+	s.Estimation = &analysis.Estimation{Method: "cbpe", Rows: 900, ReferenceRows: 5000}
 	s.Segments = []analysis.Segment{{Filter: "plan = basic", Rows: 250, Metric: "accuracy", Value: 0.51, Delta: -0.4, PValue: 1e-9}}
-	s.MultivariateDrift = &analysis.MultivariateDrift{Method: "domain_classifier", Statistic: 0.83, Threshold: 0.54, Drifted: true, Features: 4}
+	s.MultivariateDrift = &analysis.MultivariateDrift{Method: "domain_classifier", Statistic: 0.83, Threshold: 0.54, Drifted: true, Features: 4, CategoricalFeatures: 1}
 	s.Bands = map[string]analysis.Band{"estimated_performance.accuracy": {Lower: 0.85, Upper: 0.95}}
 	rules := []config.Rule{{Name: "est", Metric: "estimated_performance.accuracy", ThresholdMode: config.ThresholdAuto, Severity: "warning"}}
 	res := JudgeRules(rules, s)
@@ -297,7 +297,25 @@ func TestReportShowsRowLevelAnalysesAndJudgesAutoRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, w := range []string{"Estimated performance", "cbpe on 900 rows", "0.812", "Weakest segments", "plan = basic",
-		"Multivariate drift", "domain_classifier", "within the reference band [0.85, 0.95]"} {
+		"Multivariate drift", "domain_classifier", "over 4 features (1 categorical)", "within the reference band [0.85, 0.95]"} {
+		if !strings.Contains(b.String(), w) {
+			t.Errorf("the report lacks %q", w)
+		}
+	}
+	for _, w := range []string{"taken as calibrated", "Estimated without labels: each row"} {
+		if strings.Contains(b.String(), w) {
+			t.Errorf("a report with labeled segments and a checked calibration says %q", w)
+		}
+	}
+	// Segments found without labels, and a multiclass estimate whose
+	// reference could not check the probabilities, say so.
+	s.Segments[0].Metric = "estimated_accuracy"
+	s.Estimation.ReferenceRows = 0
+	b.Reset()
+	if err := (Renderer{}).Report(&b, NewReportPage("m", s, rules), false); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"Estimated without labels: each row counts as the calibrated probability", "taken as calibrated"} {
 		if !strings.Contains(b.String(), w) {
 			t.Errorf("the report lacks %q", w)
 		}

@@ -17,7 +17,7 @@ func decodePayload(p *commonpb.Payload, out any) error {
 
 func ensureSearchAttributes(ctx context.Context, wc *control.Client, cfg *config.Config) error {
 	if err := wc.EnsureSearchAttributes(ctx, cfg.Temporal.Namespace); err != nil {
-		return fmt.Errorf("search attributes VigilModel/VigilStatus/VigilModelVersion not registered (the UI filters need them; an operator can add them): %w", err)
+		return fmt.Errorf("search attributes VigilModel/VigilStatus/VigilModelVersion/VigilRollout not registered (the UI filters need them; an operator can add them): %w", err)
 	}
 	return nil
 }

@@ -121,12 +121,17 @@ func specOf(src config.Source, names config.Columns) readSpec {
 // rows' Err return ErrIncomplete at the end of the stream, so a partial
 // window is never evaluated silently. The rows implement io.Closer: close
 // them when stopping before the end.
-func (s *Store) OpenWindow(ctx context.Context, m *config.Model, from, to time.Time) (analysis.Rows, *WindowInfo, error) {
+//
+// The window's columns are those of its first object; a column that only
+// later objects have (the shadow outputs of a version that began scoring
+// mid-window) is read only when the caller names it in columns: rows then
+// have it, empty where an object lacks it.
+func (s *Store) OpenWindow(ctx context.Context, m *config.Model, from, to time.Time, columns ...string) (analysis.Rows, *WindowInfo, error) {
 	be, objs, err := s.listWindow(ctx, m, from, to)
 	if err != nil {
 		return nil, nil, err
 	}
-	return s.openObjects(ctx, be, m, from, to, objs)
+	return s.openObjects(ctx, be, m, from, to, objs, columns)
 }
 
 // WindowObject is one prediction object of a window's listing.
@@ -175,7 +180,7 @@ func (s *Store) OpenWindowObjects(ctx context.Context, m *config.Model, from, to
 	for i, o := range objs {
 		list[i] = object{Key: o.Key, Size: o.Size}
 	}
-	return s.openObjects(ctx, be, m, from, to, list)
+	return s.openObjects(ctx, be, m, from, to, list, nil)
 }
 
 // listWindow lists the objects of a window (served and shadow variants).
@@ -202,7 +207,7 @@ func (s *Store) listWindow(ctx context.Context, m *config.Model, from, to time.T
 }
 
 // openObjects reads the listed objects of a window as OpenWindow describes.
-func (s *Store) openObjects(ctx context.Context, be backend, m *config.Model, from, to time.Time, objs []object) (analysis.Rows, *WindowInfo, error) {
+func (s *Store) openObjects(ctx context.Context, be backend, m *config.Model, from, to time.Time, objs []object, columns []string) (analysis.Rows, *WindowInfo, error) {
 	info := &WindowInfo{From: from, To: to}
 	var err error
 	spec := specOf(m.Source, m.Columns)
@@ -226,6 +231,11 @@ func (s *Store) openObjects(ctx context.Context, be backend, m *config.Model, fr
 	rows := open(info)
 	if rows.err != nil {
 		return nil, nil, rows.err
+	}
+	if rows.cur != nil {
+		for _, c := range columns {
+			rows.addColumn(c)
+		}
 	}
 	j := &windowRows{objectRows: rows, info: info, labels: labels, target: -1, key: joinKey(rows, m.Columns.EventID)}
 	if m.Columns.Target != "" {

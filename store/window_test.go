@@ -233,3 +233,34 @@ func TestOpenReferenceFileAndDirectory(t *testing.T) {
 		t.Error("a missing reference must be an error")
 	}
 }
+
+// A shadow version that starts scoring mid-window: the window's first object
+// has no shadow column, later ones do. Named in columns, the column is read
+// from the objects that have it (empty in the others); not named, it is not
+// a column of the window, as before.
+func TestOpenWindowReadsNamedColumnsLaterObjectsAdd(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "pred")
+	shadow := func(id string, at time.Time, p int) string {
+		return fmt.Sprintf(`{"event_id":%q,"time":%q,"prediction":0,"shadow":{"v2":{"prediction":%d}}}`+"\n", id, at.Format(time.RFC3339), p)
+	}
+	writeFile(t, src, "2026/03/01/10/a.jsonl", pred("e1", t0.Add(time.Minute), 1, 0))
+	writeFile(t, src, "2026/03/01/10/b.jsonl", shadow("e2", t0.Add(2*time.Minute), 1))
+	s := New(config.Storage{})
+	rows, _, err := s.OpenWindow(context.Background(), model("file://"+src, ""), t0, t0.Add(time.Hour), "shadow.v2.prediction", "shadow.2.prediction")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := collect(t, rows)
+	if len(got) != 2 || got[0]["shadow.v2.prediction"] != "" || got[1]["shadow.v2.prediction"] != "1" || got[1]["shadow.2.prediction"] != "" {
+		t.Errorf("rows = %v, want e2's shadow prediction and none for e1", got)
+	}
+	rows, _, err = s.OpenWindow(context.Background(), model("file://"+src, ""), t0, t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cols := strings.Join(rows.Columns(), ","); strings.Contains(cols, "shadow") {
+		t.Errorf("columns %s: unnamed, a column only later objects have is not read", cols)
+	}
+	rows.(interface{ Close() error }).Close()
+}

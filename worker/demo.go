@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,6 +37,43 @@ type demoTraffic struct {
 
 	model   *demo.Model
 	version string
+	// A rollout under way (registry aliases shadow and canary): the
+	// challenger scores every record in shadow, or answers canaryPercent
+	// of them.
+	shadow, canary       *demo.Model
+	shadowVer, canaryVer string
+	canaryPercent        int
+	loaded               map[string]*demo.Model // by version
+	split                *rand.Rand
+	// revertOnChallenger (tests) ends the drift as soon as a challenger is
+	// registered: the drift was transient, and the challenger trained on
+	// it is worse than the champion on the traffic that follows.
+	revertOnChallenger bool
+	reverted, revert   bool
+}
+
+// predict answers one request as the serving side of a rollout does: the
+// canary challenger takes its percent of the requests (logged under its
+// version), the rest go to production, and a shadow challenger scores
+// every request without answering it (logged under shadow.<version>).
+func (d *demoTraffic) predict(features map[string]float64) (logclient.Prediction, error) {
+	m, version := d.model, d.version
+	if d.canary != nil && d.split.IntN(100) < d.canaryPercent {
+		m, version = d.canary, d.canaryVer
+	}
+	score, pred, err := m.Score(features)
+	if err != nil {
+		return logclient.Prediction{}, err
+	}
+	p := logclient.Prediction{ModelVersion: version, Prediction: pred, Score: &score}
+	if d.shadow != nil {
+		s, sp, err := d.shadow.Score(features)
+		if err != nil {
+			return logclient.Prediction{}, err
+		}
+		p.Shadow = map[string]logclient.ShadowPrediction{d.shadowVer: {Prediction: sp, Score: &s}}
+	}
+	return p, nil
 }
 
 // driftTime is when the demo's concept changes. It is kept in the data dir
@@ -70,24 +108,61 @@ func (d *demoTraffic) bootstrap(ctx context.Context, g *demo.Generator, driftAt 
 	return nil
 }
 
-// refreshModel loads the production version when it changed.
+// refreshModel loads the versions the registry's aliases name when they
+// changed: production, and a rollout's shadow or canary challenger.
 func (d *demoTraffic) refreshModel(ctx context.Context) error {
-	v, err := d.reg.Resolve(ctx, demoModel, registry.AliasProduction)
+	rec, err := d.reg.Model(ctx, demoModel)
 	if err != nil {
 		return err
 	}
-	name := lifecycle.FormatVersion(v.Version)
-	if name == d.version && d.model != nil {
-		return nil
+	load := func(n int) (*demo.Model, string, error) {
+		name := lifecycle.FormatVersion(n)
+		if m := d.loaded[name]; m != nil {
+			return m, name, nil
+		}
+		v := rec.Version(n)
+		if v == nil {
+			return nil, "", fmt.Errorf("%s %s: %w", demoModel, name, registry.ErrNotFound)
+		}
+		m, err := demo.LoadURI(v.ArtifactURI)
+		if err != nil {
+			return nil, "", fmt.Errorf("load %s %s: %w", demoModel, name, err)
+		}
+		if d.loaded == nil {
+			d.loaded = map[string]*demo.Model{}
+		}
+		d.loaded[name] = m
+		return m, name, nil
 	}
-	m, err := demo.LoadURI(v.ArtifactURI)
+	prod := rec.Aliases[registry.AliasProduction]
+	if prod == 0 {
+		return fmt.Errorf("%s: no production version: %w", demoModel, registry.ErrNotFound)
+	}
+	m, name, err := load(prod)
 	if err != nil {
-		return fmt.Errorf("load %s %s: %w", demoModel, name, err)
+		return err
 	}
-	if d.version != "" {
+	if d.version != "" && name != d.version {
 		d.log.Info("demo model server now serves the new production version", "model", demoModel, "from", d.version, "to", name)
 	}
 	d.model, d.version = m, name
+	d.shadow, d.shadowVer, d.canary, d.canaryVer, d.canaryPercent = nil, "", nil, "", 0
+	if n := rec.Aliases[registry.AliasShadow]; n != 0 {
+		if d.shadow, d.shadowVer, err = load(n); err != nil {
+			return err
+		}
+	}
+	if n := rec.Aliases[registry.AliasCanary]; n != 0 && rec.Rollout != nil && rec.Rollout.Challenger == n {
+		if d.canary, d.canaryVer, err = load(n); err != nil {
+			return err
+		}
+		d.canaryPercent = rec.Rollout.Percent
+	}
+	if d.revertOnChallenger && !d.reverted && len(rec.Versions) > 1 {
+		d.reverted = true
+		d.log.Info("demo traffic: a challenger is registered; the drift ends now", "model", demoModel)
+		d.revert = true
+	}
 	return nil
 }
 
@@ -96,7 +171,9 @@ func (d *demoTraffic) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("demo drift time: %w", err)
 	}
-	g := demo.NewGenerator(demo.GeneratorConfig{Seed: uint64(time.Now().UnixNano()), DriftAt: driftAt})
+	seed := uint64(time.Now().UnixNano())
+	g := demo.NewGenerator(demo.GeneratorConfig{Seed: seed, DriftAt: driftAt})
+	d.split = rand.New(rand.NewPCG(seed, 0xca7a))
 	if err := d.bootstrap(ctx, g, driftAt); err != nil {
 		return err
 	}
@@ -120,10 +197,14 @@ func (d *demoTraffic) run(ctx context.Context) error {
 				d.log.Warn("demo traffic: no production model", "err", err)
 				continue
 			}
+			if d.revert {
+				d.revert = false
+				g.Revert(now)
+			}
 			for range d.rate {
 				seq++
 				ex := g.Sample(now)
-				score, pred, err := d.model.Score(ex.FeatureMap())
+				p, err := d.predict(ex.FeatureMap())
 				if err != nil {
 					return err
 				}
@@ -131,12 +212,11 @@ func (d *demoTraffic) run(ctx context.Context) error {
 				for k, v := range ex.FeatureMap() {
 					features[k] = v
 				}
-				id := fmt.Sprintf("demo-%d-%d", now.UnixNano(), seq)
+				p.EventID, p.Time, p.Features = fmt.Sprintf("demo-%d-%d", now.UnixNano(), seq), now.UTC(), features
 				latency := ex.LatencyMS
-				_ = client.Log(ctx, logclient.Prediction{
-					EventID: id, Time: now.UTC(), ModelVersion: d.version, Features: features,
-					Prediction: pred, Score: &score, LatencyMS: &latency,
-				})
+				p.LatencyMS = &latency
+				_ = client.Log(ctx, p)
+				id := p.EventID
 				_ = client.LogGroundTruth(ctx, logclient.GroundTruth{EventID: id, Label: ex.Label, Time: now.UTC()})
 			}
 		}

@@ -85,6 +85,9 @@ type options struct {
 	demoDriftAfter time.Duration
 	demoRate       int
 	demoTick       time.Duration
+	// demoRevertOnChallenger (tests): the demo's drift ends as soon as a
+	// challenger is registered, so the challenger loses its rollout.
+	demoRevertOnChallenger bool
 	// stopTimeout is worker.Options.WorkerStopTimeout (tests: 0).
 	stopTimeout time.Duration
 	// set by tests

@@ -313,7 +313,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	}
 	if o.demoTraffic && cfg.Model(demoModel) != nil {
 		d := &demoTraffic{cfg: cfg, reg: reg, ingestURL: "http://" + w.HTTPAddr, driftAfter: o.demoDriftAfter,
-			rate: o.demoRate, tick: o.demoTick, log: log.With("component", "demo")}
+			rate: o.demoRate, tick: o.demoTick, log: log.With("component", "demo"), revertOnChallenger: o.demoRevertOnChallenger}
 		go func() {
 			if err := d.run(ctx); err != nil {
 				log.Error("demo traffic stopped", "err", err)

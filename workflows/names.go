@@ -42,6 +42,9 @@ var (
 	AttrModel        = temporal.NewSearchAttributeKeyKeyword("VigilModel")
 	AttrModelVersion = temporal.NewSearchAttributeKeyKeyword("VigilModelVersion")
 	AttrStatus       = temporal.NewSearchAttributeKeyKeyword("VigilStatus")
+	// AttrRollout follows a retrain's shadow or canary rollout: "shadow v3",
+	// "canary v3 50%", then promoted, rejected or rolled-back.
+	AttrRollout = temporal.NewSearchAttributeKeyKeyword("VigilRollout")
 )
 
 // SearchAttributes is what a namespace needs registered for Vigil.
@@ -50,6 +53,7 @@ func SearchAttributes() map[string]enumspb.IndexedValueType {
 		AttrModel.GetName():        enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		AttrModelVersion.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		AttrStatus.GetName():       enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		AttrRollout.GetName():      enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 	}
 }
 

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"bytes"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -83,6 +85,42 @@ func TestShardedHistoryCoversShards(t *testing.T) {
 	for _, want := range []string{`"name":"ProfileShard"`, `"name":"MergeShards"`, `"name":"vigil-shards"`, "EVENT_TYPE_MARKER_RECORDED"} {
 		if !strings.Contains(compact, want) {
 			t.Errorf("monitor-sharded.json has no %s", want)
+		}
+	}
+}
+
+// The rollout histories exercise the rollout branch (the change's marker,
+// staging, evaluations and their record), and the direct one does not: so
+// replaying them covers both sides of the `rollout` change.
+func TestReplayHistoriesCoverBothRolloutBranches(t *testing.T) {
+	for _, tc := range []struct {
+		file    string
+		rollout bool
+	}{
+		{"retrain-shadow-promoted.json", true},
+		{"retrain-shadow-rejected.json", true},
+		{"retrain-promoted.json", false},
+	} {
+		data, err := os.ReadFile(filepath.Join("testdata/replay", tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := client.HistoryFromJSON(bytes.NewReader(data), client.HistoryJSONOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]int{}
+		for _, e := range h.Events {
+			if a := e.GetActivityTaskScheduledEventAttributes(); a != nil {
+				seen[a.GetActivityType().GetName()]++
+			}
+			if m := e.GetMarkerRecordedEventAttributes(); m != nil && strings.Contains(string(m.GetDetails()["change-id"].GetPayloads()[0].GetData()), changeRollout) {
+				seen["marker"]++
+			}
+		}
+		got := seen["marker"] == 1 && seen["StageRollout"] == 2 && seen["EvaluateRollout"] >= 1 && seen["RecordRollout"] >= 3
+		if got != tc.rollout || (!tc.rollout && seen["StageRollout"]+seen["marker"] > 0) {
+			t.Errorf("%s: %v; rollout branch %v, want %v", tc.file, seen, got, tc.rollout)
 		}
 	}
 }

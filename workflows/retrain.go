@@ -24,6 +24,7 @@ const (
 	OutcomeGateFailed      = "gate-failed"
 	OutcomeRejected        = "rejected"
 	OutcomeApprovalTimeout = "approval-timeout"
+	// OutcomeRolledBack (a canary breached) is in rollout.go.
 )
 
 // RetrainResult is the verdict, for the UI and `starter history`.
@@ -33,6 +34,9 @@ type RetrainResult struct {
 	Champion   string
 	Validation activities.ValidateResult
 	Reason     string
+	// Rollout is the shadow or canary rollout that decided, with its
+	// evidence (nil: promoted or refused without one).
+	Rollout *activities.RolloutRecord `json:",omitempty"`
 }
 
 // RetrainState is what the `state` query shows while a retrain runs.
@@ -42,6 +46,14 @@ type RetrainState struct {
 	Champion   string
 	Validation *activities.ValidateResult
 	Decision   *Decision
+	// Rollout is the shadow or canary rollout under way (step shadow or
+	// canary) or decided: percent, evaluations with their evidence,
+	// decision. RolloutNote says why the latest evaluation took no step
+	// (too few compared events, an evaluation that failed).
+	Rollout     *activities.RolloutRecord `json:",omitempty"`
+	RolloutNote string                    `json:",omitempty"`
+	// Override is a person's approve or reject during the rollout.
+	Override *Decision `json:",omitempty"`
 }
 
 // Decision is a person's verdict on a challenger.
@@ -81,6 +93,10 @@ func RetrainWorkflow(ctx workflow.Context, in RetrainInput) (res *RetrainResult,
 type retrainWorkflow struct {
 	in    RetrainInput
 	state *RetrainState
+	spec  activities.ModelSpec
+	// alertRefs are the integrations' references to the rollout's first
+	// alert, so later ones update it.
+	alertRefs map[string]string
 }
 
 func (w *retrainWorkflow) setup(ctx workflow.Context) error {
@@ -89,7 +105,12 @@ func (w *retrainWorkflow) setup(ctx workflow.Context) error {
 	}
 	decide := func(approved bool) func(workflow.Context, ApprovalInput) (string, error) {
 		return func(ctx workflow.Context, in ApprovalInput) (string, error) {
-			w.state.Decision = &Decision{Approved: approved, Actor: in.Actor, Reason: in.Reason}
+			d := &Decision{Approved: approved, Actor: in.Actor, Reason: in.Reason}
+			if w.inRollout() {
+				w.state.Override = d
+			} else {
+				w.state.Decision = d
+			}
 			if approved {
 				return "approved", nil
 			}
@@ -97,6 +118,12 @@ func (w *retrainWorkflow) setup(ctx workflow.Context) error {
 		}
 	}
 	validator := func(ctx workflow.Context, in ApprovalInput) error {
+		if w.inRollout() {
+			if w.state.Override != nil {
+				return errors.New("a decision on the rollout was already made")
+			}
+			return nil
+		}
 		if w.state.Step != "awaiting-approval" {
 			return fmt.Errorf("retrain of %s is not waiting for approval (step: %s)", w.in.Model, w.state.Step)
 		}
@@ -111,6 +138,12 @@ func (w *retrainWorkflow) setup(ctx workflow.Context) error {
 	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateReject, decide(false), workflow.UpdateHandlerOptions{Validator: validator})
 }
 
+// inRollout: a shadow or canary rollout is under way, where approve
+// promotes and reject stops it at once.
+func (w *retrainWorkflow) inRollout() bool {
+	return w.state.Rollout != nil && w.state.Rollout.Decision == "" && (w.state.Step == "shadow" || w.state.Step == "canary")
+}
+
 func (w *retrainWorkflow) run(ctx workflow.Context) (*RetrainResult, error) {
 	short := workflow.WithActivityOptions(ctx, activityOptions(time.Minute, 10))
 	var spec activities.ModelSpec
@@ -121,6 +154,7 @@ func (w *retrainWorkflow) run(ctx workflow.Context) (*RetrainResult, error) {
 		return nil, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("model %s has no retrain section in the config", w.in.Model), activities.ErrConfig, nil)
 	}
+	w.spec = spec
 	champion := spec.Version
 	w.state.Champion = champion
 	runID := workflow.GetInfo(ctx).WorkflowExecution.RunID
@@ -197,6 +231,13 @@ func (w *retrainWorkflow) run(ctx workflow.Context) (*RetrainResult, error) {
 			return result, nil
 		}
 		actor = w.state.Decision.Actor
+	}
+
+	// A shadow or canary rollout needs a champion to compare with: with
+	// none in production, the challenger is promoted directly.
+	if ro := spec.Retrain.Rollout; ro != nil && champion != "" &&
+		workflow.GetVersion(ctx, changeRollout, workflow.DefaultVersion, 1) == 1 {
+		return w.rollout(ctx, ro, champion, reg.Version, result)
 	}
 
 	w.state.Step = "promoting"

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -96,7 +97,7 @@ func newShardFixture(t *testing.T, format string) *shardFixture {
 	writeShardObject(t, filepath.Join(dir, "ref.csv"), "csv", shardRecords(1, 800, 0, "r"))
 	for i := range 7 {
 		hour := 10 + i/4
-		recs := shardRecords(uint64(10+i), 150+40*i, 0.3, fmt.Sprintf("o%d-", i))
+		recs := shardRecords(uint64(10+i), 150+40*i, 0.6, fmt.Sprintf("o%d-", i))
 		if i == 5 {
 			recs[3].EventID = "o0-7" // a duplicate of an event in another shard
 		}
@@ -295,7 +296,9 @@ func TestShardFailingOnceRunsAgainAlone(t *testing.T) {
 // in the order of the rows' pseudo-random priorities, which each shard
 // seeds from its own first row (as each part of a file split across cores
 // does). Its statistic is compared to within 0.01 — the fold noise of this
-// window — and its verdict exactly.
+// window — and its verdict exactly, unless a statistic is within 0.01 of the
+// threshold (then either verdict is the noise's: a fixture with a shift of
+// 0.3 put both paths at 0.561–0.566 against 0.563).
 func reportDiff(t *testing.T, got, want []byte) string {
 	t.Helper()
 	var g, w any
@@ -343,6 +346,21 @@ func reportDiff(t *testing.T, got, want []byte) string {
 		}
 	}
 	walk("", g, w)
+	// The verdict of a random estimate may differ where the estimates sit
+	// on either side of the threshold, within the fold noise.
+	if gm, ok := g.(map[string]any)["multivariate_drift"].(map[string]any); ok {
+		wm := w.(map[string]any)["multivariate_drift"].(map[string]any)
+		near := func(m map[string]any) bool {
+			st, _ := m["statistic"].(float64)
+			th, _ := m["threshold"].(float64)
+			return math.Abs(st-th) <= 0.01
+		}
+		if near(gm) || near(wm) {
+			diffs = slices.DeleteFunc(diffs, func(d string) bool { return strings.HasPrefix(d, ".multivariate_drift.drifted:") })
+		}
+		t.Logf("multivariate drift: statistic %v (threshold %v) sharded, %v (threshold %v) in one activity",
+			gm["statistic"], gm["threshold"], wm["statistic"], wm["threshold"])
+	}
 	if len(diffs) > 8 {
 		diffs = append(diffs[:8], fmt.Sprintf("… %d more", len(diffs)-8))
 	}

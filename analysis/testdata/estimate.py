@@ -121,5 +121,68 @@ for name, n, k in [("three", 600, 3), ("four_ties", 400, 4)]:
                "roc_auc": metrics.roc_auc_score(yy, ss, multi_class="ovr", average="macro", sample_weight=w)})
 out["multiclass_cbpe"] = mc
 
+# Multiclass calibration (analysis.MulticlassCalibration), written out from
+# its definition with sklearn's IsotonicRegression: Hosmer–Lemeshow one vs
+# rest per class and on the predicted class's probability; when any p <
+# 0.01, isotonic maps one vs rest and top label (per predicted class, with
+# at least 20 rows); a row predicted k gets the top-label probability of k
+# and the rest shared in proportion to the one-vs-rest ones; a row without
+# a top-label map gets the one-vs-rest ones divided by their sum. Its own
+# generator, so the sections above keep their values.
+rng = np.random.default_rng(1717)
+
+
+def hosmer_lemeshow(p, y, groups):
+    order = np.argsort(p, kind="stable")
+    stat = 0.0
+    for g in np.array_split(order, groups):
+        o, e = y[g].sum(), p[g].sum()
+        v = e * (1 - e / len(g))
+        if v > 0:
+            stat += (o - e) ** 2 / v
+    return stats.chi2.sf(stat, groups - 2)
+
+
+def iso(x, y):
+    return IsotonicRegression(out_of_bounds="clip").fit(x, y)
+
+
+mcal = []
+for name, n, k, sharp in [("overconfident", 500, 3, 2.5), ("underconfident", 400, 4, 0.4), ("calibrated", 500, 3, 1.0)]:
+    logits = rng.normal(size=(n + 200, k)) * 1.5
+    true = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    prob = np.exp(sharp * logits) / np.exp(sharp * logits).sum(axis=1, keepdims=True)
+    label = np.array([rng.choice(k, p=t) for t in true])
+    pred = prob.argmax(axis=1)
+    pred[n + 5:n + 15] = -1  # current rows without a predicted class
+    rp, ry, rk = prob[:n], label[:n], pred[:n]
+    groups = min(10, n // 10)
+    pvals = [hosmer_lemeshow(rp[:, c], (ry == c).astype(float), groups) for c in range(k)]
+    top_p = hosmer_lemeshow(rp[np.arange(n), rk], (rk == ry).astype(float), groups)
+    cp, ck = prob[n:], pred[n:]
+    res = cp.copy()
+    calibrated = min(pvals + [top_p]) < 0.01
+    if calibrated:
+        ovr = [iso(rp[:, c], (ry == c).astype(float)) for c in range(k)]
+        top = [iso(rp[rk == c, c], (ry[rk == c] == c).astype(float)) if (rk == c).sum() >= 20 else None for c in range(k)]
+        for i in range(len(cp)):
+            o = np.array([ovr[c].predict([cp[i, c]])[0] for c in range(k)])
+            kk = ck[i]
+            if kk < 0 or top[kk] is None:
+                res[i] = o / o.sum() if o.sum() > 0 else cp[i]
+                continue
+            q = top[kk].predict([cp[i, kk]])[0]
+            rest = o.sum() - o[kk]
+            if not rest > 0:
+                o = cp[i].copy()
+                rest = o.sum() - o[kk]
+            r = o * (1 - q) / rest
+            r[kk] = q
+            res[i] = r
+    mcal.append({"name": name, "ref_prob": rp.tolist(), "ref_pred": rk.tolist(), "ref_label": ry.tolist(),
+                 "prob": cp.tolist(), "pred": ck.tolist(), "p_values": pvals, "top_p_value": top_p,
+                 "calibrated": bool(calibrated), "calibrated_prob": res.tolist()})
+out["multiclass_calibration"] = mcal
+
 with open(os.path.join(HERE, "estimate_golden.json"), "w") as f:
     json.dump(out, f)

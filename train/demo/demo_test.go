@@ -61,6 +61,24 @@ func TestTheGeneratorIsDeterministicUnderASeed(t *testing.T) {
 	}
 }
 
+// A transient drift: after Revert the traffic follows the original concept
+// again, so the model trained before the drift is right once more.
+func TestARevertedDriftEnds(t *testing.T) {
+	g := NewGenerator(GeneratorConfig{Seed: 4, DriftAt: drift})
+	if !g.Drifted(after) {
+		t.Fatal("no drift after DriftAt")
+	}
+	back := after.Add(time.Hour)
+	g.Revert(back)
+	if !g.Drifted(after) || g.Drifted(back) || g.Drifted(back.Add(time.Hour)) {
+		t.Errorf("drifted at %v, %v, %v: want true, false, false", after, back, back.Add(time.Hour))
+	}
+	m := fit(t, NewGenerator(GeneratorConfig{Seed: 5}).Samples(5000, before))
+	if acc := Metrics(m, g.Samples(5000, back))["accuracy"]; acc < 0.85 {
+		t.Errorf("the pre-drift model scores %.3f after the revert, want ≥ 0.85", acc)
+	}
+}
+
 func TestFitRecoversKnownWeights(t *testing.T) {
 	g := NewGenerator(GeneratorConfig{Seed: 3})
 	m := fit(t, g.Samples(20000, before))

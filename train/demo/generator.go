@@ -39,6 +39,9 @@ type GeneratorConfig struct {
 	Seed uint64
 	// DriftAt is when the concept changes; the zero time means never.
 	DriftAt time.Time
+	// RevertAt, when after DriftAt, is when the concept changes back: a
+	// transient drift (zero: never).
+	RevertAt time.Time
 	// Before and After are the concepts' weights (default DefaultBefore/After).
 	Before, After []float64
 	// Shift moves the means of x3 and x4 after the drift, so the data drift
@@ -73,8 +76,12 @@ func NewGenerator(cfg GeneratorConfig) *Generator {
 
 // Drifted reports whether traffic at t follows the post-drift concept.
 func (g *Generator) Drifted(t time.Time) bool {
-	return !g.cfg.DriftAt.IsZero() && !t.Before(g.cfg.DriftAt)
+	return !g.cfg.DriftAt.IsZero() && !t.Before(g.cfg.DriftAt) && (g.cfg.RevertAt.IsZero() || t.Before(g.cfg.RevertAt))
 }
+
+// Revert makes the drift end at t: from then on traffic follows the
+// original concept again (GeneratorConfig.RevertAt).
+func (g *Generator) Revert(t time.Time) { g.cfg.RevertAt = t }
 
 // Sample returns one example as of time t.
 func (g *Generator) Sample(t time.Time) Example {

@@ -2,7 +2,9 @@
 // activities: it exports a run's training and held-out data from the store,
 // runs the configured trainer (package train), registers the challenger with
 // its lineage (train/registry), validates it against the champion with the
-// analysis engine, moves aliases, deploys, records outcomes and rolls back.
+// analysis engine, moves aliases, deploys, records outcomes and rolls back,
+// and runs the serving side of shadow and canary rollouts (stage, evaluate
+// on live traffic, record).
 //
 // Every method is idempotent by its inputs, because the activities that call
 // it retry and may run twice: exported data is reused per run id, trainers

@@ -373,3 +373,56 @@ func mustBlobs(t *testing.T, st *store.Store, root string) store.Blobs {
 	}
 	return b
 }
+
+// Stage on a SageMaker endpoint (moto): the shadow alias and the staged
+// endpoint config (the deployer's, found through lifecycle.Stager), then
+// unstaged: no alias and the champion alone on the endpoint again.
+func TestStageRolloutOnMoto(t *testing.T) {
+	ctx := context.Background()
+	f := newMotoFixture(t, "vigil-stage-rollout")
+	if _, err := f.reg.Register(ctx, "demo", registry.Version{RunID: "run-2", ArtifactURI: "s3://vigil-stage-rollout/runs/v2/model.tar.gz"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.sm.CreateModel(ctx, &sagemaker.CreateModelInput{ModelName: aws.String("vigil-demo-v1"), ExecutionRoleArn: aws.String("arn:aws:iam::123456789012:role/x"),
+		PrimaryContainer: &smtypes.ContainerDefinition{Image: aws.String("infer:1"), ModelDataUrl: aws.String("s3://x/v1.tar.gz")}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.sm.CreateEndpointConfig(ctx, &sagemaker.CreateEndpointConfigInput{EndpointConfigName: aws.String("vigil-demo-v1"),
+		ProductionVariants: []smtypes.ProductionVariant{{VariantName: aws.String("AllTraffic"), ModelName: aws.String("vigil-demo-v1"),
+			InstanceType: smtypes.ProductionVariantInstanceTypeMlM5Large, InitialInstanceCount: aws.Int32(1)}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.sm.CreateEndpoint(ctx, &sagemaker.CreateEndpointInput{EndpointName: aws.String("demo-prod"), EndpointConfigName: aws.String("vigil-demo-v1")}); err != nil {
+		t.Fatal(err)
+	}
+	endpoint := func() string {
+		ep, err := f.sm.DescribeEndpoint(ctx, &sagemaker.DescribeEndpointInput{EndpointName: aws.String("demo-prod")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(ep.EndpointConfigName)
+	}
+	target, err := f.ops.Stage(ctx, StageRequest{Model: "demo", Mode: "shadow", Champion: "v1", Challenger: "v2"})
+	if err != nil || target != "sagemaker:demo-prod" {
+		t.Fatalf("Stage = %q, %v", target, err)
+	}
+	// moto 5.2.1 drops ShadowProductionVariants (train's fake checks them):
+	// the staged config and its production side are what can be checked.
+	staged := endpoint()
+	cfg, err := f.sm.DescribeEndpointConfig(ctx, &sagemaker.DescribeEndpointConfigInput{EndpointConfigName: aws.String(staged)})
+	if err != nil || staged != "vigil-demo-v1-shadow-v2" || len(cfg.ProductionVariants) != 1 || aws.ToString(cfg.ProductionVariants[0].VariantName) != "v1" {
+		t.Fatalf("endpoint on %s, production variants %+v (%v); want vigil-demo-v1-shadow-v2 with v1 serving", staged, cfg, err)
+	}
+	if m, _ := f.reg.Model(ctx, "demo"); m.Aliases[registry.AliasShadow] != 2 {
+		t.Errorf("aliases = %v, want shadow → v2", m.Aliases)
+	}
+	if _, err := f.ops.Stage(ctx, StageRequest{Model: "demo", Champion: "v1", Challenger: "v2"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := endpoint(); got != "vigil-demo-v1" {
+		t.Errorf("endpoint config after unstaging = %s, want vigil-demo-v1", got)
+	}
+	if m, _ := f.reg.Model(ctx, "demo"); m.Aliases[registry.AliasShadow] != 0 {
+		t.Errorf("aliases after unstaging = %v", m.Aliases)
+	}
+}

@@ -390,25 +390,7 @@ func sideError(err error, m *config.Model, from, to time.Time) error {
 // heartbeat records liveness while a long step runs, so a dead worker is
 // noticed within the heartbeat timeout rather than the start-to-close one.
 func heartbeat(ctx context.Context, every time.Duration) (stop func()) {
-	if !activity.IsActivity(ctx) {
-		return func() {}
-	}
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				activity.RecordHeartbeat(ctx)
-			}
-		}
-	}()
-	return func() { close(done) }
+	return progress(ctx, every, nil)
 }
 
 func storeErr(err error) error {

@@ -364,7 +364,8 @@ func (c *countingRows) Next() bool {
 	return false
 }
 
-// progress heartbeats detail() every period until stopped.
+// progress heartbeats detail() (nothing when detail is nil) every period
+// until stopped.
 func progress(ctx context.Context, every time.Duration, detail func() any) (stop func()) {
 	if !activity.IsActivity(ctx) {
 		return func() {}
@@ -380,7 +381,11 @@ func progress(ctx context.Context, every time.Duration, detail func() any) (stop
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				activity.RecordHeartbeat(ctx, detail())
+				if detail == nil {
+					activity.RecordHeartbeat(ctx)
+				} else {
+					activity.RecordHeartbeat(ctx, detail())
+				}
 			}
 		}
 	}()

@@ -2,7 +2,6 @@ package analysis
 
 import (
 	"math"
-	"sort"
 
 	"gonum.org/v1/gonum/mat"
 	"gonum.org/v1/gonum/stat/distuv"
@@ -238,17 +237,7 @@ func multivariateDrift(rep *Report, ref, cur *rowTable, opts Options) {
 		if len(counts) < 2 {
 			continue
 		}
-		keys := make([]string, 0, len(counts))
-		for k := range counts {
-			keys = append(keys, k)
-		}
-		sort.Slice(keys, func(a, b int) bool {
-			if counts[keys[a]] != counts[keys[b]] {
-				return counts[keys[a]] > counts[keys[b]]
-			}
-			return keys[a] < keys[b]
-		})
-		keys = keys[:min(len(keys), domainCategories)]
+		keys := mostFrequent(counts, domainCategories)
 		if len(inputs)+len(keys) > domainFeatures {
 			continue
 		}

@@ -131,17 +131,7 @@ func categoricalSlicing(name string, t *rowTable, j int, rows []int) slicing {
 	for _, i := range rows {
 		counts[t.rows[i][j]]++
 	}
-	keys := make([]string, 0, len(counts))
-	for k := range counts {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(a, b int) bool {
-		if counts[keys[a]] != counts[keys[b]] {
-			return counts[keys[a]] > counts[keys[b]]
-		}
-		return keys[a] < keys[b]
-	})
-	keys = keys[:min(len(keys), segmentCategories)]
+	keys := mostFrequent(counts, segmentCategories)
 	s := slicing{code: make([]int, len(rows))}
 	at := map[string]int{}
 	for k, v := range keys {
@@ -362,4 +352,20 @@ func weakSegments(rep *Report, cur *rowTable, opts Options) {
 		slicings = append(slicings, s)
 	}
 	rep.Segments = WeakSegments(slicings, y, higherWorse, metric, minRows)
+}
+
+// mostFrequent returns at most k of the counted categories, most frequent
+// first and ties in name order, so the choice is deterministic.
+func mostFrequent(counts map[string]int, k int) []string {
+	keys := make([]string, 0, len(counts))
+	for c := range counts {
+		keys = append(keys, c)
+	}
+	sort.Slice(keys, func(a, b int) bool {
+		if counts[keys[a]] != counts[keys[b]] {
+			return counts[keys[a]] > counts[keys[b]]
+		}
+		return keys[a] < keys[b]
+	})
+	return keys[:min(len(keys), k)]
 }

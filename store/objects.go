@@ -50,6 +50,11 @@ func (s *Store) GetObject(ctx context.Context, rootURI, key string) ([]byte, err
 	if err != nil {
 		return nil, err
 	}
+	return readObject(ctx, b, key)
+}
+
+// readObject reads a whole object; a missing one is ErrNotFound.
+func readObject(ctx context.Context, b backend, key string) ([]byte, error) {
 	r, err := b.open(ctx, key)
 	if err != nil {
 		return nil, err

@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"path"
 	"strings"
 )
@@ -52,16 +50,7 @@ func (s *Store) ReadShard(ctx context.Context, model, run, name string) ([]byte,
 	if err != nil {
 		return nil, err
 	}
-	r, err := b.open(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", b.uri(key), err)
-	}
-	return data, nil
+	return readObject(ctx, b, key)
 }
 
 // DeleteShards removes every shard document of the run.

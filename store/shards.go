@@ -2,8 +2,12 @@ package store
 
 import (
 	"context"
+	"os"
 	"path"
+	"path/filepath"
+	"sort"
 	"strings"
+	"time"
 )
 
 // Shard documents (the plan of a sharded evaluation and the profile of each
@@ -12,7 +16,8 @@ import (
 // apart from every model's reports (a model name starts with a letter or a
 // digit). A run writes each name once per attempt, so a retried shard
 // replaces its own document and nothing else; DeleteShards removes a run's
-// documents once its report is written.
+// documents once its report is written (or its evaluation failed), and
+// ShardRuns finds the runs whose workflow ended without removing them.
 
 func shardKey(model, run, name string) (string, error) {
 	key := path.Join("_shards", model, run, name)
@@ -76,5 +81,52 @@ func (s *Store) DeleteShards(ctx context.Context, model, run string) error {
 			return err
 		}
 	}
+	if l, ok := b.(localBackend); ok {
+		// Else every evaluation would leave an empty directory (S3 has
+		// none); one that is not empty yet (a writer's temporary file) stays.
+		_ = os.Remove(filepath.Join(l.root, filepath.FromSlash(dir)))
+	}
 	return nil
+}
+
+// ShardRun is a run of a model that has shard documents.
+type ShardRun struct {
+	Run string
+	// Newest is the modification time of the run's newest document: a run
+	// still under way writes one as each shard ends.
+	Newest time.Time
+}
+
+// ShardRuns lists the runs of model that have shard documents, in run
+// order, with the time of each one's newest document: one listing of
+// _shards/<model>/, local or S3.
+func (s *Store) ShardRuns(ctx context.Context, model string) ([]ShardRun, error) {
+	b, err := s.reports(ctx, model)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := shardKey(model, "x", "x")
+	if err != nil {
+		return nil, err
+	}
+	dir = path.Dir(path.Dir(dir)) + "/"
+	newest := map[string]time.Time{}
+	if err := b.list(ctx, dir, func(o object) error {
+		run, _, ok := strings.Cut(strings.TrimPrefix(o.Key, dir), "/")
+		if !ok {
+			return nil // not a run's document
+		}
+		if t, seen := newest[run]; !seen || o.ModTime.After(t) {
+			newest[run] = o.ModTime
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	out := make([]ShardRun, 0, len(newest))
+	for run, t := range newest {
+		out = append(out, ShardRun{Run: run, Newest: t})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Run < out[j].Run })
+	return out, nil
 }

@@ -72,3 +72,10 @@ func TestMotoShardedWindowAndDocuments(t *testing.T) {
 		t.Error("a run ID with a path separator was accepted")
 	}
 }
+
+// On moto's S3, ShardRuns finds the runs of a model by their documents'
+// keys and dates them by LastModified.
+func TestMotoShardRuns(t *testing.T) {
+	s, _ := motoS3(t, "s3://moto-shard-runs/vigil", "moto-shard-runs")
+	testShardRuns(t, s)
+}

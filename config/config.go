@@ -43,7 +43,18 @@ type Analysis struct {
 	// once (0: its number of CPUs), which bounds its memory; the other
 	// shards wait in the task queue for any worker.
 	ShardSlots int `yaml:"shard_slots"`
+	// ShardRetention is how long the shard documents of an evaluation that
+	// never deleted them (its worker killed, its workflow terminated or
+	// timed out) are kept: PlanShards deletes a model's runs whose newest
+	// document is older. At least every model's run timeout, so that no
+	// evaluation under way loses its documents; default 24h, or the longest
+	// run timeout when longer.
+	ShardRetention Duration `yaml:"shard_retention"`
 }
+
+// DefaultShardRetention is analysis.shard_retention's default unless a
+// model's run timeout is longer.
+const DefaultShardRetention = 24 * time.Hour
 
 // Temporal says how to reach the Temporal cluster.
 type Temporal struct {
@@ -426,9 +437,12 @@ func (c *Config) applyDefaults() {
 	orDefault(&c.Storage.Reports, "file://"+c.Dev.DataDir+"/reports")
 	orDefault(&c.Storage.Registry, "file://"+c.Dev.DataDir+"/registry")
 	c.Notify.applyDefaults()
+	retention := DefaultShardRetention
 	for i := range c.Models {
 		c.Models[i].applyDefaults()
+		retention = max(retention, runTimeout(&c.Models[i]))
 	}
+	orDefault(&c.Analysis.ShardRetention, Duration(retention))
 }
 
 func (m *Model) applyDefaults() {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -531,7 +532,9 @@ models:
 }
 
 // Sharding is off unless analysis.shard_objects is set; negative counts are
-// refused with their path.
+// refused with their path. Shard documents left behind are kept 24h, or
+// the longest run timeout of a model when longer, and never less than it:
+// a shorter retention could delete those of an evaluation under way.
 func TestAnalysisShardOptions(t *testing.T) {
 	const models = `
 models:
@@ -539,20 +542,39 @@ models:
     source: {uri: "file:///data/pred"}
     reference: {uri: "file:///data/ref.csv"}
 `
+	const daily = `
+models:
+  - name: churn
+    schedule: {every: 24h}
+    source: {uri: "file:///data/pred"}
+    reference: {uri: "file:///data/ref.csv"}
+`
+	day := Duration(24 * time.Hour)
 	for _, tc := range []struct {
-		name, analysis string
-		want           Analysis
-		err            string
+		name, analysis, models string
+		want                   Analysis
+		err                    string
 	}{
-		{name: "absent: one activity per window", analysis: ""},
-		{name: "set", analysis: "analysis: {shard_objects: 10, shard_slots: 2}\n", want: Analysis{ShardObjects: 10, ShardSlots: 2}},
+		{name: "absent: one activity per window", analysis: "", want: Analysis{ShardRetention: day}},
+		{name: "set", analysis: "analysis: {shard_objects: 10, shard_slots: 2, shard_retention: 6h}\n",
+			want: Analysis{ShardObjects: 10, ShardSlots: 2, ShardRetention: Duration(6 * time.Hour)}},
+		{name: "retention defaults to a longer run timeout", analysis: "", models: daily,
+			want: Analysis{ShardRetention: 2 * day}},
 		{name: "negative objects", analysis: "analysis: {shard_objects: -1}\n",
 			err: "vigil.yaml:1: analysis.shard_objects: want 0 (no sharding) or a number of objects per shard, got -1"},
 		{name: "negative slots", analysis: "analysis: {shard_slots: -2}\n",
 			err: "vigil.yaml:1: analysis.shard_slots: want 0 (one per CPU)"},
+		{name: "retention below a run timeout", analysis: "analysis:\n  shard_objects: 10\n  shard_retention: 30m\n",
+			err: "vigil.yaml:3: analysis.shard_retention: want at least the run timeout of model churn (35m), got 30m"},
+		{name: "retention below the daily model's run timeout", analysis: "analysis: {shard_retention: 1d}\n", models: daily,
+			err: "vigil.yaml:1: analysis.shard_retention: want at least the run timeout of model churn (48h), got 24h"},
+		{name: "negative retention", analysis: "analysis: {shard_retention: -1h}\n",
+			err: "vigil.yaml:1: analysis.shard_retention: want a positive duration like 24h, got -1h"},
+		{name: "retention not a duration", analysis: "analysis: {shard_retention: soon}\n",
+			err: "vigil.yaml:1: analysis.shard_retention: want a duration like 15m or 2h, got \"soon\""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := Parse("vigil.yaml", []byte(tc.analysis+models), Options{SkipEnv: true})
+			cfg, err := Parse("vigil.yaml", []byte(tc.analysis+cmp.Or(tc.models, models)), Options{SkipEnv: true})
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("err %v, want %q", err, tc.err)

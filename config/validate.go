@@ -55,12 +55,7 @@ func (c *Config) validate(d *decoder, opts Options) {
 	if c.Temporal.TLS.KeyFile != "" && c.Temporal.TLS.CertFile == "" {
 		d.at("temporal.tls.cert_file", "key_file is set, so cert_file is required")
 	}
-	if c.Analysis.ShardObjects < 0 {
-		d.at("analysis.shard_objects", "want 0 (no sharding) or a number of objects per shard, got %d", c.Analysis.ShardObjects)
-	}
-	if c.Analysis.ShardSlots < 0 {
-		d.at("analysis.shard_slots", "want 0 (one per CPU) or a number of concurrent shards per worker, got %d", c.Analysis.ShardSlots)
-	}
+	c.Analysis.validate(d, c.Models)
 	if _, _, err := net.SplitHostPort(c.Worker.HTTPAddr); err != nil {
 		d.at("worker.http_addr", "want host:port, got %q", c.Worker.HTTPAddr)
 	}
@@ -414,4 +409,34 @@ func checkVariants(d *decoder, p string, src Source) {
 	if sw && !variantRE.MatchString(src.ShadowVariant) {
 		d.at(p+".shadow_variant", "want a SageMaker variant name (letters, digits, -), got %q", src.ShadowVariant)
 	}
+}
+
+func (a *Analysis) validate(d *decoder, models []Model) {
+	if a.ShardObjects < 0 {
+		d.at("analysis.shard_objects", "want 0 (no sharding) or a number of objects per shard, got %d", a.ShardObjects)
+	}
+	if a.ShardSlots < 0 {
+		d.at("analysis.shard_slots", "want 0 (one per CPU) or a number of concurrent shards per worker, got %d", a.ShardSlots)
+	}
+	if a.ShardRetention <= 0 {
+		d.at("analysis.shard_retention", "want a positive duration like 24h, got %s", shortDuration(a.ShardRetention))
+		return
+	}
+	// A run older than its timeout has ended, so its documents are
+	// abandoned; a younger one may be under way.
+	for i := range models {
+		if t := runTimeout(&models[i]); a.ShardRetention.D() < t {
+			d.at("analysis.shard_retention", "want at least the run timeout of model %s (%s), got %s: a shorter retention could delete the shard documents of an evaluation under way",
+				models[i].Name, shortDuration(Duration(t)), shortDuration(a.ShardRetention))
+			return
+		}
+	}
+}
+
+// runTimeout is the longest a scheduled evaluation of m runs.
+func runTimeout(m *Model) time.Duration {
+	if m.Schedule.RunTimeout > 0 {
+		return m.Schedule.RunTimeout.D()
+	}
+	return DefaultRunTimeout(m.Schedule.Every.D())
 }

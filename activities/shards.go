@@ -67,12 +67,14 @@ func shardDocs(i int) (info, profile string) {
 // shadow variant, whose records pair across objects), it stores the plan
 // and returns the number of shards; otherwise Shards is 0 and the window is
 // one Analyze. A reference whose schema cannot be inferred also gets 0:
-// Analyze reports why.
+// Analyze reports why. First, it deletes the model's shard documents that
+// no workflow will (dropStaleShards).
 func (a *Activities) PlanShards(ctx context.Context, in PlanShardsInput) (*PlanShardsResult, error) {
 	m, cfg, err := a.model(in.Model)
 	if err != nil {
 		return nil, err
 	}
+	a.dropStaleShards(ctx, m.Name, in.Run, cfg.Analysis.ShardRetention.D())
 	per := cfg.Analysis.ShardObjects
 	if per <= 0 || m.Source.ShadowVariant != "" {
 		return &PlanShardsResult{}, nil
@@ -115,6 +117,43 @@ func (a *Activities) PlanShards(ctx context.Context, in PlanShardsInput) (*PlanS
 	a.log(ctx).Info("window sharded", "model", m.Name, "window_start", in.WindowStart, "objects", len(objs),
 		"shards", plan.shards(), "bytes", plan.Bytes)
 	return &PlanShardsResult{Shards: plan.shards(), Objects: len(objs), Bytes: plan.Bytes}, nil
+}
+
+// staleShardsBudget bounds the time PlanShards spends deleting stale shard
+// documents, within its own timeout: what is left is deleted by the next.
+var staleShardsBudget = 30 * time.Second
+
+// dropStaleShards deletes the shard documents of the model's runs other
+// than run whose newest document is older than retention: runs whose
+// workflow ended without deleting them (a worker killed, a workflow
+// terminated or timed out). A run under way writes a document as each
+// shard ends, and analysis.shard_retention is at least a run's timeout.
+// Best effort: it logs what fails and never fails the plan.
+func (a *Activities) dropStaleShards(ctx context.Context, model, run string, retention time.Duration) {
+	if retention <= 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, staleShardsBudget)
+	defer cancel()
+	runs, err := a.Store.ShardRuns(ctx, model)
+	if err != nil {
+		a.log(ctx).Warn("list shard documents", "model", model, "err", err)
+		return
+	}
+	cut := time.Now().Add(-retention)
+	for _, r := range runs {
+		if r.Run == run || !r.Newest.Before(cut) {
+			continue
+		}
+		if err := a.Store.DeleteShards(ctx, model, r.Run); err != nil {
+			a.log(ctx).Warn("delete stale shard documents", "model", model, "run", r.Run, "err", err)
+			if ctx.Err() != nil {
+				return
+			}
+			continue
+		}
+		a.log(ctx).Info("stale shard documents deleted", "model", model, "run", r.Run, "newest", r.Newest)
+	}
 }
 
 func (a *Activities) readPlan(ctx context.Context, m *config.Model, run string) (*shardPlan, error) {
@@ -342,7 +381,7 @@ func addWindowInfo(w, s *store.WindowInfo) {
 }
 
 // DropShards removes a sharded evaluation's documents once its report is
-// stored.
+// stored, or once it failed.
 func (a *Activities) DropShards(ctx context.Context, in DropShardsInput) error {
 	if err := a.Store.DeleteShards(ctx, in.Model, in.Run); err != nil {
 		return storeErr(fmt.Errorf("delete shard documents of %s run %s: %w", in.Model, in.Run, err))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,5 +72,60 @@ func TestPlanShards(t *testing.T) {
 		if len(plan.Objects) != tc.objects || plan.shards() != tc.shards {
 			t.Errorf("plan lists %d objects in %d shards, want %d in %d", len(plan.Objects), plan.shards(), tc.objects, tc.shards)
 		}
+	}
+}
+
+// Planning deletes the shard documents of the model's runs whose newest
+// document is older than analysis.shard_retention (24h here), except the
+// run's own; younger runs may be under way and stay. The sweep is best
+// effort: out of time before it could list, the plan is made all the same.
+func TestPlanShardsDropsStaleRuns(t *testing.T) {
+	a, in := shardedModel(t, 3, 2)
+	ctx := context.Background()
+	reports := strings.TrimPrefix(a.Config().Storage.Reports, "file://")
+	write := func(run string, age time.Duration) {
+		t.Helper()
+		for _, doc := range []string{"plan.json", "shard-00000.json"} {
+			if _, err := a.Store.WriteShard(ctx, "churn", run, doc, []byte("{}")); err != nil {
+				t.Fatal(err)
+			}
+			at := time.Now().Add(-age)
+			if err := os.Chtimes(filepath.Join(reports, "_shards", "churn", run, doc), at, at); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	runs := func() []string {
+		t.Helper()
+		rs, err := a.Store.ShardRuns(ctx, "churn")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.Run)
+		}
+		return out
+	}
+
+	defer func(d time.Duration) { staleShardsBudget = d }(staleShardsBudget)
+	staleShardsBudget = 0
+	write("killed", 25*time.Hour)
+	if res, err := a.PlanShards(ctx, in); err != nil || res.Shards != 2 {
+		t.Fatalf("PlanShards without time to sweep = %+v, %v; want the plan", res, err)
+	}
+	if got := fmt.Sprint(runs()); got != "[killed run-1]" {
+		t.Fatalf("runs %s after a sweep out of time, want both", got)
+	}
+
+	staleShardsBudget = 30 * time.Second
+	write("run-1", 48*time.Hour) // the run's own documents, from an earlier attempt
+	write("under-way", 23*time.Hour)
+	write("terminated", 24*time.Hour+time.Minute)
+	if _, err := a.PlanShards(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(runs()); got != "[run-1 under-way]" {
+		t.Errorf("runs %s after planning, want run-1 and under-way (killed and terminated are older than 24h)", got)
 	}
 }

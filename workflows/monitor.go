@@ -30,6 +30,21 @@ type MonitorResult struct {
 	Results     []activities.RuleResult
 }
 
+// MonitorProgress is where an evaluation is (query QueryProgress): its
+// stage and, for a window evaluated in shards, the plan's size and the
+// shards finished so far.
+type MonitorProgress struct {
+	Stage string
+	// Shards is the number of shards of the plan (0: one activity), and
+	// ShardsDone those profiled, in any order; Rows sums their rows.
+	Shards     int   `json:",omitempty"`
+	ShardsDone int   `json:",omitempty"`
+	Rows       int64 `json:",omitempty"`
+	// Objects and Bytes are the window's, as planned.
+	Objects int   `json:",omitempty"`
+	Bytes   int64 `json:",omitempty"`
+}
+
 // activity handle: methods are named through a typed nil pointer, so nothing
 // is registered or called by string.
 var a *activities.Activities
@@ -56,6 +71,10 @@ func activityOptions(timeout time.Duration, attempts int32) workflow.ActivityOpt
 func MonitorWorkflow(ctx workflow.Context, in MonitorInput) (*MonitorResult, error) {
 	log := workflow.GetLogger(ctx)
 	short := workflow.WithActivityOptions(ctx, activityOptions(30*time.Second, 5))
+	progress := &MonitorProgress{Stage: StageLoading}
+	if err := workflow.SetQueryHandler(ctx, QueryProgress, func() (MonitorProgress, error) { return *progress, nil }); err != nil {
+		return nil, err
+	}
 
 	var spec activities.ModelSpec
 	if err := workflow.ExecuteActivity(short, a.LoadModel, activities.LoadModelInput{Model: in.Model}).Get(ctx, &spec); err != nil {
@@ -83,8 +102,9 @@ func MonitorWorkflow(ctx workflow.Context, in MonitorInput) (*MonitorResult, err
 	var res activities.AnalyzeResult
 	var err error
 	if workflow.GetVersion(ctx, ChangeShardedAnalysis, workflow.DefaultVersion, 1) == 1 && spec.ShardObjects > 0 {
-		err = analyzeWindow(ctx, long, spec.Name, start, end, metrics, &res)
+		err = analyzeWindow(ctx, long, spec.Name, start, end, metrics, &res, progress)
 	} else {
+		progress.Stage = StageAnalyzing
 		err = workflow.ExecuteActivity(long, a.Analyze, activities.AnalyzeInput{
 			Model: spec.Name, WindowStart: start, WindowEnd: end, Metrics: metrics,
 		}).Get(ctx, &res)
@@ -93,6 +113,7 @@ func MonitorWorkflow(ctx workflow.Context, in MonitorInput) (*MonitorResult, err
 		return nil, fmt.Errorf("analyze %s window %s–%s: %w", spec.Name, start.Format(time.RFC3339), end.Format(time.RFC3339), err)
 	}
 
+	progress.Stage = StagePublishing
 	results := CheckRules(spec, res)
 	status := statusOf(spec, res, results)
 	version := res.Version
@@ -140,6 +161,7 @@ func MonitorWorkflow(ctx workflow.Context, in MonitorInput) (*MonitorResult, err
 			return nil, fmt.Errorf("signal incident workflow of %s: %w", spec.Name, err)
 		}
 	}
+	progress.Stage = StageDone
 	return &MonitorResult{Status: status, ReportURI: res.ReportURI, WindowStart: start, WindowEnd: end, Rows: res.Rows, Results: results}, nil
 }
 
@@ -148,43 +170,97 @@ func MonitorWorkflow(ctx workflow.Context, in MonitorInput) (*MonitorResult, err
 // task queue (any worker takes each; a lost worker's shards alone run
 // again) and one MergeShards, which returns what Analyze would. Only keys
 // and counts pass through the history: profiles are stored beside the
-// reports, and deleted once the report is written.
-func analyzeWindow(ctx, long workflow.Context, model string, start, end time.Time, metrics []string, res *activities.AnalyzeResult) error {
+// reports, and deleted once the report is written or the evaluation failed
+// (ChangeDropFailedShards). It keeps p up to date as shards finish.
+func analyzeWindow(ctx, long workflow.Context, model string, start, end time.Time, metrics []string, res *activities.AnalyzeResult, p *MonitorProgress) error {
 	info := workflow.GetInfo(ctx)
 	run := info.WorkflowExecution.RunID
 	short := workflow.WithActivityOptions(ctx, activityOptions(2*time.Minute, 5))
+	p.Stage = StagePlanning
 	var plan activities.PlanShardsResult
 	if err := workflow.ExecuteActivity(short, a.PlanShards, activities.PlanShardsInput{
 		Model: model, WindowStart: start, WindowEnd: end, Run: run,
 	}).Get(ctx, &plan); err != nil {
 		return fmt.Errorf("plan shards: %w", err)
 	}
+	p.Objects, p.Bytes = plan.Objects, plan.Bytes
 	if plan.Shards == 0 {
+		p.Stage = StageAnalyzing
 		return workflow.ExecuteActivity(long, a.Analyze, activities.AnalyzeInput{
 			Model: model, WindowStart: start, WindowEnd: end, Metrics: metrics,
 		}).Get(ctx, res)
 	}
+	drop := func(ctx workflow.Context) error {
+		return workflow.ExecuteActivity(ctx, a.DropShards, activities.DropShardsInput{Model: model, Run: run}).Get(ctx, nil)
+	}
+	// failed ends the evaluation with err. From ChangeDropFailedShards on,
+	// it first deletes the shard documents, even when the workflow was
+	// cancelled; the version is asked once, at the first failure.
+	version, asked := workflow.DefaultVersion, false
+	failed := func(err error) error {
+		if !asked {
+			version, asked = workflow.GetVersion(ctx, ChangeDropFailedShards, workflow.DefaultVersion, 1), true
+		}
+		if version == 1 {
+			dctx, _ := workflow.NewDisconnectedContext(short)
+			if dropErr := drop(dctx); dropErr != nil {
+				workflow.GetLogger(ctx).Warn("delete shard documents", "model", model, "err", dropErr)
+			}
+		}
+		return err
+	}
+
+	p.Stage, p.Shards = StageProfiling, plan.Shards
 	opts := workflow.GetActivityOptions(long)
 	opts.TaskQueue = ShardTaskQueue(info.TaskQueueName)
 	shardCtx := workflow.WithActivityOptions(ctx, opts)
-	futures := make([]workflow.Future, plan.Shards)
-	for i := range futures {
-		futures[i] = workflow.ExecuteActivity(shardCtx, a.ProfileShard, activities.ProfileShardInput{
+	// Shards finish in any order; each is counted as it does.
+	sel := workflow.NewSelector(ctx)
+	done := make([]bool, plan.Shards)
+	errs := make([]error, plan.Shards)
+	for i := range plan.Shards {
+		f := workflow.ExecuteActivity(shardCtx, a.ProfileShard, activities.ProfileShardInput{
 			Model: model, WindowStart: start, WindowEnd: end, Run: run, Shard: i,
 		})
+		sel.AddFuture(f, func(f workflow.Future) {
+			var r activities.ProfileShardResult
+			done[i] = true
+			if errs[i] = f.Get(ctx, &r); errs[i] == nil {
+				p.ShardsDone++
+				p.Rows += r.Rows
+			}
+		})
 	}
-	for i, f := range futures {
-		if err := f.Get(ctx, nil); err != nil {
-			return fmt.Errorf("profile shard %d of %d: %w", i, plan.Shards, err)
+	shardErr := func(i int) error { return fmt.Errorf("profile shard %d of %d: %w", i, plan.Shards, errs[i]) }
+	for range plan.Shards {
+		sel.Select(ctx)
+		if !asked && slices.ContainsFunc(errs, func(err error) bool { return err != nil }) {
+			version, asked = workflow.GetVersion(ctx, ChangeDropFailedShards, workflow.DefaultVersion, 1), true
+		}
+		if version == workflow.DefaultVersion {
+			// Before the change, shards were awaited in order: a failed
+			// shard failed the evaluation once those before it were done.
+			for i := 0; i < plan.Shards && done[i]; i++ {
+				if errs[i] != nil {
+					return failed(shardErr(i))
+				}
+			}
 		}
 	}
+	// From the change on, every shard has ended, so none writes a document
+	// after they are deleted.
+	if i := slices.IndexFunc(errs, func(err error) bool { return err != nil }); i >= 0 {
+		return failed(shardErr(i))
+	}
+	p.Stage = StageMerging
 	if err := workflow.ExecuteActivity(long, a.MergeShards, activities.MergeShardsInput{
 		Model: model, WindowStart: start, WindowEnd: end, Metrics: metrics, Run: run, Shards: plan.Shards,
 	}).Get(ctx, res); err != nil {
-		return fmt.Errorf("merge %d shards: %w", plan.Shards, err)
+		return failed(fmt.Errorf("merge %d shards: %w", plan.Shards, err))
 	}
-	// Best effort: a document left behind costs storage, not correctness.
-	if err := workflow.ExecuteActivity(short, a.DropShards, activities.DropShardsInput{Model: model, Run: run}).Get(ctx, nil); err != nil {
+	// Best effort: a document left behind costs storage, not correctness
+	// (and PlanShards deletes it after analysis.shard_retention).
+	if err := drop(short); err != nil {
 		workflow.GetLogger(ctx).Warn("delete shard documents", "model", model, "err", err)
 	}
 	return nil

@@ -20,6 +20,20 @@ const (
 	UpdateReject  = "reject"
 	// Query on the IncidentWorkflow and the RetrainWorkflow.
 	QueryState = "state"
+	// Query on the MonitorWorkflow: its MonitorProgress.
+	QueryProgress = "progress"
+)
+
+// Stages of an evaluation, MonitorProgress.Stage.
+const (
+	StageLoading   = "loading"
+	StagePlanning  = "planning"
+	StageAnalyzing = "analyzing" // one Analyze activity
+	StageProfiling = "profiling shards"
+	StageMerging   = "merging"
+	// StagePublishing: metrics, search attributes, the incident workflow.
+	StagePublishing = "publishing"
+	StageDone       = "done"
 )
 
 // ShardTaskQueue is the task queue of the shard activities of a sharded
@@ -34,6 +48,12 @@ const (
 	// analysis.shard_objects asks PlanShards before analysing, and a large
 	// window is profiled in shard activities.
 	ChangeShardedAnalysis = "sharded-analysis"
+	// ChangeDropFailedShards: in version 1, a sharded evaluation that fails
+	// after its plan was stored waits for its other shards to end, then
+	// deletes its shard documents (DropShards) before failing. It is asked
+	// at the first failure only, so an evaluation that succeeds records no
+	// marker.
+	ChangeDropFailedShards = "drop-failed-shards"
 )
 
 // Search attributes that make the Temporal UI Vigil's audit trail:

@@ -183,7 +183,6 @@ func analyzeWindow(ctx, long workflow.Context, model string, start, end time.Tim
 	}).Get(ctx, &plan); err != nil {
 		return fmt.Errorf("plan shards: %w", err)
 	}
-	p.Objects, p.Bytes = plan.Objects, plan.Bytes
 	if plan.Shards == 0 {
 		p.Stage = StageAnalyzing
 		return workflow.ExecuteActivity(long, a.Analyze, activities.AnalyzeInput{
@@ -193,15 +192,19 @@ func analyzeWindow(ctx, long workflow.Context, model string, start, end time.Tim
 	drop := func(ctx workflow.Context) error {
 		return workflow.ExecuteActivity(ctx, a.DropShards, activities.DropShardsInput{Model: model, Run: run}).Get(ctx, nil)
 	}
-	// failed ends the evaluation with err. From ChangeDropFailedShards on,
-	// it first deletes the shard documents, even when the workflow was
-	// cancelled; the version is asked once, at the first failure.
+	// dropsOnFailure is ChangeDropFailedShards, asked at the first failure
+	// only, so that an evaluation that succeeds records no marker.
 	version, asked := workflow.DefaultVersion, false
-	failed := func(err error) error {
+	dropsOnFailure := func() bool {
 		if !asked {
 			version, asked = workflow.GetVersion(ctx, ChangeDropFailedShards, workflow.DefaultVersion, 1), true
 		}
-		if version == 1 {
+		return version == 1
+	}
+	// failed ends the evaluation with err, first deleting its documents
+	// (even when the workflow was cancelled) from the change on.
+	failed := func(err error) error {
+		if dropsOnFailure() {
 			dctx, _ := workflow.NewDisconnectedContext(short)
 			if dropErr := drop(dctx); dropErr != nil {
 				workflow.GetLogger(ctx).Warn("delete shard documents", "model", model, "err", dropErr)
@@ -210,7 +213,7 @@ func analyzeWindow(ctx, long workflow.Context, model string, start, end time.Tim
 		return err
 	}
 
-	p.Stage, p.Shards = StageProfiling, plan.Shards
+	p.Stage, p.Shards, p.Objects, p.Bytes = StageProfiling, plan.Shards, plan.Objects, plan.Bytes
 	opts := workflow.GetActivityOptions(long)
 	opts.TaskQueue = ShardTaskQueue(info.TaskQueueName)
 	shardCtx := workflow.WithActivityOptions(ctx, opts)
@@ -232,12 +235,10 @@ func analyzeWindow(ctx, long workflow.Context, model string, start, end time.Tim
 		})
 	}
 	shardErr := func(i int) error { return fmt.Errorf("profile shard %d of %d: %w", i, plan.Shards, errs[i]) }
+	isErr := func(err error) bool { return err != nil }
 	for range plan.Shards {
 		sel.Select(ctx)
-		if !asked && slices.ContainsFunc(errs, func(err error) bool { return err != nil }) {
-			version, asked = workflow.GetVersion(ctx, ChangeDropFailedShards, workflow.DefaultVersion, 1), true
-		}
-		if version == workflow.DefaultVersion {
+		if slices.ContainsFunc(errs, isErr) && !dropsOnFailure() {
 			// Before the change, shards were awaited in order: a failed
 			// shard failed the evaluation once those before it were done.
 			for i := 0; i < plan.Shards && done[i]; i++ {
@@ -247,9 +248,9 @@ func analyzeWindow(ctx, long workflow.Context, model string, start, end time.Tim
 			}
 		}
 	}
-	// From the change on, every shard has ended, so none writes a document
-	// after they are deleted.
-	if i := slices.IndexFunc(errs, func(err error) bool { return err != nil }); i >= 0 {
+	// From the change on, a failed shard fails the evaluation once every
+	// shard has ended, so that none writes a document after the deletion.
+	if i := slices.IndexFunc(errs, isErr); i >= 0 {
 		return failed(shardErr(i))
 	}
 	p.Stage = StageMerging

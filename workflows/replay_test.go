@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"bytes"
+	"encoding/json"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -73,20 +74,65 @@ func changedMonitor(ctx workflow.Context, in MonitorInput) (*MonitorResult, erro
 }
 
 // monitor-sharded.json is the history of the sharded branch of
-// ChangeShardedAnalysis (worker TestShardedEvaluationOnTheDevServer): a
-// re-recording that lost its shard activities would leave that branch
-// without a replay test.
+// ChangeShardedAnalysis (worker TestShardedEvaluationOnTheDevServer), a
+// success, which asks no ChangeDropFailedShards; monitor-sharded-failed.json
+// (worker TestFailedShardedEvaluationOnTheDevServer) is a failed one, with
+// that change's marker and DropShards. A re-recording that lost them would
+// leave a branch without a replay test.
 func TestShardedHistoryCoversShards(t *testing.T) {
-	body, err := os.ReadFile("testdata/replay/monitor-sharded.json")
+	for _, tc := range []struct {
+		file        string
+		want, never []string
+	}{
+		{"monitor-sharded.json", []string{`"name":"ProfileShard"`, `"name":"MergeShards"`, `"name":"vigil-shards"`, "EVENT_TYPE_MARKER_RECORDED"},
+			[]string{ChangeDropFailedShards}},
+		{"monitor-sharded-failed.json", []string{`"name":"ProfileShard"`, `"name":"DropShards"`, "EVENT_TYPE_WORKFLOW_EXECUTION_FAILED"},
+			[]string{`"name":"MergeShards"`}},
+	} {
+		body, err := os.ReadFile(filepath.Join("testdata/replay", tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		compact := strings.Join(strings.Fields(string(body)), "")
+		for _, want := range tc.want {
+			if !strings.Contains(compact, want) {
+				t.Errorf("%s has no %s", tc.file, want)
+			}
+		}
+		for _, never := range tc.never {
+			if strings.Contains(compact, never) {
+				t.Errorf("%s has %s", tc.file, never)
+			}
+		}
+	}
+	if markers := changeMarkers(t, "monitor-sharded-failed.json"); markers[ChangeDropFailedShards] != 1 {
+		t.Errorf("monitor-sharded-failed.json records markers %v, want one of %s", markers, ChangeDropFailedShards)
+	}
+}
+
+// changeMarkers counts the version markers of a recorded history by change.
+func changeMarkers(t *testing.T, file string) map[string]int {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata/replay", file))
 	if err != nil {
 		t.Fatal(err)
 	}
-	compact := strings.Join(strings.Fields(string(body)), "")
-	for _, want := range []string{`"name":"ProfileShard"`, `"name":"MergeShards"`, `"name":"vigil-shards"`, "EVENT_TYPE_MARKER_RECORDED"} {
-		if !strings.Contains(compact, want) {
-			t.Errorf("monitor-sharded.json has no %s", want)
+	h, err := client.HistoryFromJSON(bytes.NewReader(data), client.HistoryJSONOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, e := range h.Events {
+		if m := e.GetMarkerRecordedEventAttributes(); m != nil {
+			for _, p := range m.GetDetails()["change-id"].GetPayloads() {
+				var id string
+				if err := json.Unmarshal(p.GetData(), &id); err == nil {
+					out[id]++
+				}
+			}
 		}
 	}
+	return out
 }
 
 // The rollout histories exercise the rollout branch (the change's marker,

@@ -146,3 +146,24 @@ func multiclassBenchRows(seed uint64, n int, shift float64, labeled bool) ([]str
 	}
 	return cols, rows
 }
+
+// BenchmarkSketch streams 4M six-place values (as read from "%.6f" CSV)
+// into a column's quantile sketch: the compactions (sorting level 0,
+// merging into the sorted levels above) and the moments, per value, as a
+// large window's profile pays them.
+func BenchmarkSketch(b *testing.B) {
+	x, _ := benchSamples(200000)
+	for i := range x {
+		x[i] = math.Round(x[i]*1e6) / 1e6
+	}
+	const n = 4000000
+	for b.Loop() {
+		c := &ColumnProfile{Kind: KindNumeric, Values: newSample(250000, 8192)}
+		c.Values.toSketch()
+		for i := range n {
+			c.addNumber(x[i%len(x)])
+		}
+		c.settle()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/value")
+}

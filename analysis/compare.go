@@ -272,15 +272,30 @@ func histogram(ref, cur *ColumnProfile) *Histogram {
 			edges[i] = lo + (hi-lo)*float64(i)/float64(bins)
 		}
 		edges[bins] = hi
+		bin := func(x float64) int {
+			if hi > lo {
+				return min(int((x-lo)/(hi-lo)*float64(bins)), bins-1)
+			}
+			return bins - 1
+		}
+		// bin never decreases along the sorted values (each operation in
+		// it is monotone): each bin is a run of them, found by bisection
+		// instead of binning every value (the same counts, added in the
+		// same order).
 		count := func(c *ColumnProfile) []float64 {
 			v, w := c.Values.Sorted()
 			out := make([]float64, bins)
-			for i, x := range v {
-				b := bins - 1
-				if hi > lo {
-					b = min(int((x-lo)/(hi-lo)*float64(bins)), bins-1)
+			for start := 0; start < len(v); {
+				b := bin(v[start])
+				end := start + sort.Search(len(v)-start, func(k int) bool { return bin(v[start+k]) > b })
+				if w == nil {
+					out[b] = float64(end - start)
+				} else {
+					for _, x := range w[start:end] {
+						out[b] += x
+					}
 				}
-				out[b] += weightAt(w, i)
+				start = end
 			}
 			return shares(out)
 		}

@@ -3,6 +3,7 @@ package analysis
 import (
 	"encoding/json"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -229,5 +230,64 @@ func TestHistogram(t *testing.T) {
 	h = histogram(col(KindCategorical, nil, map[string]int64{"a": 3, "b": 1}, 0), col(KindCategorical, nil, map[string]int64{"b": 2}, 2))
 	if strings.Join(h.Labels, ",") != "a,b,"+OtherLabel || h.Reference[0] != 0.75 || h.Current[1] != 0.5 || h.Current[2] != 0.5 {
 		t.Errorf("categorical histogram %+v", h)
+	}
+}
+
+// TestNumericHistogramCountsEveryValueInItsBin: the bins found by
+// bisection of the sorted values hold exactly what binning each value
+// gives, for exact samples and sketches, on continuous data, on ties, on
+// values at the bin edges and on a constant column.
+func TestNumericHistogramCountsEveryValueInItsBin(t *testing.T) {
+	perValue := func(ref, cur *ColumnProfile, c *ColumnProfile) []float64 {
+		lo, hi := math.Min(ref.Min, cur.Min), math.Max(ref.Max, cur.Max)
+		bins := HistogramBins
+		if lo == hi {
+			bins = 1
+		}
+		v, w := c.Values.Sorted()
+		out := make([]float64, bins)
+		for i, x := range v {
+			b := bins - 1
+			if hi > lo {
+				b = min(int((x-lo)/(hi-lo)*float64(bins)), bins-1)
+			}
+			out[b] += weightAt(w, i)
+		}
+		return shares(out)
+	}
+	profile := func(limit int, values []float64) *ColumnProfile {
+		c := &ColumnProfile{Kind: KindNumeric, Values: newSample(limit, 64)}
+		for _, v := range values {
+			c.addNumber(v)
+		}
+		c.settle()
+		return c
+	}
+	edges := make([]float64, 0, 3*(HistogramBins+1))
+	for i := range HistogramBins + 1 {
+		e := float64(i) / HistogramBins
+		edges = append(edges, e, math.Nextafter(e, 0), math.Nextafter(e, 1))
+	}
+	normal := genSample(genSpec{Seed: 3, N: 5000, Kind: "normal", Scale: 1})
+	ties := make([]float64, 5000)
+	for i := range ties {
+		ties[i] = math.Round(normal[i] * 2)
+	}
+	for name, data := range map[string][2][]float64{
+		"continuous": {normal, genSample(genSpec{Seed: 4, N: 3000, Kind: "normal", Loc: 0.5, Scale: 2})},
+		"ties":       {ties, ties[:1000]},
+		"edges":      {edges, {0, 1, 0.5}},
+		"constant":   {{2, 2, 2}, {2, 2}},
+	} {
+		for _, limit := range []int{1 << 20, 100} { // exact, then sketched
+			ref, cur := profile(limit, data[0]), profile(limit, data[1])
+			h := histogram(ref, cur)
+			if want := perValue(ref, cur, ref); !slices.Equal(h.Reference, want) {
+				t.Errorf("%s (limit %d): reference %v, binning each value %v", name, limit, h.Reference, want)
+			}
+			if want := perValue(ref, cur, cur); !slices.Equal(h.Current, want) {
+				t.Errorf("%s (limit %d): current %v, binning each value %v", name, limit, h.Current, want)
+			}
+		}
 	}
 }

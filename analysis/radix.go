@@ -75,12 +75,15 @@ func sortFloats(x []float64) {
 var radixBuffers = sync.Pool{New: func() any { return new([]uint64) }}
 
 // sortDecimals sorts x if its values are decimals with a common number of
-// places k ≤ 9 (what CSV writers and "%.6f" produce) whose integers m = x·10^k
-// span less than 2^32, and reports whether it did. Sorting the integers takes
-// as many radix passes as their span has bytes (3 for six-place values of
-// order one) instead of the 8 of the IEEE bits. Each m is checked to give back
-// exactly its value (m / 10^k), so the result is x sorted, bit for bit except
-// that -0 comes back as 0.
+// places k ≤ 9 (what CSV writers and "%.6f" produce) whose integers
+// m = round(x·10^k) span less than 2^32, and reports whether it did. Sorting
+// the integers takes as many radix passes as their span needs 12-bit digits
+// (two for six-place values of order one) instead of the six of the IEEE
+// bits. Each key carries its value's index below the integer: the sorted
+// keys gather the original values, so no value is ever recomputed (no
+// division, and -0 stays -0), and the result is checked to ascend. Two
+// different values with the same integer (more places than k) fail the
+// check, and x is then left as it was, for the caller's IEEE sort.
 func sortDecimals(x []float64) bool {
 	k := 0
 	for _, v := range x[:64] {
@@ -92,69 +95,94 @@ func sortDecimals(x []float64) bool {
 	}
 	scale := pow10[k]
 	n := len(x)
-	bufp := decimalBuffers.Get().(*[]uint32)
-	defer decimalBuffers.Put(bufp)
+	idxBits := uint(bits.Len(uint(n - 1)))
+	bufp := radixBuffers.Get().(*[]uint64)
+	defer radixBuffers.Put(bufp)
 	if cap(*bufp) < 2*n {
-		*bufp = make([]uint32, 2*n)
+		*bufp = make([]uint64, 2*n)
 	}
-	// A first pass checks every value (x is untouched if one does not fit)
-	// and keeps its integer in the buffer, seen as n int64s...
-	ints := unsafe.Slice((*int64)(unsafe.Pointer(unsafe.SliceData(*bufp))), n)
+	keys, tmp := (*bufp)[:n], (*bufp)[n:2*n]
+	// A first pass keeps every integer (as int64 bits) and their range.
 	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
 	for i, v := range x {
-		m := int64(math.RoundToEven(v * scale))
-		if float64(m)/scale != v || m >= 1<<53 || m <= -1<<53 {
+		f := math.RoundToEven(v * scale)
+		if !(math.Abs(f) < 1<<53) { // also NaN
 			return false
 		}
-		ints[i] = m
+		m := int64(f)
+		keys[i] = uint64(m)
 		lo, hi = min(lo, m), max(hi, m)
 	}
-	if uint64(hi-lo) >= 1<<32 {
+	spanBits := uint(bits.Len64(uint64(hi - lo)))
+	if spanBits > 32 || spanBits+idxBits > 64 {
 		return false
 	}
-	// ...which then become 32-bit keys m − lo in its first half (key i
-	// overwrites only int64s before i+1, already read): half the memory
-	// traffic of the IEEE bits.
-	keys, tmp := (*bufp)[:n], (*bufp)[n:2*n]
-	// Digits: two of up to 12 bits when the span allows (two scatter passes
-	// instead of three for six-place values of order one), else bytes.
-	width := uint(8)
-	if b := uint(bits.Len64(uint64(hi - lo))); b > 16 && b <= 24 {
-		width = (b + 1) / 2
+	// Digits of at most 12 bits (4096 counters stay in L1), as few as the
+	// span needs, of equal width.
+	passes := (spanBits + 11) / 12
+	width := uint(0)
+	if passes > 0 {
+		width = (spanBits + passes - 1) / passes
 	}
-	mask := uint32(1)<<width - 1
-	passes := (bits.Len64(uint64(hi-lo)) + int(width) - 1) / int(width)
-	var counts [4][4096]uint32
-	for i, m := range ints {
-		k := uint32(m - lo)
-		keys[i] = k
-		counts[0][k&mask]++
-		counts[1][(k>>width)&mask]++
-		counts[2][(k>>(2*width))&mask]++
-		counts[3][(k>>(3*width))&mask]++
+	mask := uint64(1)<<width - 1
+	cnt := radixCounts.Get().(*[3][1 << 12]uint32)
+	defer radixCounts.Put(cnt)
+	for p := range passes {
+		clear(cnt[p][:mask+1])
+	}
+	c0, c1, c2 := &cnt[0], &cnt[1], &cnt[2]
+	s1, s2 := idxBits+width, idxBits+2*width
+	switch {
+	case passes == 3:
+		for i, m := range keys {
+			key := (m-uint64(lo))<<idxBits | uint64(i)
+			keys[i] = key
+			c0[(key>>idxBits)&mask]++
+			c1[(key>>s1)&mask]++
+			c2[(key>>s2)&mask]++
+		}
+	default:
+		for i, m := range keys {
+			key := (m-uint64(lo))<<idxBits | uint64(i)
+			keys[i] = key
+			c0[(key>>idxBits)&mask]++
+			c1[(key>>s1)&mask]++
+		}
 	}
 	src, dst := keys, tmp
 	for p := range passes {
-		c := counts[p][:mask+1]
-		shift := width * uint(p)
+		c := cnt[p][:mask+1]
+		shift := idxBits + width*p
 		var sum uint32
 		for i := range c {
 			c[i], sum = sum, sum+c[i]
 		}
-		for _, k := range src {
-			d := (k >> shift) & mask
-			dst[c[d]] = k
+		for _, key := range src {
+			d := (key >> shift) & mask
+			dst[c[d]] = key
 			c[d]++
 		}
 		src, dst = dst, src
 	}
-	for i, k := range src {
-		x[i] = float64(int64(k)+lo) / scale
+	// Gather the values in key order into the free buffer, check that they
+	// ascend, and only then write them over x.
+	out := unsafe.Slice((*float64)(unsafe.Pointer(unsafe.SliceData(dst))), n)
+	idxMask := uint64(1)<<idxBits - 1
+	prev := math.Inf(-1)
+	descends := false
+	for i, key := range src {
+		v := x[key&idxMask]
+		descends = descends || v < prev
+		out[i], prev = v, v
 	}
+	if descends {
+		return false
+	}
+	copy(x, out)
 	return true
 }
 
-var decimalBuffers = sync.Pool{New: func() any { return new([]uint32) }}
+var radixCounts = sync.Pool{New: func() any { return new([3][1 << 12]uint32) }}
 
 // decimalPlaces is the least k ≤ 9 such that v is the double nearest to an
 // integer over 10^k, or -1.

@@ -514,7 +514,7 @@ func (c *ColumnProfile) addNumber(v float64) {
 	// The moments of a sketch take in the values added since the last fold
 	// (the tail of level 0) in one pass before level 0 is compacted, rather
 	// than one division per value.
-	if len(s.Levels[0]) < s.Cap {
+	if len(s.Levels[0]) < s.capacity(0) {
 		s.Add(v)
 		return
 	}

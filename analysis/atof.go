@@ -1,9 +1,11 @@
 package analysis
 
 import (
+	"encoding/binary"
 	"math"
 	"math/big"
 	"math/bits"
+	"unsafe"
 )
 
 // This file holds the Eisel–Lemire conversion of a decimal mantissa and
@@ -125,4 +127,56 @@ func eiselLemire64(man uint64, exp10 int, neg bool) (f float64, ok bool) {
 		retBits |= 1 << 63
 	}
 	return math.Float64frombits(retBits), true
+}
+
+// shortDecimal parses a cell of 8 to 15 bytes shaped [-+]?d{1,7}.d{1,7}
+// (six-decimal data: "-0.806033", "12.345678") without a branch on its
+// digits or its sign: the integer digits are read from the cell's first
+// eight bytes and the decimals from its last eight, at once each. In real
+// columns the number of integer digits and the sign are as good as random
+// from cell to cell, and the branches of a digit loop mispredicted about
+// as long as the rest of the parse took. It reports false for any other
+// shape.
+func shortDecimal(s string) (float64, bool) {
+	n := len(s)
+	if n < 8 || n > 15 {
+		return 0, false
+	}
+	p := unsafe.StringData(s)
+	head := binary.LittleEndian.Uint64(unsafe.Slice(p, 8))
+	tail := binary.LittleEndian.Uint64(unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(p), n-8)), 8))
+	// The first '.' of the last eight bytes.
+	dots := zeroByteMask(tail ^ 0x2e2e2e2e2e2e2e2e)
+	j := bits.TrailingZeros64(dots) >> 3 // 8 when none
+	frac := 7 - j                         // decimals after it
+	dot := n - 8 + j
+	var sign uint64 // no branches on the sign either
+	if s[0] == '-' {
+		sign = 1 << 63
+	}
+	signed := int(sign >> 63)
+	if s[0] == '+' {
+		signed = 1
+	}
+	whole := dot - signed // integer digits
+	if frac < 1 || dot > 7 || whole < 1 {
+		return 0, false
+	}
+	// Integer digits: the bytes before the dot moved to the top, '0's below.
+	keep := uint(8 * (8 - whole))
+	intw := head<<uint(8*(8-dot))>>keep<<keep | 0x3030303030303030>>(64-keep)
+	keep = uint(8 * (8 - frac))
+	fracw := tail>>keep<<keep | 0x3030303030303030>>(64-keep)
+	i, ok1 := eightDigits(intw)
+	f, ok2 := eightDigits(fracw)
+	if !ok1 || !ok2 {
+		return 0, false
+	}
+	return math.Float64frombits(math.Float64bits(float64(i*pow10u[frac]+f)/pow10[frac]) | sign), true
+}
+
+// zeroByteMask sets the high bit of every zero byte of w.
+func zeroByteMask(w uint64) uint64 {
+	const low7 = 0x7f7f7f7f7f7f7f7f
+	return ^((w&low7 + low7) | w | low7)
 }

@@ -250,6 +250,11 @@ var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 // falls back to strconv; when true, the value is finite.
 func parseDecimal(s string) (float64, bool) {
 	n := len(s)
+	if n >= 8 && n <= 15 {
+		if v, ok := shortDecimal(s); ok {
+			return v, true
+		}
+	}
 	if n == 0 {
 		return 0, false
 	}
@@ -514,8 +519,9 @@ func (c *ColumnProfile) addNumber(v float64) {
 	// The moments of a sketch take in the values added since the last fold
 	// (the tail of level 0) in one pass before level 0 is compacted, rather
 	// than one division per value.
-	if len(s.Levels[0]) < s.capacity(0) {
-		s.Add(v)
+	if lv := s.Levels[0]; len(lv) < s.capacity(0) {
+		s.Levels[0] = append(lv, v) // Add without a compaction
+		s.N++
 		return
 	}
 	c.settle()
@@ -541,15 +547,33 @@ func (c *ColumnProfile) foldSketch() {
 		return
 	}
 	tail := s.Levels[0][int64(len(s.Levels[0]))-p:]
-	sum := 0.0
-	for _, v := range tail {
-		sum += v
+	// Four partial sums: four independent chains of additions instead of
+	// one, whose latency bounded the loop.
+	var s4, q4 [4]float64
+	i := 0
+	for ; i+4 <= len(tail); i += 4 {
+		s4[0] += tail[i]
+		s4[1] += tail[i+1]
+		s4[2] += tail[i+2]
+		s4[3] += tail[i+3]
 	}
-	mb := sum / float64(p)
-	m2b := 0.0
-	for _, v := range tail {
-		m2b += (v - mb) * (v - mb)
+	for ; i < len(tail); i++ {
+		s4[0] += tail[i]
 	}
+	mb := (s4[0] + s4[1] + (s4[2] + s4[3])) / float64(p)
+	i = 0
+	for ; i+4 <= len(tail); i += 4 {
+		d0, d1, d2, d3 := tail[i]-mb, tail[i+1]-mb, tail[i+2]-mb, tail[i+3]-mb
+		q4[0] += d0 * d0
+		q4[1] += d1 * d1
+		q4[2] += d2 * d2
+		q4[3] += d3 * d3
+	}
+	for ; i < len(tail); i++ {
+		d := tail[i] - mb
+		q4[0] += d * d
+	}
+	m2b := q4[0] + q4[1] + (q4[2] + q4[3])
 	if c.MomentsN == 0 {
 		c.Mean, c.M2 = mb, m2b
 	} else {

@@ -17,7 +17,12 @@ func TestParseNumberMatchesStrconv(t *testing.T) {
 		// the eight-bytes-at-once path: the last 8 bytes hold decimals and
 		// what precedes them
 		"-0.806033", "12345678.12345678", "1.23.456", "1.2345a78", "1234567.x", "-1234567.", "0.1234567", "99999999.9",
-		"1.:234567", "1.0/23456", "123456789012.1234567", "1234567890123.1234567"}
+		"1.:234567", "1.0/23456", "123456789012.1234567", "1234567890123.1234567",
+		// the branch-free path of 8 to 15 bytes: integer digits from the
+		// first eight bytes, decimals from the last eight
+		"-1234567.1234567", "+0.000001", "1234567.1", "-1.2345678", "0.1234567", "+1234567.5", "-.1234567",
+		"1.23456e5", "12.3e-045", "-0.12345.", "1234567.", "12345678.1234567", "--1.23456", "-+1.23456",
+		"1,234.567", "12\x0034.5678", "-0.0000000", "00000000.5", "9999999.9999999", "0.9999999"}
 	u := lcgUniforms(3, 2000)
 	for i, x := range u {
 		cases = append(cases, strconv.FormatFloat((x-0.5)*1e6, 'f', i%12, 64), strconv.FormatFloat(x, 'g', -1, 64))
@@ -90,7 +95,8 @@ func TestParseDecimalFullPrecision(t *testing.T) {
 // the bit.
 func FuzzParseDecimal(f *testing.F) {
 	for _, s := range []string{"-0.806033", "12345678.12345678", "1.2345a78", "0.1", "-.5", "5.",
-		"0.12345678901234568", "-1.0593967667650364", "1.5e-05", "2.2250738585072014e-308", "1e23"} {
+		"0.12345678901234568", "-1.0593967667650364", "1.5e-05", "2.2250738585072014e-308", "1e23",
+		"-1234567.1234567", "+0.000001", "1.23456e5", "-.1234567"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -148,7 +148,7 @@ func shortDecimal(s string) (float64, bool) {
 	// The first '.' of the last eight bytes.
 	dots := zeroByteMask(tail ^ 0x2e2e2e2e2e2e2e2e)
 	j := bits.TrailingZeros64(dots) >> 3 // 8 when none
-	frac := 7 - j                         // decimals after it
+	frac := 7 - j                        // decimals after it
 	dot := n - 8 + j
 	var sign uint64 // no branches on the sign either
 	if s[0] == '-' {

@@ -268,8 +268,16 @@ func (s *Sample) Merge(o *Sample) {
 	}
 	for h, lv := range other {
 		for h >= len(s.Levels) {
-			s.Levels = append(s.Levels, nil)
+			s.Levels = append(s.Levels, s.newLevel(len(s.Levels)))
 			s.Parity = append(s.Parity, false)
+		}
+		if need := len(s.Levels[h]) + len(lv); need > cap(s.Levels[h]) {
+			// Room for both, and for what compactions later push into
+			// the level (a buffer of the exact size would be grown again
+			// at every push).
+			grown := make([]float64, len(s.Levels[h]), max(need, s.levelCap(h)))
+			copy(grown, s.Levels[h])
+			s.Levels[h] = grown
 		}
 		// Levels above 0 of both sides are usually ascending (compactions
 		// keep them so; a decoded sketch is checked): merged in one pass,

@@ -249,12 +249,15 @@ var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 // spaces, hex, underscores, results that are not normal doubles), which
 // falls back to strconv; when true, the value is finite.
 func parseDecimal(s string) (float64, bool) {
-	n := len(s)
-	if n >= 8 && n <= 15 {
-		if v, ok := shortDecimal(s); ok {
-			return v, true
-		}
+	if v, ok := shortDecimal(s); ok {
+		return v, true
 	}
+	return parseAnyDecimal(s)
+}
+
+// parseAnyDecimal is parseDecimal for every shape.
+func parseAnyDecimal(s string) (float64, bool) {
+	n := len(s)
 	if n == 0 {
 		return 0, false
 	}
@@ -965,11 +968,16 @@ func (pr *Profiler) add(row []string) {
 		}
 		if c.Values != nil {
 			// Plain decimals (the bulk of real data) first: always finite.
-			if v, ok := parseDecimal(s); ok {
+			// (parseDecimal, with six-decimal cells one call deep.)
+			v, ok := shortDecimal(s)
+			if !ok {
+				v, ok = parseAnyDecimal(s)
+			}
+			if ok {
 				c.addNumber(v)
 				continue
 			}
-			v, ok := parseNumber(s)
+			v, ok = parseNumber(s)
 			switch {
 			case !ok:
 				c.Mismatch++

@@ -1,7 +1,6 @@
 package analysis
 
 import (
-	"cmp"
 	"slices"
 	"sort"
 	"sync"
@@ -347,7 +346,15 @@ func (s *Sample) Sorted() (values, weights []float64) {
 			all = append(all, vw{v, w})
 		}
 	}
-	slices.SortFunc(all, func(a, b vw) int { return cmp.Compare(a.v, b.v) })
+	slices.SortFunc(all, func(a, b vw) int { // no NaN in a sample: no cmp.Compare
+		if a.v < b.v {
+			return -1
+		}
+		if a.v > b.v {
+			return 1
+		}
+		return 0
+	})
 	values = make([]float64, len(all))
 	weights = make([]float64, len(all))
 	for i, x := range all {

@@ -82,7 +82,7 @@ func eiselLemire64(man uint64, exp10 int, neg bool) (f float64, ok bool) {
 
 	// Normalization.
 	clz := bits.LeadingZeros64(man)
-	man <<= uint(clz)
+	man <<= uint(clz) & 63 // clz < 64: man is not 0
 	retExp2 := uint64(exp2+63+1023) - uint64(clz)
 
 	// Multiplication.
@@ -103,7 +103,7 @@ func eiselLemire64(man uint64, exp10 int, neg bool) (f float64, ok bool) {
 
 	// Shifting to 54 Bits.
 	msb := xHi >> 63
-	retMantissa := xHi >> (msb + 9)
+	retMantissa := xHi >> ((msb + 9) & 63)
 	retExp2 -= 1 ^ msb
 
 	// Half-way Ambiguity.
@@ -163,10 +163,13 @@ func shortDecimal(s string) (float64, bool) {
 		return 0, false
 	}
 	// Integer digits: the bytes before the dot moved to the top, '0's below.
-	keep := uint(8 * (8 - whole))
-	intw := head<<uint(8*(8-dot))>>keep<<keep | 0x3030303030303030>>(64-keep)
-	keep = uint(8 * (8 - frac))
-	fracw := tail>>keep<<keep | 0x3030303030303030>>(64-keep)
+	// Every shift is of 8 to 56 bits (whole, frac and dot are 1 to 7): the
+	// masks tell the compiler, which then adds no fix-up for shifts of 64
+	// bits or more.
+	keep := uint(8*(8-whole)) & 63
+	intw := head<<(uint(8*(8-dot))&63)>>keep<<keep | 0x3030303030303030>>((64-keep)&63)
+	keep = uint(8*(8-frac)) & 63
+	fracw := tail>>keep<<keep | 0x3030303030303030>>((64-keep)&63)
 	i, ok1 := eightDigits(intw)
 	f, ok2 := eightDigits(fracw)
 	if !ok1 || !ok2 {

@@ -48,7 +48,7 @@ func sortFloats(x []float64) {
 	src, dst := keys, (*bufp)[:n]
 	for p := range digits {
 		c := &counts[p]
-		shift := uint(width * p)
+		shift := uint(width*p) & 63 // < 64: no fix-up for larger shifts in the loop
 		if int(c[(src[0]>>shift)&mask]) == n {
 			continue // every key has the same digit here
 		}
@@ -131,13 +131,15 @@ func sortDecimals(x []float64) bool {
 		clear(cnt[p][:mask+1])
 	}
 	c0, c1, c2 := &cnt[0], &cnt[1], &cnt[2]
-	s1, s2 := idxBits+width, idxBits+2*width
+	// Shift counts masked below 64 (s2 exceeds it only when unused): the
+	// loops then need no fix-up for larger shifts.
+	i0, s1, s2 := idxBits&63, (idxBits+width)&63, (idxBits+2*width)&63
 	switch {
 	case passes == 3:
 		for i, m := range keys {
 			key := (m-uint64(lo))<<idxBits | uint64(i)
 			keys[i] = key
-			c0[(key>>idxBits)&mask]++
+			c0[(key>>i0)&mask]++
 			c1[(key>>s1)&mask]++
 			c2[(key>>s2)&mask]++
 		}
@@ -145,14 +147,14 @@ func sortDecimals(x []float64) bool {
 		for i, m := range keys {
 			key := (m-uint64(lo))<<idxBits | uint64(i)
 			keys[i] = key
-			c0[(key>>idxBits)&mask]++
+			c0[(key>>i0)&mask]++
 			c1[(key>>s1)&mask]++
 		}
 	}
 	src, dst := keys, tmp
 	for p := range passes {
 		c := cnt[p][:mask+1]
-		shift := idxBits + width*p
+		shift := (idxBits + width*p) & 63
 		var sum uint32
 		for i := range c {
 			c[i], sum = sum, sum+c[i]

@@ -167,3 +167,33 @@ func BenchmarkSketch(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/value")
 }
+
+// BenchmarkParseDecimal parses 1M distinct cells (the branch predictor
+// cannot learn them, as in a real column) of N(0, 1) values written as
+// pandas writes float64 ("full": Python's repr, 16–17 significant digits)
+// and with six decimals.
+func BenchmarkParseDecimal(b *testing.B) {
+	x, _ := benchSamples(1 << 20)
+	for _, shape := range []struct {
+		name   string
+		format func(float64) string
+	}{
+		{"full", func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }},
+		{"six-decimals", func(v float64) string { return strconv.FormatFloat(v, 'f', 6, 64) }},
+	} {
+		b.Run(shape.name, func(b *testing.B) {
+			cells := make([]string, len(x))
+			for i, v := range x {
+				cells[i] = shape.format(v)
+			}
+			sum := 0.0
+			i := 0
+			for b.Loop() {
+				v, _ := parseDecimal(cells[i&(1<<20-1)])
+				sum += v
+				i++
+			}
+			_ = sum
+		})
+	}
+}

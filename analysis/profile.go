@@ -252,6 +252,9 @@ func parseDecimal(s string) (float64, bool) {
 	if v, ok := shortDecimal(s); ok {
 		return v, true
 	}
+	if v, ok := fullDecimal(s); ok {
+		return v, true
+	}
 	return parseAnyDecimal(s)
 }
 
@@ -968,10 +971,13 @@ func (pr *Profiler) add(row []string) {
 		}
 		if c.Values != nil {
 			// Plain decimals (the bulk of real data) first: always finite.
-			// (parseDecimal, with six-decimal cells one call deep.)
+			// (parseDecimal, with six-decimal and full-precision cells
+			// one call deep.)
 			v, ok := shortDecimal(s)
 			if !ok {
-				v, ok = parseAnyDecimal(s)
+				if v, ok = fullDecimal(s); !ok {
+					v, ok = parseAnyDecimal(s)
+				}
 			}
 			if ok {
 				c.addNumber(v)

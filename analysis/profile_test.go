@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -27,7 +28,17 @@ func TestParseNumberMatchesStrconv(t *testing.T) {
 		"-0.005739991964052805", "1234567.123456789012", "0.0000000000000000001", "0.00000000000000000001",
 		"9.999999999999999999", "99.99999999999999999", "99.999999999999999999", "+0.123456789", "1.23456789e-05",
 		"12345678.123456789", "0.1234567890123456789", "1.1234567890123456789", "-0.000000000", "0.123456789.1",
-		"-9007199254740993.5", "0.30000000000000004441", "1.7976931348623157e308", "0.10000000000000000555"}
+		"-9007199254740993.5", "0.30000000000000004441", "1.7976931348623157e308", "0.10000000000000000555",
+		// the branch-free path of 16 to 27 bytes: integer digits from the
+		// first eight bytes, decimals in three words; its edges
+		"1.632397224334301", "-0.958879655934022", "0.009435573617768561", "-1.3140602545896758",
+		"1234567.123456789", "-1234567.123456789012", "0.0000000000000000001", "0.1234567890123456789",
+		"-0.1234567890123456789", "+1.234567890123456789", "12.34567890123456789", "1234567.1234567890123",
+		"12345678.12345678901", "1.23456789012345678e3", "1.2345678901234567e", "1.234567890123456x",
+		"-0.000000000000000000", "0.00000000000000000000", "1.2345678.901234567", "--1.234567890123456",
+		"1 .234567890123456", "1.23456789 0123456", "9999999.9999999999999", "0000001.000000000000000001",
+		"-0.00014335131006482094", "0.00000001234567890123456", "0.000000001234567890123456789",
+		"0.10000000000000000000001", "1.00000000000000000000", "0.12345678901234567890", "-204887.33042349"}
 	u := lcgUniforms(3, 2000)
 	for i, x := range u {
 		cases = append(cases, strconv.FormatFloat((x-0.5)*1e6, 'f', i%12, 64), strconv.FormatFloat(x, 'g', -1, 64))
@@ -96,13 +107,54 @@ func TestParseDecimalFullPrecision(t *testing.T) {
 	}
 }
 
+// TestFullPrecisionTakesTheBranchFreePath: float64 written as pandas writes
+// it (Python's repr: the shortest string that reads back, 16 or 17
+// significant digits) is parsed by fullDecimal whenever it has no exponent,
+// to the bit as strconv; so is six-decimal data by shortDecimal. (The fast
+// paths would otherwise be silently bypassed, correct but slow.)
+func TestFullPrecisionTakesTheBranchFreePath(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	taken := 0
+	for i := range 100000 {
+		x := r.NormFloat64() * math.Pow(10, float64(i%7-1))
+		s := strconv.FormatFloat(x, 'g', -1, 64)
+		if strings.ContainsAny(s, "e") || len(s) < 16 {
+			continue
+		}
+		v, ok := fullDecimal(s)
+		if !ok {
+			t.Fatalf("fullDecimal(%q) declined", s)
+		}
+		if math.Float64bits(v) != math.Float64bits(x) {
+			t.Fatalf("fullDecimal(%q) = %v, want %v", s, v, x)
+		}
+		taken++
+		six := strconv.FormatFloat(x, 'f', 6, 64)
+		if v, ok := shortDecimal(six); len(six) <= 15 && (!ok || v != mustParse(six)) {
+			t.Fatalf("shortDecimal(%q) = %v, %v", six, v, ok)
+		}
+	}
+	if taken < 50000 {
+		t.Fatalf("only %d cells of full precision", taken)
+	}
+}
+
+func mustParse(s string) float64 {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
 // FuzzParseDecimal: the fast path either declines or agrees with strconv to
 // the bit.
 func FuzzParseDecimal(f *testing.F) {
 	for _, s := range []string{"-0.806033", "12345678.12345678", "1.2345a78", "0.1", "-.5", "5.",
 		"0.12345678901234568", "-1.0593967667650364", "1.5e-05", "2.2250738585072014e-308", "1e23",
 		"-1234567.1234567", "+0.000001", "1.23456e5", "-.1234567", "-0.005739991964052805",
-		"1234567.123456789012", "0.1234567890123456789"} {
+		"1234567.123456789012", "0.1234567890123456789", "1.632397224334301", "-0.009435573617768561",
+		"+1234567.1234567890123"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

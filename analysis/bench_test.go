@@ -197,3 +197,38 @@ func BenchmarkParseDecimal(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSketchSorted sorts the points of a sketch of 5M values (the
+// drift tests' first step on a large window), made by one stream (level 0
+// unsorted) and merged from 14 parts (every level ascending).
+func BenchmarkSketchSorted(b *testing.B) {
+	x, _ := benchSamples(1 << 20)
+	part := func(k int) *Sample {
+		s := newSample(250000, 8192)
+		s.toSketch()
+		for i := range 357000 {
+			s.Add(math.Round(x[(k*357000+i)&(1<<20-1)]*1e6) / 1e6)
+		}
+		return s
+	}
+	for _, merged := range []bool{false, true} {
+		b.Run(map[bool]string{false: "streamed", true: "merged"}[merged], func(b *testing.B) {
+			s := part(0)
+			for k := 1; k < 14; k++ {
+				if merged {
+					p := part(k)
+					p.sortLevel0()
+					s.Merge(p)
+				} else {
+					for i := range 357000 {
+						s.Add(math.Round(x[(k*357000+i)&(1<<20-1)]*1e6) / 1e6)
+					}
+				}
+			}
+			for b.Loop() {
+				s.sortedPoints = nil
+				s.Sorted()
+			}
+		})
+	}
+}

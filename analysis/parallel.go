@@ -91,6 +91,7 @@ func (pr *Profiler) addParts(parts []Rows, total int64) bool {
 					done[i] <- result{}
 					continue
 				}
+				sub.p.readyToMerge()
 				done[i] <- result{sub.p, true}
 			}
 		}()

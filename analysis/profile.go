@@ -708,6 +708,19 @@ type Profile struct {
 	ids map[uint64]struct{}
 }
 
+// readyToMerge does the work of a later Merge of p into another profile
+// that can be done on p alone (folding the moments of its sketches' last
+// values, sorting their level 0), where p was made: the parts of a large
+// window are profiled on every core, but merged one after another.
+func (p *Profile) readyToMerge() {
+	for _, c := range p.Columns {
+		if c.Values != nil {
+			c.settle() // folds level 0's tail: before it is sorted
+			c.Values.sortLevel0()
+		}
+	}
+}
+
 // Merge adds the shard o into p. Both must come from the same Schema.
 func (p *Profile) Merge(o *Profile) error {
 	if len(p.Columns) != len(o.Columns) {

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -206,6 +207,114 @@ func TestSketchMergedLevelsEqualSorted(t *testing.T) {
 			if merged.levelSorted(h) && !slices.IsSorted(merged.Levels[h]) {
 				t.Fatalf("cap %d level %d marked sorted but is not", capacity, h)
 			}
+		}
+	}
+}
+
+// TestSketchSortedPoints: a sketch's points come out ascending, each value
+// with the weight of its level, whether level 0 is unsorted (a stream), every
+// level is ascending (merged from parts whose level 0 was sorted), or the
+// levels' order is unknown (decoded from JSON, a level out of order). The
+// levels themselves are left as they were: level 0's order tells the moments
+// which values they have yet to take in.
+func TestSketchSortedPoints(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 6))
+	stream := func(n int) *Sample {
+		s := newSample(100, 256)
+		for range n {
+			s.Add(math.Round(r.NormFloat64()*1e3) / 1e3) // ties across levels
+		}
+		return s
+	}
+	streamed := stream(50000)
+	merged := stream(20000)
+	for range 3 {
+		p := stream(20000)
+		p.sortLevel0()
+		merged.Merge(p)
+	}
+	b, _ := json.Marshal(stream(30000))
+	decoded := new(Sample)
+	if err := json.Unmarshal(b, decoded); err != nil {
+		t.Fatal(err)
+	}
+	slices.Reverse(decoded.Levels[2])
+	for name, s := range map[string]*Sample{"streamed": streamed, "merged": merged, "decoded": decoded} {
+		type point struct{ v, w float64 }
+		var want []point
+		for h, lv := range s.Levels {
+			for _, v := range lv {
+				want = append(want, point{v, float64(int64(1) << h)})
+			}
+		}
+		level0 := slices.Clone(s.Levels[0])
+		values, weights := s.Sorted()
+		var got []point
+		for i := range values {
+			got = append(got, point{values[i], weights[i]})
+		}
+		byPoint := func(a, b point) int {
+			if c := cmp.Compare(a.v, b.v); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.w, b.w)
+		}
+		if !slices.IsSorted(values) {
+			t.Errorf("%s: values not ascending", name)
+		}
+		slices.SortFunc(want, byPoint)
+		slices.SortFunc(got, byPoint)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: %d points, want %d, or other weights", name, len(got), len(want))
+		}
+		if !slices.Equal(s.Levels[0], level0) {
+			t.Errorf("%s: Sorted reordered level 0", name)
+		}
+	}
+}
+
+// TestMergeSortedLevel0ChangesNoSketch: sorting a part's level 0 before it is
+// merged (readyToMerge, on the part's core) leaves the merged sketch as
+// merging the unsorted part would: the same values at every level.
+func TestMergeSortedLevel0ChangesNoSketch(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	parts := make([]*Sample, 5)
+	for i := range parts {
+		parts[i] = newSample(100, 512)
+		for range 7000 + 1000*i {
+			parts[i].Add(r.NormFloat64())
+		}
+	}
+	clone := func(s *Sample) *Sample {
+		b, _ := json.Marshal(s)
+		c := new(Sample)
+		if err := json.Unmarshal(b, c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	plain, sorted := newSample(100, 512), newSample(100, 512)
+	for _, p := range parts {
+		plain.Merge(clone(p))
+		q := clone(p)
+		q.sortLevel0()
+		if !q.levelSorted(0) || !slices.IsSorted(q.Levels[0]) {
+			t.Fatal("level 0 not sorted")
+		}
+		sorted.Merge(q)
+	}
+	if len(plain.Levels) != len(sorted.Levels) || plain.N != sorted.N {
+		t.Fatalf("%d/%d levels, n %d/%d", len(plain.Levels), len(sorted.Levels), plain.N, sorted.N)
+	}
+	for h := range plain.Levels {
+		a, b := slices.Clone(plain.Levels[h]), slices.Clone(sorted.Levels[h])
+		slices.Sort(a)
+		slices.Sort(b)
+		if !slices.Equal(a, b) || plain.Parity[h] != sorted.Parity[h] {
+			t.Fatalf("level %d differs", h)
+		}
+		if sorted.levelSorted(h) && !slices.IsSorted(sorted.Levels[h]) {
+			t.Fatalf("level %d marked sorted but is not", h)
 		}
 	}
 }

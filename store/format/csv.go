@@ -84,8 +84,15 @@ func (c *CSV) Split(partBytes int) []analysis.Rows {
 	rest := c.chunk[c.pos:]
 	var parts []analysis.Rows
 	for start := 0; start < len(rest); {
-		end := start + partBytes
-		if end >= len(rest) || len(rest)-end < partBytes/4 {
+		size := partBytes
+		if len(rest)-start <= 2*partBytes {
+			// The last parts are smaller, so that the cores finish
+			// together: a part is read by one core, and the last large
+			// one would be read while the other cores wait.
+			size = max(partBytes/4, 1)
+		}
+		end := start + size
+		if end >= len(rest) || len(rest)-end < size/4 {
 			end = len(rest) // no sliver of a part at the end
 		} else if i := strings.IndexByte(rest[end:], '\n'); i >= 0 {
 			end += i + 1

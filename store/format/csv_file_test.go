@@ -138,6 +138,22 @@ func TestCSVSplitParts(t *testing.T) {
 		if len(parts) < 2 {
 			t.Fatalf("partBytes %d: %d parts", partBytes, len(parts))
 		}
+		// The parts in the last 2·partBytes are a quarter as large (the
+		// cores finish together); the ones before are partBytes (plus the
+		// rest of a line).
+		var after int64
+		for i := len(parts) - 1; i >= 0; i-- {
+			size := parts[i].(*CSV).size
+			small := after+size <= int64(2*partBytes)
+			limit := int64(partBytes)
+			if small {
+				limit = int64(partBytes/4) + int64(partBytes/16) // a sliver joins the last part
+			}
+			if size > limit+100 || (!small && size < limit) {
+				t.Errorf("partBytes %d: part %d of %d has %d bytes", partBytes, i, len(parts), size)
+			}
+			after += size
+		}
 		got := [][]string{}
 		var invalid int64
 		for _, p := range parts {

@@ -4,6 +4,8 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -210,5 +212,42 @@ func TestJSONLScanner(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("flatten(%s) = %q, want %q", tc.line, got, tc.want)
 		}
+	}
+}
+
+// BenchmarkCSVRealistic reads rows of ten numeric cells that differ from row
+// to row, as real data does (the branch predictor cannot learn where the
+// delimiters are): float64 written with full precision (Python's repr, as
+// pandas writes it) and with six decimals.
+func BenchmarkCSVRealistic(b *testing.B) {
+	for _, shape := range []struct {
+		name string
+		cell func(float64) string
+	}{
+		{"full", func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }},
+		{"six-decimals", func(v float64) string { return strconv.FormatFloat(v, 'f', 6, 64) }},
+	} {
+		b.Run(shape.name, func(b *testing.B) {
+			r := rand.New(rand.NewPCG(1, 2))
+			var sb strings.Builder
+			sb.WriteString("a,b,c,d,e,f,g,h,i,j\n")
+			for range 20000 {
+				for j := range 10 {
+					if j > 0 {
+						sb.WriteByte(',')
+					}
+					sb.WriteString(shape.cell(r.NormFloat64()))
+				}
+				sb.WriteByte('\n')
+			}
+			data := sb.String()
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				rows, _ := NewCSV(strings.NewReader(data), Options{})
+				for rows.Next() {
+				}
+			}
+		})
 	}
 }

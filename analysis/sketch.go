@@ -159,13 +159,13 @@ func (s *Sample) capacity(h int) int {
 
 // levelCap is the capacity level h is allocated with, so that it never
 // grows: level 0 holds one value more than its capacity when it is
-// compacted; a level above holds at most Cap values, plus half of a
-// compacted level below it (2·Cap + 1 from level 0 into level 1).
+// compacted; a level above holds at most Cap values (values that would
+// take it over are merged and compacted in one pass: carry).
 func (s *Sample) levelCap(h int) int {
 	if h == 0 {
 		return s.capacity(0) + 2
 	}
-	return max(s.Cap+s.Cap/2, s.capacity(0)/2) + 2
+	return s.Cap + 2
 }
 
 // newLevel returns an empty buffer for level h, recycled from sketches
@@ -239,17 +239,9 @@ func (s *Sample) compact(h int) {
 		off = 1
 	}
 	s.Parity[h] = !s.Parity[h]
-	up := s.Levels[h+1]
-	if s.levelSorted(h + 1) {
-		up = mergeInto(up, lv, off, 2)
-	} else {
-		for i := off; i < len(lv); i += 2 {
-			up = append(up, lv[i])
-		}
-	}
-	s.Levels[h+1] = up
+	s.push(h+1, lv, off, 2, nil)
 	if cap(lv) > 2*s.levelCap(h) {
-		// release the big buffer left by toSketch
+		// release the big buffer left by toSketch or a merge
 		lv = s.newLevel(h)
 	}
 	s.Levels[h] = lv[:0]
@@ -257,10 +249,108 @@ func (s *Sample) compact(h int) {
 		s.Levels[h] = append(s.Levels[h], keep)
 	}
 	s.setSorted(h, true) // at most one value left
-	if len(up) > s.capacity(h+1) {
-		s.compact(h + 1)
+}
+
+// push adds in[off], in[off+step], … (ascending) to level h, and compacts
+// level h if it then holds more than its capacity. When level h is
+// ascending, the merge and that compaction are one pass (carry).
+func (s *Sample) push(h int, in []float64, off, step int, scratch *[2][]float64) {
+	m := 0
+	if off < len(in) {
+		m = (len(in) - off + step - 1) / step
+	}
+	up := s.Levels[h]
+	switch {
+	case !s.levelSorted(h):
+		for i := off; i < len(in); i += step {
+			up = append(up, in[i])
+		}
+		s.Levels[h] = up
+		if len(up) > s.capacity(h) {
+			s.compact(h)
+		}
+	case len(up)+m <= s.capacity(h):
+		s.Levels[h] = mergeInto(up, in, off, step)
+	default:
+		s.carry(h, in, off, step, m, scratch)
 	}
 }
+
+// carry merges the m values in[off], in[off+step], … into the ascending
+// level h, which then holds more than its capacity, and compacts level h in
+// the same pass: every other value of the merged sequence goes on up (into
+// a scratch buffer, then pushed into level h+1), the last one stays when
+// there is an odd number. The level is the same as after merging and then
+// compacting, but the merged sequence is never stored: a level above 0 needs
+// room for Cap values only (half the memory), and each value is read and
+// written once less.
+func (s *Sample) carry(h int, in []float64, off, step, m int, scratch *[2][]float64) {
+	if scratch == nil {
+		scratch = carryScratch.Get().(*[2][]float64)
+		defer carryScratch.Put(scratch)
+	}
+	if h+1 == len(s.Levels) {
+		s.Levels = append(s.Levels, s.newLevel(h+1))
+		s.Parity = append(s.Parity, false)
+		s.setSorted(h+1, true)
+	}
+	up := s.Levels[h]
+	total := len(up) + m
+	n := total &^ 1 // the values compacted
+	o := 0
+	if s.Parity[h] {
+		o = 1
+	}
+	s.Parity[h] = !s.Parity[h]
+	out := scratch[0]
+	if cap(out) < n/2 {
+		out = make([]float64, n/2, max(n/2, 2*s.Cap))
+	}
+	out = out[:n/2]
+	i, j := 0, off
+	for w := range out {
+		// Two merged values at a time, the one at the parity's place
+		// kept. On ties the level's value first, as mergeInto orders them.
+		var a, b float64
+		if i < len(up) && (j >= len(in) || up[i] <= in[j]) {
+			a = up[i]
+			i++
+		} else {
+			a = in[j]
+			j += step
+		}
+		if i < len(up) && (j >= len(in) || up[i] <= in[j]) {
+			b = up[i]
+			i++
+		} else {
+			b = in[j]
+			j += step
+		}
+		if o == 1 {
+			a = b
+		}
+		out[w] = a
+	}
+	var last float64
+	if total%2 == 1 {
+		if i < len(up) {
+			last = up[i]
+		} else {
+			last = in[j]
+		}
+	}
+	s.Levels[h] = up[:0]
+	if total%2 == 1 {
+		s.Levels[h] = append(s.Levels[h], last)
+	}
+	s.setSorted(h, true)
+	// out goes on up; a carry above writes into the other buffer.
+	scratch[0], scratch[1] = scratch[1], out
+	s.push(h+1, out, 0, 1, scratch)
+}
+
+// carryScratch holds the buffers of carry's compacted values.
+var carryScratch = sync.Pool{New: func() any { return new([2][]float64) }}
 
 // Merge adds the values of o to s.
 func (s *Sample) Merge(o *Sample) {

@@ -273,6 +273,33 @@ func TestSketchSortedPoints(t *testing.T) {
 	}
 }
 
+// TestSketchSortedPointsAreTheirOwn: the points of one sketch stay as they
+// were while others are sorted (the merge's second buffer is recycled), for
+// every number of levels.
+func TestSketchSortedPointsAreTheirOwn(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	var sketches []*Sample
+	var kept [][]float64
+	for n := 300; n < 200000; n *= 2 {
+		s := newSample(100, 64)
+		for range n {
+			s.Add(r.NormFloat64())
+		}
+		sketches = append(sketches, s)
+		v, w := s.Sorted()
+		kept = append(kept, append(slices.Clone(v), w...))
+	}
+	for i, s := range sketches {
+		v, w := s.Sorted()
+		if !slices.Equal(append(slices.Clone(v), w...), kept[i]) {
+			t.Errorf("sketch %d (%d levels): points changed", i, len(s.Levels))
+		}
+		if len(v) > 0 && &v[0] != &s.sortedPoints[0][0] {
+			t.Errorf("sketch %d: not cached", i)
+		}
+	}
+}
+
 // TestMergeSortedLevel0ChangesNoSketch: sorting a part's level 0 before it is
 // merged (readyToMerge, on the part's core) leaves the merged sketch as
 // merging the unsorted part would: the same values at every level.

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"math/bits"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"github.com/vigilml/vigil/analysis"
@@ -63,6 +64,12 @@ type CSV struct {
 // partBlock is the size of the read buffer of a part of a split file (a
 // variable for tests).
 var partBlock = 1 << 20
+
+// partBuffers recycles the read buffers of finished parts: the parts of a
+// split file are read one after another on each core, and memory touched
+// for the first time costs more than reading into it (on this VM about
+// 1.5 ms of system time a MB).
+var partBuffers sync.Pool
 
 // errQuotedPart ends a part of a split CSV at a quoted field: a quoted
 // field may hold a line end, so the cuts may be wrong, and the caller reads
@@ -230,7 +237,11 @@ func (c *CSV) Next() bool {
 				c.drop(c.base, c.base+len(c.chunk))
 			}
 			if c.reuseSize > 0 {
-				// a finished part's buffer, while the other parts go on
+				// a finished part's buffer, to the next part
+				if cap(c.reuse) == c.reuseSize {
+					b := c.reuse[:c.reuseSize]
+					partBuffers.Put(&b)
+				}
 				c.reuse, c.chunk, c.pos, c.carry = nil, "", 0, nil
 				clear(c.row)
 			}
@@ -287,7 +298,11 @@ func (c *CSV) fill() error {
 	// of the input fewer than reading into a buffer and converting.
 	var buf []byte
 	if c.reuse == nil && c.reuseSize > 0 && !c.eof {
-		c.reuse = make([]byte, c.reuseSize)
+		if b, ok := partBuffers.Get().(*[]byte); ok && cap(*b) == c.reuseSize {
+			c.reuse = (*b)[:c.reuseSize]
+		} else {
+			c.reuse = make([]byte, c.reuseSize)
+		}
 	}
 	if c.reuse != nil && cap(c.reuse) >= 2*len(c.carry) {
 		// A part: cells live until the next record only, so the block is

@@ -216,8 +216,8 @@ func fullDecimal(s string) (float64, bool) {
 		signed = 1
 	}
 	whole := dot - signed // integer digits
-	frac := n - dot - 1   // decimals
-	if dot > 7 || whole < 1 || frac > 24 { // frac ≥ 8: n ≥ 16, dot ≤ 7
+	frac := n - dot - 1   // decimals: at least 8, as n ≥ 16 and dot ≤ 7
+	if dot > 7 || whole < 1 || frac > 24 {
 		return 0, false
 	}
 	const zeros = 0x3030303030303030

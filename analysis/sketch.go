@@ -370,7 +370,16 @@ func (s *Sample) Merge(o *Sample) {
 	if o.Levels == nil {
 		other = [][]float64{o.Exact}
 	}
+	// Level 0 goes last: merged into a sorted level 0 that it would take
+	// over its capacity, it is merged and compacted in one pass (carry),
+	// as compactAll would have compacted it first, without a level 0 grown
+	// to twice its size.
+	carry0 := len(other[0]) > 0 && s.levelSorted(0) && o.levelSorted(0) &&
+		len(s.Levels[0])+len(other[0]) > s.capacity(0)
 	for h, lv := range other {
+		if h == 0 && carry0 {
+			continue
+		}
 		for h >= len(s.Levels) {
 			s.Levels = append(s.Levels, s.newLevel(len(s.Levels)))
 			s.Parity = append(s.Parity, false)
@@ -397,6 +406,9 @@ func (s *Sample) Merge(o *Sample) {
 		}
 		s.Levels[h] = append(s.Levels[h], lv...)
 		s.setSorted(h, false)
+	}
+	if carry0 {
+		s.carry(0, other[0], 0, 1, len(other[0]), nil)
 	}
 	s.compactAll()
 }

@@ -150,15 +150,8 @@ func shortDecimal(s string) (float64, bool) {
 	j := bits.TrailingZeros64(dots) >> 3 // 8 when none
 	frac := 7 - j                        // decimals after it
 	dot := n - 8 + j
-	var sign uint64 // no branches on the sign either
-	if s[0] == '-' {
-		sign = 1 << 63
-	}
-	signed := int(sign >> 63)
-	if s[0] == '+' {
-		signed = 1
-	}
-	whole := dot - signed // integer digits
+	sign, signed := signOf(s) // no branches on the sign either
+	whole := dot - signed     // integer digits
 	if frac < 1 || dot > 7 || whole < 1 {
 		return 0, false
 	}
@@ -176,6 +169,20 @@ func shortDecimal(s string) (float64, bool) {
 		return 0, false
 	}
 	return math.Float64frombits(math.Float64bits(float64(i*pow10u[frac]+f)/pow10[frac]) | sign), true
+}
+
+// signOf returns the sign bit of the non-empty number s (1<<63 for a
+// leading '-') and the length of its sign (1 for '-' or '+'), without a
+// branch: signs are as good as random in real data.
+func signOf(s string) (sign uint64, length int) {
+	if s[0] == '-' {
+		sign = 1 << 63
+	}
+	length = int(sign >> 63)
+	if s[0] == '+' {
+		length = 1
+	}
+	return sign, length
 }
 
 // zeroByteMask sets the high bit of every zero byte of w.
@@ -207,14 +214,7 @@ func fullDecimal(s string) (float64, bool) {
 	}
 	head := at(0)
 	dot := bits.TrailingZeros64(zeroByteMask(head^0x2e2e2e2e2e2e2e2e)) >> 3 // 8 when none
-	var sign uint64
-	if s[0] == '-' {
-		sign = 1 << 63
-	}
-	signed := int(sign >> 63)
-	if s[0] == '+' {
-		signed = 1
-	}
+	sign, signed := signOf(s)
 	whole := dot - signed // integer digits
 	frac := n - dot - 1   // decimals: at least 8, as n ≥ 16 and dot ≤ 7
 	if dot > 7 || whole < 1 || frac > 24 {

@@ -264,15 +264,7 @@ func parseAnyDecimal(s string) (float64, bool) {
 	if n == 0 {
 		return 0, false
 	}
-	// Signs are as good as random in real data: no branches on them.
-	var sign uint64
-	if s[0] == '-' {
-		sign = 1 << 63
-	}
-	i := int(sign >> 63)
-	if s[0] == '+' {
-		i = 1
-	}
+	sign, i := signOf(s)
 	var m uint64
 	first := i
 	for i < n && s[i] == '0' {

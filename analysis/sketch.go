@@ -394,7 +394,7 @@ func (s *Sample) Merge(o *Sample) {
 		}
 		// Levels above 0 of both sides are usually ascending (compactions
 		// keep them so; a decoded sketch is checked), and so is level 0 of
-		// a part's profile (SortLevel0): merged in one pass, they stay
+		// a part's profile (sortLevel0): merged in one pass, they stay
 		// ascending, and compacting them sorts nothing. The values of each
 		// level are the same as concatenating them, so the sketch is too.
 		// (Level 0 is not scanned: it is rarely sorted unless known to be.)
@@ -478,7 +478,7 @@ func (s *Sample) Sorted() (values, weights []float64) {
 // copied and sorted (level 0, and levels of a decoded sketch that are not
 // ascending), and the levels are merged in pairs, the pairs' runs in pairs
 // and so on: each value moves about log2(levels) times. Sorting the points
-// whole took 3–4× as long. Ties may end in any order: the statistics take
+// whole took 3–5× as long. Ties may end in any order: the statistics take
 // equal values together.
 func (s *Sample) mergeLevels(total int) (values, weights []float64) {
 	type run struct{ v, w []float64 }

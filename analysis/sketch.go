@@ -38,7 +38,8 @@ type Sample struct {
 	// sorted[h] (h ≥ 1) records that level h is in ascending order: a
 	// compaction merges the values it moves up into the sorted level above,
 	// so only level 0 is ever sorted from scratch (half the sorting of a
-	// long stream). Unknown (false) after Merge or decoding.
+	// long stream). Unknown (false) after decoding, and after a Merge that
+	// appended a level it could not merge.
 	sorted []bool
 	// sorted0 is 1 + the length level 0 had when it was last known to be
 	// ascending (0: unknown). Values are only ever appended to level 0

@@ -130,14 +130,33 @@ func eiselLemire64(man uint64, exp10 int, neg bool) (f float64, ok bool) {
 }
 
 // shortDecimal parses a cell of 8 to 15 bytes shaped [-+]?d{1,7}.d{1,7}
+// (see shortMantissa).
+func shortDecimal(s string) (float64, bool) {
+	u, ok := shortMantissa(s)
+	return shortValue(u), ok
+}
+
+// shortValue is the value of a shortMantissa: the one correctly rounded
+// division of its integer by 10^7, with its sign bit.
+func shortValue(u uint64) float64 {
+	const sign = 1 << 63
+	return math.Float64frombits(math.Float64bits(float64(u&^sign)/1e7) | u&sign)
+}
+
+// shortMantissa reads a cell of 8 to 15 bytes shaped [-+]?d{1,7}.d{1,7}
 // (six-decimal data: "-0.806033", "12.345678") without a branch on its
 // digits or its sign: the integer digits are read from the cell's first
 // eight bytes and the decimals from its last eight, at once each. In real
 // columns the number of integer digits and the sign are as good as random
 // from cell to cell, and the branches of a digit loop mispredicted about
 // as long as the rest of the parse took. It reports false for any other
-// shape.
-func shortDecimal(s string) (float64, bool) {
+// shape. The cell is returned as a sign bit (1<<63 for '-') above the
+// integer m = value·10^7, which is below 10^14 and so exact in a float64:
+// m/10^7 rounded once is the value rounded once from the text, whatever
+// the number of decimals (shortValue). Keeping the integer lets callers
+// convert many cells in one loop, where the divisions overlap, rather than
+// one per cell at the end of the parse's chain of dependent steps.
+func shortMantissa(s string) (uint64, bool) {
 	n := len(s)
 	if n < 8 || n > 15 {
 		return 0, false
@@ -168,7 +187,7 @@ func shortDecimal(s string) (float64, bool) {
 	if !ok1 || !ok2 {
 		return 0, false
 	}
-	return math.Float64frombits(math.Float64bits(float64(i*pow10u[frac]+f)/pow10[frac]) | sign), true
+	return sign | (i*1e7 + f*pow10u[7-frac]), true
 }
 
 // signOf returns the sign bit of the non-empty number s (1<<63 for a

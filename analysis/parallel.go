@@ -58,6 +58,7 @@ var partSlots = make(chan struct{}, runtime.GOMAXPROCS(0))
 // first value, as one sequential profile would. It reports false, leaving
 // pr's profile untouched, when a part failed.
 func (pr *Profiler) addParts(parts []Rows, total int64) bool {
+	pr.flush() // pr's own values are merged first
 	workers := min(runtime.GOMAXPROCS(0), len(parts))
 	type result struct {
 		p  *Profile

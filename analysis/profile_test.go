@@ -390,3 +390,69 @@ func TestSketchMoments(t *testing.T) {
 		}
 	}
 }
+
+// TestDecimalLaneChangesNoProfile: six-decimal cells wait in their column's
+// lane and are added in batches; interleaved with cells of other shapes
+// (full precision, integers, "-0.000000", missing, text), flushed by a
+// full lane, by a cell of another shape or by Profile, they still enter the
+// sample in row order: the profile is the one addNumber builds value by
+// value, exact and sketched (compactions included).
+func TestDecimalLaneChangesNoProfile(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	schema := &Schema{Columns: []SchemaColumn{
+		{Name: "six", Kind: KindNumeric, Role: RoleFeature},
+		{Name: "mixed", Kind: KindNumeric, Role: RoleFeature},
+	}}
+	cell := func(mixed bool) string {
+		x := r.NormFloat64() * 30
+		if !mixed {
+			return strconv.FormatFloat(x, 'f', 6, 64)
+		}
+		switch r.IntN(9) {
+		case 0:
+			return strconv.FormatFloat(x, 'g', -1, 64)
+		case 1:
+			return strconv.Itoa(int(x))
+		case 2:
+			return "-0.000000"
+		case 3:
+			return ""
+		case 4:
+			return "n/a"
+		case 5:
+			return strconv.FormatFloat(x, 'f', 3+r.IntN(5), 64)
+		}
+		return strconv.FormatFloat(x, 'f', 6, 64)
+	}
+	for _, opts := range []Options{{ExactLimit: 100000, SketchCap: 64}, {ExactLimit: 300, SketchCap: 64}} {
+		for _, n := range []int{1, 127, 128, 129, 5000, 40000} {
+			pr := NewProfiler(schema, opts)
+			want := NewProfiler(schema, opts).Profile()
+			for range n {
+				row := []string{cell(false), cell(true)}
+				pr.Add(row)
+				want.Rows++
+				for i, s := range row {
+					c := want.Columns[i]
+					c.Count++
+					if v, ok := parseNumber(s); s == "" {
+						c.Missing++
+					} else if ok {
+						c.addNumber(v)
+					} else {
+						c.Mismatch++
+					}
+				}
+			}
+			got, _ := json.Marshal(pr.Profile())
+			for _, c := range want.Columns {
+				if !c.Values.IsExact() {
+					c.settle() // as Profile does
+				}
+			}
+			if w, _ := json.Marshal(want); string(got) != string(w) {
+				t.Fatalf("%+v, %d rows: the profile differs from adding value by value:\n%s\n%s", opts, n, got, w)
+			}
+		}
+	}
+}

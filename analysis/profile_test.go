@@ -424,16 +424,24 @@ func TestDecimalLaneChangesNoProfile(t *testing.T) {
 		}
 		return strconv.FormatFloat(x, 'f', 6, 64)
 	}
-	for _, opts := range []Options{{ExactLimit: 100000, SketchCap: 64}, {ExactLimit: 300, SketchCap: 64}} {
+	for _, tc := range []struct {
+		opts    Options
+		reserve int64 // rows announced: a sketch from the first value
+	}{{Options{ExactLimit: 100000, SketchCap: 64}, 0}, {Options{ExactLimit: 300, SketchCap: 64}, 0},
+		{Options{ExactLimit: 300, SketchCap: 64}, 1 << 20}, {Options{ExactLimit: 300, SketchCap: 5}, 1 << 20}} {
+		opts := tc.opts
 		for _, n := range []int{1, 127, 128, 129, 5000, 40000} {
 			pr := NewProfiler(schema, opts)
-			want := NewProfiler(schema, opts).Profile()
-			for range n {
+			wantPr := NewProfiler(schema, opts)
+			pr.reserve(tc.reserve)
+			wantPr.reserve(tc.reserve)
+			want := wantPr.Profile()
+			for i := range n {
 				row := []string{cell(false), cell(true)}
 				pr.Add(row)
 				want.Rows++
-				for i, s := range row {
-					c := want.Columns[i]
+				for j, s := range row {
+					c := want.Columns[j]
 					c.Count++
 					if v, ok := parseNumber(s); s == "" {
 						c.Missing++
@@ -441,6 +449,14 @@ func TestDecimalLaneChangesNoProfile(t *testing.T) {
 						c.addNumber(v)
 					} else {
 						c.Mismatch++
+					}
+				}
+				if i%7777 == 7776 {
+					pr.Profile() // hands the profile out mid-stream
+					for _, c := range want.Columns {
+						if !c.Values.IsExact() {
+							c.settle()
+						}
 					}
 				}
 			}
@@ -451,7 +467,7 @@ func TestDecimalLaneChangesNoProfile(t *testing.T) {
 				}
 			}
 			if w, _ := json.Marshal(want); string(got) != string(w) {
-				t.Fatalf("%+v, %d rows: the profile differs from adding value by value:\n%s\n%s", opts, n, got, w)
+				t.Fatalf("%+v, reserve %d, %d rows: the profile differs from adding value by value:\n%s\n%s", opts, tc.reserve, n, got, w)
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strconv"
@@ -195,6 +196,50 @@ func BenchmarkParseDecimal(b *testing.B) {
 			}
 			_ = sum
 		})
+	}
+}
+
+// BenchmarkShortMantissa reads six-decimal cells (1M, normal values times
+// scale, as a CSV line holds them) as the profiler does: one word of digits
+// while a column has had no cell of more than eight digits, two after.
+// Scales 1 and 10 stay one word; 100 and 1000 mix 2-, 3- and 4-digit
+// magnitudes and turn wide at their first long cell. two-words reads every
+// cell as two words.
+func BenchmarkShortMantissa(b *testing.B) {
+	x, _ := benchSamples(1 << 20)
+	for _, scale := range []float64{1, 10, 100, 1000} {
+		var text []byte
+		var bounds [][2]int
+		for _, v := range x {
+			start := len(text)
+			text = strconv.AppendFloat(text, v*scale, 'f', 6, 64)
+			bounds = append(bounds, [2]int{start, len(text)})
+			text = append(text, ',')
+		}
+		line := string(text) // the cells lie in one string, as in a CSV block
+		cells := make([]string, len(bounds))
+		for i, bd := range bounds {
+			cells[i] = line[bd[0]:bd[1]]
+		}
+		for _, twoWords := range []bool{false, true} {
+			name := fmt.Sprint("scale-", scale)
+			if twoWords {
+				name += "/two-words" // every cell, as a wide column
+			}
+			b.Run(name, func(b *testing.B) {
+				var lane [128]uint64
+				n, wide := 0, twoWords
+				for b.Loop() {
+					for _, c := range cells {
+						u, _, wider := shortMantissa(c, wide)
+						wide = wide || wider
+						lane[n&127] = u
+						n++
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/cell")
+			})
+		}
 	}
 }
 

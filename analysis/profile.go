@@ -860,6 +860,8 @@ type boundColumn struct {
 type decimalLane struct {
 	n int
 	u [laneLen]uint64
+	// wide: the column had a cell of more than eight digits (shortMantissa).
+	wide bool
 }
 
 // laneLen is how many cells a lane holds: small enough that the lanes of a
@@ -1060,7 +1062,8 @@ func (pr *Profiler) add(row []string) {
 			// (parseDecimal, with six-decimal and full-precision cells
 			// one call deep; six-decimal ones wait in the lane.)
 			l := bc.lane
-			if u, ok := shortMantissa(s); ok {
+			if u, ok, wider := shortMantissa(s, l.wide); ok {
+				l.wide = l.wide || wider
 				l.u[l.n] = u
 				if l.n++; l.n == laneLen {
 					l.flush(c)

@@ -140,6 +140,38 @@ func TestFullPrecisionTakesTheBranchFreePath(t *testing.T) {
 	}
 }
 
+// TestShortMantissaOneWordEqualsTwo: a six-decimal cell of at most eight
+// digits reads the same as one word of digits and as two (the integer
+// digits and the decimals), and both equal strconv; wider tells the cells
+// of more digits, which only the two words read.
+func TestShortMantissaOneWordEqualsTwo(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	cells := []string{"-0.000000", "0.0000001", "+9.9999999", "-99.999999", "1234567.1", "-.1234567", "12a.45678",
+		"1-2.3456", "0.1234567", "99999999.1", "+0.5000000"}
+	for i := range 400000 {
+		x := r.NormFloat64() * []float64{1, 10, 100, 1000, 1e-3, 1e6}[i%6]
+		c := strconv.FormatFloat(x, 'f', 1+i%7, 64)
+		cells = append(cells, c, "+"+c)
+	}
+	for _, c := range cells {
+		u1, ok1, wider := shortMantissa(c, false)
+		u2, ok2, _ := shortMantissa(c, true)
+		if u1 != u2 || ok1 != ok2 {
+			t.Fatalf("%q: one word %#x %v, two words %#x %v", c, u1, ok1, u2, ok2)
+		}
+		if !ok1 {
+			continue
+		}
+		digits := strings.Count(c, "") - 1 - strings.Count(c, ".") - strings.Count(c, "-") - strings.Count(c, "+")
+		if wider != (digits > 8) {
+			t.Fatalf("%q: wider %v with %d digits", c, wider, digits)
+		}
+		if v := shortValue(u1); math.Float64bits(v) != math.Float64bits(mustParse(c)) {
+			t.Fatalf("%q: %v, strconv %v", c, v, mustParse(c))
+		}
+	}
+}
+
 func mustParse(s string) float64 {
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil {

@@ -66,16 +66,27 @@ func BenchmarkSortFloats(b *testing.B) {
 	}
 }
 
-// BenchmarkSortDecimals sorts six-place values, as read from "%.6f" CSV.
+// BenchmarkSortDecimals sorts six-place values, as read from "%.6f" CSV:
+// 200k (an exact window's column) and a sketch's level 0 (4 × 8192 + 1,
+// the slices of 1M values in turn).
 func BenchmarkSortDecimals(b *testing.B) {
-	x, _ := benchSamples(200000)
+	x, _ := benchSamples(1 << 20)
 	for i := range x {
 		x[i] = math.Round(x[i]*1e6) / 1e6
 	}
-	y := make([]float64, len(x))
-	for b.Loop() {
-		copy(y, x)
-		sortFloats(y)
+	for _, n := range []int{200000, 4*8192 + 1} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			y := make([]float64, n)
+			off := 0
+			for b.Loop() {
+				if off+n > len(x) {
+					off = 0
+				}
+				copy(y, x[off:off+n])
+				off += n
+				sortFloats(y)
+			}
+		})
 	}
 }
 

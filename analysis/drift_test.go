@@ -249,8 +249,25 @@ func TestSortFloatsIsAPermutationInFloatOrder(t *testing.T) {
 	// One value with more places than the others: back to the IEEE bits.
 	mixed := slices.Clone(decimals)
 	mixed[len(mixed)-1] = 0.1234567891234
+	// The IEEE bits are sorted on their top 36 first: values that agree on
+	// them are put in order one by one (a few pairs here), or, when there
+	// are too many (all of them, in close), sorted on every bit.
+	pairs := slices.Clone(normal)
+	for i := 4; i < 200; i += 2 {
+		pairs[i+1] = math.Nextafter(pairs[i], math.Inf(1)) // the next double up, before it in the input
+		pairs[i], pairs[i+1] = pairs[i+1], pairs[i]
+	}
+	close := make([]float64, 30000)
+	for i := range close {
+		close[i] = 1 + float64((i*7919)%30000)*0x1p-45
+	}
+	float32s := slices.Clone(normal)
+	for i := range float32s {
+		float32s[i] = float64(float32(float32s[i]))
+	}
 	for name, x := range map[string][]float64{"normal": normal, "constant": constant, "small integers": small,
-		"decimals": decimals, "wide decimals": wide, "mixed": mixed} {
+		"decimals": decimals, "wide decimals": wide, "mixed": mixed, "pairs": pairs, "close": close,
+		"float32": float32s} {
 		want := slices.Clone(x)
 		slices.Sort(want)
 		sortFloats(x)

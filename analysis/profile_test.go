@@ -428,7 +428,9 @@ func TestSketchMoments(t *testing.T) {
 // (full precision, integers, "-0.000000", missing, text), flushed by a
 // full lane, by a cell of another shape or by Profile, they still enter the
 // sample in row order: the profile is the one addNumber builds value by
-// value, exact and sketched (compactions included).
+// value, exact and sketched (compactions included, also sketched from the
+// first value), and when handed out mid-stream. The mixed column also
+// turns wide (shortMantissa's cells of more than eight digits).
 func TestDecimalLaneChangesNoProfile(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 9))
 	schema := &Schema{Columns: []SchemaColumn{

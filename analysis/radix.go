@@ -31,8 +31,8 @@ func sortFloats(x []float64) {
 // which every key agrees. Keys that agree on those bits (the sign, the
 // exponent and 24 bits of mantissa: values within 2^-24 of each other) are
 // then in their input order, and one pass moves each back past the greater
-// ones (insertion): about one move per such pair, a few dozen in 200k
-// normal values, none in data of float32 precision. Data with more (long
+// ones (insertion): one move per such pair, 70 in 200k normal values (3 in
+// a sketch's level 0 of them), none in data of float32 precision. Data with more (long
 // runs of values that close) gets the full sort instead once the moves
 // pass n/4: six passes of 11 bits over all 64. Sorting all the bits always
 // took twice the passes for the same order.
@@ -45,9 +45,8 @@ func sortBits(x []float64) {
 		*bufp = make([]uint64, n)
 	}
 	tmp := (*bufp)[:n]
-	cp := bitCounts.Get().(*[6][1 << 12]uint32)
-	defer bitCounts.Put(cp)
-	counts := cp
+	counts := bitCounts.Get().(*[6][1 << 12]uint32)
+	defer bitCounts.Put(counts)
 	clear(counts[:3])
 	const top = 1<<12 - 1
 	for i, k := range keys {

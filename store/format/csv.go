@@ -23,7 +23,9 @@ import (
 // time and cells are substrings of the block, so reading costs one
 // allocation per block, not per cell or record; the cell slice is reused.
 // (Holding on to a cell keeps its block alive: strings.Clone what you keep in
-// bulk.) Quoted fields may contain the delimiter, "" and newlines.
+// bulk.) Records are cut from bitmaps of the delimiters and line ends of
+// 64 KiB at a time (sepWindow); a stretch with a quote is read a record at a
+// time. Quoted fields may contain the delimiter, "" and newlines.
 type CSV struct {
 	r     io.Reader
 	comma byte
@@ -59,6 +61,8 @@ type CSV struct {
 	file      io.ReaderAt
 	reuse     []byte
 	reuseSize int
+	// win indexes the delimiters of the chunk ahead (fastRecord).
+	win sepWindow
 }
 
 // partBlock is the size of the read buffer of a part of a split file (a
@@ -335,6 +339,7 @@ func (c *CSV) fill() error {
 	}
 	c.carry = append(c.carry[:0], buf[cut:]...)
 	c.chunk, c.pos = "", 0
+	c.win.base, c.win.end = 0, 0
 	if cut > 0 {
 		c.chunk = unsafe.String(&buf[0], cut)
 	}
@@ -344,6 +349,11 @@ func (c *CSV) fill() error {
 // readRecord parses the next non-blank record into c.row (or a fresh slice
 // for the header) and returns it.
 func (c *CSV) readRecord() ([]string, error) {
+	if fastRecords {
+		if row, ok := c.fastRecord(); ok {
+			return row, nil
+		}
+	}
 	for {
 		line, err := c.nextLine()
 		if err != nil {

@@ -840,6 +840,11 @@ type Profiler struct {
 	profiled []boundColumn
 	// lanes[i] holds column i's short decimals not yet added (flush).
 	lanes []decimalLane
+	// shortPos lists the row positions of the numeric columns whose short
+	// decimals a row's shortRow reads (the first shortRowMax); shortU holds
+	// what it read.
+	shortPos []int32
+	shortU   [shortRowMax]uint64
 	// arena holds sampled rows; sampleSeed seeds their priorities.
 	arena      rowArena
 	sampleSeed uint64
@@ -849,10 +854,12 @@ type boundColumn struct {
 	c    *ColumnProfile
 	pos  int          // in the bound row; -1 when absent
 	lane *decimalLane // numeric columns: their short decimals not yet added
+	// short is the column's place in shortPos (shortRowMax: none).
+	short int
 }
 
-// decimalLane holds a numeric column's latest cells parsed by shortMantissa
-// (six-decimal data), in order, until a full lane or a cell of another
+// decimalLane holds a numeric column's latest cells read by shortRow or
+// shortMantissa (six-decimal data), in order, until a full lane or a cell of another
 // shape adds them to the column in one loop (addShort). The conversions to
 // float64, a division each, then overlap, where one at the end of every
 // parse waited for the digits and held up the next cells (about a sixth of
@@ -922,11 +929,16 @@ func (pr *Profiler) bind(columns []string) {
 		}
 	}
 	pr.profiled = pr.profiled[:0]
+	pr.shortPos = pr.shortPos[:0]
 	for i, c := range pr.p.Columns {
 		if c.Role != RoleIgnored && c.Role != RoleEventID && c.Role != RoleTime {
-			bc := boundColumn{c: c, pos: pr.idx[i]}
+			bc := boundColumn{c: c, pos: pr.idx[i], short: shortRowMax}
 			if c.Values != nil {
 				bc.lane = &pr.lanes[i]
+				if bc.pos >= 0 && len(pr.shortPos) < shortRowMax {
+					bc.short = len(pr.shortPos)
+					pr.shortPos = append(pr.shortPos, int32(bc.pos))
+				}
 			}
 			pr.profiled = append(pr.profiled, bc)
 		}
@@ -1046,6 +1058,7 @@ func (pr *Profiler) cell(row []string, i int) string {
 func (pr *Profiler) add(row []string) {
 	p := pr.p
 	p.Rows++
+	short := shortRow(row, pr.shortPos, &pr.shortU)
 	for _, bc := range pr.profiled {
 		c := bc.c
 		var s string
@@ -1059,9 +1072,17 @@ func (pr *Profiler) add(row []string) {
 		}
 		if c.Values != nil {
 			// Plain decimals (the bulk of real data) first: always finite.
-			// (parseDecimal, with six-decimal and full-precision cells
-			// one call deep; six-decimal ones wait in the lane.)
+			// Six-decimal cells, read with the row's others (shortRow)
+			// or one by one, wait in the lane; full-precision ones and
+			// the rest are parsed here (parseDecimal's paths, inlined).
 			l := bc.lane
+			if short>>uint(bc.short)&1 == 1 {
+				l.u[l.n] = pr.shortU[bc.short]
+				if l.n++; l.n == laneLen {
+					l.flush(c)
+				}
+				continue
+			}
 			if u, ok, wider := shortMantissa(s, l.wide); ok {
 				l.wide = l.wide || wider
 				l.u[l.n] = u

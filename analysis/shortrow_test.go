@@ -1,0 +1,125 @@
+package analysis
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"strconv"
+	"testing"
+)
+
+// shortRow reads exactly the cells shortMantissa reads, to the same
+// integers: six-decimal values of every width and sign, and junk of their
+// lengths built from the bytes numbers are made of.
+func TestShortRowReadsWhatShortMantissaReads(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	const junk = "0123456789.-+e .."
+	var cells []string
+	for i := range 300000 {
+		switch i % 3 {
+		case 0, 1:
+			x := r.NormFloat64() * []float64{1, 10, 100, 1000, 1e-3, 1e6, 1e4}[i%7]
+			c := strconv.FormatFloat(x, 'f', 1+r.IntN(8), 64)
+			if r.IntN(4) == 0 {
+				c = "+" + c
+			}
+			cells = append(cells, c)
+		default:
+			b := make([]byte, r.IntN(18))
+			for j := range b {
+				b[j] = junk[r.IntN(len(junk))]
+			}
+			cells = append(cells, string(b))
+		}
+	}
+	cells = append(cells, "-0.000000", "+0.0000001", "9999999.9999999", "-9999999.1", "1234567.12", "-.1234567",
+		"12345678.1", "1.2345678", "0000000.0000000", "-00000.0000", "1.", "1.2.3456", "--1.23456")
+	var read int
+	var got, want [shortRowMax]uint64
+	for len(cells) > 0 {
+		// A row of up to 70 cells, read at scattered positions: some past
+		// the row's end, some negative, past the first 64 never.
+		row := cells[:min(len(cells), 1+r.IntN(70))]
+		cells = cells[len(row):]
+		pos := make([]int32, r.IntN(72))
+		for k := range pos {
+			pos[k] = int32(r.IntN(len(row)+4)) - 2
+		}
+		okGot := shortRow(row, pos, &got)
+		okWant := shortRowGo(row, pos, &want)
+		if okGot != okWant {
+			t.Fatalf("row %q at %v: read %b, shortMantissa %b", row, pos, okGot, okWant)
+		}
+		for k := range min(len(pos), shortRowMax) {
+			if okGot>>k&1 == 1 {
+				read++
+				if got[k] != want[k] {
+					t.Fatalf("%q: %#x, shortMantissa %#x", row[pos[k]], got[k], want[k])
+				}
+			}
+		}
+	}
+	if read < 50000 {
+		t.Fatalf("only %d cells read", read)
+	}
+}
+
+// A row of more numeric columns than shortRow reads at once (and a
+// categorical one among them, and columns bound out of the stream's order)
+// profiles as adding value by value does.
+func TestProfilerReadsRowsWiderThanShortRow(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 8))
+	const width = shortRowMax + 6
+	schema := &Schema{}
+	for i := range width {
+		kind := KindNumeric
+		if i == 10 {
+			kind = KindCategorical
+		}
+		schema.Columns = append(schema.Columns, SchemaColumn{Name: "c" + strconv.Itoa(i), Kind: kind, Role: RoleFeature})
+	}
+	// The stream has the columns reversed, and one more.
+	var stream []string
+	for i := width - 1; i >= 0; i-- {
+		stream = append(stream, "c"+strconv.Itoa(i))
+	}
+	stream = append(stream, "extra")
+	opts := Options{ExactLimit: 100000, SketchCap: 64}
+	pr, want := NewProfiler(schema, opts), NewProfiler(schema, opts).Profile()
+	pr.bind(stream)
+	for range 3000 {
+		row := make([]string, len(stream))
+		for j := range row {
+			switch r.IntN(10) {
+			case 0:
+				row[j] = "" // missing
+			case 1:
+				row[j] = "n/a"
+			case 2:
+				row[j] = strconv.FormatFloat(r.NormFloat64(), 'g', -1, 64)
+			default:
+				row[j] = strconv.FormatFloat(r.NormFloat64()*100, 'f', 6, 64)
+			}
+		}
+		pr.Add(row)
+		want.Rows++
+		for i, c := range want.Columns {
+			s := row[width-1-i]
+			c.Count++
+			v, ok := parseNumber(s)
+			switch {
+			case s == "":
+				c.Missing++
+			case c.Values == nil:
+				c.Categories[s]++
+			case ok:
+				c.addNumber(v)
+			default:
+				c.Mismatch++
+			}
+		}
+	}
+	got, _ := json.Marshal(pr.Profile())
+	if w, _ := json.Marshal(want); string(got) != string(w) {
+		t.Fatalf("the profile differs from adding value by value:\n%s\n%s", got, w)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -122,4 +123,26 @@ func TestProfilerReadsRowsWiderThanShortRow(t *testing.T) {
 	if w, _ := json.Marshal(want); string(got) != string(w) {
 		t.Fatalf("the profile differs from adding value by value:\n%s\n%s", got, w)
 	}
+}
+
+// FuzzShortRow: any cells, read at every position, as shortMantissa reads them.
+func FuzzShortRow(f *testing.F) {
+	f.Add("-0.806033,12.345678,+1.5000000,1e5,,-.1234567,1234567.1")
+	f.Fuzz(func(t *testing.T, line string) {
+		row := strings.Split(line, ",")
+		pos := make([]int32, len(row)+1)
+		for k := range pos {
+			pos[k] = int32(k) // the last one past the row
+		}
+		var got, want [shortRowMax]uint64
+		okGot, okWant := shortRow(row, pos, &got), shortRowGo(row, pos, &want)
+		if okGot != okWant {
+			t.Fatalf("%q: read %b, shortMantissa %b", row, okGot, okWant)
+		}
+		for k := range min(len(pos), shortRowMax) {
+			if okGot>>k&1 == 1 && got[k] != want[k] {
+				t.Fatalf("%q: %#x, shortMantissa %#x", row[k], got[k], want[k])
+			}
+		}
+	})
 }

@@ -845,6 +845,10 @@ type Profiler struct {
 	// what it read.
 	shortPos []int32
 	shortU   [shortRowMax]uint64
+	// shortAll has a bit for each of shortPos; fullM holds what a row's
+	// fullRow read (when shortRow did not read every cell).
+	shortAll uint64
+	fullM    [2 * shortRowMax]uint64
 	// arena holds sampled rows; sampleSeed seeds their priorities.
 	arena      rowArena
 	sampleSeed uint64
@@ -943,6 +947,7 @@ func (pr *Profiler) bind(columns []string) {
 			pr.profiled = append(pr.profiled, bc)
 		}
 	}
+	pr.shortAll = 1<<len(pr.shortPos) - 1 // all ones for 64
 }
 
 // AddRows adds every row of rows (matching columns by name; a column absent
@@ -1059,6 +1064,10 @@ func (pr *Profiler) add(row []string) {
 	p := pr.p
 	p.Rows++
 	short := shortRow(row, pr.shortPos, &pr.shortU)
+	var full uint64
+	if short != pr.shortAll {
+		full = fullRow(row, pr.shortPos, &pr.fullM)
+	}
 	for _, bc := range pr.profiled {
 		c := bc.c
 		var s string
@@ -1092,6 +1101,13 @@ func (pr *Profiler) add(row []string) {
 				continue
 			}
 			l.flush(c) // the values go in in order
+			if full>>uint(bc.short)&1 == 1 {
+				info := pr.fullM[shortRowMax+bc.short]
+				if v, ok := eiselLemire64(pr.fullM[bc.short], -int(info&127), info>>7 != 0); ok {
+					c.addNumber(v)
+					continue
+				}
+			}
 			v, ok := fullDecimal(s)
 			if !ok {
 				v, ok = parseAnyDecimal(s)

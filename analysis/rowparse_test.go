@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"encoding/json"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -64,9 +65,9 @@ func TestShortRowReadsWhatShortMantissaReads(t *testing.T) {
 	}
 }
 
-// A row of more numeric columns than shortRow reads at once (and a
-// categorical one among them, and columns bound out of the stream's order)
-// profiles as adding value by value does.
+// A row of more numeric columns than shortRow and fullRow read at once (and
+// a categorical one among them, and columns bound out of the stream's
+// order), its cells of every shape, profiles as adding value by value does.
 func TestProfilerReadsRowsWiderThanShortRow(t *testing.T) {
 	r := rand.New(rand.NewPCG(8, 8))
 	const width = shortRowMax + 6
@@ -97,6 +98,8 @@ func TestProfilerReadsRowsWiderThanShortRow(t *testing.T) {
 				row[j] = "n/a"
 			case 2:
 				row[j] = strconv.FormatFloat(r.NormFloat64(), 'g', -1, 64)
+			case 3, 4:
+				row[j] = strconv.FormatFloat(r.NormFloat64()*[]float64{1, 1e-4, 1e3}[j%3], 'f', -1, 64) // full precision
 			default:
 				row[j] = strconv.FormatFloat(r.NormFloat64()*100, 'f', 6, 64)
 			}
@@ -142,6 +145,96 @@ func FuzzShortRow(f *testing.F) {
 		for k := range min(len(pos), shortRowMax) {
 			if okGot>>k&1 == 1 && got[k] != want[k] {
 				t.Fatalf("%q: %#x, shortMantissa %#x", row[k], got[k], want[k])
+			}
+		}
+	})
+}
+
+// fullRow reads exactly what fullMantissa reads, to the same integers and
+// decimals; every cell fullDecimal reads it reads too, and its integer,
+// scaled by Eisel–Lemire, is strconv's value to the bit.
+func TestFullRowReadsWhatFullMantissaReads(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	const junk = "0123456789.-+e 0000"
+	var cells []string
+	for i := range 300000 {
+		switch i % 4 {
+		case 0, 1, 2:
+			x := r.NormFloat64() * []float64{1, 10, 100, 1e-3, 1e-5, 1e5, 3e6}[i%7]
+			c := strconv.FormatFloat(x, 'f', -1, 64) // pandas' repr, without exponents
+			if r.IntN(5) == 0 {
+				c = strconv.FormatFloat(x, 'f', 8+r.IntN(17), 64)
+			}
+			if r.IntN(6) == 0 {
+				c = "+" + c
+			}
+			cells = append(cells, c)
+		default:
+			b := make([]byte, 14+r.IntN(21))
+			for j := range b {
+				b[j] = junk[r.IntN(len(junk))]
+			}
+			cells = append(cells, string(b))
+		}
+	}
+	cells = append(cells, "-0.0000000000000000", "9999999.999999999999", "0.00000000000000000000001", "1234567.123456789012",
+		"0.1234567890123456789", "0.12345678901234567890", "-1.3140602545896758", "00000001.5555555555", "1.234567890123456789012345")
+	var read int
+	var got, want [2 * shortRowMax]uint64
+	for len(cells) > 0 {
+		row := cells[:min(len(cells), 1+r.IntN(70))]
+		cells = cells[len(row):]
+		pos := make([]int32, r.IntN(72))
+		for k := range pos {
+			pos[k] = int32(r.IntN(len(row)+4)) - 2
+		}
+		okGot, okWant := fullRow(row, pos, &got), fullRowGo(row, pos, &want)
+		if okGot != okWant {
+			t.Fatalf("row %q at %v: read %b, fullMantissa %b", row, pos, okGot, okWant)
+		}
+		for k, p := range pos[:min(len(pos), shortRowMax)] {
+			if okGot>>k&1 == 0 {
+				if uint(p) < uint(len(row)) {
+					if _, ok := fullDecimal(row[p]); ok {
+						t.Fatalf("%q: fullDecimal reads it, fullRow does not", row[p])
+					}
+				}
+				continue
+			}
+			read++
+			if got[k] != want[k] || got[shortRowMax+k] != want[shortRowMax+k] {
+				t.Fatalf("%q: %d, %#x; fullMantissa %d, %#x", row[p], got[k], got[shortRowMax+k], want[k], want[shortRowMax+k])
+			}
+			info := got[shortRowMax+k]
+			if v, ok := eiselLemire64(got[k], -int(info&127), info>>7 != 0); ok {
+				if w := mustParse(row[p]); math.Float64bits(v) != math.Float64bits(w) {
+					t.Fatalf("%q: %v, strconv %v", row[p], v, w)
+				}
+			}
+		}
+	}
+	if read < 100000 {
+		t.Fatalf("only %d cells read", read)
+	}
+}
+
+// FuzzFullRow: any cells, read at every position, as fullMantissa reads them.
+func FuzzFullRow(f *testing.F) {
+	f.Add("-1.3140602545896758,0.00014335131006482094,+12.000000000000001,1e5,,0.1234567890123456789")
+	f.Fuzz(func(t *testing.T, line string) {
+		row := strings.Split(line, ",")
+		pos := make([]int32, len(row)+1)
+		for k := range pos {
+			pos[k] = int32(k)
+		}
+		var got, want [2 * shortRowMax]uint64
+		okGot, okWant := fullRow(row, pos, &got), fullRowGo(row, pos, &want)
+		if okGot != okWant {
+			t.Fatalf("%q: read %b, fullMantissa %b", row, okGot, okWant)
+		}
+		for k := range min(len(pos), shortRowMax) {
+			if okGot>>k&1 == 1 && (got[k] != want[k] || got[shortRowMax+k] != want[shortRowMax+k]) {
+				t.Fatalf("%q: %d %#x, fullMantissa %d %#x", row[k], got[k], got[shortRowMax+k], want[k], want[shortRowMax+k])
 			}
 		}
 	})

@@ -1,14 +1,14 @@
 #include "textflag.h"
 
-// func shortRowSSE(row *string, rowLen int, pos *int32, n int, out *uint64) (ok uint64)
-TEXT ·shortRowSSE(SB), NOSPLIT, $0-48
+// func shortRowSSE(row *string, rowLen int, pos *int32, n int, out *uint64, shapes *[128][32]byte, consts *[5][16]byte) (ok uint64)
+TEXT ·shortRowSSE(SB), NOSPLIT, $0-64
 	MOVQ row+0(FP), SI
 	MOVQ rowLen+8(FP), R8
 	MOVQ pos+16(FP), DI
 	MOVQ n+24(FP), CX
 	MOVQ out+32(FP), DX
-	LEAQ ·shortShapes(SB), R9
-	LEAQ ·shortConsts(SB), R10
+	MOVQ shapes+40(FP), R9
+	MOVQ consts+48(FP), R10
 	MOVOU 0(R10), X8   // '0'
 	MOVOU 16(R10), X9  // 9
 	MOVOU 32(R10), X10 // 10, 1
@@ -92,18 +92,18 @@ next:
 	JMP loop
 
 done:
-	MOVQ AX, ok+40(FP)
+	MOVQ AX, ok+56(FP)
 	RET
 
-// func fullRowSSE(row *string, rowLen int, pos *int32, n int, out *uint64) (ok uint64)
-TEXT ·fullRowSSE(SB), NOSPLIT, $0-48
+// func fullRowSSE(row *string, rowLen int, pos *int32, n int, out *uint64, shapes *[272][96]byte, consts *[5][16]byte) (ok uint64)
+TEXT ·fullRowSSE(SB), NOSPLIT, $0-64
 	MOVQ row+0(FP), SI
 	MOVQ rowLen+8(FP), R8
 	MOVQ pos+16(FP), DI
 	MOVQ n+24(FP), CX
 	MOVQ out+32(FP), DX
-	LEAQ ·fullShapes(SB), R9
-	LEAQ ·shortConsts(SB), R10
+	MOVQ shapes+40(FP), R9
+	MOVQ consts+48(FP), R10
 	MOVOU 0(R10), X8   // '0'
 	MOVOU 16(R10), X9  // 9
 	MOVOU 32(R10), X10 // 10, 1
@@ -217,5 +217,5 @@ fnext:
 	JMP floop
 
 fdone:
-	MOVQ AX, ok+40(FP)
+	MOVQ AX, ok+56(FP)
 	RET

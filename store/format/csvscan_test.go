@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -68,8 +69,8 @@ func TestSepBlocksMarkDelimitersLineEndsAndQuotes(t *testing.T) {
 // records of every width around the header's (too few and too many
 // fields), blank and "\r"-only lines, CRLF ends, empty cells, a record
 // longer than the indexed window, records across windows, a quoted record
-// late in the file, and a last line without a newline.
-func unquotedCSV(rng *rand.Rand, comma string) string {
+// late in the file (when quote), and a last line without a newline.
+func unquotedCSV(rng *rand.Rand, comma string, quote bool) string {
 	var sb strings.Builder
 	sb.WriteString(strings.Join([]string{"a", "b", "c", "d"}, comma) + "\n")
 	cell := func() string {
@@ -88,7 +89,7 @@ func unquotedCSV(rng *rand.Rand, comma string) string {
 			sb.WriteString("\n")
 		case i%991 == 6:
 			sb.WriteString("\r\n")
-		case i == 20000:
+		case i == 20000 && quote:
 			sb.WriteString(strings.Join([]string{`"q` + comma + `uoted"`, "1", "2", "3"}, comma) + "\n")
 		case i == 12345:
 			// one record longer than the window
@@ -127,7 +128,7 @@ func records(t *testing.T, rows *CSV) ([]string, int64) {
 
 func TestIndexedRecordsMatchEncodingCSVAndTheRecordAtATimePath(t *testing.T) {
 	for _, comma := range []string{",", ";", "\t"} {
-		in := unquotedCSV(rand.New(rand.NewPCG(3, uint64(comma[0]))), comma)
+		in := unquotedCSV(rand.New(rand.NewPCG(3, uint64(comma[0]))), comma, true)
 		// encoding/csv, keeping the records as wide as the header.
 		r := csv.NewReader(strings.NewReader(in))
 		r.Comma, r.FieldsPerRecord = rune(comma[0]), -1
@@ -194,5 +195,42 @@ func TestIndexedRecordsMatchEncodingCSVAndTheRecordAtATimePath(t *testing.T) {
 			})
 		}
 		fastRecords = true
+	}
+}
+
+// The parts of a split file (read a block at a time into a reused buffer,
+// records straddling the blocks) cut the same records as reading it whole.
+func TestIndexedRecordsOfSplitParts(t *testing.T) {
+	in := unquotedCSV(rand.New(rand.NewPCG(4, 4)), ",", false)
+	path := filepath.Join(t.TempDir(), "u.csv")
+	if err := os.WriteFile(path, []byte(in), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	whole, err := NewCSVString(in, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, wantInvalid := records(t, whole)
+	defer func(b int) { partBlock = b }(partBlock)
+	for _, block := range []int{4 << 10, 100 << 10} {
+		partBlock = block
+		rows, closer, err := OpenCSVFile(path, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts := rows.Split(64 << 10)
+		if len(parts) < 4 {
+			t.Fatalf("%d parts", len(parts))
+		}
+		var got []string
+		var invalid int64
+		for _, p := range parts {
+			part, inv := records(t, p.(*CSV))
+			got, invalid = append(got, part...), invalid+inv
+		}
+		closer.Close()
+		if invalid != wantInvalid || !slices.Equal(got, want) {
+			t.Fatalf("block %d: %d records, %d invalid; whole: %d, %d", block, len(got), invalid, len(want), wantInvalid)
+		}
 	}
 }

@@ -1,33 +1,44 @@
 #include "textflag.h"
 
+// ROWPROLOGUE loads the arguments (row SI, its length R8, pos DI, n CX, out
+// DX, the shapes R9) and the constants: '0' X8, 9 X9, the pairs (10, 1)
+// X10, (100, 1) X11 and (10000, 1) X12, '.' X13; the mask AX and k BX are 0.
+#define ROWPROLOGUE \
+	MOVQ row+0(FP), SI \
+	MOVQ rowLen+8(FP), R8 \
+	MOVQ pos+16(FP), DI \
+	MOVQ n+24(FP), CX \
+	MOVQ out+32(FP), DX \
+	MOVQ shapes+40(FP), R9 \
+	MOVQ consts+48(FP), R10 \
+	MOVOU 0(R10), X8 \
+	MOVOU 16(R10), X9 \
+	MOVOU 32(R10), X10 \
+	MOVOU 48(R10), X11 \
+	MOVOU 64(R10), X12 \
+	MOVQ $0x2e2e2e2e2e2e2e2e, R10 \
+	MOVQ R10, X13 \
+	XORQ AX, AX \
+	XORQ BX, BX
+
+// CELL loads cell k = BX: its bytes R11 and its length R12, or jumps to
+// skip when pos[k] is outside the row (or negative).
+#define CELL(skip) \
+	MOVLQSX (DI)(BX*4), R11 \
+	CMPQ R11, R8 \
+	JAE skip \
+	SHLQ $4, R11 \
+	MOVQ 8(SI)(R11*1), R12 \
+	MOVQ (SI)(R11*1), R11
+
 // func shortRowSSE(row *string, rowLen int, pos *int32, n int, out *uint64, shapes *[128][32]byte, consts *[5][16]byte) (ok uint64)
 TEXT ·shortRowSSE(SB), NOSPLIT, $0-64
-	MOVQ row+0(FP), SI
-	MOVQ rowLen+8(FP), R8
-	MOVQ pos+16(FP), DI
-	MOVQ n+24(FP), CX
-	MOVQ out+32(FP), DX
-	MOVQ shapes+40(FP), R9
-	MOVQ consts+48(FP), R10
-	MOVOU 0(R10), X8   // '0'
-	MOVOU 16(R10), X9  // 9
-	MOVOU 32(R10), X10 // 10, 1
-	MOVOU 48(R10), X11 // 100, 1
-	MOVOU 64(R10), X12 // 10000, 1
-	MOVQ $0x2e2e2e2e2e2e2e2e, R10
-	MOVQ R10, X13      // '.' in the low eight bytes
-	XORQ AX, AX        // the mask of cells read
-	XORQ BX, BX        // k
+	ROWPROLOGUE
 
 loop:
 	CMPQ BX, CX
 	JGE done
-	MOVLQSX (DI)(BX*4), R11
-	CMPQ R11, R8
-	JAE next           // outside the row (or negative)
-	SHLQ $4, R11
-	MOVQ 8(SI)(R11*1), R12 // the cell's length
-	MOVQ (SI)(R11*1), R11  // its bytes
+	CELL(next)
 	LEAQ -8(R12), R13
 	CMPQ R13, $7
 	JA next            // not 8 to 15 bytes
@@ -97,32 +108,12 @@ done:
 
 // func fullRowSSE(row *string, rowLen int, pos *int32, n int, out *uint64, shapes *[272][96]byte, consts *[5][16]byte) (ok uint64)
 TEXT ·fullRowSSE(SB), NOSPLIT, $0-64
-	MOVQ row+0(FP), SI
-	MOVQ rowLen+8(FP), R8
-	MOVQ pos+16(FP), DI
-	MOVQ n+24(FP), CX
-	MOVQ out+32(FP), DX
-	MOVQ shapes+40(FP), R9
-	MOVQ consts+48(FP), R10
-	MOVOU 0(R10), X8   // '0'
-	MOVOU 16(R10), X9  // 9
-	MOVOU 32(R10), X10 // 10, 1
-	MOVOU 48(R10), X11 // 100, 1
-	MOVOU 64(R10), X12 // 10000, 1
-	MOVQ $0x2e2e2e2e2e2e2e2e, R10
-	MOVQ R10, X13      // '.' in the low eight bytes
-	XORQ AX, AX
-	XORQ BX, BX
+	ROWPROLOGUE
 
 floop:
 	CMPQ BX, CX
 	JGE fdone
-	MOVLQSX (DI)(BX*4), R11
-	CMPQ R11, R8
-	JAE fnext
-	SHLQ $4, R11
-	MOVQ 8(SI)(R11*1), R12 // n
-	MOVQ (SI)(R11*1), R11
+	CELL(fnext)
 	LEAQ -16(R12), R13
 	CMPQ R13, $16
 	JA fnext           // not 16 to 32 bytes

@@ -37,15 +37,7 @@ func TestShortRowReadsWhatShortMantissaReads(t *testing.T) {
 		"12345678.1", "1.2345678", "0000000.0000000", "-00000.0000", "1.", "1.2.3456", "--1.23456")
 	var read int
 	var got, want [shortRowMax]uint64
-	for len(cells) > 0 {
-		// A row of up to 70 cells, read at scattered positions: some past
-		// the row's end, some negative, past the first 64 never.
-		row := cells[:min(len(cells), 1+r.IntN(70))]
-		cells = cells[len(row):]
-		pos := make([]int32, r.IntN(72))
-		for k := range pos {
-			pos[k] = int32(r.IntN(len(row)+4)) - 2
-		}
+	scatteredRows(r, cells, func(row []string, pos []int32) {
 		okGot := shortRow(row, pos, &got)
 		okWant := shortRowGo(row, pos, &want)
 		if okGot != okWant {
@@ -59,9 +51,24 @@ func TestShortRowReadsWhatShortMantissaReads(t *testing.T) {
 				}
 			}
 		}
-	}
+	})
 	if read < 50000 {
 		t.Fatalf("only %d cells read", read)
+	}
+}
+
+// scatteredRows cuts cells into rows of up to 70 cells and calls check with
+// each and positions to read it at: scattered, some past the row's end,
+// some negative, past the first 64 never read.
+func scatteredRows(r *rand.Rand, cells []string, check func(row []string, pos []int32)) {
+	for len(cells) > 0 {
+		row := cells[:min(len(cells), 1+r.IntN(70))]
+		cells = cells[len(row):]
+		pos := make([]int32, r.IntN(72))
+		for k := range pos {
+			pos[k] = int32(r.IntN(len(row)+4)) - 2
+		}
+		check(row, pos)
 	}
 }
 
@@ -181,13 +188,7 @@ func TestFullRowReadsWhatFullMantissaReads(t *testing.T) {
 		"0.1234567890123456789", "0.12345678901234567890", "-1.3140602545896758", "00000001.5555555555", "1.234567890123456789012345")
 	var read int
 	var got, want [2 * shortRowMax]uint64
-	for len(cells) > 0 {
-		row := cells[:min(len(cells), 1+r.IntN(70))]
-		cells = cells[len(row):]
-		pos := make([]int32, r.IntN(72))
-		for k := range pos {
-			pos[k] = int32(r.IntN(len(row)+4)) - 2
-		}
+	scatteredRows(r, cells, func(row []string, pos []int32) {
 		okGot, okWant := fullRow(row, pos, &got), fullRowGo(row, pos, &want)
 		if okGot != okWant {
 			t.Fatalf("row %q at %v: read %b, fullMantissa %b", row, pos, okGot, okWant)
@@ -212,7 +213,7 @@ func TestFullRowReadsWhatFullMantissaReads(t *testing.T) {
 				}
 			}
 		}
-	}
+	})
 	if read < 100000 {
 		t.Fatalf("only %d cells read", read)
 	}

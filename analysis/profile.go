@@ -863,11 +863,11 @@ type boundColumn struct {
 }
 
 // decimalLane holds a numeric column's latest cells read by shortRow or
-// shortMantissa (six-decimal data), in order, until a full lane or a cell of another
-// shape adds them to the column in one loop (addShort). The conversions to
-// float64, a division each, then overlap, where one at the end of every
-// parse waited for the digits and held up the next cells (about a sixth of
-// the time of a large window).
+// shortMantissa (six-decimal data), in order, until a full lane or a cell
+// of another shape adds them to the column in one loop (addShort). The
+// conversions to float64, a division each, then overlap, where one at the
+// end of every parse waited for the digits and held up the next cells
+// (about a sixth of the time of a large window).
 type decimalLane struct {
 	n int
 	u [laneLen]uint64

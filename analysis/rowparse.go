@@ -24,9 +24,9 @@ func shortRowGo(row []string, pos []int32, out *[shortRowMax]uint64) uint64 {
 	return ok
 }
 
-// fullRowGo is fullRow cell by cell: fullDecimal's shape, read by
-// strconv-exact integer arithmetic (the specification in tests, and the
-// reader on platforms without the vector parse).
+// fullRowGo is fullRow cell by cell, each cell's digits accumulated one by
+// one (its specification in tests, and the reader on platforms without the
+// vector parse).
 func fullRowGo(row []string, pos []int32, out *[2 * shortRowMax]uint64) uint64 {
 	var ok uint64
 	for k, p := range pos[:min(len(pos), shortRowMax)] {

@@ -26,14 +26,16 @@ type sepWindow struct {
 // with the record-at-a-time path).
 var fastRecords = true
 
-// sepWindowBytes is how much input a window indexes (16 KiB of masks).
+// sepWindowBytes is how much input a window indexes (at most 16 KiB of
+// masks).
 const sepWindowBytes = 64 << 10
 
 // index indexes chunk[from:] up to sepWindowBytes.
 func (w *sepWindow) index(chunk string, from int, comma byte) {
 	s := chunk[from:min(len(chunk), from+sepWindowBytes)]
-	if w.seps == nil {
-		w.seps, w.lines = make([]uint64, sepWindowBytes/64), make([]uint64, sepWindowBytes/64)
+	if words := (len(s) + 63) / 64; len(w.seps) < words {
+		// As large as the input needs (a small file, small masks).
+		w.seps, w.lines = make([]uint64, words), make([]uint64, words)
 	}
 	w.base, w.end = from, from+len(s)
 	whole := len(s) / 64

@@ -1092,13 +1092,20 @@ func (pr *Profiler) add(row []string) {
 				}
 				continue
 			}
-			if u, ok, wider := shortMantissa(s, l.wide); ok {
-				l.wide = l.wide || wider
-				l.u[l.n] = u
-				if l.n++; l.n == laneLen {
-					l.flush(c)
+			// A cell the row parsers looked at and left is not one
+			// shortMantissa or fullDecimal reads either (they read the
+			// same cells, the same way): only columns past the first
+			// shortRowMax try them.
+			rowRead := bc.short < shortRowMax
+			if !rowRead {
+				if u, ok, wider := shortMantissa(s, l.wide); ok {
+					l.wide = l.wide || wider
+					l.u[l.n] = u
+					if l.n++; l.n == laneLen {
+						l.flush(c)
+					}
+					continue
 				}
-				continue
 			}
 			l.flush(c) // the values go in in order
 			if full>>uint(bc.short)&1 == 1 {
@@ -1108,7 +1115,11 @@ func (pr *Profiler) add(row []string) {
 					continue
 				}
 			}
-			v, ok := fullDecimal(s)
+			var v float64
+			ok := false
+			if !rowRead {
+				v, ok = fullDecimal(s)
+			}
 			if !ok {
 				v, ok = parseAnyDecimal(s)
 			}
